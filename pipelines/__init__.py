@@ -1,0 +1,1 @@
+"""tf.data input pipelines for elegant-tf: face sources and per-attribute pairs."""

@@ -1,0 +1,35 @@
+"""Turn a `--data` spec string into a FaceSource.
+
+Specs: `synthetic` (the embedded procedural faces, the default),
+`celeba:DIR`, `tfrecord:DIR`, `folder:DIR`, `tfds:celeb_a`.
+Each kind lives in its own module exposing `open_source(argument, image_size, **options)`.
+"""
+
+import importlib
+
+# kind -> module holding its `open_source`.
+SOURCE_MODULES = {
+    "synthetic": "pipelines.synthetic",
+    "celeba": "pipelines.celeba",
+    "tfrecord": "pipelines.tfrecord",
+    "folder": "pipelines.folder",
+    "tfds": "pipelines.tfds_celeba",
+}
+
+
+def parse_data_spec(spec: str) -> tuple[str, str]:
+  """Split `kind:argument` and check the kind; raises ValueError naming valid kinds."""
+  kind, _, argument = spec.partition(":")
+  if kind not in SOURCE_MODULES:
+    raise ValueError(f"unknown --data kind {kind!r} in {spec!r}; valid kinds: "
+                     + ", ".join(f"{k}" if k == "synthetic" else f"{k}:..." for k in SOURCE_MODULES))
+  if kind != "synthetic" and not argument:
+    raise ValueError(f"--data={spec!r} needs an argument after '{kind}:' (a folder or dataset name)")
+  return kind, argument
+
+
+def open_source(spec: str, image_size: int, **options):
+  """Return the FaceSource named by `spec`, rendering/aligning to `image_size`."""
+  kind, argument = parse_data_spec(spec)
+  module = importlib.import_module(SOURCE_MODULES[kind])
+  return module.open_source(argument, image_size, **options)
