@@ -1,0 +1,106 @@
+"""Per-attribute positive/negative pairs: the batches ELEGANT's training step eats.
+
+For attribute i, batch A comes from images WITH attribute i and batch B from
+images WITHOUT it (other attributes free). Attributes take turns round-robin,
+one batch pair per step, so every attribute is updated equally often.
+"""
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines import face_source
+
+
+def attribute_columns(source: face_source.FaceSource, attributes: Sequence[str]) -> list[int]:
+  """Return the source's label columns of `attributes`; unknown names raise ValueError."""
+  columns = []
+  for name in attributes:
+    if name not in source.attribute_names:
+      import difflib
+      nearest = difflib.get_close_matches(name, source.attribute_names, n=1)
+      hint = f" (did you mean {nearest[0]!r}?)" if nearest else ""
+      raise ValueError(f"unknown attribute {name!r}{hint}; this data set has: "
+                       + ", ".join(source.attribute_names))
+    columns.append(source.attribute_names.index(name))
+  if len(set(columns)) != len(columns):
+    raise ValueError(f"attribute listed twice in {list(attributes)}")
+  return columns
+
+
+def positives_and_negatives(labels: np.ndarray, column: int) -> tuple[np.ndarray, np.ndarray]:
+  """Return int64 indices of examples with and without the attribute in `column`."""
+  has = labels[:, column].astype(bool)
+  return np.flatnonzero(has).astype(np.int64), np.flatnonzero(~has).astype(np.int64)
+
+
+def check_enough_examples(source: face_source.FaceSource, attributes: Sequence[str],
+                          split: str, batch_size: int) -> None:
+  """Fail before training if an attribute has less than a batch of positives or negatives."""
+  labels = source.labels(split)
+  problems = []
+  for name, column in zip(attributes, attribute_columns(source, attributes)):
+    positives, negatives = positives_and_negatives(labels, column)
+    if len(positives) < batch_size or len(negatives) < batch_size:
+      problems.append(f"{name}: {len(positives)} with, {len(negatives)} without")
+  if problems:
+    raise ValueError(f"split {split!r} has fewer than a batch ({batch_size}) of positives or "
+                     "negatives for: " + "; ".join(problems))
+
+
+def _example_stream(indices: np.ndarray, seed: int, shuffle_buffer: int) -> tf.data.Dataset:
+  """An endless, reshuffled-every-epoch stream of example indices."""
+  stream = tf.data.Dataset.from_tensor_slices(indices)
+  stream = stream.shuffle(min(len(indices), shuffle_buffer), seed=seed,
+                          reshuffle_each_iteration=True)
+  return stream.repeat()
+
+
+def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], batch_size: int,
+                    split: str = "train", seed: int = 0, deterministic: bool = True,
+                    shuffle_buffer: int = 100_000) -> tf.data.Dataset:
+  """Endless dataset of pair batches, round-robin over `attributes`.
+
+  Each element is a dict:
+    image_a, image_b: float32 [batch_size, S, S, 3] in [-1, 1]; A has attribute i, B lacks it.
+    labels_a, labels_b: float32 [batch_size, len(attributes)], the chosen attributes only.
+    attribute: int32 scalar i, the position in `attributes` being exchanged.
+  `batch_size` is the global batch (a distribution strategy splits it across replicas).
+  """
+  source.check_split(split)
+  columns = attribute_columns(source, attributes)
+  check_enough_examples(source, attributes, split, batch_size)
+  labels = source.labels(split)
+  chosen = tf.constant(columns, tf.int32)
+
+  def pair_stream(position: int, column: int) -> tf.data.Dataset:
+    positives, negatives = positives_and_negatives(labels, column)
+    # Distinct seeds per attribute and side keep the streams independent.
+    with_attribute = source.batches(
+        split, _example_stream(positives, seed + 2 * position, shuffle_buffer),
+        batch_size, deterministic)
+    without_attribute = source.batches(
+        split, _example_stream(negatives, seed + 2 * position + 1, shuffle_buffer),
+        batch_size, deterministic)
+
+    def to_pair(a, b):
+      (image_a, labels_a), (image_b, labels_b) = a, b
+      return {
+          "image_a": image_a,
+          "image_b": image_b,
+          "labels_a": tf.gather(labels_a, chosen, axis=1),
+          "labels_b": tf.gather(labels_b, chosen, axis=1),
+          "attribute": tf.constant(position, tf.int32),
+      }
+
+    return tf.data.Dataset.zip(with_attribute, without_attribute).map(to_pair)
+
+  streams = [pair_stream(position, column) for position, column in enumerate(columns)]
+  order = tf.data.Dataset.range(len(streams)).repeat()
+  pairs = tf.data.Dataset.choose_from_datasets(streams, order)
+  options = tf.data.Options()
+  options.deterministic = deterministic
+  # Index streams are not files: each worker must see different data, so shard by data.
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  return pairs.with_options(options).prefetch(tf.data.AUTOTUNE)
