@@ -1,0 +1,299 @@
+"""Robust image decoding, and the indexed face source built on it.
+
+Any stored image (JPEG, PNG, GIF, BMP, WebP; grayscale, palette, RGBA, CMYK,
+16-bit) becomes RGB uint8, or a short reason why it cannot. TensorFlow's decoders
+do the work; Pillow, when installed, takes only what TF gets wrong or refuses:
+CMYK JPEGs (TF ignores Adobe's inverted CMYK), palette BMPs (TF returns the
+palette indices as gray), 1/4/16-bit and RLE BMPs, TIFF.
+
+`IndexedImageSource` turns example indices into aligned batches: labels and
+landmarks live in arrays (known without decoding), bytes are fetched by index,
+and a file that cannot be used is skipped before batching and counted once per
+file and reason, so a long run never dies on one bad file.
+"""
+
+import collections
+import struct
+import threading
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines import alignment
+from pipelines import face_source
+
+try:  # Optional: only the formats TF mishandles need it.
+  from PIL import Image as _pil_image
+  import io as _io
+except ImportError:  # pragma: no cover - exercised only without Pillow.
+  _pil_image = None
+
+# Faces smaller than this fraction of the output would be mostly interpolation.
+MIN_SCALE_FRACTION = 0.25
+
+
+class SkipLedger:
+  """Thread-safe record of files skipped or converted, by reason, each file once.
+
+  tf.data runs the decoder on several threads and re-reads files every epoch;
+  keeping sets of keys counts each bad file once however often it is met.
+  """
+
+  def __init__(self):
+    self._lock = threading.Lock()
+    self._skipped = collections.defaultdict(set)
+    self._converted = collections.defaultdict(set)
+
+  def skip(self, reason: str, key: str) -> None:
+    with self._lock:
+      self._skipped[reason].add(key)
+
+  def convert(self, reason: str, key: str) -> None:
+    with self._lock:
+      self._converted[reason].add(key)
+
+  def skipped_counts(self) -> dict:
+    with self._lock:
+      return {reason: len(keys) for reason, keys in sorted(self._skipped.items())}
+
+  def converted_counts(self) -> dict:
+    with self._lock:
+      return {reason: len(keys) for reason, keys in sorted(self._converted.items())}
+
+  def skipped_keys(self, reason: str) -> list:
+    with self._lock:
+      return sorted(self._skipped.get(reason, ()))
+
+
+def _sniff(contents: bytes) -> str:
+  """Name the container format from its magic bytes."""
+  if contents[:3] == b"\xff\xd8\xff":
+    return "jpeg"
+  if contents[:8] == b"\x89PNG\r\n\x1a\n":
+    return "png"
+  if contents[:2] == b"BM":
+    return "bmp"
+  if contents[:4] in (b"GIF8",):
+    return "gif"
+  if contents[:4] == b"RIFF" and contents[8:12] == b"WEBP":
+    return "webp"
+  if contents[:4] in (b"II*\x00", b"MM\x00*"):
+    return "tiff"
+  return "unknown"
+
+
+def _tf_can_decode(kind: str, contents: bytes) -> bool:
+  """True when TF's decoder gives correct RGB for this file."""
+  if kind in ("png", "gif", "webp"):
+    return True
+  if kind == "jpeg":
+    try:
+      return int(tf.io.extract_jpeg_shape(contents)[2]) in (1, 3)
+    except tf.errors.InvalidArgumentError:
+      return False
+  if kind == "bmp" and len(contents) >= 34:
+    bits = struct.unpack_from("<H", contents, 28)[0]
+    compression = struct.unpack_from("<I", contents, 30)[0]
+    return bits in (24, 32) and compression in (0, 3)
+  return False
+
+
+def _describe_conversion(kind: str, channels: int, is_16bit: bool) -> list:
+  conversions = []
+  if is_16bit:
+    conversions.append("16-bit to 8-bit")
+  if channels in (1, 2):
+    conversions.append("grayscale to RGB")
+  if channels in (2, 4):
+    conversions.append("alpha dropped")
+  return conversions
+
+
+def _decode_with_tf(contents: bytes, kind: str):
+  if kind == "png":
+    # Bit depth is byte 24 of the IHDR chunk; TF scales 16-bit down itself.
+    is_16bit = len(contents) > 24 and contents[24] == 16
+    image = tf.io.decode_png(contents, channels=0).numpy()
+  else:
+    is_16bit = False
+    image = tf.io.decode_image(contents, channels=0, expand_animations=False).numpy()
+  channels = image.shape[-1]
+  conversions = _describe_conversion(kind, channels, is_16bit)
+  if channels in (1, 2):
+    image = np.repeat(image[..., :1], 3, axis=-1)
+  elif channels == 4:
+    image = image[..., :3]
+  return image, conversions
+
+
+def _decode_with_pil(contents: bytes):
+  with _pil_image.open(_io.BytesIO(contents)) as pil:
+    pil.load()
+    mode = pil.mode
+    conversions = []
+    if mode == "CMYK":
+      conversions.append("CMYK to RGB")
+    elif mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+      conversions.append("16-bit to 8-bit")
+      # Pillow's own I->RGB conversion clips instead of scaling: scale first.
+      array = np.asarray(pil, dtype=np.float64)
+      peak = 65535.0 if mode.startswith("I;16") else max(float(array.max()), 1.0)
+      gray = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+      return np.repeat(gray[..., None], 3, axis=-1), conversions + ["grayscale to RGB"]
+    elif mode in ("L", "1", "LA"):
+      conversions.append("grayscale to RGB")
+    elif mode in ("P", "PA"):
+      conversions.append("palette to RGB")
+    if "A" in mode or (mode == "P" and "transparency" in pil.info):
+      conversions.append("alpha dropped")
+    return np.asarray(pil.convert("RGB"), dtype=np.uint8), conversions
+
+
+def decode_to_rgb(contents: bytes):
+  """Decode image bytes to RGB.
+
+  Returns:
+    (image, reason, conversions): image uint8 [H, W, 3] or None; reason a short
+    string when image is None ("empty file", "corrupt or truncated image",
+    "unsupported format"); conversions the list of lossless-enough fixes applied.
+  """
+  if not contents:
+    return None, "empty file", []
+  kind = _sniff(contents)
+  if _tf_can_decode(kind, contents):
+    try:
+      image, conversions = _decode_with_tf(contents, kind)
+      return image, None, conversions
+    except tf.errors.InvalidArgumentError:
+      if kind in ("png", "gif", "webp", "jpeg"):
+        # TF refuses truncated files Pillow would half-decode; don't let Pillow
+        # paper over a corrupt image that TF recognised as such.
+        return None, "corrupt or truncated image", []
+  if _pil_image is None:
+    if kind in ("jpeg", "bmp", "tiff"):
+      return None, "unsupported format (install Pillow for CMYK JPEG, BMP variants, TIFF)", []
+    return None, "unsupported format", []
+  try:
+    image, conversions = _decode_with_pil(contents)
+    return image, None, conversions
+  except Exception:  # Pillow raises many types for bad files; any of them means skip.
+    return None, ("corrupt or truncated image" if kind != "unknown" else "unsupported format"), []
+
+
+class IndexedImageSource(face_source.FaceSource):
+  """A FaceSource whose examples are stored images fetched by (split, index).
+
+  Subclasses provide the per-split tables and `read_bytes`; this class decodes,
+  checks, aligns (or centre-crops) and batches, counting every skip.
+  """
+
+  def __init__(self, attribute_names: Sequence[str], image_size: int,
+               tables: dict, ledger: Optional[SkipLedger] = None,
+               deterministic: bool = True):
+    """`tables`: split -> dict(keys=[str], labels=uint8 [N, A], landmarks=float32 [N, 5, 2] or None)."""
+    super().__init__(attribute_names, image_size)
+    self._tables = tables
+    self.ledger = ledger or SkipLedger()
+    self.deterministic = deterministic
+
+  # Subclasses override.
+  def read_bytes(self, split: str, index: int) -> Optional[bytes]:
+    """Return the stored bytes of an example, or None if the file vanished."""
+    raise NotImplementedError
+
+  def keys(self, split: str) -> list:
+    self.check_split(split)
+    return list(self._tables[split]["keys"])
+
+  def labels(self, split: str) -> np.ndarray:
+    self.check_split(split)
+    return self._tables[split]["labels"]
+
+  def landmarks(self, split: str) -> Optional[np.ndarray]:
+    return self._tables[split].get("landmarks")
+
+  def skipped_counts(self) -> dict:
+    return self.ledger.skipped_counts()
+
+  def converted_counts(self) -> dict:
+    return self.ledger.converted_counts()
+
+  def _load(self, split: str, index: int):
+    """Fetch, decode and check one example; return (uint8 [H, W, 3], ok)."""
+    table = self._tables[split]
+    key = table["keys"][index]
+    contents = self.read_bytes(split, index)
+    if contents is None:
+      self.ledger.skip("listed but missing", key)
+      return np.zeros((1, 1, 3), np.uint8), False
+    image, reason, conversions = decode_to_rgb(contents)
+    if image is None:
+      self.ledger.skip(reason, key)
+      return np.zeros((1, 1, 3), np.uint8), False
+    height, width = image.shape[:2]
+    landmarks = table.get("landmarks")
+    if landmarks is not None:
+      points = landmarks[index]
+      if (points < 0).any() or (points[:, 0] > width - 1).any() or (points[:, 1] > height - 1).any():
+        self.ledger.skip("landmarks outside image", key)
+        return np.zeros((1, 1, 3), np.uint8), False
+      face = float(np.linalg.norm(points[1] - points[0]))
+      zoom = alignment.template_pupil_distance(self.image_size) / max(face, 1e-6)
+    else:
+      zoom = self.image_size / min(height, width)
+    if zoom * MIN_SCALE_FRACTION > 1.0:
+      self.ledger.skip("too small for the image size", key)
+      return np.zeros((1, 1, 3), np.uint8), False
+    if zoom > 1.0:
+      conversions = conversions + ["upscaled (smaller than the image size)"]
+    for conversion in conversions:
+      self.ledger.convert(conversion, key)
+    return image, True
+
+  def aligned_images(self, split: str, indices: tf.data.Dataset,
+                     deterministic: Optional[bool] = None) -> tf.data.Dataset:
+    """Map int64 indices to (uint8 [S, S, 3] aligned image, float32 labels, int64 index).
+
+    Examples that cannot be used are filtered out here, before any batching.
+    """
+    self.check_split(split)
+    if deterministic is None:
+      deterministic = self.deterministic
+    table = self._tables[split]
+    all_labels = tf.constant(table["labels"], tf.float32)
+    landmarks = table.get("landmarks")
+    all_landmarks = None if landmarks is None else tf.constant(landmarks, tf.float32)
+    size = self.image_size
+
+    def load(index):
+      image, ok = tf.py_function(lambda i: self._load(split, int(i)), [index],
+                                 [tf.uint8, tf.bool])
+      image.set_shape([None, None, 3])
+      ok.set_shape([])
+      return image, ok, index
+
+    def finish(image, ok, index):
+      del ok
+      if all_landmarks is None:
+        pixels = alignment.center_crop_resize(image, size)
+      else:
+        pixels = alignment.align(image, tf.gather(all_landmarks, index), size)
+      pixels = tf.cast(tf.clip_by_value(tf.round(pixels), 0, 255), tf.uint8)
+      pixels.set_shape([size, size, 3])
+      return pixels, tf.gather(all_labels, index), index
+
+    indices = indices.map(lambda i: tf.cast(i, tf.int64))
+    images = indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    images = images.filter(lambda image, ok, index: ok)
+    return images.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+
+  def batches(self, split: str, indices: tf.data.Dataset, batch_size: int,
+              deterministic: bool = True) -> tf.data.Dataset:
+    def to_float(image, labels, index):
+      del index
+      return tf.cast(image, tf.float32) / 127.5 - 1.0, labels
+
+    images = self.aligned_images(split, indices, deterministic)
+    images = images.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return images.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
