@@ -1,0 +1,1 @@
+"""Standalone benchmark and inspection scripts for the data pipelines (not tests)."""

@@ -1,0 +1,81 @@
+"""Write contact sheets of the synthetic faces, to check them by eye.
+
+Usage: python -m pipelines.benchmarks.synthetic_contact_sheet [--size=64]
+           [--out=/tmp/synthetic] [--seed=0]
+
+Writes two PNGs: `<out>_<size>_faces.png` (a grid of random faces) and
+`<out>_<size>_swaps.png`, where each row exchanges one attribute: target A,
+donor B, A with B's attribute, B with A's attribute, then the four masks of
+those attributes (white = covered).
+"""
+
+import argparse
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines import synthetic
+
+
+def _to_uint8(images: np.ndarray) -> np.ndarray:
+  return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def grid(tiles: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
+  """Arrange uint8 [N, H, W, 3] tiles in rows of `columns`, padded in grey."""
+  n, h, w, _ = tiles.shape
+  rows = -(-n // columns)
+  out = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 128,
+                np.uint8)
+  for k in range(n):
+    r, c = divmod(k, columns)
+    out[pad + r * (h + pad):pad + r * (h + pad) + h,
+        pad + c * (w + pad):pad + c * (w + pad) + w] = tiles[k]
+  return out
+
+
+def write_png(path: str, image: np.ndarray) -> None:
+  tf.io.write_file(path, tf.io.encode_png(image))
+
+
+def faces_sheet(size: int, seed: int, count: int = 48) -> np.ndarray:
+  params = synthetic.sample_faces(seed, np.arange(count))
+  images, _ = synthetic.render_faces(params, size)
+  return grid(_to_uint8(images), columns=8)
+
+
+def swaps_sheet(size: int, seed: int) -> np.ndarray:
+  """One row per attribute: A, B, A<-B, B<-A and their masks."""
+  params = synthetic.sample_faces(seed, np.arange(1000, 1200))
+  tiles = []
+  for j, name in enumerate(synthetic.ATTRIBUTES):
+    # A without the attribute and B with it, so the swap is visible.
+    a_idx = np.flatnonzero(~params.states[:, j])[j]
+    b_idx = np.flatnonzero(params.states[:, j])[j]
+    a, b = params.take([a_idx]), params.take([b_idx])
+    ab = synthetic.exchange_attributes(a, b, [name])
+    ba = synthetic.exchange_attributes(b, a, [name])
+    batch = synthetic.FaceParams(
+        *(np.concatenate([getattr(x, f.name) for x in (a, b, ab, ba)])
+          for f in synthetic.dataclasses.fields(synthetic.FaceParams)))
+    images, masks = synthetic.render_faces(batch, size)
+    mask_tiles = np.repeat(masks[..., j:j + 1], 3, axis=-1) * 2.0 - 1.0
+    tiles.extend(_to_uint8(images))
+    tiles.extend(_to_uint8(mask_tiles))
+  return grid(np.stack(tiles), columns=8)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument("--size", type=int, default=64)
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--out", default="/tmp/synthetic")
+  args = parser.parse_args()
+  for kind, sheet in (("faces", faces_sheet), ("swaps", swaps_sheet)):
+    path = f"{args.out}_{args.size}_{kind}.png"
+    write_png(path, sheet(args.size, args.seed))
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+  main()
