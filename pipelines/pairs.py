@@ -49,24 +49,36 @@ def check_enough_examples(source: face_source.FaceSource, attributes: Sequence[s
                      "negatives for: " + "; ".join(problems))
 
 
-def _example_stream(indices: np.ndarray, seed: int, shuffle_buffer: int) -> tf.data.Dataset:
-  """An endless, reshuffled-every-epoch stream of example indices."""
+def _example_stream(indices: np.ndarray, seed: int, shuffle_buffer: int,
+                    already_used: int) -> tf.data.Dataset:
+  """An endless, reshuffled-every-epoch stream of example indices.
+
+  `already_used` indices are skipped: a resumed run continues the exact stream of
+  the interrupted one, and skipping integers costs nothing next to decoding.
+  """
   stream = tf.data.Dataset.from_tensor_slices(indices)
   stream = stream.shuffle(min(len(indices), shuffle_buffer), seed=seed,
                           reshuffle_each_iteration=True)
-  return stream.repeat()
+  return stream.repeat().skip(already_used)
+
+
+def batches_before(start_step: int, position: int, num_attributes: int) -> int:
+  """How many batches attribute `position` received in steps [0, start_step) of round-robin."""
+  return max(0, (start_step - position + num_attributes - 1) // num_attributes)
 
 
 def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], batch_size: int,
                     split: str = "train", seed: int = 0, deterministic: bool = True,
-                    shuffle_buffer: int = 100_000) -> tf.data.Dataset:
+                    shuffle_buffer: int = 100_000, start_step: int = 0) -> tf.data.Dataset:
   """Endless dataset of pair batches, round-robin over `attributes`.
 
   Each element is a dict:
     image_a, image_b: float32 [batch_size, S, S, 3] in [-1, 1]; A has attribute i, B lacks it.
     labels_a, labels_b: float32 [batch_size, len(attributes)], the chosen attributes only.
-    attribute: int32 scalar i, the position in `attributes` being exchanged.
+    attribute: int32 [batch_size], all equal to i, the position in `attributes` being
+      exchanged (a vector, not a scalar, so a strategy can split it with the batch).
   `batch_size` is the global batch (a distribution strategy splits it across replicas).
+  `start_step` > 0 resumes the stream exactly where a run stopped after that many steps.
   """
   source.check_split(split)
   columns = attribute_columns(source, attributes)
@@ -76,12 +88,13 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
 
   def pair_stream(position: int, column: int) -> tf.data.Dataset:
     positives, negatives = positives_and_negatives(labels, column)
+    used = batch_size * batches_before(start_step, position, len(columns))
     # Distinct seeds per attribute and side keep the streams independent.
     with_attribute = source.batches(
-        split, _example_stream(positives, seed + 2 * position, shuffle_buffer),
+        split, _example_stream(positives, seed + 2 * position, shuffle_buffer, used),
         batch_size, deterministic)
     without_attribute = source.batches(
-        split, _example_stream(negatives, seed + 2 * position + 1, shuffle_buffer),
+        split, _example_stream(negatives, seed + 2 * position + 1, shuffle_buffer, used),
         batch_size, deterministic)
 
     def to_pair(a, b):
@@ -91,13 +104,13 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
           "image_b": image_b,
           "labels_a": tf.gather(labels_a, chosen, axis=1),
           "labels_b": tf.gather(labels_b, chosen, axis=1),
-          "attribute": tf.constant(position, tf.int32),
+          "attribute": tf.fill([tf.shape(image_a)[0]], tf.constant(position, tf.int32)),
       }
 
     return tf.data.Dataset.zip(with_attribute, without_attribute).map(to_pair)
 
   streams = [pair_stream(position, column) for position, column in enumerate(columns)]
-  order = tf.data.Dataset.range(len(streams)).repeat()
+  order = tf.data.Dataset.range(len(streams)).repeat().skip(start_step % len(streams))
   pairs = tf.data.Dataset.choose_from_datasets(streams, order)
   options = tf.data.Options()
   options.deterministic = deterministic

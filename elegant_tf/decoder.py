@@ -1,0 +1,46 @@
+"""ELEGANT's decoder: transposed convolutions with additive skips, producing a residual image."""
+
+from typing import Sequence
+
+import keras
+from keras import ops
+
+from elegant_tf import initializers
+from elegant_tf import normalization
+
+
+@keras.saving.register_keras_serializable(package="elegant_tf")
+class Decoder(keras.Model):
+  """Maps concat(edited latent, unedited latent) and encoder skips to a residual image.
+
+  `encoder_widths` are the encoder's block widths; the decoder mirrors them:
+  transposed convs 3x3 stride 2 with widths encoder_widths[-2::-1] + [3]
+  (paper: 512, 256, 128, 64, 3). Every block but the last is followed by
+  PixelL2Normalization -> ReLU and then ADDS the encoder skip at that resolution.
+  The last block has no normalization; its output is 2*tanh(.), a residual in
+  [-2, 2] that is added to the input image (and clipped) by the caller.
+  """
+
+  def __init__(self, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512), **kwargs):
+    super().__init__(**kwargs)
+    self.encoder_widths = list(encoder_widths)
+    widths = self.encoder_widths[-2::-1] + [3]
+    self.upsamples = [
+        keras.layers.Conv2DTranspose(width, 3, strides=2, padding="same",
+                                     kernel_initializer=initializers.kernel_initializer(),
+                                     name=f"upsample_{k}")
+        for k, width in enumerate(widths)
+    ]
+    self.norms = [normalization.PixelL2Normalization(name=f"norm_{k}")
+                  for k in range(len(widths) - 1)]
+
+  def call(self, edited_latent, unedited_latent, skips):
+    """skips: the encoder's skip list (finest first) for the image being edited."""
+    features = ops.concatenate([edited_latent, unedited_latent], axis=-1)
+    for k, upsample in enumerate(self.upsamples[:-1]):
+      features = ops.relu(self.norms[k](upsample(features)))
+      features = features + skips[-1 - k]
+    return 2.0 * ops.tanh(self.upsamples[-1](features))
+
+  def get_config(self):
+    return {**super().get_config(), "encoder_widths": self.encoder_widths}

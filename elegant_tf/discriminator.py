@@ -1,0 +1,51 @@
+"""ELEGANT's conditional discriminator: one global realism score per (image, labels)."""
+
+from typing import Sequence
+
+import keras
+from keras import ops
+
+from elegant_tf import initializers
+from elegant_tf import normalization
+
+
+@keras.saving.register_keras_serializable(package="elegant_tf")
+class Discriminator(keras.Model):
+  """Image + labels tiled as channels -> 4 strided conv blocks -> flatten -> Dense(1).
+
+  Returns a logit per image (the sigmoid of the paper lives in the loss, where
+  it is numerically stable). `downsample` > 1 average-pools the image first:
+  the paper's D2 sees the image at half resolution. The flatten size follows
+  from the image size at build time, so any image size works.
+  """
+
+  def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), downsample: int = 1,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.widths = list(widths)
+    self.downsample = int(downsample)
+    self.pool = (keras.layers.AveragePooling2D(self.downsample)
+                 if self.downsample > 1 else None)
+    self.blocks = [keras.Sequential([
+        keras.layers.Conv2D(width, 3, strides=2, padding="same",
+                            kernel_initializer=initializers.kernel_initializer()),
+        normalization.PixelL2Normalization(),
+        keras.layers.LeakyReLU(negative_slope=0.2),
+    ], name=f"block_{k}") for k, width in enumerate(self.widths)]
+    self.flatten = keras.layers.Flatten()
+    self.score = keras.layers.Dense(1, kernel_initializer=initializers.kernel_initializer(),
+                                    name="score")
+
+  def call(self, images, labels):
+    if self.pool is not None:
+      images = self.pool(images)
+    height, width = ops.shape(images)[1], ops.shape(images)[2]
+    tiled = ops.broadcast_to(labels[:, None, None, :],
+                             (ops.shape(images)[0], height, width, ops.shape(labels)[-1]))
+    features = ops.concatenate([images, ops.cast(tiled, images.dtype)], axis=-1)
+    for block in self.blocks:
+      features = block(features)
+    return ops.squeeze(self.score(self.flatten(features)), axis=-1)
+
+  def get_config(self):
+    return {**super().get_config(), "widths": self.widths, "downsample": self.downsample}

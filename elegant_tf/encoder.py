@@ -1,0 +1,44 @@
+"""ELEGANT's encoder: strided 3x3 convolutions that also hand skip features to the decoder."""
+
+from typing import Sequence
+
+import keras
+
+from elegant_tf import initializers
+from elegant_tf import normalization
+
+
+@keras.saving.register_keras_serializable(package="elegant_tf")
+class Encoder(keras.Model):
+  """[Conv3x3 stride 2 -> PixelL2Normalization -> LeakyReLU(0.2)] x len(widths).
+
+  call(images) returns (latent, skips): the last block's output, and the outputs
+  of all earlier blocks, finest first (the decoder adds them back).
+  """
+
+  def __init__(self, widths: Sequence[int] = (64, 128, 256, 512, 512), **kwargs):
+    super().__init__(**kwargs)
+    self.widths = list(widths)
+    self.blocks = []
+    for k, width in enumerate(self.widths):
+      self.blocks.append(keras.Sequential([
+          keras.layers.Conv2D(width, 3, strides=2, padding="same",
+                              kernel_initializer=initializers.kernel_initializer()),
+          normalization.PixelL2Normalization(),
+          keras.layers.LeakyReLU(negative_slope=0.2),
+      ], name=f"block_{k}"))
+
+  @property
+  def latent_channels(self) -> int:
+    return self.widths[-1]
+
+  def call(self, images):
+    skips = []
+    features = images
+    for block in self.blocks:
+      features = block(features)
+      skips.append(features)
+    return features, skips[:-1]
+
+  def get_config(self):
+    return {**super().get_config(), "widths": self.widths}

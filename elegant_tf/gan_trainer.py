@@ -1,0 +1,186 @@
+"""ELEGANT's adversarial training: a Keras model whose `train_step` is one attribute update.
+
+One step takes a pair batch for attribute i (A has it, B lacks it), exchanges
+slab i between their latents, and updates first both discriminators (fakes
+stopped), then the generator against the freshly updated discriminators, as the
+reference does. Everything is written to run under tf.distribute strategies:
+each replica computes its local means, and every loss is divided by the number
+of replicas before differentiation, so summed gradients equal the global mean.
+"""
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from elegant_tf import latent_swap
+from elegant_tf import losses
+
+# Loss terms logged per step and per attribute.
+LOSS_NAMES = ("loss_d", "loss_g", "reconstruction", "adversarial_g",
+              "d1_real", "d1_fake", "d2_real", "d2_fake")
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+  """Weights of the paper: recon 5, D2 0.5; D loss divided by 4."""
+  gan_loss: str = "gan"
+  reconstruction: float = 5.0
+  d2: float = 0.5
+  weight_decay: float = 1e-5  # Coupled L2 (added to gradients), as PyTorch's Adam does.
+
+
+def paper_adam(learning_rate) -> keras.optimizers.Adam:
+  """Adam with the reference's betas (0.5, 0.999) and PyTorch's epsilon."""
+  return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.999,
+                               epsilon=1e-8)
+
+
+def step_decay_schedule(learning_rate: float, decay_rate: float, decay_every: int):
+  """lr * decay_rate ** floor(step / decay_every) (paper: 2e-4, 0.97, every 3000)."""
+  return keras.optimizers.schedules.ExponentialDecay(
+      learning_rate, decay_steps=decay_every, decay_rate=decay_rate, staircase=True)
+
+
+class ElegantGAN(keras.Model):
+  """Trainer wrapping the generator and the two discriminators (D1 full, D2 half size)."""
+
+  def __init__(self, generator, discriminator_full, discriminator_half,
+               attribute_names, loss_weights: LossWeights = LossWeights(), **kwargs):
+    super().__init__(**kwargs)
+    self.generator = generator
+    self.discriminator_full = discriminator_full
+    self.discriminator_half = discriminator_half
+    self.attribute_names = tuple(attribute_names)
+    self.loss_weights = loss_weights
+    self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+    # Per-attribute means, written to TensorBoard by a callback; not in `metrics`
+    # so the progress bar stays readable.
+    self.attribute_trackers = {
+        (name, attribute): keras.metrics.Mean(name=f"{name}/{attribute}")
+        for name in ("loss_d", "loss_g", "reconstruction", "adversarial_g")
+        for attribute in self.attribute_names}
+
+  @property
+  def metrics(self):
+    return list(self.loss_trackers.values())
+
+  def compile(self, generator_optimizer, discriminator_optimizer, jit_compile=False):
+    # optimizer=None: no unused default optimizer is created (see BUILD_NOTES.md).
+    super().compile(optimizer=None, jit_compile=jit_compile)
+    self.generator_optimizer = generator_optimizer
+    self.discriminator_optimizer = discriminator_optimizer
+
+  def build_for(self, image_size: int):
+    """Create every variable (networks, optimizers); call inside strategy.scope()."""
+    n = len(self.attribute_names)
+    images = ops.zeros((1, image_size, image_size, 3))
+    labels = ops.zeros((1, n))
+    self.generator({"image": images, "exemplar": images, "attributes": labels})
+    self.discriminator_full(images, labels)
+    self.discriminator_half(images, labels)
+    # Optimizers owned by train_step must exist before fit under MirroredStrategy.
+    self.generator_optimizer.build(self.generator.trainable_variables)
+    self.discriminator_optimizer.build(self.discriminator_variables)
+    self.built = True
+
+  @property
+  def discriminator_variables(self):
+    return (self.discriminator_full.trainable_variables
+            + self.discriminator_half.trainable_variables)
+
+  def call(self, batch):
+    """A transfer on a pair batch (Keras needs `call` to trace the model)."""
+    weights = ops.one_hot(batch["attribute"], len(self.attribute_names))
+    return self.generator({"image": batch["image_a"], "exemplar": batch["image_b"],
+                           "attributes": weights})
+
+  def generate(self, batch):
+    """Forward pass of one step: reconstructions A', B' and swapped C, D, with fake labels."""
+    image_a, image_b = batch["image_a"], batch["image_b"]
+    labels_a, labels_b = batch["labels_a"], batch["labels_b"]
+    weights = ops.one_hot(batch["attribute"], len(self.attribute_names))
+    size = ops.shape(image_a)[0]
+    images = ops.concatenate([image_a, image_b], axis=0)
+    latents, skips = self.generator.encode(images)
+    latent_a, latent_b = latents[:size], latents[size:]
+    latent_c = latent_swap.swap_latent_slabs(latent_a, latent_b, weights)
+    latent_d = latent_swap.swap_latent_slabs(latent_b, latent_a, weights)
+    # All four decodes in one decoder call: A', B', C (A's skips), D (B's skips).
+    decoded = self.generator.edit(
+        ops.concatenate([images, images], axis=0),
+        ops.concatenate([latents, latent_c, latent_d], axis=0),
+        ops.concatenate([latents, latents], axis=0),
+        [ops.concatenate([skip, skip], axis=0) for skip in skips])
+    return {
+        "reconstruction_a": decoded[:size],
+        "reconstruction_b": decoded[size:2 * size],
+        "swapped_c": decoded[2 * size:3 * size],
+        "swapped_d": decoded[3 * size:],
+        "labels_c": labels_a + weights * (labels_b - labels_a),
+        "labels_d": labels_b + weights * (labels_a - labels_b),
+    }
+
+  def _discriminator_terms(self, discriminator, real, real_labels, fake, fake_labels):
+    """(mean real loss, mean fake loss) of one discriminator over A,B and C,D."""
+    size = ops.shape(real)[0]
+    logits = discriminator(ops.concatenate([real, fake], axis=0),
+                           ops.concatenate([real_labels, fake_labels], axis=0))
+    kind = self.loss_weights.gan_loss
+    return (losses.discriminator_real_loss(kind, logits[:size]),
+            losses.discriminator_fake_loss(kind, logits[size:]))
+
+  def _apply(self, optimizer, loss, tape, variables):
+    gradients = tape.gradient(loss, variables)
+    decay = self.loss_weights.weight_decay
+    if decay:
+      gradients = [g + decay * v for g, v in zip(gradients, variables)]
+    optimizer.apply_gradients(zip(gradients, variables))
+
+  def train_step(self, batch):
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    weights = self.loss_weights
+    kind = weights.gan_loss
+    real = ops.concatenate([batch["image_a"], batch["image_b"]], axis=0)
+    real_labels = ops.concatenate([batch["labels_a"], batch["labels_b"]], axis=0)
+    with tf.GradientTape() as generator_tape:
+      outputs = self.generate(batch)
+      fake = ops.concatenate([outputs["swapped_c"], outputs["swapped_d"]], axis=0)
+      fake_labels = ops.concatenate([outputs["labels_c"], outputs["labels_d"]], axis=0)
+
+      with generator_tape.stop_recording():
+        with tf.GradientTape() as discriminator_tape:
+          stopped = ops.stop_gradient(fake)
+          d1_real, d1_fake = self._discriminator_terms(
+              self.discriminator_full, real, real_labels, stopped, fake_labels)
+          d2_real, d2_fake = self._discriminator_terms(
+              self.discriminator_half, real, real_labels, stopped, fake_labels)
+          # Each mean covers two of the paper's four BCE terms, hence the 2s.
+          loss_d = (2 * (d1_real + d1_fake) + weights.d2 * 2 * (d2_real + d2_fake)) / 4
+          scaled_loss_d = loss_d / replicas
+        self._apply(self.discriminator_optimizer, scaled_loss_d, discriminator_tape,
+                    self.discriminator_variables)
+
+      # Fresh outputs of the just-updated discriminators.
+      adversarial_g = 2 * (
+          losses.generator_adversarial_loss(kind, self.discriminator_full(fake, fake_labels))
+          + weights.d2 * losses.generator_adversarial_loss(
+              kind, self.discriminator_half(fake, fake_labels)))
+      reconstruction = (losses.reconstruction_loss(batch["image_a"], outputs["reconstruction_a"])
+                        + losses.reconstruction_loss(batch["image_b"], outputs["reconstruction_b"]))
+      loss_g = weights.reconstruction * reconstruction + adversarial_g
+      scaled_loss_g = loss_g / replicas
+    self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,
+                self.generator.trainable_variables)
+
+    values = {"loss_d": loss_d, "loss_g": loss_g, "reconstruction": reconstruction,
+              "adversarial_g": adversarial_g, "d1_real": d1_real, "d1_fake": d1_fake,
+              "d2_real": d2_real, "d2_fake": d2_fake}
+    for name, tracker in self.loss_trackers.items():
+      tracker.update_state(values[name])
+    attribute = batch["attribute"][0]
+    for (name, attribute_name), tracker in self.attribute_trackers.items():
+      is_current = ops.cast(attribute == self.attribute_names.index(attribute_name), "float32")
+      tracker.update_state(values[name], sample_weight=is_current)
+    return {name: tracker.result() for name, tracker in self.loss_trackers.items()}

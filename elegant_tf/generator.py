@@ -1,0 +1,67 @@
+"""The ELEGANT generator: encoder + decoder + latent slab exchange, as one Keras model.
+
+`call` performs a transfer: the input receives the exemplar's chosen attributes
+and the exemplar receives the input's (the paper's C and D).
+"""
+
+from typing import Sequence
+
+import keras
+from keras import ops
+
+from elegant_tf import decoder as decoder_lib
+from elegant_tf import encoder as encoder_lib
+from elegant_tf import latent_swap
+
+
+def apply_residual(images, residual):
+  """Images are edited by adding the decoder's residual, clipped to [-1, 1]."""
+  return ops.clip(images + residual, -1.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="elegant_tf")
+class ElegantGenerator(keras.Model):
+  """Encoder and decoder of ELEGANT over `num_attributes` latent slabs."""
+
+  def __init__(self, num_attributes: int, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
+               **kwargs):
+    super().__init__(**kwargs)
+    self.num_attributes = int(num_attributes)
+    self.encoder_widths = list(encoder_widths)
+    latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
+    self.encoder = encoder_lib.Encoder(self.encoder_widths, name="encoder")
+    self.decoder = decoder_lib.Decoder(self.encoder_widths, name="decoder")
+
+  @property
+  def depth(self) -> int:
+    return len(self.encoder_widths)
+
+  def encode(self, images):
+    """Return (latent, skips)."""
+    return self.encoder(images)
+
+  def edit(self, images, edited_latent, latent, skips):
+    """Decode an edited latent of `images` (with their own latent and skips) into images."""
+    return apply_residual(images, self.decoder(edited_latent, latent, skips))
+
+  def call(self, inputs):
+    """inputs: dict(image, exemplar: [b, S, S, 3] in [-1, 1]; attributes: [b, n] weights).
+
+    Returns dict(edited: image with the exemplar's chosen attributes,
+    exemplar_edited: exemplar with the image's chosen attributes).
+    """
+    images, exemplars = inputs["image"], inputs["exemplar"]
+    weights = inputs["attributes"]
+    batch = ops.shape(images)[0]
+    latents, skips = self.encode(ops.concatenate([images, exemplars], axis=0))
+    latent_a, latent_b = latents[:batch], latents[batch:]
+    swapped_a = latent_swap.swap_latent_slabs(latent_a, latent_b, weights)
+    swapped_b = latent_swap.swap_latent_slabs(latent_b, latent_a, weights)
+    # One decoder pass over both edits: A's skips for C, B's skips for D.
+    edited = self.edit(ops.concatenate([images, exemplars], axis=0),
+                       ops.concatenate([swapped_a, swapped_b], axis=0), latents, skips)
+    return {"edited": edited[:batch], "exemplar_edited": edited[batch:]}
+
+  def get_config(self):
+    return {**super().get_config(), "num_attributes": self.num_attributes,
+            "encoder_widths": self.encoder_widths}

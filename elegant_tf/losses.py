@@ -1,0 +1,54 @@
+"""Loss terms of ELEGANT as small pure functions over logits, picked by name.
+
+Every function returns the mean over its batch (a per-replica mean under a
+distribution strategy); the train step scales totals for the replica count.
+"""
+
+from keras import ops
+
+GAN_LOSSES = ("gan", "lsgan", "hinge")
+
+
+def _check(kind):
+  if kind not in GAN_LOSSES:
+    raise ValueError(f"unknown GAN loss {kind!r}; valid: {', '.join(GAN_LOSSES)}")
+
+
+def _bce_with_logits(logits, target: float):
+  # log(1 + exp(-|x|)) form of binary cross-entropy, stable for large logits.
+  return ops.mean(ops.relu(logits) - logits * target + ops.log1p(ops.exp(-ops.abs(logits))))
+
+
+def discriminator_real_loss(kind: str, logits):
+  """How wrong the discriminator is on real images (the paper: BCE against 1)."""
+  _check(kind)
+  if kind == "gan":
+    return _bce_with_logits(logits, 1.0)
+  if kind == "lsgan":
+    return ops.mean(ops.square(logits - 1.0))
+  return ops.mean(ops.relu(1.0 - logits))
+
+
+def discriminator_fake_loss(kind: str, logits):
+  """How wrong the discriminator is on generated images (the paper: BCE against 0)."""
+  _check(kind)
+  if kind == "gan":
+    return _bce_with_logits(logits, 0.0)
+  if kind == "lsgan":
+    return ops.mean(ops.square(logits))
+  return ops.mean(ops.relu(1.0 + logits))
+
+
+def generator_adversarial_loss(kind: str, logits):
+  """The generator's wish that fakes look real (the paper: BCE against 1)."""
+  _check(kind)
+  if kind == "gan":
+    return _bce_with_logits(logits, 1.0)
+  if kind == "lsgan":
+    return ops.mean(ops.square(logits - 1.0))
+  return -ops.mean(logits)
+
+
+def reconstruction_loss(images, reconstructions):
+  """Mean squared error between an image and its unedited reconstruction."""
+  return ops.mean(ops.square(images - reconstructions))

@@ -1,0 +1,119 @@
+"""The typed, validated settings of one training run (built from flags by train.py)."""
+
+import dataclasses
+from typing import Optional
+
+from elegant_tf import losses
+
+STRATEGIES = ("default", "mirrored")
+RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
+
+
+class ConfigError(ValueError):
+  """A setting (or the data it names) cannot work; raised before any training work."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Everything a run needs; `validate` names every problem before any work starts."""
+  data: str = "synthetic"
+  attributes: tuple = ("Eyeglasses", "Bangs", "Smiling")
+  split: str = "train"
+  tfds_data_dir: Optional[str] = None
+  deterministic: bool = True
+  image_size: int = 64
+  batch_size: int = 16
+  train_steps: int = 1000
+  run_dir: str = "runs/demo"
+  export_dir: Optional[str] = "saved_models/elegant_demo"
+  strategy: str = "default"
+  cpu_replicas: int = 1
+  checkpoint_every: int = 500
+  sample_every: int = 500
+  log_every: int = 100
+  seed: int = 0
+  encoder_depth: int = 5
+  encoder_base_width: int = 64
+  encoder_max_width: int = 512
+  discriminator_base_width: int = 64
+  discriminator_max_width: int = 512
+  gan_loss: str = "gan"
+  reconstruction_weight: float = 5.0
+  d2_weight: float = 0.5
+  learning_rate: float = 2e-4
+  lr_decay_rate: float = 0.97
+  lr_decay_every: int = 3000
+  weight_decay: float = 1e-5
+  jit_compile: bool = False
+  eval_pairs: int = 64
+
+  @property
+  def num_replicas(self) -> int:
+    return self.cpu_replicas if self.strategy == "mirrored" else 1
+
+  def validate(self) -> None:
+    """Raise ConfigError listing every inconsistent setting (attribute names are checked
+    against the data source by the caller, which knows its names)."""
+    problems = []
+    if not self.attributes:
+      problems.append("--attributes is empty; name at least one attribute")
+    if self.encoder_depth < 2:
+      problems.append(f"--encoder_depth={self.encoder_depth} must be at least 2")
+    granule = 2 ** max(self.encoder_depth, 5)
+    if self.image_size < 32 or self.image_size % (2 ** self.encoder_depth):
+      problems.append(
+          f"--image_size={self.image_size} must be at least 32 (the discriminators downsample "
+          f"the half-size image 16x) and a multiple of 2**encoder_depth = "
+          f"{2 ** self.encoder_depth}; e.g. {max(granule, 64)}")
+    latent_channels = min(self.encoder_base_width * 2 ** (self.encoder_depth - 1),
+                          self.encoder_max_width)
+    if latent_channels < len(self.attributes):
+      problems.append(f"the latent has {latent_channels} channels, fewer than the "
+                      f"{len(self.attributes)} attributes; raise --encoder_max_width")
+    if self.strategy not in STRATEGIES:
+      problems.append(f"--strategy={self.strategy!r}; valid: {', '.join(STRATEGIES)}")
+    if self.cpu_replicas < 1:
+      problems.append(f"--cpu_replicas={self.cpu_replicas} must be at least 1")
+    if self.cpu_replicas > 1 and self.strategy != "mirrored":
+      problems.append("--cpu_replicas > 1 only makes sense with --strategy=mirrored")
+    if self.batch_size < 1 or self.batch_size % self.num_replicas:
+      problems.append(f"--batch_size={self.batch_size} must be positive and divisible by the "
+                      f"{self.num_replicas} replicas")
+    if self.gan_loss not in losses.GAN_LOSSES:
+      problems.append(f"--gan_loss={self.gan_loss!r}; valid: {', '.join(losses.GAN_LOSSES)}")
+    for name in ("train_steps", "checkpoint_every", "sample_every", "log_every",
+                 "lr_decay_every", "encoder_base_width", "encoder_max_width",
+                 "discriminator_base_width", "discriminator_max_width"):
+      if getattr(self, name) < 1:
+        problems.append(f"--{name}={getattr(self, name)} must be at least 1")
+    if self.eval_pairs < 0:
+      problems.append(f"--eval_pairs={self.eval_pairs} must be >= 0")
+    if not self.learning_rate > 0:
+      problems.append(f"--learning_rate={self.learning_rate} must be positive")
+    if len(set(self.attributes)) != len(self.attributes):
+      problems.append(f"--attributes lists a name twice: {','.join(self.attributes)}")
+    if problems:
+      raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
+
+  @property
+  def encoder_widths(self) -> list:
+    return [min(self.encoder_base_width * 2**k, self.encoder_max_width)
+            for k in range(self.encoder_depth)]
+
+  @property
+  def discriminator_widths(self) -> list:
+    return [min(self.discriminator_base_width * 2**k, self.discriminator_max_width)
+            for k in range(4)]
+
+  def to_flagfile(self) -> str:
+    """Flagfile text that reproduces this config (`--flagfile=` it)."""
+    lines = ["# Resolved flags of this run; `--flagfile` this file to reproduce it."]
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      if isinstance(value, bool):
+        lines.append(f"--{'' if value else 'no'}{field.name}")
+      elif isinstance(value, tuple):
+        lines.append(f"--{field.name}={','.join(value)}")
+      else:
+        lines.append(f"--{field.name}={'' if value is None else value}")
+    return "\n".join(lines) + "\n"

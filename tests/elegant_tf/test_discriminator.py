@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from elegant_tf import discriminator
+from tests.elegant_tf import model_checks
+
+
+@pytest.mark.parametrize("size", [32, 64, 96])
+def test_one_score_per_image_at_any_size(size):
+  d = discriminator.Discriminator([4, 8, 8, 8])
+  scores = d(np.zeros((3, size, size, 3), "float32"), np.zeros((3, 5), "float32"))
+  assert tuple(scores.shape) == (3,)
+  # The flatten size is derived from the image size: 4 stride-2 blocks.
+  assert d.score.kernel.shape[0] == (size // 16) ** 2 * 8
+
+
+def test_half_resolution_discriminator_pools_first():
+  d2 = discriminator.Discriminator([4, 8, 8, 8], downsample=2)
+  d2(np.zeros((1, 64, 64, 3), "float32"), np.zeros((1, 2), "float32"))
+  assert d2.score.kernel.shape[0] == 2 * 2 * 8
+
+
+def test_labels_change_the_score():
+  d = discriminator.Discriminator([4, 8, 8, 8])
+  x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
+  a = float(d(x, np.array([[1.0, 0.0]], "float32"))[0])
+  b = float(d(x, np.array([[0.0, 1.0]], "float32"))[0])
+  assert a != b
+
+
+def test_config_round_trip():
+  x = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  y = np.array([[1, 0], [0, 1]], "float32")
+  model_checks.assert_config_round_trip(discriminator.Discriminator([4, 8, 8, 8], downsample=2),
+                                        lambda m: np.asarray(m(x, y)))

@@ -1,0 +1,32 @@
+import numpy as np
+
+from elegant_tf import encoder
+from tests.elegant_tf import model_checks
+
+
+def test_latent_and_skip_shapes_follow_depth_and_widths():
+  widths = [8, 16, 32, 32]
+  latent, skips = encoder.Encoder(widths)(np.zeros((2, 64, 64, 3), "float32"))
+  assert tuple(latent.shape) == (2, 4, 4, 32)
+  assert [tuple(s.shape) for s in skips] == [(2, 32, 32, 8), (2, 16, 16, 16), (2, 8, 8, 32)]
+
+
+def test_paper_shapes_at_256():
+  enc = encoder.Encoder()
+  latent, skips = enc(np.zeros((1, 256, 256, 3), "float32"))
+  assert tuple(latent.shape) == (1, 8, 8, 512)
+  assert len(skips) == 4 and enc.latent_channels == 512
+
+
+def test_kernels_initialised_with_std_002_and_zero_bias():
+  enc = encoder.Encoder([256, 256])
+  enc(np.zeros((1, 32, 32, 3), "float32"))
+  conv = enc.blocks[1].layers[0]
+  assert abs(float(np.std(conv.kernel.numpy())) - 0.02) < 0.002
+  assert not np.any(conv.bias.numpy())
+
+
+def test_config_round_trip():
+  x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
+  model_checks.assert_config_round_trip(encoder.Encoder([4, 8, 8]),
+                                        lambda m: np.asarray(m(x)[0]))

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from elegant_tf import losses
+
+
+def _bce(p, target):
+  return -np.mean(target * np.log(p) + (1 - target) * np.log(1 - p))
+
+
+def test_gan_loss_is_bce_of_the_sigmoid():
+  logits = np.array([-3.0, -0.5, 0.0, 2.0, 40.0], "float32")
+  p = 1 / (1 + np.exp(-logits.astype("float64")))
+  p = np.clip(p, 1e-12, 1 - 1e-12)
+  np.testing.assert_allclose(float(losses.discriminator_real_loss("gan", logits)),
+                             _bce(p, 1), rtol=1e-5)
+  np.testing.assert_allclose(float(losses.discriminator_fake_loss("gan", logits[:4])),
+                             _bce(p[:4], 0), rtol=1e-5)
+  np.testing.assert_allclose(float(losses.generator_adversarial_loss("gan", logits)),
+                             _bce(p, 1), rtol=1e-5)
+
+
+def test_large_logits_stay_finite():
+  assert np.isfinite(float(losses.discriminator_fake_loss("gan", np.array([1e4], "float32"))))
+
+
+def test_lsgan_and_hinge():
+  x = np.array([-2.0, 0.5, 3.0], "float32")
+  assert float(losses.discriminator_real_loss("lsgan", x)) == pytest.approx(np.mean((x - 1) ** 2))
+  assert float(losses.discriminator_fake_loss("lsgan", x)) == pytest.approx(np.mean(x ** 2))
+  assert float(losses.discriminator_real_loss("hinge", x)) == pytest.approx(
+      np.mean(np.maximum(0, 1 - x)))
+  assert float(losses.discriminator_fake_loss("hinge", x)) == pytest.approx(
+      np.mean(np.maximum(0, 1 + x)))
+  assert float(losses.generator_adversarial_loss("hinge", x)) == pytest.approx(-np.mean(x))
+
+
+def test_reconstruction_is_mse():
+  a = np.zeros((2, 2, 2, 3), "float32")
+  b = np.full((2, 2, 2, 3), 0.5, "float32")
+  assert float(losses.reconstruction_loss(a, b)) == pytest.approx(0.25)
+
+
+def test_unknown_loss_names_valid_choices():
+  with pytest.raises(ValueError, match="gan, lsgan, hinge"):
+    losses.generator_adversarial_loss("wgan", np.zeros(1, "float32"))
