@@ -65,6 +65,10 @@ class SkipLedger:
     with self._lock:
       return sorted(self._skipped.get(reason, ()))
 
+  def converted_keys(self, reason: str) -> list:
+    with self._lock:
+      return sorted(self._converted.get(reason, ()))
+
 
 def _sniff(contents: bytes) -> str:
   """Name the container format from its magic bytes."""

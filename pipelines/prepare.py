@@ -1,0 +1,157 @@
+"""Align a face data set once and write it as sharded TFRecords for `tfrecord:DIR`.
+
+  python -m pipelines.prepare --data=celeba:/data/celeba --image_size=256 --out=/data/celeba256
+
+Aligning 200k photos every epoch wastes the CPU the training step needs; this
+does it once. Each shard is written under a temporary name and renamed when
+complete, so an interrupted run leaves no half-written shard, and running the
+same command again resumes at the first missing shard. The manifest, written
+last, marks the directory as ready.
+"""
+
+import json
+import math
+import os
+import sys
+
+from absl import app
+from absl import flags
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pipelines import data_spec
+from pipelines import face_source
+from pipelines import image_decoding
+from pipelines import tfrecord
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data", None, "Source to prepare: celeba:DIR, folder:DIR or tfds:celeb_a.")
+flags.DEFINE_integer("image_size", 256, "Side of the aligned square images, in pixels.")
+flags.DEFINE_string("out", None, "Output directory (created; reused to resume).")
+flags.DEFINE_integer("examples_per_shard", 2000, "Images per TFRecord shard.")
+flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the stored aligned images.")
+flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory (for --data=tfds:celeb_a).")
+flags.DEFINE_list("splits", list(face_source.SPLITS), "Splits to write.")
+
+STATE = "prepare_state.json"
+
+
+def _load_state(path: str, expected: dict) -> dict:
+  """Return the saved state; refuse to resume a run made with other settings."""
+  if not os.path.exists(path):
+    return {"settings": expected, "skipped": {}, "converted": {}}
+  with open(path) as handle:
+    state = json.load(handle)
+  if state["settings"] != expected:
+    raise ValueError(f"{os.path.dirname(path)} holds a preparation with other settings "
+                     f"{state['settings']}; use another --out or delete it")
+  return state
+
+
+def _save_state(path: str, state: dict) -> None:
+  temporary = f"{path}.tmp-{os.getpid()}"
+  with open(temporary, "w") as handle:
+    json.dump(state, handle, indent=1, sort_keys=True)
+  os.replace(temporary, path)
+
+
+def _merge(into: dict, reasons: dict) -> None:
+  for reason, keys in reasons.items():
+    into[reason] = sorted(set(into.get(reason, [])) | set(keys))
+
+
+def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
+            examples_per_shard: int = 2000, jpeg_quality: int = 95,
+            splits=face_source.SPLITS, stop_after_shards: int = None,
+            verbose: bool = True) -> dict:
+  """Write `source` to `out` as shards; resumable. Returns the manifest.
+
+  `stop_after_shards` writes at most that many new shards, then returns None
+  without a manifest: it lets tests interrupt a run at a known point.
+  """
+  if not isinstance(source, image_decoding.IndexedImageSource):
+    raise ValueError(f"--data={spec} is not a stored-image source; nothing to prepare")
+  os.makedirs(out, exist_ok=True)
+  removed = tfrecord.remove_temporaries(out)
+  if removed and verbose:
+    print(f"removed {removed} partial file(s) of an interrupted run", file=sys.stderr)
+  sizes = {split: len(source.labels(split)) for split in splits}
+  settings = {"data": spec, "image_size": source.image_size,
+              "examples_per_shard": examples_per_shard, "jpeg_quality": jpeg_quality,
+              "attribute_names": list(source.attribute_names), "sizes": sizes}
+  state_path = os.path.join(out, STATE)
+  state = _load_state(state_path, settings)
+  _save_state(state_path, state)
+  total = sum(sizes.values())
+  progress = keras.utils.Progbar(total, unit_name="image") if verbose else None
+  done = 0
+  written = 0
+  manifest_splits = {}
+
+  def encode(image, labels, index):
+    return tf.io.encode_jpeg(image, quality=jpeg_quality), labels, index
+
+  for split in splits:
+    keys = source.keys(split)
+    num_shards = math.ceil(sizes[split] / examples_per_shard)
+    stems = []
+    for shard in range(num_shards):
+      start = shard * examples_per_shard
+      stop = min(start + examples_per_shard, sizes[split])
+      stems.append(tfrecord.shard_stem(split, shard))
+      if not tfrecord.shard_complete(out, split, shard):
+        if stop_after_shards is not None and written >= stop_after_shards:
+          return None
+        indices = tf.data.Dataset.range(start, stop)
+        images = source.aligned_images(split, indices, deterministic=True)
+        images = images.map(encode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        records = []
+        for jpeg, labels, index in images.prefetch(tf.data.AUTOTUNE):
+          key = keys[int(index)]
+          labels = labels.numpy().astype(np.uint8)
+          records.append((tfrecord.serialize_example(jpeg.numpy(), labels, key), labels, key))
+        tfrecord.write_shard(out, split, shard, records, len(source.attribute_names))
+        written += 1
+        # Skips found while decoding this shard survive an interruption.
+        ledger = source.ledger
+        _merge(state["skipped"], {r: ledger.skipped_keys(r) for r in ledger.skipped_counts()})
+        _merge(state["converted"], {r: ledger.converted_keys(r)
+                                    for r in ledger.converted_counts()})
+        _save_state(state_path, state)
+      done += stop - start
+      if progress is not None:
+        progress.update(done)
+    manifest_splits[split] = {"shards": stems, "num_examples_listed": sizes[split]}
+  # Open-time skips (missing, empty, unlisted files) are in the ledger from the start.
+  ledger = source.ledger
+  _merge(state["skipped"], {r: ledger.skipped_keys(r) for r in ledger.skipped_counts()})
+  _merge(state["converted"], {r: ledger.converted_keys(r) for r in ledger.converted_counts()})
+  manifest = {
+      "format": tfrecord.FORMAT_VERSION,
+      "source": spec,
+      "image_size": source.image_size,
+      "attribute_names": list(source.attribute_names),
+      "splits": manifest_splits,
+      "skipped": {reason: len(keys) for reason, keys in state["skipped"].items()},
+      "converted": {reason: len(keys) for reason, keys in state["converted"].items()},
+  }
+  tfrecord.write_manifest(out, manifest)
+  _save_state(state_path, state)
+  return manifest
+
+
+def main(argv):
+  del argv
+  source = data_spec.open_source(FLAGS.data, FLAGS.image_size, deterministic=True,
+                                 tfds_data_dir=FLAGS.tfds_data_dir)
+  manifest = prepare(source, FLAGS.data, FLAGS.out, FLAGS.examples_per_shard,
+                     FLAGS.jpeg_quality, FLAGS.splits)
+  print(f"wrote {FLAGS.out}; skipped: {manifest['skipped'] or 'none'}; "
+        f"converted: {manifest['converted'] or 'none'}")
+  print(f"train with --data=tfrecord:{FLAGS.out}")
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["data", "out"])
+  app.run(main)
