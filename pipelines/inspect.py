@@ -1,0 +1,123 @@
+"""Print what a user needs to know about a data set before a long run.
+
+  python -m pipelines.inspect --data=celeba:/data/celeba --attributes=Bangs,Eyeglasses \
+      --split=train --sheet=/tmp/sheet.png
+
+Reports images per split, positives and negatives per chosen attribute, warnings
+about attributes that always or never co-occur, files skipped and converted by
+reason, and writes a PNG contact sheet of aligned samples with their labels.
+Decode failures show up only when a file is read: `--check_all` decodes every
+image of the chosen split so the skip counts are complete (slow on 200k images).
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from pipelines import data_spec
+from pipelines import face_source
+from pipelines import label_stats
+from pipelines import pairs
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data", "synthetic", "Data spec: synthetic, celeba:DIR, folder:DIR, tfrecord:DIR, tfds:celeb_a.")
+flags.DEFINE_list("attributes", None, "Attributes to report (default: all).")
+flags.DEFINE_string("split", "train", "Split the samples and attribute counts come from.")
+flags.DEFINE_integer("image_size", 128, "Side of the aligned samples.")
+flags.DEFINE_integer("samples", 16, "Images on the contact sheet.")
+flags.DEFINE_string("sheet", "inspect_sheet.png", "Where to write the contact sheet PNG.")
+flags.DEFINE_bool("check_all", False, "Decode every image of the split to count decode failures.")
+flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
+
+
+def contact_sheet(images: np.ndarray, captions: list, columns: int = 4) -> np.ndarray:
+  """Tile uint8 [N, S, S, 3] images into a grid with a caption strip under each."""
+  count, size = len(images), images.shape[1]
+  caption_height = 12 * max((len(c) for c in captions), default=1) + 4
+  rows = max(1, -(-count // columns))
+  sheet = np.full((rows * (size + caption_height), columns * size, 3), 255, np.uint8)
+  try:
+    from PIL import Image, ImageDraw  # Optional: captions need it, the tiles do not.
+  except ImportError:
+    Image = None
+  for n, (image, lines) in enumerate(zip(images, captions)):
+    top, left = (n // columns) * (size + caption_height), (n % columns) * size
+    sheet[top:top + size, left:left + size] = image
+  if Image is not None:
+    picture = Image.fromarray(sheet)
+    draw = ImageDraw.Draw(picture)
+    for n, lines in enumerate(captions):
+      top, left = (n // columns) * (size + caption_height) + size + 2, (n % columns) * size + 2
+      for k, line in enumerate(lines):
+        draw.text((left, top + 12 * k), line, fill=(0, 0, 0))
+    sheet = np.asarray(picture)
+  return sheet
+
+
+def report(source: face_source.FaceSource, attributes, split: str, samples: int,
+           sheet_path: str, check_all: bool = False, out=sys.stdout) -> dict:
+  """Print the report for `source`; return the numbers it printed."""
+  attributes = list(attributes or source.attribute_names)
+  columns = pairs.attribute_columns(source, attributes)
+  sizes = {s: len(source.labels(s)) for s in face_source.SPLITS}
+  print(f"images per split: " + ", ".join(f"{s} {n}" for s, n in sizes.items()), file=out)
+  labels = source.labels(split)
+  counts = {}
+  print(f"\n{split}: positives / negatives per attribute", file=out)
+  for name, column in zip(attributes, columns):
+    positives = int(labels[:, column].sum()) if len(labels) else 0
+    counts[name] = (positives, len(labels) - positives)
+    print(f"  {name:24s} {positives:8d} / {len(labels) - positives:8d}", file=out)
+  warnings = label_stats.attribute_warnings(labels[:, columns], attributes) if len(labels) else []
+  for warning in warnings:
+    print(f"warning: {warning}", file=out)
+
+  images, captions = [], []
+  if hasattr(source, "aligned_images") and sizes[split]:
+    if check_all:
+      for _ in source.aligned_images(split, tf.data.Dataset.range(sizes[split]), False):
+        pass
+    picks = np.linspace(0, sizes[split] - 1, num=min(samples, sizes[split])).astype(np.int64)
+    for image, label, index in source.aligned_images(split, tf.data.Dataset.from_tensor_slices(picks)):
+      images.append(image.numpy())
+      on = [name for name, column in zip(attributes, columns) if label.numpy()[column] > 0]
+      key = source.keys(split)[int(index)] if hasattr(source, "keys") else str(int(index))
+      captions.append([key[-22:]] + [", ".join(on[i:i + 2]) for i in range(0, len(on), 2)][:3])
+  elif sizes[split]:
+    indices = tf.data.Dataset.range(min(samples, sizes[split]))
+    for batch, label in source.batches(split, indices, min(samples, sizes[split])).take(1):
+      images = list(np.clip((batch.numpy() + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8))
+      captions = [[", ".join(n for n, c in zip(attributes, columns) if row[c] > 0)[:24]]
+                  for row in label.numpy()]
+
+  skipped = source.skipped_counts()
+  converted = source.converted_counts() if hasattr(source, "converted_counts") else {}
+  print("\nfiles skipped" + ("" if check_all else
+                            " (decode failures: only among files read so far; --check_all for all)"),
+        file=out)
+  for reason, count in sorted(skipped.items()) or [("none", 0)]:
+    print(f"  {reason:40s} {count}", file=out)
+  print("files converted", file=out)
+  for reason, count in sorted(converted.items()) or [("none", 0)]:
+    print(f"  {reason:40s} {count}", file=out)
+  if images:
+    sheet = contact_sheet(np.stack(images), captions)
+    tf.io.write_file(sheet_path, tf.io.encode_png(sheet))
+    print(f"\ncontact sheet of {len(images)} aligned samples: {sheet_path}", file=out)
+  return {"sizes": sizes, "counts": counts, "warnings": warnings, "skipped": skipped,
+          "converted": converted, "samples": len(images)}
+
+
+def main(argv):
+  del argv
+  source = data_spec.open_source(FLAGS.data, FLAGS.image_size, deterministic=True,
+                                 tfds_data_dir=FLAGS.tfds_data_dir)
+  source.check_split(FLAGS.split)
+  report(source, FLAGS.attributes, FLAGS.split, FLAGS.samples, FLAGS.sheet, FLAGS.check_all)
+
+
+if __name__ == "__main__":
+  app.run(main)
