@@ -23,14 +23,18 @@ from pipelines import label_stats
 from pipelines import pairs
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data", "synthetic", "Data spec: synthetic, celeba:DIR, folder:DIR, tfrecord:DIR, tfds:celeb_a.")
-flags.DEFINE_list("attributes", None, "Attributes to report (default: all).")
-flags.DEFINE_string("split", "train", "Split the samples and attribute counts come from.")
-flags.DEFINE_integer("image_size", 128, "Side of the aligned samples.")
-flags.DEFINE_integer("samples", 16, "Images on the contact sheet.")
-flags.DEFINE_string("sheet", "inspect_sheet.png", "Where to write the contact sheet PNG.")
-flags.DEFINE_bool("check_all", False, "Decode every image of the split to count decode failures.")
-flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
+
+
+def define_flags():
+  """Define the CLI flags; only when run as a program, so importing never clashes."""
+  flags.DEFINE_string("data", "synthetic", "Data spec: synthetic, celeba:DIR, folder:DIR, tfrecord:DIR, tfds:celeb_a.")
+  flags.DEFINE_list("attributes", None, "Attributes to report (default: all).")
+  flags.DEFINE_string("split", "train", "Split the samples and attribute counts come from.")
+  flags.DEFINE_integer("image_size", 128, "Side of the aligned samples.")
+  flags.DEFINE_integer("samples", 16, "Images on the contact sheet.")
+  flags.DEFINE_string("sheet", "inspect_sheet.png", "Where to write the contact sheet PNG.")
+  flags.DEFINE_bool("check_all", False, "Decode every image of the split to count decode failures.")
+  flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
 
 
 def contact_sheet(images: np.ndarray, captions: list, columns: int = 4) -> np.ndarray:
@@ -80,8 +84,11 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
     if check_all:
       for _ in source.aligned_images(split, tf.data.Dataset.range(sizes[split]), False):
         pass
-    picks = np.linspace(0, sizes[split] - 1, num=min(samples, sizes[split])).astype(np.int64)
-    for image, label, index in source.aligned_images(split, tf.data.Dataset.from_tensor_slices(picks)):
+    # Spread picks over the split; draw spares so skipped files don't shrink the sheet.
+    picks = np.unique(np.linspace(0, sizes[split] - 1, num=min(3 * samples, sizes[split])).astype(np.int64))
+    picks = np.concatenate([picks[::3], np.setdiff1d(picks, picks[::3])])
+    aligned = source.aligned_images(split, tf.data.Dataset.from_tensor_slices(picks), True)
+    for image, label, index in aligned.take(samples):
       images.append(image.numpy())
       on = [name for name, column in zip(attributes, columns) if label.numpy()[column] > 0]
       key = source.keys(split)[int(index)] if hasattr(source, "keys") else str(int(index))
@@ -120,4 +127,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

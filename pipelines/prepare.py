@@ -26,13 +26,18 @@ from pipelines import image_decoding
 from pipelines import tfrecord
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data", None, "Source to prepare: celeba:DIR, folder:DIR or tfds:celeb_a.")
-flags.DEFINE_integer("image_size", 256, "Side of the aligned square images, in pixels.")
-flags.DEFINE_string("out", None, "Output directory (created; reused to resume).")
-flags.DEFINE_integer("examples_per_shard", 2000, "Images per TFRecord shard.")
-flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the stored aligned images.")
-flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory (for --data=tfds:celeb_a).")
-flags.DEFINE_list("splits", list(face_source.SPLITS), "Splits to write.")
+
+
+def define_flags():
+  """Define the CLI flags; only when run as a program, so importing never clashes."""
+  flags.DEFINE_string("data", None, "Source to prepare: celeba:DIR, folder:DIR or tfds:celeb_a.")
+  flags.DEFINE_integer("image_size", 256, "Side of the aligned square images, in pixels.")
+  flags.DEFINE_string("out", None, "Output directory (created; reused to resume).")
+  flags.DEFINE_integer("examples_per_shard", 2000, "Images per TFRecord shard.")
+  flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the stored aligned images.")
+  flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory (for --data=tfds:celeb_a).")
+  flags.DEFINE_list("splits", list(face_source.SPLITS), "Splits to write.")
+
 
 STATE = "prepare_state.json"
 
@@ -153,5 +158,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   flags.mark_flags_as_required(["data", "out"])
   app.run(main)

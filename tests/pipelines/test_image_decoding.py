@@ -1,0 +1,54 @@
+"""Every kind of image file decodes to RGB uint8 or gives a reason."""
+
+import numpy as np
+import pytest
+
+from pipelines import image_decoding
+from tests.pipelines import fixtures
+
+_RGB = np.random.default_rng(0).integers(0, 255, (24, 20, 3), np.uint8)
+
+
+@pytest.mark.parametrize("data, conversions", [
+    (fixtures.encode(_RGB, "JPEG"), []),
+    (fixtures.encode(_RGB, "PNG"), []),
+    (fixtures.encode(_RGB, "BMP"), []),
+    (fixtures.encode(_RGB, "JPEG", "L"), ["grayscale to RGB"]),
+    (fixtures.encode(_RGB, "PNG", "RGBA"), ["alpha dropped"]),
+    (fixtures.encode(_RGB, "JPEG", "CMYK"), ["CMYK to RGB"]),
+    (fixtures.encode(_RGB, "BMP", "P"), ["palette to RGB"]),
+    (fixtures.encode(_RGB, "BMP", "1"), ["grayscale to RGB"]),
+    (fixtures.png16(_RGB), ["16-bit to 8-bit"]),
+])
+def test_decodes_to_rgb(data, conversions):
+  image, reason, applied = image_decoding.decode_to_rgb(data)
+  assert reason is None
+  assert image.shape == (24, 20, 3) and image.dtype == np.uint8
+  assert set(conversions) <= set(applied)
+
+
+def test_palette_bmp_keeps_colours():
+  # TF would return palette indices as gray; the fallback must give real colours.
+  image, _, _ = image_decoding.decode_to_rgb(fixtures.encode(_RGB, "BMP", "P"))
+  assert np.abs(image.astype(int) - _RGB.astype(int)).mean() < 40
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty file"),
+    (fixtures.encode(_RGB, "JPEG")[:200], "corrupt or truncated image"),
+    (fixtures.encode(_RGB, "PNG")[:100], "corrupt or truncated image"),
+    (b"plain text, not a picture", "unsupported format"),
+])
+def test_bad_bytes_give_reason(data, reason):
+  image, got, _ = image_decoding.decode_to_rgb(data)
+  assert image is None and got == reason
+
+
+def test_ledger_counts_each_file_once():
+  ledger = image_decoding.SkipLedger()
+  for _ in range(3):
+    ledger.skip("empty file", "a.jpg")
+  ledger.skip("empty file", "b.jpg")
+  ledger.convert("grayscale to RGB", "c.jpg")
+  assert ledger.skipped_counts() == {"empty file": 2}
+  assert ledger.converted_counts() == {"grayscale to RGB": 1}
