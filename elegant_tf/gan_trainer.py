@@ -131,11 +131,12 @@ class ElegantGAN(keras.Model):
     return (losses.discriminator_real_loss(kind, logits[:size]),
             losses.discriminator_fake_loss(kind, logits[size:]))
 
-  def _apply(self, optimizer, loss, tape, variables):
-    gradients = tape.gradient(loss, variables)
+  def _apply(self, optimizer, scaled_loss, tape, variables, replicas):
+    gradients = tape.gradient(scaled_loss, variables)
     decay = self.loss_weights.weight_decay
     if decay:
-      gradients = [g + decay * v for g, v in zip(gradients, variables)]
+      # Gradients are summed over replicas, so each adds its share of the L2 term.
+      gradients = [g + (decay / replicas) * v for g, v in zip(gradients, variables)]
     optimizer.apply_gradients(zip(gradients, variables))
 
   def train_step(self, batch):
@@ -160,7 +161,7 @@ class ElegantGAN(keras.Model):
           loss_d = (2 * (d1_real + d1_fake) + weights.d2 * 2 * (d2_real + d2_fake)) / 4
           scaled_loss_d = loss_d / replicas
         self._apply(self.discriminator_optimizer, scaled_loss_d, discriminator_tape,
-                    self.discriminator_variables)
+                    self.discriminator_variables, replicas)
 
       # Fresh outputs of the just-updated discriminators.
       adversarial_g = 2 * (
@@ -172,7 +173,7 @@ class ElegantGAN(keras.Model):
       loss_g = weights.reconstruction * reconstruction + adversarial_g
       scaled_loss_g = loss_g / replicas
     self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,
-                self.generator.trainable_variables)
+                self.generator.trainable_variables, replicas)
 
     values = {"loss_d": loss_d, "loss_g": loss_g, "reconstruction": reconstruction,
               "adversarial_g": adversarial_g, "d1_real": d1_real, "d1_fake": d1_fake,

@@ -118,6 +118,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.INFO)
+  import tensorflow as tf  # Keep TensorFlow's own INFO chatter (saver, assets) off the console.
+  tf.get_logger().setLevel("WARNING")
   try:
     config = config_from_flags()
     config.validate()

@@ -52,8 +52,7 @@ def open_data(config: train_config.TrainConfig):
   """Open the source and check the attributes before any heavy work (ConfigError if not)."""
   try:
     source = data_spec.open_source(config.data, config.image_size, seed=config.seed,
-                                   tfds_data_dir=config.tfds_data_dir,
-                                   deterministic=config.deterministic)
+                                   tfds_data_dir=config.tfds_data_dir)
     pairs.attribute_columns(source, config.attributes)
     pairs.check_enough_examples(source, config.attributes, config.split, config.batch_size)
   except (ValueError, FileNotFoundError) as error:
@@ -154,7 +153,7 @@ def train(config: train_config.TrainConfig) -> dict:
   ]
   if start_step < config.train_steps:
     gan.fit(dataset, steps_per_epoch=config.train_steps - start_step, epochs=1, verbose=0,
-            callbacks=callbacks)
+            callbacks=callbacks, shuffle=False)
   else:
     logging.info("%s already trained %d steps", config.run_dir, start_step)
     samples.set_model(gan)

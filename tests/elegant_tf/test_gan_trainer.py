@@ -1,0 +1,85 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from elegant_tf import gan_trainer
+from elegant_tf import train_lib
+from tests.elegant_tf import tiny
+
+
+def _trained_once(strategy, config, batch, optimizer_factory):
+  """Build identical networks under `strategy`, run one fit step on `batch`."""
+  with strategy.scope():
+    keras.utils.set_random_seed(7)
+    gan = train_lib.build_gan(config)
+    gan.compile(optimizer_factory(), optimizer_factory())
+    gan.build_for(config.image_size)
+    before = [v.numpy().copy() for v in gan.generator.weights + gan.discriminator_variables]
+  logs = gan.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=1, epochs=1,
+                 verbose=0, shuffle=False).history
+  after = [v.numpy() for v in gan.generator.weights + gan.discriminator_variables]
+  return {k: v[-1] for k, v in logs.items()}, [a - b for a, b in zip(after, before)]
+
+
+def test_two_replicas_match_one_replica_on_the_same_global_batch(tmp_path):
+  # SGD: its update is proportional to the gradient, so a loss scaled by the
+  # wrong replica count shows (Adam would hide it: it is scale-invariant).
+  config = tiny.tiny_config(tmp_path, weight_decay=1e-3)
+  batch = tiny.random_pair_batch()
+  sgd = lambda: keras.optimizers.SGD(learning_rate=1.0)
+  logs_one, updates_one = _trained_once(tf.distribute.get_strategy(), config, batch, sgd)
+  mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  assert mirrored.num_replicas_in_sync == 2
+  logs_two, updates_two = _trained_once(mirrored, config, batch, sgd)
+  assert logs_one.keys() == logs_two.keys()
+  for name in logs_one:
+    assert logs_two[name] == pytest.approx(logs_one[name], rel=1e-4, abs=1e-6), name
+  largest = max(np.abs(u).max() for u in updates_one)
+  assert largest > 1e-4  # The step did change the weights.
+  for one, two in zip(updates_one, updates_two):
+    np.testing.assert_allclose(two, one, rtol=1e-3, atol=1e-5 * largest)
+
+
+def test_discriminator_is_updated_before_generator_sees_it(tmp_path):
+  config = tiny.tiny_config(tmp_path)
+  gan = train_lib.build_gan(config)
+  batch = tiny.random_pair_batch()
+  d_before = [v.numpy().copy() for v in gan.discriminator_variables]
+  g_before = [v.numpy().copy() for v in gan.generator.trainable_variables]
+  logs = gan.train_step({k: tf.constant(v) for k, v in batch.items()})
+  assert any(np.abs(v.numpy() - b).max() > 0 for v, b in zip(gan.discriminator_variables, d_before))
+  assert any(np.abs(v.numpy() - b).max() > 0
+             for v, b in zip(gan.generator.trainable_variables, g_before))
+  # The paper's weighting: loss_d = (L_D1 + 0.5 L_D2) / 4 with L_Dk = 2 (real + fake means).
+  expected_d = (2 * (logs["d1_real"] + logs["d1_fake"])
+                + 0.5 * 2 * (logs["d2_real"] + logs["d2_fake"])) / 4
+  assert float(logs["loss_d"]) == pytest.approx(float(expected_d), rel=1e-5)
+  assert float(logs["loss_g"]) == pytest.approx(
+      float(5 * logs["reconstruction"] + logs["adversarial_g"]), rel=1e-5)
+
+
+def test_generate_swaps_labels_of_the_exchanged_attribute(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path))
+  batch = tiny.random_pair_batch(attribute=0)
+  outputs = gan.generate(batch)
+  np.testing.assert_array_equal(outputs["labels_c"][:, 0], batch["labels_b"][:, 0])
+  np.testing.assert_array_equal(outputs["labels_c"][:, 1], batch["labels_a"][:, 1])
+  np.testing.assert_array_equal(outputs["labels_d"][:, 0], batch["labels_a"][:, 0])
+  for name in ("reconstruction_a", "swapped_c", "swapped_d"):
+    assert outputs[name].shape == batch["image_a"].shape
+    assert np.abs(np.asarray(outputs[name])).max() <= 1.0
+
+
+def test_per_attribute_trackers_only_count_their_attribute(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path))
+  gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch(attribute=1).items()})
+  assert float(gan.attribute_trackers[("loss_g", "Bangs")].count) == 1
+  assert float(gan.attribute_trackers[("loss_g", "Eyeglasses")].result()) == 0
+
+
+def test_step_decay_schedule_matches_paper():
+  schedule = gan_trainer.step_decay_schedule(2e-4, 0.97, 3000)
+  assert float(schedule(2999)) == pytest.approx(2e-4)
+  assert float(schedule(3000)) == pytest.approx(2e-4 * 0.97)
+  assert float(schedule(9000)) == pytest.approx(2e-4 * 0.97**3)

@@ -1,0 +1,30 @@
+"""Tiny settings and a fake pair batch shared by the training tests."""
+
+import dataclasses
+
+import numpy as np
+
+from elegant_tf import train_config
+
+TINY = train_config.TrainConfig(
+    data="synthetic", attributes=("Eyeglasses", "Bangs"), image_size=32, batch_size=4,
+    train_steps=4, encoder_depth=3, encoder_base_width=8, encoder_max_width=16,
+    discriminator_base_width=8, discriminator_max_width=16, checkpoint_every=2,
+    sample_every=2, log_every=1, eval_pairs=4, export_dir=None)
+
+
+def tiny_config(tmp_path, **changes) -> train_config.TrainConfig:
+  return dataclasses.replace(TINY, run_dir=str(tmp_path / "run"), **changes)
+
+
+def random_pair_batch(batch_size=4, size=32, num_attributes=2, attribute=1, seed=0) -> dict:
+  rng = np.random.default_rng(seed)
+  labels_a = rng.integers(0, 2, (batch_size, num_attributes)).astype("float32")
+  labels_b = rng.integers(0, 2, (batch_size, num_attributes)).astype("float32")
+  labels_a[:, attribute], labels_b[:, attribute] = 1, 0
+  return {
+      "image_a": rng.uniform(-1, 1, (batch_size, size, size, 3)).astype("float32"),
+      "image_b": rng.uniform(-1, 1, (batch_size, size, size, 3)).astype("float32"),
+      "labels_a": labels_a, "labels_b": labels_b,
+      "attribute": np.full((batch_size,), attribute, "int32"),
+  }
