@@ -227,7 +227,11 @@ class IndexedImageSource(face_source.FaceSource):
     """Fetch, decode and check one example; return (uint8 [H, W, 3], ok)."""
     table = self._tables[split]
     key = table["keys"][index]
-    contents = self.read_bytes(split, index)
+    try:
+      contents = self.read_bytes(split, index)
+    except Exception:  # A damaged record or unreadable file must not end a run.
+      self.ledger.skip("unreadable file or record", key)
+      return np.zeros((1, 1, 3), np.uint8), False
     if contents is None:
       self.ledger.skip("listed but missing", key)
       return np.zeros((1, 1, 3), np.uint8), False
