@@ -295,7 +295,7 @@ def _sample_appearance(draw: _Draw) -> dict:
   g["bridge_height"] = draw.range("glasses/bridge_height", 0.0, 0.6)
 
   b = a["Bangs"]
-  b["length"] = draw.range("bangs/length", -0.02, 0.1)
+  b["length"] = draw.range("bangs/length", -0.03, 0.04)
   b["slant"] = draw.range("bangs/slant", -0.3, 0.3)
   b["arch"] = draw.range("bangs/arch", -0.4, 0.8)
   b["jag_amplitude"] = np.maximum(draw.range("bangs/jag", -0.03, 0.07), 0.0)
@@ -310,8 +310,8 @@ def _sample_appearance(draw: _Draw) -> dict:
   s["teeth"] = np.maximum(draw.range("smile/teeth", -0.01, 0.03), 0.0)
 
   m = a["Mustache"]
-  m["thickness"] = draw.range("mustache/thickness", 0.022, 0.04)
-  m["width"] = draw.range("mustache/width", 0.1, 0.17)
+  m["thickness"] = draw.range("mustache/thickness", 0.03, 0.048)
+  m["width"] = draw.range("mustache/width", 0.12, 0.19)
   m["droop"] = draw.range("mustache/droop", -0.015, 0.07)
   m["lift"] = draw.range("mustache/lift", 0.0, 0.015)
   m["color_r"], m["color_g"], m["color_b"] = draw.pick(
@@ -324,7 +324,7 @@ def _sample_appearance(draw: _Draw) -> dict:
       "hair/dark", _DARK_HAIR, 0.03).T
 
   t = a["Wearing_Hat"]
-  t["base"] = draw.range("hat/base", 0.5, 0.72)
+  t["base"] = draw.range("hat/base", 0.62, 0.8)
   t["crown_extra"] = draw.range("hat/crown_extra", 0.03, 0.35)
   t["crown_width"] = draw.range("hat/crown_width", 1.0, 1.15)
   t["roundness"] = draw.range("hat/roundness", 0.1, 1.0)
@@ -410,31 +410,40 @@ def _tri(x: np.ndarray) -> np.ndarray:
   return np.abs(f, out=f)
 
 
-def _ellipse(u, v, cx, cy, rx, ry):
-  """Approximate signed distance to an ellipse (and the normalised radius^2).
+def _ellipse_q(w, cx, cy, rx, ry):
+  """Normalised squared radius of an ellipse (1 on its outline) over a window."""
+  irx, iry = 1.0 / rx, 1.0 / ry
+  q = w.lin(irx, 0.0, -cx * irx)
+  q *= q
+  b = w.lin(0.0, iry, -cy * iry)
+  b *= b
+  q += b
+  return q
+
+
+def _ellipse(w, cx, cy, rx, ry):
+  """Approximate signed distance to an ellipse over a window.
 
   Scaling the normalised radius by the smaller semi-axis never underestimates
   the edge width, so edges stay at least one pixel soft.
   """
-  a = (u - cx) / rx
-  a *= a
-  b = (v - cy) / ry
-  b *= b
-  a += b
-  q = a
-  d = np.sqrt(q)
+  d = np.sqrt(_ellipse_q(w, cx, cy, rx, ry))
   d -= 1.0
   d *= np.minimum(rx, ry)
-  return d, q
+  return d
 
 
-def _round_box(u, v, cx, cy, hx, hy, r):
-  """Exact signed distance to a box with half sizes (hx, hy) and corner radius r."""
-  qx = np.abs(u - cx)
+def _round_box(dx, dy, hx, hy, r):
+  """Exact signed distance to a box with half sizes (hx, hy) and corner radius r.
+
+  dx, dy are the offsets from the box centre; they are overwritten.
+  """
+  qx = np.abs(dx, out=dx)
   qx -= hx - r
-  qy = np.abs(v - cy)
+  qy = np.abs(dy, out=dy)
   qy -= hy - r
-  inside = np.minimum(np.maximum(qx, qy), 0.0)
+  inside = np.maximum(qx, qy)
+  np.minimum(inside, 0.0, out=inside)
   np.maximum(qx, 0.0, out=qx)
   np.maximum(qy, 0.0, out=qy)
   qx *= qx
@@ -447,10 +456,53 @@ def _round_box(u, v, cx, cy, hx, hy, r):
 
 
 class _Window:
-  """A rectangular pixel window with the face-local coordinates of its pixels."""
+  """A rectangular pixel window and the face-local coordinates of its pixels.
 
-  def __init__(self, rows, cols, u, v):
-    self.rows, self.cols, self.u, self.v = rows, cols, u, v
+  Local coordinates are affine in the image coordinates, so any affine
+  expression a*u + b*v + c is a column part plus a row part: one broadcast add
+  over the window instead of several full-size operations. `flip=-1` mirrors
+  u, so one definition draws both shapes of a left/right pair; `mirror`
+  replaces u by |u| (both shapes in one window, cheaper when they are tiny).
+  """
+
+  def __init__(self, cv, rows: slice, cols: slice, flip: float = 1.0,
+               mirror: bool = False):
+    self.rows, self.cols, self.mirror = rows, cols, mirror
+    self._uc = cv.u_col[:, None, cols] * np.float32(flip)
+    self._ur = cv.u_row[:, rows, None] * np.float32(flip)
+    self._vc = cv.v_col[:, None, cols]
+    self._vr = cv.v_row[:, rows, None]
+    self._u = self._v = None
+    if mirror:
+      self._u = np.abs(self._uc + self._ur)
+
+  def lin(self, a, b, c):
+    """a * u + b * v + c over the window (a, b, c scalars or [n, 1, 1])."""
+    if self.mirror:
+      if isinstance(b, float) and b == 0.0:
+        out = self._u * a
+      else:
+        out = (b * self._vc) + (b * self._vr)
+        out += self._u * a
+      out += c
+      return out
+    if isinstance(b, float) and b == 0.0:
+      return (a * self._uc) + (a * self._ur + c)
+    if isinstance(a, float) and a == 0.0:
+      return (b * self._vc) + (b * self._vr + c)
+    return (a * self._uc + b * self._vc) + (a * self._ur + b * self._vr + c)
+
+  @property
+  def u(self):
+    if self._u is None:
+      self._u = self._uc + self._ur
+    return self._u
+
+  @property
+  def v(self):
+    if self._v is None:
+      self._v = self._vc + self._vr
+    return self._v
 
 
 class _Canvas:
@@ -490,35 +542,43 @@ class _Canvas:
                   if with_masks else None)
     self.live = set()
 
-  def window(self, x0, x1, y0, y1, active=None) -> Optional[_Window]:
-    """Window covering local boxes [x0, x1] x [y0, y1] of all active faces."""
+  def window(self, x0, x1, y0, y1, active=None, flip: float = 1.0,
+             mirror: bool = False) -> Optional[_Window]:
+    """Window covering local boxes [x0, x1] x [y0, y1] of all active faces.
+
+    Pixels outside a shape's box get exactly zero coverage, so the window
+    only decides how much work is done, never what the pixels are.
+    """
     n = self.n
-    corners_x, corners_y = [], []
-    for xl in (x0, x1):
-      for yl in (y0, y1):
-        xl_ = np.broadcast_to(np.asarray(xl, np.float64).reshape(-1), (n,))
-        yl_ = np.broadcast_to(np.asarray(yl, np.float64).reshape(-1), (n,))
-        corners_x.append(self.tx + self.scale * (self.cos * xl_ - self.sin * yl_))
-        corners_y.append(self.ty + self.scale * (self.sin * xl_ + self.cos * yl_))
-    xs, ys = np.stack(corners_x), np.stack(corners_y)
+    xl = np.empty((4, n))
+    yl = np.empty((4, n))
+    xl[:2] = np.reshape(x0, (-1,))
+    xl[2:] = np.reshape(x1, (-1,))
+    yl[0::2] = np.reshape(y0, (-1,))
+    yl[1::2] = np.reshape(y1, (-1,))
+    xs = self.tx + self.scale * (self.cos * xl - self.sin * yl)
+    ys = self.ty + self.scale * (self.sin * xl + self.cos * yl)
     if active is not None:
-      active = np.asarray(active).reshape(n)
+      active = np.reshape(active, (n,))
       if not active.any():
         return None
       xs, ys = xs[:, active], ys[:, active]
-    to_pixel = lambda t: (t + 1.0) * (self.size / 2.0) - 0.5
-    c0 = max(int(np.floor(to_pixel(xs.min()))) - 1, 0)
-    c1 = min(int(np.ceil(to_pixel(xs.max()))) + 2, self.size)
-    r0 = max(int(np.floor(to_pixel(ys.min()))) - 1, 0)
-    r1 = min(int(np.ceil(to_pixel(ys.max()))) + 2, self.size)
+    half = self.size / 2.0
+    c0 = max(int(np.floor((xs.min() + 1.0) * half - 0.5)) - 1, 0)
+    c1 = min(int(np.ceil((xs.max() + 1.0) * half - 0.5)) + 2, self.size)
+    r0 = max(int(np.floor((ys.min() + 1.0) * half - 0.5)) - 1, 0)
+    r1 = min(int(np.ceil((ys.max() + 1.0) * half - 0.5)) + 2, self.size)
     if c0 >= c1 or r0 >= r1:
       return None
-    u = self.u_col[:, None, c0:c1] + self.u_row[:, r0:r1, None]
-    v = self.v_col[:, None, c0:c1] + self.v_row[:, r0:r1, None]
-    return _Window(slice(r0, r1), slice(c0, c1), u, v)
+    return _Window(self, slice(r0, r1), slice(c0, c1), flip, mirror)
 
-  def full(self) -> _Window:
-    return self.window(-10.0, 10.0, -10.0, 10.0)
+  def ellipse_alpha(self, w, cx, cy, rx, ry):
+    """Coverage of an ellipse, with the distance scaling fused into one op."""
+    m = np.minimum(rx, ry) * self.inv_pixel
+    a = np.sqrt(_ellipse_q(w, cx, cy, rx, ry))
+    a *= -m
+    a += 0.5 + m
+    return np.clip(a, 0.0, 1.0, out=a)
 
   def alpha(self, d, soft=None):
     """Coverage in [0, 1] from a signed distance (in place on d)."""
@@ -530,18 +590,17 @@ class _Canvas:
     return np.clip(d, 0.0, 1.0, out=d)
 
   def paint(self, w: _Window, alpha, color, attrs=(), mask_alpha=None):
-    """Composite `color` over the canvas with coverage `alpha`.
+    """Composite `color` ([3, n, 1, 1] or [3, n, h, w]) with coverage `alpha`.
 
     `attrs` are the attributes this drawing belongs to: their masks gain
     `mask_alpha` (default `alpha`); the masks of earlier attributes lose what
     this drawing hides, so masks are the visible coverage.
     """
-    tmp = np.empty_like(alpha)
-    for ch in range(3):
-      plane = self.rgb[ch, :, w.rows, w.cols]
-      np.subtract(color[ch], plane, out=tmp)
-      tmp *= alpha
-      plane += tmp
+    planes = self.rgb[:, :, w.rows, w.cols]
+    # All three planes in one call each: numpy call overhead matters at 64 px.
+    tmp = color - planes
+    tmp *= alpha
+    planes += tmp
     if self.with_masks:
       self._cover(w, alpha, attrs, alpha if mask_alpha is None else mask_alpha)
 
@@ -564,250 +623,371 @@ class _Canvas:
       self.live.add(attr)
 
 
-def _chunk_params(params: FaceParams, start: int, stop: int) -> dict:
+def _chunk_params(params: FaceParams) -> dict:
   """{name: float32 [n, 1, 1]} of identity, appearance and state values."""
   p = {}
-  ident = params.identity[start:stop]
+  ident = params.identity
   n = ident.shape[0]
   for i, name in enumerate(IDENTITY_FIELDS):
     p[name] = ident[:, i].reshape(n, 1, 1)
-  app = params.appearance[start:stop]
+  app = params.appearance
   for j, attr in enumerate(ATTRIBUTES):
     for k, field in enumerate(APPEARANCE_FIELDS[attr]):
       p[f"{attr}.{field}"] = app[:, j, k].reshape(n, 1, 1)
-    p[f"{attr}.on"] = params.states[start:stop, j].astype(np.float32).reshape(
+    p[f"{attr}.on"] = params.states[:, j].astype(np.float32).reshape(
         n, 1, 1)
   return p
 
 
-def _rgb(p, prefix, scale=1.0):
-  return [p[prefix + c] * np.float32(scale) for c in ("_r", "_g", "_b")]
+def _rgb(p, prefix):
+  """A colour as [3, n, 1, 1], the shape `_Canvas.paint` takes."""
+  return np.stack([p[prefix + c] for c in ("_r", "_g", "_b")])
 
 
-def _render_chunk(p: dict, size: int, with_masks: bool):
+def _const(r, g, b):
+  return np.array([r, g, b], np.float32).reshape(3, 1, 1, 1)
+
+
+_WHITE_OF_EYE = _const(0.96, 0.95, 0.92)
+_PUPIL = _const(0.04, 0.04, 0.04)
+_LID = _const(0.12, 0.08, 0.07)
+_MOUTH_INSIDE = _const(0.35, 0.07, 0.1)
+_TEETH = _const(0.96, 0.94, 0.88)
+
+
+def _paired(cv: _Canvas, cx, half_w, y0, y1, active=None):
+  """Windows of a left/right pair of shapes centred at u = +-cx.
+
+  The left window is mirrored (u -> -u) so both sides share one shape
+  definition; two tight windows are much smaller than one spanning the face.
+  """
+  for flip in (-1.0, 1.0):
+    w = cv.window(flip * cx - half_w, flip * cx + half_w, y0, y1, active,
+                  flip=flip)
+    if w is not None:
+      yield w
+
+
+def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
+  """Draw one chunk of faces; returns planar rgb [3, n, S, S] and masks."""
   cv = _Canvas(p, size, with_masks)
   on = lambda attr: p[f"{ATTRIBUTES[attr]}.on"]
   rx, ry = p["face_rx"], p["face_ry"]
   skin = _rgb(p, "skin")
   blond = on(_BLOND)
-  hair = [p[f"Blond_Hair.blond_{c}"] * blond + p[f"Blond_Hair.dark_{c}"]
-          * (1 - blond) for c in "rgb"]
+  hair = (_rgb(p, "Blond_Hair.blond") * blond
+          + _rgb(p, "Blond_Hair.dark") * (1 - blond))
 
   # Background: a linear gradient in image (not face) coordinates.
-  w = cv.full()
-  x_img, gx, gy = cv.coords, p["bg_dx"], p["bg_dy"]
-  t = gx * x_img[None, None, :] + gy * x_img[None, :, None]
-  t *= 0.35
-  t += 0.5
-  for ch, c in enumerate("rgb"):
-    lo, hi = p[f"bg0_{c}"], p[f"bg1_{c}"]
-    np.multiply(hi - lo, t, out=cv.rgb[ch])
-    cv.rgb[ch] += lo
+  x_img = cv.coords
+  t = (p["bg_dx"] * np.float32(0.35)) * x_img[None, None, :] + (
+      p["bg_dy"] * np.float32(0.35) * x_img[None, :, None] + np.float32(0.5))
+  lo = _rgb(p, "bg0")
+  np.multiply(_rgb(p, "bg1") - lo, t, out=cv.rgb)
+  cv.rgb += lo
 
-  # Hair behind the head: the top of an ellipse, extended down by a box for
-  # longer hair.
+  # Hair behind the head: a box with a fully rounded top, cut flat at the
+  # hair length.
   vol, length = p["hair_volume"], p["hair_length"]
-  w = cv.window(-(rx + vol), rx + vol, -(ry + vol), np.maximum(length, 0) + 0.02)
-  d = _ellipse(w.u, w.v, 0.0, 0.0, rx + vol, ry + vol)[0]
-  np.maximum(d, w.v - length, out=d)
-  half = np.maximum(length, 0.0) * 0.5
-  box = _round_box(w.u, w.v, 0.0, half, rx + vol * 0.8, half,
-                   np.minimum(0.12, half))
-  box += (length <= 0) * np.float32(10.0)
-  np.minimum(d, box, out=d)
-  cv.paint(w, cv.alpha(d), [c * np.float32(0.75) for c in hair], (_BLOND,))
+  top = -(ry + vol)
+  hw = rx + vol
+  w = cv.window(-hw, hw, top, length)
+  d = _round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -(top + length + hw)
+                                                * 0.5),
+                 hw, (length + hw - top) * 0.5, hw)
+  np.maximum(d, w.lin(0.0, 1.0, -length), out=d)
+  cv.paint(w, cv.alpha(d), hair * np.float32(0.75), (_BLOND,))
 
   # Neck, then shoulders in a shirt over its lower end.
-  w = cv.window(-rx * 0.5, rx * 0.5, 0.2, 2.0)
+  # The shirt covers the neck below ry + 0.24, so it can stop there.
+  w = cv.window(-rx * 0.45, rx * 0.45, 0.2, ry + 0.3)
   if w is not None:
-    d = _round_box(w.u, w.v, 0.0, 1.1, rx * 0.45, 0.9, 0.05)
-    cv.paint(w, cv.alpha(d), [c * np.float32(0.8) for c in skin])
-  w = cv.window(-1.1, 1.1, ry + 0.15, 2.0)
+    d = _round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -(ry + 0.5) * 0.5),
+                   rx * 0.45, (ry + 0.1) * 0.5, 0.05)
+    cv.paint(w, cv.alpha(d), skin * np.float32(0.8))
+  w = cv.window(-1.05, 1.05, ry + 0.23, ry + 1.27)
   if w is not None:
-    d = _ellipse(w.u, w.v, 0.0, ry + 0.75, 1.05, 0.52)[0]
-    cv.paint(w, cv.alpha(d), _rgb(p, "shirt"))
+    cv.paint(w, cv.ellipse_alpha(w, 0.0, ry + 0.75, 1.05, 0.52),
+             _rgb(p, "shirt"))
 
-  # Ears and face.
-  ear = p["ear_size"]
-  w = cv.window(-(rx + 0.09), rx + 0.09, -ry - 0.01, ry + 0.01)
-  au = np.abs(w.u)
-  d = _ellipse(au, w.v, rx * 0.96, p["eye_y"] + 0.07, 0.055 * ear,
-               0.095 * ear)[0]
-  cv.paint(w, cv.alpha(d), [c * np.float32(0.9) for c in skin])
-  # The jaw narrows by widening u below the centre line.
-  squeeze = np.maximum(w.v, 0.0)
-  squeeze *= p["jaw"]
-  squeeze += 1.0
-  squeeze *= w.u
-  d, q = _ellipse(squeeze, w.v, 0.0, 0.0, rx, ry)
-  shade = np.minimum(q, 1.0)
-  shade *= -0.22
-  shade += 1.04
-  cv.paint(w, cv.alpha(d), [c * shade for c in skin])
-
+  # Ears, then the face; the jaw narrows by stretching u below the centre,
+  # and the skin darkens towards the outline.
   eye_y, eye_dx = p["eye_y"], p["eye_dx"]
+  ear_rx, ear_ry = 0.055 * p["ear_size"], 0.095 * p["ear_size"]
+  ear_y = eye_y + 0.07
+  for w in _paired(cv, rx * 0.96, ear_rx, ear_y - ear_ry, ear_y + ear_ry):
+    cv.paint(w, cv.ellipse_alpha(w, rx * 0.96, ear_y, ear_rx, ear_ry),
+             skin * np.float32(0.9))
+  w = cv.window(-rx, rx, -ry, ry)
+  vn = w.lin(0.0, 1.0 / ry, 0.0)
+  q = np.maximum(vn, 0.0)
+  q *= p["jaw"] * ry
+  q += 1.0
+  q *= w.lin(1.0 / rx, 0.0, 0.0)
+  q *= q
+  vn *= vn
+  q += vn
+  m = np.minimum(rx, ry) * cv.inv_pixel
+  face = np.sqrt(q)
+  face *= -m
+  face += 0.5 + m
+  np.clip(face, 0.0, 1.0, out=face)
+  light = np.minimum(q, 1.0, out=q)
+  light *= -0.22
+  light += 1.04
+  cv.paint(w, face, skin * light)
+
+  # Brows and eyes, one small window per side.
   erx, ery = p["eye_rx"], p["eye_ry"]
   brow_y = eye_y - p["brow_dy"]
-
-  # Eye band: brows and eyes, both sides at once through |u|.
-  w = cv.window(-(rx + 0.05), rx + 0.05, eye_y - 0.3, eye_y + 0.17)
-  au = np.abs(w.u)
-  bw = erx * 1.35
-  t = (au - eye_dx) / bw
-  centre = brow_y + p["brow_arch"] * (t * t) - p["brow_tilt"] * t
-  d = np.abs(w.v - centre)
-  d -= p["brow_thickness"] * (1.0 - 0.5 * t * t)
-  np.maximum(d, np.abs(au - eye_dx) - bw, out=d)
-  cv.paint(w, cv.alpha(d), _rgb(p, "brow"))
-  sclera = _ellipse(au, w.v, eye_dx, eye_y, erx, ery)[0]
-  cv.paint(w, cv.alpha(sclera.copy()), [np.float32(0.96), np.float32(0.95),
-                                        np.float32(0.92)])
+  bw, arch, tilt = erx * 1.35, p["brow_arch"], p["brow_tilt"]
+  brow_th = p["brow_thickness"]
+  reach = np.abs(arch) + np.abs(tilt) + brow_th
+  brow = _rgb(p, "brow")
+  w = cv.window(-(eye_dx + bw), eye_dx + bw, brow_y - reach, brow_y + reach,
+                mirror=True)
+  if w is not None:
+    t = w.lin(1.0 / bw, 0.0, -eye_dx / bw)
+    t2 = t * t
+    d = w.lin(0.0, 1.0, -brow_y)
+    d -= arch * t2
+    d += tilt * t
+    np.abs(d, out=d)
+    t2 *= 0.5
+    np.subtract(1.0, t2, out=t2)
+    t2 *= brow_th
+    d -= t2
+    np.abs(t, out=t)
+    t -= 1.0
+    t *= bw
+    np.maximum(d, t, out=d)
+    cv.paint(w, cv.alpha(d), brow)
   ir = p["iris_radius"]
-  d = _ellipse(au, w.v, eye_dx, eye_y, ir, ir)[0]
-  np.maximum(d, sclera, out=d)
-  cv.paint(w, cv.alpha(d), _rgb(p, "iris"))
-  d = _ellipse(au, w.v, eye_dx, eye_y, ir * 0.45, ir * 0.45)[0]
-  np.maximum(d, sclera, out=d)
-  cv.paint(w, cv.alpha(d), [np.float32(0.04)] * 3)
-  d = np.abs(sclera)
-  d -= 0.011
-  np.maximum(d, w.v - eye_y, out=d)
-  cv.paint(w, cv.alpha(d), [np.float32(0.12), np.float32(0.08),
-                            np.float32(0.07)])
+  iris = _rgb(p, "iris")
+  w = cv.window(-(eye_dx + erx + 0.012), eye_dx + erx + 0.012,
+                eye_y - ery - 0.012, eye_y + ery + 0.012, mirror=True)
+  if w is not None:
+    sclera = _ellipse(w, eye_dx, eye_y, erx, ery)
+    cv.paint(w, cv.alpha(sclera.copy()), _WHITE_OF_EYE)
+    d = _ellipse(w, eye_dx, eye_y, ir, ir)
+    np.maximum(d, sclera, out=d)
+    cv.paint(w, cv.alpha(d), iris)
+    d = _ellipse(w, eye_dx, eye_y, ir * 0.45, ir * 0.45)
+    np.maximum(d, sclera, out=d)
+    cv.paint(w, cv.alpha(d), _PUPIL)
+    # Upper lid: the top half of the sclera outline.
+    d = np.abs(sclera, out=sclera)
+    d -= 0.011
+    np.maximum(d, w.lin(0.0, 1.0, -eye_y), out=d)
+    cv.paint(w, cv.alpha(d), _LID)
 
-  # Nose, mouth (neutral or smiling) and mustache.
+  # Nose: a soft shadow under the tip and two nostrils.
   nose_y, nose_w = p["nose_y"], p["nose_w"]
-  mouth_y = p["mouth_y"]
-  w = cv.window(-0.27, 0.27, nose_y - 0.1, mouth_y + 0.14)
-  au = np.abs(w.u)
-  d = _ellipse(w.u, w.v, 0.0, nose_y - 0.015, nose_w * 1.1, nose_w * 0.8)[0]
-  cv.paint(w, cv.alpha(d, soft=0.04), [c * np.float32(0.88) for c in skin])
-  d = _ellipse(au, w.v, nose_w * 0.55, nose_y, 0.022, 0.013)[0]
-  cv.paint(w, cv.alpha(d), [c * np.float32(0.45) for c in skin])
+  nose_cy = nose_y - 0.015
+  w = cv.window(-(nose_w * 1.1 + 0.03), nose_w * 1.1 + 0.03,
+                nose_cy - nose_w * 0.8 - 0.03, nose_cy + nose_w * 0.8 + 0.03)
+  d = _ellipse(w, 0.0, nose_cy, nose_w * 1.1, nose_w * 0.8)
+  cv.paint(w, cv.alpha(d, soft=0.04), skin * np.float32(0.88))
+  w = cv.window(-(nose_w * 0.55 + 0.022), nose_w * 0.55 + 0.022,
+                nose_y - 0.013, nose_y + 0.013, mirror=True)
+  cv.paint(w, cv.ellipse_alpha(w, nose_w * 0.55, nose_y, 0.022, 0.013),
+           skin * np.float32(0.45))
 
-  lip = _rgb(p, "lip")
+  # Mouth: neutral lips, or an open smile with teeth.
+  mouth_y, lip = p["mouth_y"], _rgb(p, "lip")
   smiling = on(_SMILING)
-  lip_th = p["lip_thickness"]
-  d = _round_box(w.u, w.v, 0.0, mouth_y, p["mouth_w"], lip_th, lip_th)
-  cv.paint(w, cv.alpha(d) * (1 - smiling), lip)
-  d = _round_box(w.u, w.v, 0.0, mouth_y, p["mouth_w"] * 0.95, 0.004, 0.004)
-  cv.paint(w, cv.alpha(d) * (1 - smiling), [c * np.float32(0.45) for c in lip])
-  # Smile: an open crescent between two parabolas meeting at raised corners.
+  lip_th, mw = p["lip_thickness"], p["mouth_w"]
+  w = cv.window(-mw, mw, mouth_y - lip_th, mouth_y + lip_th,
+                active=smiling < 1)
+  if w is not None:
+    d = _round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -mouth_y), mw, lip_th,
+                   lip_th)
+    cv.paint(w, cv.alpha(d) * (1 - smiling), lip)
+    d = _round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -mouth_y), mw * 0.95,
+                   0.004, 0.004)
+    cv.paint(w, cv.alpha(d) * (1 - smiling), lip * np.float32(0.45))
+  # The smile is an open crescent between two parabolas meeting at raised
+  # corners, outlined by lips.
   sw, lift = p["Smiling.width"], p["Smiling.lift"]
-  t = w.u / sw
-  bulge = 1.0 - t * t
   corner = mouth_y - lift
-  upper = corner + (lift + 0.004) * bulge
-  lower = corner + (lift + p["Smiling.opening"]) * bulge
-  inner = np.maximum(upper - w.v, w.v - lower)
-  np.maximum(inner, au - sw, out=inner)
-  cv.paint(w, cv.alpha(inner - lip_th * 0.8) * smiling, lip)
-  cv.paint(w, cv.alpha(inner.copy()) * smiling,
-           [np.float32(0.35), np.float32(0.07), np.float32(0.1)])
-  d = np.maximum(inner, w.v - upper - p["Smiling.teeth"])
-  cv.paint(w, cv.alpha(d) * smiling, [np.float32(0.96), np.float32(0.94),
-                                      np.float32(0.88)])
-  # The smile mask is a fixed region around the mouth: the mouth exists in
-  # both states and only changes shape inside it.
-  d = _round_box(w.u, w.v, 0.0, mouth_y + 0.015, 0.235, 0.105, 0.05)
-  cv.add_mask(w, cv.alpha(d), _SMILING)
+  w = cv.window(-(sw + lip_th), sw + lip_th, corner - lip_th - 0.03,
+                mouth_y + p["Smiling.opening"] + lip_th, active=smiling > 0)
+  if w is not None:
+    t = w.lin(1.0 / sw, 0.0, 0.0)
+    bulge = t * t
+    np.subtract(1.0, bulge, out=bulge)
+    upper = (lift + 0.004) * bulge
+    upper += corner
+    lower = (lift + p["Smiling.opening"]) * bulge
+    lower += corner
+    v = w.v
+    inner = np.maximum(upper - v, v - lower)
+    np.abs(t, out=t)
+    t -= 1.0
+    t *= sw
+    np.maximum(inner, t, out=inner)
+    cv.paint(w, cv.alpha(inner - lip_th * 0.8) * smiling, lip)
+    cv.paint(w, cv.alpha(inner.copy()) * smiling, _MOUTH_INSIDE)
+    upper += p["Smiling.teeth"]
+    np.maximum(inner, np.subtract(v, upper, out=upper), out=inner)
+    inner += (p["Smiling.teeth"] <= 0) * np.float32(10.0)
+    cv.paint(w, cv.alpha(inner) * smiling, _TEETH)
+  if with_masks:
+    # The smile mask is a fixed region around the mouth: the mouth exists in
+    # both states and only changes shape inside it.
+    w = cv.window(-0.235, 0.235, mouth_y - 0.09, mouth_y + 0.12)
+    d = _round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -mouth_y - 0.015),
+                   0.235, 0.105, 0.05)
+    cv.add_mask(w, cv.alpha(d), _SMILING)
 
-  mw = p["Mustache.width"]
-  t = w.u / mw
-  t *= t
-  top = nose_y + 0.04 - p["Mustache.lift"]
-  centre = top + p["Mustache.thickness"] + p["Mustache.droop"] * t
-  d = np.abs(w.v - centre)
-  d -= p["Mustache.thickness"] * (1.0 - 0.55 * t)
-  np.maximum(d, au - mw, out=d)
-  cv.paint(w, cv.alpha(d) * on(_MUSTACHE), _rgb(p, "Mustache.color"),
-           (_MUSTACHE,))
+  # Mustache: a band under the nose that thins and droops towards its ends.
+  mus = on(_MUSTACHE)
+  mus_w, mus_th, droop = (p["Mustache.width"], p["Mustache.thickness"],
+                          p["Mustache.droop"])
+  mus_top = nose_y + 0.04 - p["Mustache.lift"]
+  w = cv.window(-mus_w, mus_w, mus_top + np.minimum(droop, 0.0) - 0.005,
+                mus_top + 2 * mus_th + np.maximum(droop, 0.0) + 0.005,
+                active=mus > 0)
+  if w is not None:
+    t = w.lin(1.0 / mus_w, 0.0, 0.0)
+    t2 = t * t
+    d = w.lin(0.0, 1.0, -(mus_top + mus_th))
+    d -= droop * t2
+    np.abs(d, out=d)
+    t2 *= -0.55 * mus_th
+    t2 += mus_th
+    d -= t2
+    np.abs(t, out=t)
+    t -= 1.0
+    t *= mus_w
+    np.maximum(d, t, out=d)
+    cv.paint(w, cv.alpha(d) * mus, _rgb(p, "Mustache.color"), (_MUSTACHE,))
 
-  # Hair over the top of the head, then the bangs.
+  # Hair over the top of the head down to a hairline that dips at the
+  # temples, then the bangs below it.
   hl0 = -ry * p["hairline"]
   temple_y = eye_y - p["temple"]
-  w = cv.window(-(rx + 0.04), rx + 0.04, -(ry + 0.04), eye_y + 0.05)
-  t = w.u / rx
-  hairline = hl0 + (temple_y - hl0) * (t * t)
-  d = _ellipse(w.u, w.v, 0.0, 0.0, rx + 0.02, ry + 0.02)[0]
-  np.maximum(d, w.v - hairline, out=d)
+  dip = temple_y - hl0
+  w = cv.window(-(rx + 0.02), rx + 0.02, -(ry + 0.02), temple_y + 0.03)
+  t = w.lin(1.0 / rx, 0.0, 0.0)
+  t *= t
+  t *= -dip
+  t += w.lin(0.0, 1.0, -hl0)
+  d = _ellipse(w, 0.0, 0.0, rx + 0.02, ry + 0.02)
+  np.maximum(d, t, out=d)
   cv.paint(w, cv.alpha(d), hair, (_BLOND,))
-  bottom = (brow_y + 0.01 - p["Bangs.length"] + p["Bangs.slant"] * w.u
-            + p["Bangs.arch"] * (w.u * w.u))
-  bottom += p["Bangs.jag_amplitude"] * _tri(w.u * p["Bangs.jag_frequency"]
-                                            + p["Bangs.jag_phase"])
-  d = _ellipse(w.u, w.v, 0.0, 0.0, rx + 0.03, ry + 0.03)[0]
-  np.maximum(d, w.v - bottom, out=d)
-  np.maximum(d, hairline - 0.04 - w.v, out=d)
-  strands = _tri(w.u * p["Bangs.strand_frequency"])
-  strands *= -0.2
-  strands += 1.0
-  cv.paint(w, cv.alpha(d) * on(_BANGS), [c * strands for c in hair],
-           (_BANGS, _BLOND))
+  bangs = on(_BANGS)
+  fringe = brow_y + 0.01 - p["Bangs.length"]
+  slant, arch = p["Bangs.slant"], p["Bangs.arch"]
+  lowest = (fringe + np.abs(slant) * 0.55 + np.maximum(arch, 0.0) * 0.3
+            + p["Bangs.jag_amplitude"])
+  w = cv.window(-(rx + 0.03), rx + 0.03, hl0 - 0.04, lowest, active=bangs > 0)
+  if w is not None:
+    u = w.u
+    # Below the hairline (raised a little so bangs overlap the cap)...
+    t = u * u
+    t *= dip / (rx * rx)
+    t -= w.lin(0.0, 1.0, -(hl0 - 0.04))
+    # ... above the fringe edge: slanted, arched and possibly jagged ...
+    bottom = u * (arch * u + slant)
+    bottom -= w.lin(0.0, 1.0, -fringe)
+    bottom *= -1.0
+    jag = _tri(w.lin(p["Bangs.jag_frequency"], 0.0, p["Bangs.jag_phase"]))
+    jag *= p["Bangs.jag_amplitude"]
+    bottom -= jag
+    np.maximum(t, bottom, out=t)
+    # ... and inside the head.
+    np.maximum(t, _ellipse(w, 0.0, 0.0, rx + 0.03, ry + 0.03), out=t)
+    strands = _tri(w.lin(p["Bangs.strand_frequency"], 0.0, 0.0))
+    strands *= -0.2
+    strands += 1.0
+    alpha = cv.alpha(t)
+    alpha *= bangs
+    cv.paint(w, alpha, hair * strands, (_BANGS, _BLOND))
 
   # Eyeglasses: tinted lenses, then the frame (rims, bridge and arms).
+  glasses = on(_GLASSES)
   a = p["Eyeglasses.lens_w"]
   b = a * p["Eyeglasses.lens_aspect"]
   fw = p["Eyeglasses.frame_width"]
-  glasses = on(_GLASSES)
-  w = cv.window(-(rx + 0.05), rx + 0.05, eye_y - 0.3, eye_y + 0.17)
-  au = np.abs(w.u)
-  lens = _round_box(au, w.v, eye_dx, eye_y + 0.005, a, b,
-                    p["Eyeglasses.lens_roundness"] * np.minimum(a, b))
-  lens_alpha = cv.alpha(lens.copy()) * glasses
-  cv.paint(w, lens_alpha * p["Eyeglasses.tint_alpha"],
-           _rgb(p, "Eyeglasses.tint"), (_GLASSES,), mask_alpha=lens_alpha)
-  d = np.abs(lens)
-  d -= fw * 0.5
-  bridge_y = eye_y - b * p["Eyeglasses.bridge_height"]
-  np.minimum(d, _round_box(w.u, w.v, 0.0, bridge_y, eye_dx - a + fw, fw * 0.45,
-                           0.0), out=d)
-  # Arms run from the outer rim to the side of the face.
+  lens_y = eye_y + 0.005
   x_in = eye_dx + a
   x_out = rx * np.sqrt(np.maximum(1.0 - (eye_y / ry) ** 2, 0.0)) + 0.01
-  arm = _round_box(au, w.v, (x_in + x_out) * 0.5, eye_y - b * 0.5,
-                   np.maximum(x_out - x_in, 0.0) * 0.5, fw * 0.4, 0.0)
-  np.minimum(d, arm, out=d)
-  cv.paint(w, cv.alpha(d) * glasses, _rgb(p, "Eyeglasses.frame"), (_GLASSES,))
+  reach = np.maximum(x_out, x_in + fw)
+  w = cv.window(-reach, reach, lens_y - b - fw, lens_y + b + fw,
+                active=glasses > 0)
+  if w is not None:
+    au = np.abs(w.u)
+    lens = _round_box(au - eye_dx, w.lin(0.0, 1.0, -lens_y), a, b,
+                      p["Eyeglasses.lens_roundness"] * np.minimum(a, b))
+    lens_alpha = cv.alpha(lens.copy())
+    lens_alpha *= glasses
+    cv.paint(w, lens_alpha * p["Eyeglasses.tint_alpha"],
+             _rgb(p, "Eyeglasses.tint"), (_GLASSES,), mask_alpha=lens_alpha)
+    d = np.abs(lens, out=lens)
+    d -= fw * 0.5
+    bridge_y = eye_y - b * p["Eyeglasses.bridge_height"]
+    bridge = _round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -bridge_y),
+                        eye_dx - a + fw, fw * 0.45, 0.0)
+    np.minimum(d, bridge, out=d)
+    # Arms run from the outer rim to the side of the face.
+    au -= (x_in + x_out) * 0.5
+    arm = _round_box(au, w.lin(0.0, 1.0, -(eye_y - b * 0.5)),
+                     np.maximum(x_out - x_in, 0.0) * 0.5, fw * 0.4, 0.0)
+    arm += (x_out <= x_in) * np.float32(10.0)
+    np.minimum(d, arm, out=d)
+    alpha = cv.alpha(d)
+    alpha *= glasses
+    cv.paint(w, alpha, _rgb(p, "Eyeglasses.frame"), (_GLASSES,))
 
   # Hat: a crown cut flat at its base, an optional band and an optional brim.
   hat = on(_HAT)
   base = -ry * p["Wearing_Hat.base"]
-  crown_top = -(ry + vol) - p["Wearing_Hat.crown_extra"]
+  crown_top = top - p["Wearing_Hat.crown_extra"]
   cw = (rx + vol * 0.7) * p["Wearing_Hat.crown_width"]
+  r = p["Wearing_Hat.roundness"] * np.minimum(cw, base - crown_top)
+  hat_rgb = _rgb(p, "Wearing_Hat.color")
+  band_h = p["Wearing_Hat.band_height"]
+
+  def crown(w):
+    # The box extends r below the base so that its bottom corners are square.
+    d = _round_box(w.lin(1.0, 0.0, 0.0),
+                   w.lin(0.0, 1.0, -(crown_top + base + r) * 0.5), cw,
+                   (base + r - crown_top) * 0.5, r)
+    return np.maximum(d, w.lin(0.0, 1.0, -base), out=d)
+
+  w = cv.window(-cw, cw, crown_top, base, active=hat > 0)
+  if w is not None:
+    alpha = cv.alpha(crown(w))
+    alpha *= hat
+    cv.paint(w, alpha, hat_rgb, (_HAT,))
+  w = cv.window(-cw, cw, base - band_h, base, active=(hat * band_h) > 0)
+  if w is not None:
+    d = crown(w)
+    np.maximum(d, w.lin(0.0, -1.0, base - band_h), out=d)
+    # A zero-height band would still anti-alias into a half-pixel line.
+    d += (band_h <= 0) * np.float32(10.0)
+    alpha = cv.alpha(d)
+    alpha *= hat
+    cv.paint(w, alpha, hat_rgb * p["Wearing_Hat.band_shade"], (_HAT,))
   bw = cw * p["Wearing_Hat.brim_width"]
   bt = p["Wearing_Hat.brim_thickness"]
-  half_w = np.maximum(cw, bw)
-  w = cv.window(-half_w, half_w, crown_top - 0.02, base + bt + 0.02,
-                active=hat > 0)
+  brim_y = base - bt * 0.3
+  w = cv.window(-bw, bw, brim_y - bt, brim_y + bt, active=(hat * bw) > 0)
   if w is not None:
-    r = p["Wearing_Hat.roundness"] * np.minimum(cw, base - crown_top)
-    crown = _round_box(w.u, w.v, 0.0, (crown_top + base + r) * 0.5, cw,
-                       (base + r - crown_top) * 0.5, r)
-    np.maximum(crown, w.v - base, out=crown)
-    hat_rgb = _rgb(p, "Wearing_Hat.color")
-    t = w.u / cw
-    shade = t * t
-    shade *= -0.18
-    shade += 1.0
-    cv.paint(w, cv.alpha(crown.copy()) * hat, [c * shade for c in hat_rgb],
-             (_HAT,))
-    d = np.maximum(crown, base - p["Wearing_Hat.band_height"] - w.v)
-    band = [c * p["Wearing_Hat.band_shade"] for c in hat_rgb]
-    cv.paint(w, cv.alpha(d) * hat, band, (_HAT,))
-    d = _round_box(w.u, w.v, 0.0, base - bt * 0.3, bw, bt, bt)
+    d = _round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -brim_y), bw, bt, bt)
     d += (bw <= 0) * np.float32(10.0)
-    cv.paint(w, cv.alpha(d) * hat, [c * np.float32(0.82) for c in hat_rgb],
-             (_HAT,))
+    alpha = cv.alpha(d)
+    alpha *= hat
+    cv.paint(w, alpha, hat_rgb * np.float32(0.82), (_HAT,))
 
-  # Lighting: overall gain plus a directional gradient across the image.
-  light = (p["light_x"] * x_img[None, None, :]
-           + (p["light_y"] * x_img[None, :, None] + p["light_gain"]))
-  for ch in range(3):
-    cv.rgb[ch] *= light
-  np.clip(cv.rgb, 0.0, 1.0, out=cv.rgb)
-  cv.rgb *= 2.0
+  # Lighting (overall gain plus a directional gradient across the image),
+  # folded into the mapping to [-1, 1].
+  gain = (np.float32(2.0) * p["light_x"]) * x_img[None, None, :] + (
+      np.float32(2.0) * (p["light_y"] * x_img[None, :, None] + p["light_gain"]))
+  cv.rgb *= gain
   cv.rgb -= 1.0
+  np.clip(cv.rgb, -1.0, 1.0, out=cv.rgb)
   return cv.rgb, cv.masks
 
 
@@ -820,15 +1000,24 @@ def _render(params: FaceParams, image_size: int, with_masks: bool):
   images = np.empty((n, size, size, 3), np.float32)
   masks = (np.empty((n, size, size, len(ATTRIBUTES)), np.float32)
            if with_masks else None)
-  # Chunks of ~64k pixels keep the working set in the L2 cache.
-  chunk = max(1, (1 << 16) // (size * size))
+  # Chunks of ~128k pixels balance numpy call overhead against cache misses.
+  chunk = max(1, (1 << 17) // (size * size))
+  # Faces at similar positions share a chunk so that the chunk's windows (the
+  # union over its faces) stay tight: sort by height, then by horizontal
+  # position within runs of four chunks. Pixels never depend on the grouping.
+  order = np.argsort(params.identity[:, _ID_COLUMN["shift_y"]], kind="stable")
+  shift_x = params.identity[:, _ID_COLUMN["shift_x"]]
+  run = 4 * chunk
+  for start in range(0, n, run):
+    part = order[start:start + run]
+    order[start:start + run] = part[np.argsort(shift_x[part], kind="stable")]
   for start in range(0, n, chunk):
-    stop = min(start + chunk, n)
-    rgb, m = _render_chunk(_chunk_params(params, start, stop), size,
+    members = order[start:start + chunk]
+    rgb, m = _render_chunk(_chunk_params(params.take(members)), size,
                            with_masks)
-    images[start:stop] = np.moveaxis(rgb, 0, -1)
+    images[members] = np.moveaxis(rgb, 0, -1)
     if with_masks:
-      masks[start:stop] = np.moveaxis(m, 0, -1)
+      masks[members] = np.moveaxis(m, 0, -1)
   return images, masks
 
 
@@ -888,6 +1077,7 @@ class SyntheticFaces(face_source.FaceSource):
                         self.attribute_frequencies)
 
   def labels(self, split: str) -> np.ndarray:
+    self.check_split(split)
     if split not in self._labels:
       ids = self._global(split, np.arange(self.split_sizes[split]))
       self._labels[split] = _sample_states(
