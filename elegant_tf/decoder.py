@@ -25,14 +25,22 @@ class Decoder(keras.Model):
     super().__init__(**kwargs)
     self.encoder_widths = list(encoder_widths)
     widths = self.encoder_widths[-2::-1] + [3]
-    self.upsamples = [
-        keras.layers.Conv2DTranspose(width, 3, strides=2, padding="same",
-                                     kernel_initializer=initializers.kernel_initializer(),
-                                     name=f"upsample_{k}")
-        for k, width in enumerate(widths)
-    ]
-    self.norms = [normalization.PixelL2Normalization(name=f"norm_{k}")
-                  for k in range(len(widths) - 1)]
+    self.num_blocks = len(widths)
+    # Layers are attributes, not list items, so checkpoints name them (see encoder.py).
+    for k, width in enumerate(widths):
+      setattr(self, f"upsample_{k}", keras.layers.Conv2DTranspose(
+          width, 3, strides=2, padding="same",
+          kernel_initializer=initializers.kernel_initializer(), name=f"upsample_{k}"))
+      if k < len(widths) - 1:
+        setattr(self, f"norm_{k}", normalization.PixelL2Normalization(name=f"norm_{k}"))
+
+  @property
+  def upsamples(self) -> list:
+    return [getattr(self, f"upsample_{k}") for k in range(self.num_blocks)]
+
+  @property
+  def norms(self) -> list:
+    return [getattr(self, f"norm_{k}") for k in range(self.num_blocks - 1)]
 
   def call(self, edited_latent, unedited_latent, skips):
     """skips: the encoder's skip list (finest first) for the image being edited."""

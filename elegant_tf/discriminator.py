@@ -26,15 +26,21 @@ class Discriminator(keras.Model):
     self.downsample = int(downsample)
     self.pool = (keras.layers.AveragePooling2D(self.downsample)
                  if self.downsample > 1 else None)
-    self.blocks = [keras.Sequential([
-        keras.layers.Conv2D(width, 3, strides=2, padding="same",
-                            kernel_initializer=initializers.kernel_initializer()),
-        normalization.PixelL2Normalization(),
-        keras.layers.LeakyReLU(negative_slope=0.2),
-    ], name=f"block_{k}") for k, width in enumerate(self.widths)]
+    # Blocks are attributes, not list items, so checkpoints name them (see encoder.py).
+    for k, width in enumerate(self.widths):
+      setattr(self, f"block_{k}", keras.Sequential([
+          keras.layers.Conv2D(width, 3, strides=2, padding="same",
+                              kernel_initializer=initializers.kernel_initializer()),
+          normalization.PixelL2Normalization(),
+          keras.layers.LeakyReLU(negative_slope=0.2),
+      ], name=f"block_{k}"))
     self.flatten = keras.layers.Flatten()
     self.score = keras.layers.Dense(1, kernel_initializer=initializers.kernel_initializer(),
                                     name="score")
+
+  @property
+  def blocks(self) -> list:
+    return [getattr(self, f"block_{k}") for k in range(len(self.widths))]
 
   def call(self, images, labels):
     if self.pool is not None:

@@ -19,14 +19,19 @@ class Encoder(keras.Model):
   def __init__(self, widths: Sequence[int] = (64, 128, 256, 512, 512), **kwargs):
     super().__init__(**kwargs)
     self.widths = list(widths)
-    self.blocks = []
+    # One attribute per block: tf.train.Checkpoint only sees layers held as
+    # attributes (Keras 3 does not expose Python lists as checkpoint children).
     for k, width in enumerate(self.widths):
-      self.blocks.append(keras.Sequential([
+      setattr(self, f"block_{k}", keras.Sequential([
           keras.layers.Conv2D(width, 3, strides=2, padding="same",
                               kernel_initializer=initializers.kernel_initializer()),
           normalization.PixelL2Normalization(),
           keras.layers.LeakyReLU(negative_slope=0.2),
       ], name=f"block_{k}"))
+
+  @property
+  def blocks(self) -> list:
+    return [getattr(self, f"block_{k}") for k in range(len(self.widths))]
 
   @property
   def latent_channels(self) -> int:

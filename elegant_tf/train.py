@@ -93,8 +93,8 @@ def config_from_flags() -> train_config.TrainConfig:
   for field in dataclasses.fields(train_config.TrainConfig):
     value = FLAGS[field.name].value
     values[field.name] = tuple(value) if field.name == "attributes" else value
-  if not values["export_dir"]:
-    values["export_dir"] = None
+  for optional in ("export_dir", "tfds_data_dir"):
+    values[optional] = values[optional] or None  # An empty flag means "none".
   return train_config.TrainConfig(**values)
 
 

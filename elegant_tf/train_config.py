@@ -117,3 +117,32 @@ class TrainConfig:
       else:
         lines.append(f"--{field.name}={'' if value is None else value}")
     return "\n".join(lines) + "\n"
+
+  @classmethod
+  def from_flagfile(cls, path: str) -> "TrainConfig":
+    """Read a flagfile written by `to_flagfile` (a run directory's flags.txt)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
+    values = {}
+    with open(path) as f:
+      for line in f:
+        line = line.strip()
+        if not line.startswith("--"):
+          continue
+        name, has_value, text = line[2:].partition("=")
+        if not has_value:  # --flag / --noflag booleans.
+          key = name[2:] if name.startswith("no") and name[2:] in fields else name
+          values[key] = not (key != name)
+          continue
+        if name not in fields:
+          raise ConfigError(f"{path}: unknown setting --{name}")
+        default = getattr(defaults, name)
+        if isinstance(default, tuple):
+          values[name] = tuple(v for v in text.split(",") if v)
+        elif name in ("export_dir", "tfds_data_dir"):
+          values[name] = text or None
+        elif isinstance(default, bool):
+          values[name] = text.lower() in ("1", "true")
+        else:
+          values[name] = type(default)(text)
+    return cls(**values)

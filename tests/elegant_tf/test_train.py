@@ -1,0 +1,78 @@
+"""The command line: smoke.flags end to end in a subprocess, resume after a kill, bad flags."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMOKE = os.path.join(REPO, "elegant_tf", "configs", "smoke.flags")
+
+
+def _train(*args, timeout=300):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+  return subprocess.run([sys.executable, "-m", "elegant_tf.train", *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+def test_smoke_flags_train_export_sample_and_evaluate(tmp_path):
+  run_dir, export_dir = tmp_path / "run", tmp_path / "models" / "smoke"
+  result = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "trained" in result.stdout and "to step 4" in result.stdout
+  assert (export_dir / "1" / "saved_model.pb").exists()
+  assert (run_dir / "samples" / "latest.png").stat().st_size > 100
+  assert list((run_dir / "tensorboard" / "train").iterdir())
+  assert "| Eyeglasses |" in result.stdout and "| Bangs |" in result.stdout
+  flags_text = (run_dir / "flags.txt").read_text()
+  assert "--image_size=32" in flags_text and "--attributes=Eyeglasses,Bangs" in flags_text
+  # A second run exports the next version, never overwriting the first.
+  again = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert sorted(os.listdir(export_dir)) == ["1", "2"]
+
+
+def test_killed_run_resumes_with_run_dir_alone(tmp_path):
+  run_dir = tmp_path / "run"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+  process = subprocess.Popen(
+      [sys.executable, "-m", "elegant_tf.train", f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
+       "--train_steps=400", "--checkpoint_every=2", "--sample_every=1000", "--export_dir=",
+       "--eval_pairs=0"],
+      cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  index = run_dir / "checkpoints" / "checkpoint"
+  deadline = time.time() + 240
+  while not index.exists() and time.time() < deadline and process.poll() is None:
+    time.sleep(0.2)
+  time.sleep(1.0)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert index.exists(), "no checkpoint appeared before the kill"
+  resumed = _train(f"--run_dir={run_dir}", "--train_steps=12")
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert "resuming" in resumed.stderr
+  assert "to step 12" in resumed.stdout
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--attributes=Eyeglases", "did you mean 'Eyeglasses'"),
+    ("--image_size=44", "multiple of 2**encoder_depth"),
+    ("--batch_size=3 --strategy=mirrored --cpu_replicas=2", "divisible by the 2 replicas"),
+    ("--data=imagenet:/x", "valid kinds"),
+    ("--attributes=Bangs,Bangs", "twice"),
+])
+def test_bad_settings_fail_before_any_work_naming_the_problem(tmp_path, flag, message):
+  run_dir = tmp_path / "run"
+  result = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", *flag.split())
+  assert result.returncode == 2
+  assert message in result.stderr
+  assert not (run_dir / "checkpoints").exists()
+
+
+def test_unknown_flag_is_rejected():
+  result = _train(f"--flagfile={SMOKE}", "--image_sise=64")
+  assert result.returncode != 0
+  assert "image_sise" in result.stderr
