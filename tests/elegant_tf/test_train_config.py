@@ -1,0 +1,37 @@
+import dataclasses
+import re
+
+import pytest
+
+from elegant_tf import train_config
+
+
+def test_defaults_are_valid_and_paper_widths():
+  config = train_config.TrainConfig(image_size=256)
+  config.validate()
+  assert config.encoder_widths == [64, 128, 256, 512, 512]
+  assert config.discriminator_widths == [64, 128, 256, 512]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"image_size": 100}, "multiple of 2**encoder_depth"),
+    ({"image_size": 16, "encoder_depth": 3}, "at least 32"),
+    ({"strategy": "tpu"}, "valid: default, mirrored"),
+    ({"cpu_replicas": 2}, "only makes sense with --strategy=mirrored"),
+    ({"strategy": "mirrored", "cpu_replicas": 3, "batch_size": 16}, "divisible by the 3"),
+    ({"attributes": ()}, "at least one attribute"),
+    ({"encoder_max_width": 2, "attributes": ("a", "b", "c")}, "fewer than the 3 attributes"),
+    ({"train_steps": 0}, "--train_steps=0"),
+])
+def test_each_bad_setting_is_named(changes, message):
+  config = dataclasses.replace(train_config.TrainConfig(image_size=64, encoder_depth=3), **changes)
+  with pytest.raises(train_config.ConfigError, match=re.escape(message)):
+    config.validate()
+
+
+def test_all_problems_reported_at_once():
+  config = train_config.TrainConfig(image_size=100, gan_loss="wgan", train_steps=0)
+  with pytest.raises(train_config.ConfigError) as error:
+    config.validate()
+  assert "--image_size=100" in str(error.value) and "wgan" in str(error.value)
+  assert "--train_steps=0" in str(error.value)

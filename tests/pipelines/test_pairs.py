@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines import face_source
+from pipelines import pairs
+
+
+class CountingSource(face_source.FaceSource):
+  """Images encode their own index: pixel value = index / 1000, so batches are traceable."""
+
+  def __init__(self, labels, names=("Glasses", "Hat", "Smile")):
+    super().__init__(names, image_size=4)
+    self._labels = np.asarray(labels, np.uint8)
+
+  def labels(self, split):
+    return self._labels
+
+  def batches(self, split, indices, batch_size, deterministic=True):
+    labels = tf.constant(self._labels, tf.float32)
+
+    def load(index):
+      image = tf.fill([4, 4, 3], tf.cast(index, tf.float32) / 1000.0)
+      return image, tf.gather(labels, index)
+
+    return indices.map(load).batch(batch_size, drop_remainder=True)
+
+
+def _labels(n=60, seed=0):
+  return np.random.default_rng(seed).integers(0, 2, (n, 3))
+
+
+def _take(dataset, count):
+  return [{k: v.numpy() for k, v in element.items()} for element in dataset.take(count)]
+
+
+def test_round_robin_positive_a_negative_b_and_labels_of_chosen_attributes():
+  labels = _labels()
+  source = CountingSource(labels)
+  chosen = ("Smile", "Glasses")
+  elements = _take(pairs.attribute_pairs(source, chosen, batch_size=4), 6)
+  for step, element in enumerate(elements):
+    position = step % 2
+    np.testing.assert_array_equal(element["attribute"], [position] * 4)
+    column = {"Smile": 2, "Glasses": 0}[chosen[position]]
+    index_a = np.rint(element["image_a"][:, 0, 0, 0] * 1000).astype(int)
+    index_b = np.rint(element["image_b"][:, 0, 0, 0] * 1000).astype(int)
+    assert np.all(labels[index_a, column] == 1) and np.all(labels[index_b, column] == 0)
+    np.testing.assert_array_equal(element["labels_a"], labels[index_a][:, [2, 0]])
+    np.testing.assert_array_equal(element["labels_b"], labels[index_b][:, [2, 0]])
+    assert element["image_a"].shape == (4, 4, 4, 3)
+
+
+def test_resuming_at_a_step_continues_the_same_stream():
+  source = CountingSource(_labels(seed=1))
+  full = _take(pairs.attribute_pairs(source, ("Glasses", "Hat", "Smile"), 4, seed=3), 11)
+  resumed = _take(pairs.attribute_pairs(source, ("Glasses", "Hat", "Smile"), 4, seed=3,
+                                        start_step=7), 4)
+  for a, b in zip(full[7:], resumed):
+    for key in a:
+      np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_batches_before_counts_round_robin_turns():
+  assert [pairs.batches_before(7, p, 3) for p in range(3)] == [3, 2, 2]
+  assert pairs.batches_before(0, 0, 3) == 0
+
+
+def test_too_few_positives_fails_with_counts():
+  labels = np.zeros((20, 3), np.uint8)
+  labels[:2, 1] = 1
+  with pytest.raises(ValueError, match=r"Hat: 2 with, 18 without"):
+    pairs.attribute_pairs(CountingSource(labels), ("Hat",), batch_size=4)
+
+
+def test_unknown_attribute_suggests_nearest_and_lists_valid():
+  with pytest.raises(ValueError, match=r"did you mean 'Glasses'.*Glasses, Hat, Smile"):
+    pairs.attribute_pairs(CountingSource(_labels()), ("Glases",), batch_size=4)
