@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print tables for this machine (never run as tests)."""
