@@ -1,20 +1,49 @@
 """Export the generator as a SavedModel that TF Serving loads, in numeric version folders.
 
+`python -m elegant_tf.export --run_dir=runs/demo --export_dir=saved_models/elegant_demo`
+
 Layout: <export_dir>/<version>/ (saved_model.pb, variables/, assets/elegant_metadata.json).
 A version is written under a temporary name and renamed when complete, so TF
 Serving, which polls the folder, never sees a half-written model; an existing
 version is never overwritten.
+
+Signatures (S = image size, n = number of attributes, images in [-1, 1]):
+  serving_default  image, exemplar float32 [b, S, S, 3]; attributes float32 [b, n]
+                   (multi-hot: which attributes to take from the exemplar);
+                   strength float32 [b, n] in [0, 1] (1 = full swap)
+                   -> edited, exemplar_edited float32 [b, S, S, 3].
+  transfer_bytes   image_bytes, exemplar_bytes string [b] (JPEG/PNG/GIF/BMP, any size,
+                   aligned faces; centre-cropped and resized in the graph);
+                   attributes, strength as above
+                   -> edited_bytes, exemplar_edited_bytes string [b] (PNG).
+  encode           image -> latent [b, h, w, C], skip_0 .. skip_{k-1} (finest first).
+  decode           image, edited_latent, latent, skip_0 .. -> edited.
+  add_attribute    image, attributes, strength -> edited: label-only editing with the
+                   per-attribute prototype slabs (only when prototypes were given).
+  metadata         no inputs -> attribute_names, image_size, value_range, version,
+                   latent_shape, has_prototypes.
+
+Input shapes are declared with unknown rank on purpose: the graph checks every
+input itself and fails with a message that names the signature and the input.
+A fixed-shape placeholder would leave that check to the client library (the TF
+Serving C++ server feeds placeholders without comparing shapes).
 """
 
 import json
 import os
 import shutil
+import sys
 from typing import Optional, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from elegant_tf import latent_swap
+
 METADATA_FILE = "elegant_metadata.json"
+# Magic numbers of the formats tf.io.decode_image reads.
+_IMAGE_MAGICS = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
 
 
 def existing_versions(export_dir: str) -> list[int]:
@@ -28,42 +57,246 @@ def next_version(export_dir: str) -> int:
   return versions[-1] + 1 if versions else 1
 
 
-def export_generator(generator, attribute_names: Sequence[str], image_size: int,
-                     export_dir: str, version: Optional[int] = None) -> str:
-  """Write the generator's `serving_default` transfer signature; return the version folder.
+def latent_shape(generator, image_size: int) -> list[int]:
+  """[h, w, C] of the generator's latent at `image_size`."""
+  side = image_size // 2 ** generator.depth
+  return [side, side, generator.encoder_widths[-1]]
 
-  serving_default inputs: image, exemplar float32 [b, S, S, 3] in [-1, 1];
-  attributes float32 [b, n] (1 = take that attribute from the exemplar; values
-  in between interpolate). Outputs: edited (the image with the exemplar's
-  attributes), exemplar_edited (the exemplar with the image's).
+
+def skip_shapes(generator, image_size: int) -> list[list[int]]:
+  """[h, w, C] of each encoder skip, finest first."""
+  return [[image_size // 2 ** (k + 1)] * 2 + [width]
+          for k, width in enumerate(generator.encoder_widths[:-1])]
+
+
+def _check_shape(tensor, signature: str, name: str, expected: Sequence[Optional[int]]):
+  """Assert `tensor` has `expected` shape (None = any); return it with that static shape.
+
+  The assertion names the signature and the input, so a bad request reads as such
+  instead of failing later inside a convolution.
+  """
+  shape = tf.shape(tensor, out_type=tf.int32)
+  rank = len(expected)
+  # Pad the runtime shape so indexing it is safe whatever rank arrived.
+  padded = tf.concat([shape, tf.fill([rank], -1)], axis=0)[:rank]
+  ok = tf.equal(tf.size(shape), rank)
+  for axis, size in enumerate(expected):
+    if size is not None:
+      ok = tf.logical_and(ok, tf.equal(padded[axis], size))
+  wanted = "[" + ", ".join("batch" if s is None else str(s) for s in expected) + "]"
+  check = tf.debugging.Assert(
+      ok, [f"{signature}: input '{name}' must have shape {wanted}; got shape", shape],
+      summarize=8)
+  with tf.control_dependencies([check]):
+    tensor = tf.identity(tensor)
+  return tf.ensure_shape(tensor, expected)
+
+
+def _check_same_batch(signature: str, named_tensors: dict) -> list:
+  """Assert every input has the batch size of the first one."""
+  names = list(named_tensors)
+  first = tf.shape(named_tensors[names[0]])[0]
+  checks = []
+  for name in names[1:]:
+    checks.append(tf.debugging.Assert(
+        tf.equal(tf.shape(named_tensors[name])[0], first),
+        [f"{signature}: input '{name}' must have the batch size of '{names[0]}'"]))
+  return checks
+
+
+def _check_unit_interval(tensor, signature: str, name: str):
+  in_range = tf.reduce_all(tf.logical_and(tensor >= 0.0, tensor <= 1.0))
+  check = tf.debugging.Assert(in_range, [f"{signature}: input '{name}' must lie in [0, 1]"])
+  with tf.control_dependencies([check]):
+    return tf.identity(tensor)
+
+
+def _edit_weights(signature: str, attributes, strength, num_attributes: int):
+  """Per-attribute slab weights = multi-hot choice x strength, both checked."""
+  attributes = _check_unit_interval(
+      _check_shape(attributes, signature, "attributes", [None, num_attributes]),
+      signature, "attributes")
+  strength = _check_unit_interval(
+      _check_shape(strength, signature, "strength", [None, num_attributes]),
+      signature, "strength")
+  return attributes * strength
+
+
+class _Signatures:
+  """The serving functions over one generator (kept together: they share checks)."""
+
+  def __init__(self, generator, attribute_names, image_size: int, version: int,
+               prototypes: Optional[np.ndarray]):
+    self.generator = generator
+    self.attribute_names = list(attribute_names)
+    self.num_attributes = len(attribute_names)
+    self.image_size = image_size
+    self.version = version
+    self.prototypes = prototypes
+    self.latent_shape = latent_shape(generator, image_size)
+    self.skip_shapes = skip_shapes(generator, image_size)
+
+  def _image(self, tensor, signature: str, name: str):
+    return _check_shape(tensor, signature, name, [None, self.image_size, self.image_size, 3])
+
+  def _transfer(self, signature, image, exemplar, attributes, strength):
+    image = self._image(image, signature, "image")
+    exemplar = self._image(exemplar, signature, "exemplar")
+    weights = _edit_weights(signature, attributes, strength, self.num_attributes)
+    batch_checks = _check_same_batch(signature, {"image": image, "exemplar": exemplar,
+                                                 "attributes": weights})
+    with tf.control_dependencies(batch_checks):
+      image = tf.identity(image)
+    return self.generator({"image": image, "exemplar": exemplar, "attributes": weights})
+
+  def transfer(self, image, exemplar, attributes, strength):
+    return self._transfer("serving_default", image, exemplar, attributes, strength)
+
+  def _decode_images(self, data, name: str):
+    """string [b] encoded images -> float32 [b, S, S, 3] in [-1, 1]."""
+    data = _check_shape(data, "transfer_bytes", name, [None])
+
+    def decode_one(contents):
+      known = tf.reduce_any([tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
+                             for magic in _IMAGE_MAGICS])
+      check = tf.debugging.Assert(known, [
+          f"transfer_bytes: input '{name}' holds an element that is not a JPEG, PNG, GIF or "
+          "BMP image"])
+      with tf.control_dependencies([check]):
+        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+      # Imported here: pipelines is only needed by this signature's tracing.
+      from pipelines import alignment
+      image = alignment.center_crop_resize(image, self.image_size)
+      return tf.clip_by_value(image / 127.5 - 1.0, -1.0, 1.0)
+
+    return tf.map_fn(decode_one, data, fn_output_signature=tf.TensorSpec(
+        [self.image_size, self.image_size, 3], tf.float32))
+
+  @staticmethod
+  def _encode_png(images):
+    pixels = tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)
+    return tf.map_fn(tf.io.encode_png, pixels, fn_output_signature=tf.string)
+
+  def transfer_bytes(self, image_bytes, exemplar_bytes, attributes, strength):
+    image = self._decode_images(image_bytes, "image_bytes")
+    exemplar = self._decode_images(exemplar_bytes, "exemplar_bytes")
+    outputs = self._transfer("transfer_bytes", image, exemplar, attributes, strength)
+    return {"edited_bytes": self._encode_png(outputs["edited"]),
+            "exemplar_edited_bytes": self._encode_png(outputs["exemplar_edited"])}
+
+  def encode(self, image):
+    latent, skips = self.generator.encode(self._image(image, "encode", "image"))
+    return {"latent": latent, **{f"skip_{k}": skip for k, skip in enumerate(skips)}}
+
+  def decode(self, image, edited_latent, latent, *skips):
+    image = self._image(image, "decode", "image")
+    edited_latent = _check_shape(edited_latent, "decode", "edited_latent",
+                                 [None] + self.latent_shape)
+    latent = _check_shape(latent, "decode", "latent", [None] + self.latent_shape)
+    skips = [_check_shape(skip, "decode", f"skip_{k}", [None] + shape)
+             for k, (skip, shape) in enumerate(zip(skips, self.skip_shapes))]
+    named = {"image": image, "edited_latent": edited_latent, "latent": latent,
+             **{f"skip_{k}": skip for k, skip in enumerate(skips)}}
+    with tf.control_dependencies(_check_same_batch("decode", named)):
+      image = tf.identity(image)
+    return {"edited": self.generator.edit(image, edited_latent, latent, skips)}
+
+  def add_attribute(self, image, attributes, strength):
+    image = self._image(image, "add_attribute", "image")
+    weights = _edit_weights("add_attribute", attributes, strength, self.num_attributes)
+    with tf.control_dependencies(_check_same_batch("add_attribute",
+                                                   {"image": image, "attributes": weights})):
+      image = tf.identity(image)
+    latent, skips = self.generator.encode(image)
+    prototype = tf.broadcast_to(tf.constant(self.prototypes, tf.float32)[None],
+                                tf.shape(latent))
+    edited_latent = latent_swap.swap_latent_slabs(latent, prototype, weights)
+    return {"edited": self.generator.edit(image, edited_latent, latent, skips)}
+
+  def metadata(self):
+    return {
+        "attribute_names": tf.constant(self.attribute_names, tf.string),
+        "image_size": tf.constant(self.image_size, tf.int32),
+        "value_range": tf.constant([-1.0, 1.0], tf.float32),
+        "version": tf.constant(self.version, tf.int64),
+        "latent_shape": tf.constant(self.latent_shape, tf.int32),
+        "has_prototypes": tf.constant(self.prototypes is not None),
+    }
+
+
+def _spec(name: str, dtype=tf.float32, shape=None) -> tf.TensorSpec:
+  # shape None = unknown rank: the graph checks it (see the module docstring).
+  return tf.TensorSpec(shape, dtype, name=name)
+
+
+def export_generator(generator, attribute_names: Sequence[str], image_size: int,
+                     export_dir: str, version: Optional[int] = None,
+                     prototypes: Optional[np.ndarray] = None, prototype_source=None,
+                     prototype_split: str = "train", prototype_examples: int = 256,
+                     training_data: Optional[str] = None) -> str:
+  """Write the SavedModel with every signature of the module docstring; return its folder.
+
+  prototypes: float32 [h, w, C] prototype slabs (see prototypes.py); or give
+  `prototype_source` (a FaceSource with the training attributes) to compute them
+  here from up to `prototype_examples` positives per attribute of `prototype_split`.
+  Without either, the model has no `add_attribute` signature.
+  training_data: the --data spec the model was trained on, recorded in the metadata
+  so TFLite int8 calibration can draw from the same pipeline.
   """
   version = next_version(export_dir) if version is None else int(version)
+  if version < 1:
+    raise ValueError(f"version {version}: TF Serving versions are positive integers")
   final_dir = os.path.join(export_dir, str(version))
   if os.path.exists(final_dir):
     raise FileExistsError(f"{final_dir} exists; versions are never overwritten, pick another "
                           f"(next free: {next_version(export_dir)})")
-  num_attributes = len(attribute_names)
-  image_spec = tf.TensorSpec([None, image_size, image_size, 3], tf.float32, name="image")
-  exemplar_spec = tf.TensorSpec([None, image_size, image_size, 3], tf.float32, name="exemplar")
-  attributes_spec = tf.TensorSpec([None, num_attributes], tf.float32, name="attributes")
-
-  def transfer(image, exemplar, attributes):
-    return generator({"image": image, "exemplar": exemplar, "attributes": attributes})
+  attribute_names = list(attribute_names)
+  if prototypes is None and prototype_source is not None:
+    from elegant_tf import prototypes as prototypes_lib  # Needs the data pipelines.
+    prototypes = prototypes_lib.compute_prototypes(
+        generator, prototype_source, attribute_names, prototype_split, prototype_examples)
+  if prototypes is not None:
+    prototypes = np.asarray(prototypes, np.float32)
+    expected = latent_shape(generator, image_size)
+    if list(prototypes.shape) != expected:
+      raise ValueError(f"prototypes have shape {list(prototypes.shape)}, the latent {expected}")
+  signatures = _Signatures(generator, attribute_names, image_size, version, prototypes)
+  num_skips = generator.depth - 1
 
   archive = keras.export.ExportArchive()
   archive.track(generator)
-  archive.add_endpoint("serving_default", transfer,
-                       input_signature=[image_spec, exemplar_spec, attributes_spec])
+  archive.add_endpoint("serving_default", signatures.transfer, input_signature=[
+      _spec("image"), _spec("exemplar"), _spec("attributes"), _spec("strength")])
+  archive.add_endpoint("transfer_bytes", signatures.transfer_bytes, input_signature=[
+      _spec("image_bytes", tf.string), _spec("exemplar_bytes", tf.string),
+      _spec("attributes"), _spec("strength")])
+  archive.add_endpoint("encode", signatures.encode, input_signature=[_spec("image")])
+  archive.add_endpoint("decode", signatures.decode, input_signature=[
+      _spec("image"), _spec("edited_latent"), _spec("latent")]
+      + [_spec(f"skip_{k}") for k in range(num_skips)])
+  if prototypes is not None:
+    archive.add_endpoint("add_attribute", signatures.add_attribute, input_signature=[
+        _spec("image"), _spec("attributes"), _spec("strength")])
+  archive.add_endpoint("metadata", signatures.metadata, input_signature=[])
+
   os.makedirs(export_dir, exist_ok=True)
   temporary_dir = os.path.join(export_dir, f".incomplete-{version}")
   shutil.rmtree(temporary_dir, ignore_errors=True)
   archive.write_out(temporary_dir, verbose=False)
   os.makedirs(os.path.join(temporary_dir, "assets"), exist_ok=True)
-  metadata = {"attribute_names": list(attribute_names), "image_size": image_size,
+  metadata = {"attribute_names": attribute_names, "image_size": image_size,
               "value_range": [-1.0, 1.0], "version": version,
-              "encoder_widths": list(generator.encoder_widths)}
+              "encoder_widths": list(generator.encoder_widths),
+              "latent_shape": signatures.latent_shape,
+              "skip_shapes": signatures.skip_shapes,
+              "has_prototypes": prototypes is not None,
+              "training_data": training_data}
   with open(os.path.join(temporary_dir, "assets", METADATA_FILE), "w") as f:
     json.dump(metadata, f, indent=2)
+  if os.path.exists(final_dir):  # Another exporter took this version meanwhile.
+    shutil.rmtree(temporary_dir, ignore_errors=True)
+    raise FileExistsError(f"{final_dir} appeared while exporting; versions are never "
+                          "overwritten")
   os.rename(temporary_dir, final_dir)
   return final_dir
 
@@ -71,3 +304,72 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
 def read_metadata(version_dir: str) -> dict:
   with open(os.path.join(version_dir, "assets", METADATA_FILE)) as f:
     return json.load(f)
+
+
+def export_run(run_dir: str, export_dir: str, version: Optional[int] = None,
+               prototype_examples: int = 256) -> str:
+  """Export the newest checkpoint of a training run (with prototypes from its data)."""
+  from elegant_tf import model_loading
+  from elegant_tf import train_config
+  from pipelines import data_spec
+  config = train_config.TrainConfig.from_flagfile(
+      os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
+  model = model_loading.load_run_dir(run_dir)
+  source = data_spec.open_source(config.data, config.image_size, seed=config.seed,
+                                 tfds_data_dir=config.tfds_data_dir)
+  return export_generator(model.generator, config.attributes, config.image_size, export_dir,
+                          version, prototype_source=source, prototype_split=config.split,
+                          prototype_examples=prototype_examples, training_data=config.data)
+
+
+def main(argv=None) -> int:
+  """`python -m elegant_tf.export`: flags are defined here, so importing defines none."""
+  from absl import app
+  from absl import flags
+
+  flags.DEFINE_string("run_dir", None,
+                      "Training run directory (holds flags.txt and checkpoints/); its newest "
+                      "checkpoint is exported.")
+  flags.DEFINE_string("export_dir", None,
+                      "Model folder, e.g. saved_models/elegant_demo. The SavedModel goes to "
+                      "<export_dir>/<version>/, the layout TF Serving loads.")
+  flags.DEFINE_integer("version", None,
+                       "Version folder number (positive). Default: one above the highest "
+                       "existing version. An existing version is never overwritten.")
+  flags.DEFINE_integer("prototype_examples", 256,
+                       "Training positives averaged per attribute for the add_attribute "
+                       "prototype slabs.")
+  flags.register_validator("run_dir", lambda v: bool(v), "--run_dir is required")
+  flags.register_validator("export_dir", lambda v: bool(v), "--export_dir is required")
+  flag_values = flags.FLAGS
+
+  def run(unused_argv):
+    if len(unused_argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
+    from elegant_tf import train_config
+    if not os.path.exists(os.path.join(flag_values.run_dir, train_config.RESOLVED_FLAGS_FILE)):
+      raise app.UsageError(f"--run_dir={flag_values.run_dir} is not a training run directory "
+                           f"(no {train_config.RESOLVED_FLAGS_FILE})", exitcode=2)
+    if flag_values.version is not None:
+      if flag_values.version < 1:
+        raise app.UsageError(f"--version={flag_values.version} must be a positive integer",
+                             exitcode=2)
+      taken = os.path.join(flag_values.export_dir, str(flag_values.version))
+      if os.path.exists(taken):
+        raise app.UsageError(
+            f"--version={flag_values.version}: {taken} exists and is never overwritten; next "
+            f"free version: {next_version(flag_values.export_dir)}", exitcode=2)
+    try:
+      version_dir = export_run(flag_values.run_dir, flag_values.export_dir,
+                               flag_values.version, flag_values.prototype_examples)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+      print(f"export: {error}", file=sys.stderr)
+      sys.exit(2)
+    print(version_dir)
+
+  app.run(run, argv=argv)
+  return 0
+
+
+if __name__ == "__main__":
+  main()

@@ -163,7 +163,10 @@ def train(config: train_config.TrainConfig) -> dict:
   result["sample_grid"] = os.path.join(config.run_dir, "samples", "latest.png")
   if config.export_dir:
     result["export"] = export.export_generator(gan.generator, config.attributes,
-                                               config.image_size, config.export_dir)
+                                               config.image_size, config.export_dir,
+                                               prototype_source=source,
+                                               prototype_split=config.split,
+                                               training_data=config.data)
   if config.data == "synthetic" and config.eval_pairs:
     result["evaluation"] = evaluate_on_synthetic(gan.generator, source, config)
   return result
