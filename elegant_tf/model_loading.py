@@ -1,12 +1,14 @@
-"""Load a trained ELEGANT for inference from a SavedModel, a model folder or a run directory.
+"""Load a trained ELEGANT for inference from a SavedModel, a model folder, a run directory
+or a .tflite file.
 
-Every form comes back as a TransferModel: attribute names, image size, and a
-transfer call over numpy batches, so the CLIs need not care where it came from.
+Every form comes back as a TransferModel: attribute names, image size, a transfer
+call over numpy batches, and encode/decode for the interpolation modes, so the
+CLIs need not care where the model came from.
 """
 
 import dataclasses
 import os
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -18,16 +20,32 @@ from elegant_tf import train_config
 
 @dataclasses.dataclass
 class TransferModel:
-  """transfer(image, exemplar, attributes) -> {"edited", "exemplar_edited"} (numpy).
+  """transfer(image, exemplar, attributes, strength=None) -> {"edited", "exemplar_edited"}.
 
-  image, exemplar: float32 [b, S, S, 3] in [-1, 1]; attributes: float32 [b, n].
+  All numpy. image, exemplar: float32 [b, S, S, 3] in [-1, 1]; attributes: float32
+  [b, n] slab weights (1 = take from the exemplar); strength: optional [b, n] in
+  [0, 1] multiplying them.
   `generator` is the Keras generator when loaded from a run directory (None otherwise).
+  encode(image) -> (latent, [skips]); decode(image, edited_latent, latent, skips) ->
+  edited image; add_attribute(image, attributes, strength) -> edited image, or None
+  when the model has no prototype slabs.
   """
   attribute_names: tuple
   image_size: int
   transfer: Callable
   source: str
   generator: object = None
+  encode: Optional[Callable] = None
+  decode: Optional[Callable] = None
+  add_attribute: Optional[Callable] = None
+  kind: str = "saved_model"
+  # The loaded SavedModel or interpreter, held so its variables live as long as the model.
+  backend: object = None
+
+
+def _strength_or_ones(attributes, strength):
+  attributes = np.asarray(attributes, np.float32)
+  return np.ones_like(attributes) if strength is None else np.asarray(strength, np.float32)
 
 
 def _latest_version(model_dir: str) -> str:
@@ -38,18 +56,39 @@ def _latest_version(model_dir: str) -> str:
 
 
 def load_saved_model(version_dir: str) -> TransferModel:
+  """Use the SavedModel's own signatures, as TF Serving would."""
   metadata = export.read_metadata(version_dir)
   loaded = tf.saved_model.load(version_dir)
-  signature = loaded.signatures["serving_default"]
+  signatures = loaded.signatures
 
-  def transfer(image, exemplar, attributes):
-    outputs = signature(image=tf.constant(image, tf.float32),
-                        exemplar=tf.constant(exemplar, tf.float32),
-                        attributes=tf.constant(attributes, tf.float32))
+  def transfer(image, exemplar, attributes, strength=None):
+    outputs = signatures["serving_default"](
+        image=tf.constant(image, tf.float32), exemplar=tf.constant(exemplar, tf.float32),
+        attributes=tf.constant(attributes, tf.float32),
+        strength=tf.constant(_strength_or_ones(attributes, strength)))
     return {k: v.numpy() for k, v in outputs.items()}
 
+  def encode(image):
+    outputs = signatures["encode"](image=tf.constant(image, tf.float32))
+    skips = [outputs[f"skip_{k}"].numpy() for k in range(len(outputs) - 1)]
+    return outputs["latent"].numpy(), skips
+
+  def decode(image, edited_latent, latent, skips):
+    named_skips = {f"skip_{k}": tf.constant(skip, tf.float32) for k, skip in enumerate(skips)}
+    return signatures["decode"](
+        image=tf.constant(image, tf.float32), edited_latent=tf.constant(edited_latent, tf.float32),
+        latent=tf.constant(latent, tf.float32), **named_skips)["edited"].numpy()
+
+  add_attribute = None
+  if "add_attribute" in signatures:
+    def add_attribute(image, attributes, strength=None):
+      return signatures["add_attribute"](
+          image=tf.constant(image, tf.float32), attributes=tf.constant(attributes, tf.float32),
+          strength=tf.constant(_strength_or_ones(attributes, strength)))["edited"].numpy()
+
   return TransferModel(tuple(metadata["attribute_names"]), int(metadata["image_size"]),
-                       transfer, version_dir)
+                       transfer, version_dir, encode=encode, decode=decode,
+                       add_attribute=add_attribute, backend=loaded)
 
 
 def load_run_dir(run_dir: str) -> TransferModel:
@@ -68,16 +107,36 @@ def load_run_dir(run_dir: str) -> TransferModel:
   tf.train.Checkpoint(generator=generator).restore(latest).expect_partial() \
       .assert_existing_objects_matched()
 
-  def transfer(image, exemplar, attributes):
-    outputs = generator({"image": image, "exemplar": exemplar, "attributes": attributes})
+  def transfer(image, exemplar, attributes, strength=None):
+    weights = np.asarray(attributes, np.float32) * _strength_or_ones(attributes, strength)
+    outputs = generator({"image": image, "exemplar": exemplar, "attributes": weights})
     return {k: np.asarray(v) for k, v in outputs.items()}
 
+  def encode(image):
+    latent, skips = generator.encode(np.asarray(image, np.float32))
+    return np.asarray(latent), [np.asarray(skip) for skip in skips]
+
+  def decode(image, edited_latent, latent, skips):
+    return np.asarray(generator.edit(np.asarray(image, np.float32), edited_latent, latent,
+                                     list(skips)))
+
   return TransferModel(tuple(config.attributes), config.image_size, transfer, latest,
-                       generator)
+                       generator, encode=encode, decode=decode, kind="run_dir")
+
+
+def load_tflite(path: str, num_threads: Optional[int] = None) -> TransferModel:
+  """A .tflite file written by `python -m elegant_tf.tflite` (batch-1 signatures)."""
+  from elegant_tf import tflite  # Imports the LiteRT interpreter only when needed.
+  return tflite.load(path, num_threads=num_threads)
 
 
 def load(path: str) -> TransferModel:
-  """A SavedModel version folder, a model folder (newest version), or a run directory."""
+  """A SavedModel version folder, a model folder (newest version), a run directory, or a
+  .tflite file."""
+  if path.endswith(".tflite"):
+    if not os.path.isfile(path):
+      raise FileNotFoundError(f"--model={path}: no such .tflite file")
+    return load_tflite(path)
   if os.path.exists(os.path.join(path, "saved_model.pb")):
     return load_saved_model(path)
   if os.path.exists(os.path.join(path, train_config.RESOLVED_FLAGS_FILE)):
@@ -86,4 +145,4 @@ def load(path: str) -> TransferModel:
     return load_saved_model(_latest_version(path))
   raise FileNotFoundError(
       f"--model={path} is neither a SavedModel (saved_model.pb), a model folder with numeric "
-      "versions, nor a run directory (flags.txt + checkpoints/)")
+      "versions, a run directory (flags.txt + checkpoints/), nor a .tflite file")

@@ -1,0 +1,358 @@
+"""Convert the exported SavedModel to TFLite for phones, verify it, and load it back.
+
+`python -m elegant_tf.tflite --saved_model=saved_models/elegant_demo --out=elegant.tflite
+ --quantize=none|float16|dynamic|int8`
+
+Builtin TFLite ops only (no Flex). The file carries four batch-1 signatures:
+`transfer` (image, exemplar, attributes, strength -> edited, exemplar_edited),
+`encode`, `decode` and, when the SavedModel has prototypes, `add_attribute`; and
+the SavedModel's metadata JSON (attribute names, image size, value range,
+version) as a TFLite metadata entry named "elegant_metadata".
+
+The SavedModel's serving signatures take unknown-rank inputs (they check shapes
+themselves); TFLite wants static shapes, so conversion goes through a thin
+batch-1 wrapper around those same signatures and weights. Its shape checks are
+dropped by the converter (a phone app fixes the shapes at build time).
+
+Quantization modes: none = float32; float16 = float16 weights; dynamic = int8
+weights, float activations; int8 = int8 weights and activations calibrated on
+pairs from the training pipeline, float32 inputs/outputs, ops without an int8
+kernel left in float (still builtin).
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from elegant_tf import export
+from elegant_tf import model_loading
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+METADATA_NAME = "elegant_metadata"
+
+
+def resolve_saved_model(path: str) -> str:
+  """A version folder as is; a model folder -> its newest version."""
+  if os.path.exists(os.path.join(path, "saved_model.pb")):
+    return path
+  versions = export.existing_versions(path)
+  if not versions:
+    raise FileNotFoundError(f"{path} is neither a SavedModel version folder (saved_model.pb) "
+                            "nor a model folder with numeric versions")
+  return os.path.join(path, str(versions[-1]))
+
+
+def _batch_one_wrapper(loaded, metadata: dict) -> tuple[tf.Module, list]:
+  """tf.Module with static batch-1 functions calling the SavedModel's signatures."""
+  size, n = metadata["image_size"], len(metadata["attribute_names"])
+  latent = metadata["latent_shape"]
+  image_spec = lambda name: tf.TensorSpec([1, size, size, 3], tf.float32, name=name)
+  weights_spec = lambda name: tf.TensorSpec([1, n], tf.float32, name=name)
+  latent_spec = lambda name: tf.TensorSpec([1] + latent, tf.float32, name=name)
+  skip_specs = [tf.TensorSpec([1] + shape, tf.float32, name=f"skip_{k}")
+                for k, shape in enumerate(metadata["skip_shapes"])]
+  signatures = loaded.signatures
+  module = tf.Module()
+  module.loaded = loaded  # Tracks the variables so they are saved with the wrapper.
+
+  module.transfer = tf.function(
+      lambda image, exemplar, attributes, strength: signatures["serving_default"](
+          image=image, exemplar=exemplar, attributes=attributes, strength=strength),
+      input_signature=[image_spec("image"), image_spec("exemplar"), weights_spec("attributes"),
+                       weights_spec("strength")], autograph=False)
+  module.encode = tf.function(lambda image: signatures["encode"](image=image),
+                              input_signature=[image_spec("image")], autograph=False)
+
+  def decode(image, edited_latent, latent, *skips):
+    return signatures["decode"](image=image, edited_latent=edited_latent, latent=latent,
+                                **{f"skip_{k}": skip for k, skip in enumerate(skips)})
+
+  module.decode = tf.function(decode, input_signature=[
+      image_spec("image"), latent_spec("edited_latent"), latent_spec("latent")] + skip_specs,
+                              autograph=False)
+  keys = ["transfer", "encode", "decode"]
+  if "add_attribute" in signatures:
+    module.add_attribute = tf.function(
+        lambda image, attributes, strength: signatures["add_attribute"](
+            image=image, attributes=attributes, strength=strength),
+        input_signature=[image_spec("image"), weights_spec("attributes"),
+                         weights_spec("strength")], autograph=False)
+    keys.append("add_attribute")
+  return module, keys
+
+
+def calibration_pairs(data: str, attributes, image_size: int, count: int, split: str = "train",
+                      seed: int = 0):
+  """`count` (image, exemplar, labels_a) batch-1 pairs from the training pipeline."""
+  from pipelines import data_spec
+  from pipelines import pairs
+  source = data_spec.open_source(data, image_size, seed=seed)
+  stream = pairs.attribute_pairs(source, list(attributes), 1, split=split, seed=seed)
+  for batch in stream.take(count):
+    yield batch["image_a"].numpy(), batch["image_b"].numpy()
+
+
+def _representative_dataset(loaded, metadata: dict, data: str, count: int, keys: list):
+  """Calibration samples for every signature: (signature key, inputs) as the converter wants."""
+  n = len(metadata["attribute_names"])
+  rng = np.random.default_rng(0)
+
+  def generate():
+    for image, exemplar in calibration_pairs(data, metadata["attribute_names"],
+                                             metadata["image_size"], count):
+      attributes = rng.integers(0, 2, (1, n)).astype(np.float32)
+      strength = rng.uniform(0, 1, (1, n)).astype(np.float32)
+      yield "transfer", {"image": image, "exemplar": exemplar, "attributes": attributes,
+                         "strength": strength}
+      yield "encode", {"image": image}
+      encoded = {k: v.numpy() for k, v in loaded.signatures["encode"](image=image).items()}
+      exemplar_latent = loaded.signatures["encode"](image=exemplar)["latent"].numpy()
+      edited_latent = ((1 - strength.mean()) * encoded["latent"]
+                       + strength.mean() * exemplar_latent).astype(np.float32)
+      yield "decode", {"image": image, "edited_latent": edited_latent, **encoded}
+      if "add_attribute" in keys:
+        yield "add_attribute", {"image": image, "attributes": attributes, "strength": strength}
+
+  return generate
+
+
+def embed_metadata(content: bytes, metadata: dict) -> bytes:
+  """Add the metadata JSON to the flatbuffer's metadata list (readable without TF)."""
+  from tensorflow.lite.python import schema_py_generated as schema
+  from tensorflow.lite.tools import flatbuffer_utils
+  model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+  buffer = schema.BufferT()
+  buffer.data = np.frombuffer(json.dumps(metadata).encode(), np.uint8)
+  model.buffers.append(buffer)
+  entry = schema.MetadataT()
+  entry.name = METADATA_NAME
+  entry.buffer = len(model.buffers) - 1
+  model.metadata = list(model.metadata or []) + [entry]
+  return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def read_metadata(content: bytes) -> dict:
+  """The metadata JSON embedded by `embed_metadata`."""
+  from tensorflow.lite.python import schema_py_generated as schema
+  model = schema.Model.GetRootAs(content, 0)
+  for i in range(model.MetadataLength()):
+    entry = model.Metadata(i)
+    if entry.Name() == METADATA_NAME.encode():
+      return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
+  raise ValueError(f"no {METADATA_NAME} entry: not written by `python -m elegant_tf.tflite`")
+
+
+def convert(saved_model: str, quantize: str = "none", data: Optional[str] = None,
+            calibration_samples: int = 32) -> bytes:
+  """TFLite flatbuffer bytes of the SavedModel (model or version folder).
+
+  data: --data spec for int8 calibration; default: the one the model was trained on.
+  """
+  if quantize not in QUANTIZATIONS:
+    raise ValueError(f"quantize={quantize!r}; valid: {', '.join(QUANTIZATIONS)}")
+  version_dir = resolve_saved_model(saved_model)
+  metadata = export.read_metadata(version_dir)
+  loaded = tf.saved_model.load(version_dir)
+  module, keys = _batch_one_wrapper(loaded, metadata)
+  staging = tempfile.mkdtemp(prefix="elegant_tflite_")
+  try:
+    tf.saved_model.save(module, staging,
+                        signatures={key: getattr(module, key) for key in keys})
+    converter = tf.lite.TFLiteConverter.from_saved_model(staging, signature_keys=keys)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize == "float16":
+      converter.optimizations = [tf.lite.Optimize.DEFAULT]
+      converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "dynamic":
+      converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize == "int8":
+      data = data or metadata.get("training_data")
+      if not data:
+        raise ValueError("int8 needs calibration data: pass --data (e.g. synthetic); the "
+                         "SavedModel does not record its training data")
+      converter.optimizations = [tf.lite.Optimize.DEFAULT]
+      converter.representative_dataset = _representative_dataset(
+          loaded, metadata, data, calibration_samples, keys)
+      # Int8 kernels where they exist, float builtins for the rest (e.g. sqrt).
+      converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                             tf.lite.OpsSet.TFLITE_BUILTINS]
+    content = converter.convert()
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return embed_metadata(content, {**metadata, "quantize": quantize})
+
+
+def write_atomically(path: str, content: bytes) -> None:
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".incomplete-")
+  with os.fdopen(handle, "wb") as f:
+    f.write(content)
+  os.replace(temporary, path)
+
+
+def load(path: str, num_threads: Optional[int] = None) -> model_loading.TransferModel:
+  """TransferModel over a .tflite file's signature runners (batch 1, looped over batches)."""
+  from ai_edge_litert import interpreter as litert
+  with open(path, "rb") as f:
+    content = f.read()
+  metadata = read_metadata(content)
+  interpreter = litert.Interpreter(model_content=content, num_threads=num_threads)
+  runners = {key: interpreter.get_signature_runner(key)
+             for key in interpreter.get_signature_list()}
+  num_skips = len(metadata["skip_shapes"])
+
+  def per_example(key, inputs: dict) -> dict:
+    """Run a batch-1 signature over a batch, one example at a time."""
+    batch = len(next(iter(inputs.values())))
+    rows = [runners[key](**{k: np.asarray(v[i:i + 1], np.float32) for k, v in inputs.items()})
+            for i in range(batch)]
+    return {k: np.concatenate([row[k] for row in rows]) for k in rows[0]}
+
+  def ones_if_none(attributes, strength):
+    return np.ones_like(np.asarray(attributes, np.float32)) if strength is None else strength
+
+  def transfer(image, exemplar, attributes, strength=None):
+    return per_example("transfer", {"image": image, "exemplar": exemplar,
+                                    "attributes": attributes,
+                                    "strength": ones_if_none(attributes, strength)})
+
+  def encode(image):
+    outputs = per_example("encode", {"image": image})
+    return outputs["latent"], [outputs[f"skip_{k}"] for k in range(num_skips)]
+
+  def decode(image, edited_latent, latent, skips):
+    return per_example("decode", {"image": image, "edited_latent": edited_latent,
+                                  "latent": latent,
+                                  **{f"skip_{k}": s for k, s in enumerate(skips)}})["edited"]
+
+  add_attribute = None
+  if "add_attribute" in runners:
+    def add_attribute(image, attributes, strength=None):
+      return per_example("add_attribute", {
+          "image": image, "attributes": attributes,
+          "strength": ones_if_none(attributes, strength)})["edited"]
+
+  return model_loading.TransferModel(
+      tuple(metadata["attribute_names"]), int(metadata["image_size"]), transfer, path,
+      encode=encode, decode=decode, add_attribute=add_attribute, kind="tflite",
+      backend=interpreter)
+
+
+def psnr(a, b) -> float:
+  """PSNR in dB of [-1, 1] images (peak-to-peak 2)."""
+  mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+  return float("inf") if mse == 0 else 10.0 * np.log10(4.0 / mse)
+
+
+def time_transfer(model, image, exemplar, attributes, repeats: int = 10) -> float:
+  """Median wall seconds of one batch transfer (after one warm-up call)."""
+  model.transfer(image, exemplar, attributes)
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    model.transfer(image, exemplar, attributes)
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def held_out_pairs(metadata: dict, data: str, count: int):
+  """`count` pairs from the test split (never seen in training or calibration)."""
+  pairs_list = list(calibration_pairs(data, metadata["attribute_names"],
+                                      metadata["image_size"], count, split="test", seed=1))
+  return (np.concatenate([p[0] for p in pairs_list]),
+          np.concatenate([p[1] for p in pairs_list]))
+
+
+def verify(tflite_path: str, saved_model_dir: str, images: np.ndarray, exemplars: np.ndarray,
+           reference: Optional[model_loading.TransferModel] = None, repeats: int = 10) -> dict:
+  """Compare a .tflite file with the SavedModel on the same pairs; return one table row."""
+  reference = reference or model_loading.load_saved_model(resolve_saved_model(saved_model_dir))
+  candidate = load(tflite_path)
+  n = len(reference.attribute_names)
+  rng = np.random.default_rng(0)
+  attributes = rng.integers(0, 2, (len(images), n)).astype(np.float32)
+  attributes[:, 0] = 1  # At least one attribute swapped in every pair.
+  expected = reference.transfer(images, exemplars, attributes)
+  actual = candidate.transfer(images, exemplars, attributes)
+  difference = max(float(np.max(np.abs(actual[k] - expected[k]))) for k in expected)
+  quality = min(psnr(actual[k], expected[k]) for k in expected)
+  latency = time_transfer(candidate, images[:1], exemplars[:1], attributes[:1], repeats)
+  return {"file": tflite_path, "size_bytes": os.path.getsize(tflite_path),
+          "max_abs_diff": difference, "psnr_db": quality, "latency_ms": 1000 * latency}
+
+
+def format_table(rows: list, reference_latency_ms: Optional[float] = None) -> str:
+  lines = ["| file | size (KiB) | max abs diff | PSNR vs SavedModel (dB) | latency/transfer (ms) |",
+           "|---|---|---|---|---|"]
+  if reference_latency_ms is not None:
+    lines.append(f"| SavedModel (reference) | - | 0 | inf | {reference_latency_ms:.2f} |")
+  for row in rows:
+    lines.append(f"| {row['file']} | {row['size_bytes'] / 1024:.1f} | {row['max_abs_diff']:.2e} "
+                 f"| {row['psnr_db']:.1f} | {row['latency_ms']:.2f} |")
+  return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+  """`python -m elegant_tf.tflite`: flags are defined here, so importing defines none."""
+  from absl import app
+  from absl import flags
+
+  flags.DEFINE_string("saved_model", None,
+                      "Exported SavedModel: a model folder (newest version is used) or one "
+                      "version folder, e.g. saved_models/elegant_demo or .../elegant_demo/3.")
+  flags.DEFINE_string("out", None, "Output .tflite file (written atomically).")
+  flags.DEFINE_enum("quantize", "none", list(QUANTIZATIONS),
+                    "none: float32 (matches the SavedModel to ~1e-4); float16: half-size "
+                    "weights; dynamic: int8 weights, float activations; int8: int8 weights and "
+                    "activations calibrated on training pairs (float32 inputs/outputs).")
+  flags.DEFINE_string("data", None,
+                      "--data spec for int8 calibration and the held-out verification pairs. "
+                      "Default: the data the model was trained on (from its metadata).")
+  flags.DEFINE_integer("calibration_samples", 32, "Training pairs used to calibrate int8.")
+  flags.DEFINE_integer("verify_pairs", 8,
+                       "Held-out test-split pairs to compare against the SavedModel (0: skip).")
+  flags.register_validator("saved_model", lambda v: bool(v), "--saved_model is required")
+  flags.register_validator("out", lambda v: bool(v) and v.endswith(".tflite"),
+                           "--out is required and must end in .tflite")
+  flag_values = flags.FLAGS
+
+  def run(unused_argv):
+    if len(unused_argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
+    try:
+      version_dir = resolve_saved_model(flag_values.saved_model)
+      metadata = export.read_metadata(version_dir)
+      data = flag_values.data or metadata.get("training_data")
+      if (flag_values.quantize == "int8" or flag_values.verify_pairs) and not data:
+        raise ValueError("this SavedModel does not record its training data; pass --data")
+      content = convert(version_dir, flag_values.quantize, data,
+                        flag_values.calibration_samples)
+    except (FileNotFoundError, ValueError) as error:
+      print(f"tflite: {error}", file=sys.stderr)
+      sys.exit(2)
+    write_atomically(flag_values.out, content)
+    print(f"wrote {flag_values.out} ({len(content) / 1024:.1f} KiB, quantize="
+          f"{flag_values.quantize}) from {version_dir}")
+    if flag_values.verify_pairs:
+      images, exemplars = held_out_pairs(metadata, data, flag_values.verify_pairs)
+      reference = model_loading.load_saved_model(version_dir)
+      attributes = np.ones((1, len(reference.attribute_names)), np.float32)
+      reference_ms = 1000 * time_transfer(reference, images[:1], exemplars[:1], attributes)
+      row = verify(flag_values.out, version_dir, images, exemplars, reference)
+      print(f"verified on {len(images)} held-out pairs (test split of {data}):")
+      print(format_table([row], reference_ms))
+
+  app.run(run, argv=argv)
+  return 0
+
+
+if __name__ == "__main__":
+  main()
