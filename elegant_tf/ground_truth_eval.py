@@ -1,19 +1,51 @@
 """Quality as a number: swaps on held-out synthetic faces against their exact ground truth.
 
-For attribute i, A (has it) and B (lacks it) come from the test split. The
-renderer gives the exact targets: C* = A with B's state of i (removed), D* = B
-with A's appearance of i (added). PSNR is measured inside the attribute's
-region (where it is or would be drawn in the source or the target) and outside
-it (identity that must be kept), next to the baseline that copies the input
-unchanged. Reconstruction PSNR (A' vs A, B' vs B) measures the autoencoder.
+For a swap of attributes S (one attribute, or several at once), A has the first
+attribute of S and B lacks it, both from a held-out split. The renderer gives
+the exact targets: C* = A with B's state and appearance of every attribute in
+S, D* = B with A's. PSNR and SSIM are measured inside the swap's region (where
+any attribute of S is or would be drawn in the source or the target) and
+outside it (identity that must be kept). Two baselines sit next to the model:
+
+* copy: the input returned unchanged (perfect outside, no edit inside);
+* paste: an oracle that knows the true region and pastes the exemplar's
+  pixels there (C = A with B's pixels inside, D = B with A's pixels inside).
+  Faces differ in pose and shape, so pasting is far from perfect; a model that
+  beats it inside the region has learnt more than where the attribute is.
+
+Reconstruction PSNR/SSIM (A' vs A, B' vs B) measures the autoencoder.
 """
+
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from elegant_tf import ssim as ssim_lib
 from pipelines import synthetic
 
+# PSNR columns of the training-time table (dB); SSIM ones are "ssim_" + name.
 COLUMNS = ("attribute", "C_in", "copy_C_in", "C_out", "copy_C_out",
            "D_in", "copy_D_in", "D_out", "copy_D_out", "reconstruction")
+METHODS = ("model", "copy", "paste")
+OUTPUTS = ("C", "D")
+REGIONS = ("in", "out")
+SWAP_SEPARATOR = "+"
+
+
+def metric_key(method: str, output: str, region: str, metric: str = "psnr") -> str:
+  """Row key: 'C_in' / 'copy_C_in' / 'paste_D_out', prefixed 'ssim_' for SSIM."""
+  name = f"{output}_{region}" if method == "model" else f"{method}_{output}_{region}"
+  return name if metric == "psnr" else f"ssim_{name}"
+
+
+def full_columns(metric: str) -> tuple:
+  """Columns of the full table for one metric ('psnr' or 'ssim')."""
+  names = ["attribute"]
+  for output in OUTPUTS:
+    for region in REGIONS:
+      names += [metric_key(method, output, region, metric) for method in METHODS]
+  names.append("reconstruction" if metric == "psnr" else "ssim_reconstruction")
+  return tuple(names)
 
 
 def psnr(predicted, target, mask=None) -> float:
@@ -32,71 +64,148 @@ def psnr(predicted, target, mask=None) -> float:
   return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))
 
 
-def swap_ground_truth(source: "synthetic.SyntheticFaces", attribute: str, num_pairs: int,
+def as_transfer(generator_like) -> Callable:
+  """transfer(image, exemplar, attributes) -> {"edited", "exemplar_edited"} as numpy.
+
+  Accepts a TransferModel (anything with a `.transfer`), or the Keras
+  generator, which is called with one dict, so training and the evaluation
+  CLI share this module.
+  """
+  if hasattr(generator_like, "transfer"):
+    return generator_like.transfer
+
+  def transfer(image, exemplar, attributes):
+    outputs = generator_like({"image": image, "exemplar": exemplar, "attributes": attributes})
+    return {key: np.asarray(value) for key, value in outputs.items()}
+
+  return transfer
+
+
+def parse_swap(swap) -> tuple:
+  """'Eyeglasses+Bangs' or ('Eyeglasses', 'Bangs') -> ('Eyeglasses', 'Bangs')."""
+  if isinstance(swap, str):
+    return tuple(name for name in swap.split(SWAP_SEPARATOR) if name)
+  return tuple(swap)
+
+
+def swap_name(swap) -> str:
+  return SWAP_SEPARATOR.join(parse_swap(swap))
+
+
+def swap_ground_truth(source: "synthetic.SyntheticFaces", attribute, num_pairs: int,
                       split: str = "test") -> dict:
-  """Held-out pairs for `attribute` with exact targets and regions (numpy arrays)."""
+  """Held-out pairs for a swap with exact targets, regions and oracle pastes (numpy).
+
+  attribute: one name or a swap (names joined by '+' or a sequence); pairs are
+  chosen on the first name (A has it, B lacks it), all names are exchanged.
+  """
+  names = parse_swap(attribute)
   labels = source.labels(split)
-  column = source.attribute_names.index(attribute)
-  positives = np.flatnonzero(labels[:, column] == 1)[:num_pairs]
-  negatives = np.flatnonzero(labels[:, column] == 0)[:num_pairs]
+  columns = [source.attribute_names.index(name) for name in names]
+  positives = np.flatnonzero(labels[:, columns[0]] == 1)[:num_pairs]
+  negatives = np.flatnonzero(labels[:, columns[0]] == 0)[:num_pairs]
   count = min(len(positives), len(negatives))
-  params_a = source.params(split, positives[:count])
-  params_b = source.params(split, negatives[:count])
+  positives, negatives = positives[:count], negatives[:count]
+  params_a = source.params(split, positives)
+  params_b = source.params(split, negatives)
   size = source.image_size
   image_a, mask_a = synthetic.render_faces(params_a, size)
   image_b, mask_b = synthetic.render_faces(params_b, size)
   truth_c, mask_c = synthetic.render_faces(
-      synthetic.exchange_attributes(params_a, params_b, [attribute]), size)
+      synthetic.exchange_attributes(params_a, params_b, list(names)), size)
   truth_d, mask_d = synthetic.render_faces(
-      synthetic.exchange_attributes(params_b, params_a, [attribute]), size)
+      synthetic.exchange_attributes(params_b, params_a, list(names)), size)
+  # Soft coverage of the swap in source and target: the paste alpha; its
+  # support is the region where the edit may change pixels.
+  alpha_c = np.maximum(mask_a[..., columns].max(-1), mask_c[..., columns].max(-1))
+  alpha_d = np.maximum(mask_b[..., columns].max(-1), mask_d[..., columns].max(-1))
   return {
       "image_a": image_a, "image_b": image_b, "truth_c": truth_c, "truth_d": truth_d,
-      "region_c": (mask_a[..., column] + mask_c[..., column]) > 0,
-      "region_d": (mask_b[..., column] + mask_d[..., column]) > 0,
+      "region_c": alpha_c > 0, "region_d": alpha_d > 0,
+      "paste_c": image_a * (1 - alpha_c[..., None]) + image_b * alpha_c[..., None],
+      "paste_d": image_b * (1 - alpha_d[..., None]) + image_a * alpha_d[..., None],
+      "index_a": positives, "index_b": negatives,
+      "labels_a": labels[positives].astype(np.float32),
+      "labels_b": labels[negatives].astype(np.float32),
   }
 
 
+def run_transfer(transfer: Callable, image_a, image_b, weights: np.ndarray,
+                 batch_size: int = 32, progress=None) -> tuple:
+  """Edited (C, D) of every pair for one weight row (the same for all pairs)."""
+  edited, exemplar_edited = [], []
+  for start in range(0, len(image_a), batch_size):
+    a = image_a[start:start + batch_size]
+    b = image_b[start:start + batch_size]
+    outputs = transfer(a, b, np.broadcast_to(weights, (len(a), len(weights))).copy())
+    edited.append(np.asarray(outputs["edited"]))
+    exemplar_edited.append(np.asarray(outputs["exemplar_edited"]))
+    if progress is not None:
+      progress(len(a))
+  return np.concatenate(edited), np.concatenate(exemplar_edited)
+
+
+def score_swap(name: str, pairs: dict, c, d, rec_a, rec_b, with_ssim: bool = True) -> dict:
+  """One row: PSNR (and SSIM) of model, copy and paste for C and D, inside and outside."""
+  row = {"attribute": name, "pairs": len(c)}
+  candidates = {
+      "C": {"model": c, "copy": pairs["image_a"], "paste": pairs["paste_c"]},
+      "D": {"model": d, "copy": pairs["image_b"], "paste": pairs["paste_d"]},
+  }
+  for output in OUTPUTS:
+    truth = pairs["truth_" + output.lower()]
+    region = pairs["region_" + output.lower()]
+    for method, images in candidates[output].items():
+      # One SSIM map per candidate, averaged inside and outside the region.
+      values = ssim_lib.ssim_map(images, truth) if with_ssim else None
+      for region_name, mask in (("in", region), ("out", ~region)):
+        row[metric_key(method, output, region_name)] = psnr(images, truth, mask)
+        if with_ssim:
+          row[metric_key(method, output, region_name, "ssim")] = ssim_lib.masked_mean(
+              values, mask)
+  reconstructed = np.concatenate([rec_a, rec_b])
+  originals = np.concatenate([pairs["image_a"], pairs["image_b"]])
+  row["reconstruction"] = psnr(reconstructed, originals)
+  if with_ssim:
+    row["ssim_reconstruction"] = ssim_lib.ssim(reconstructed, originals)
+  return row
+
+
 def evaluate_swaps(generator, source, attributes, num_pairs: int, split: str = "test",
-                   batch_size: int = 32) -> list[dict]:
-  """One row per attribute of COLUMNS (dB)."""
+                   batch_size: int = 32, swaps: Optional[Sequence] = None,
+                   with_ssim: bool = True, keep_outputs: Optional[dict] = None,
+                   progress=None) -> list[dict]:
+  """One row per swap (default: each attribute alone) with the keys of full_columns().
+
+  generator: the Keras generator or a TransferModel; `attributes` are its
+  attribute names, in slab order. keep_outputs: if a dict, receives, per swap
+  name, the pairs and the model's C, D (for classifier, realism and figures).
+  progress: optional callable(count) told how many pairs were processed.
+  """
+  transfer = as_transfer(generator)
+  attributes = list(attributes)
   rows = []
-  for position, attribute in enumerate(attributes):
-    pairs = swap_ground_truth(source, attribute, num_pairs, split)
-    count = len(pairs["image_a"])
-    predicted_c, predicted_d, rec_a, rec_b = [], [], [], []
-    for start in range(0, count, batch_size):
-      a = pairs["image_a"][start:start + batch_size]
-      b = pairs["image_b"][start:start + batch_size]
-      weights = np.zeros((len(a), len(attributes)), np.float32)
-      weights[:, position] = 1.0
-      swapped = generator({"image": a, "exemplar": b, "attributes": weights})
-      unchanged = generator({"image": a, "exemplar": b, "attributes": np.zeros_like(weights)})
-      predicted_c.append(np.asarray(swapped["edited"]))
-      predicted_d.append(np.asarray(swapped["exemplar_edited"]))
-      rec_a.append(np.asarray(unchanged["edited"]))
-      rec_b.append(np.asarray(unchanged["exemplar_edited"]))
-    c, d = np.concatenate(predicted_c), np.concatenate(predicted_d)
-    region_c, region_d = pairs["region_c"], pairs["region_d"]
-    rows.append({
-        "attribute": attribute,
-        "C_in": psnr(c, pairs["truth_c"], region_c),
-        "copy_C_in": psnr(pairs["image_a"], pairs["truth_c"], region_c),
-        "C_out": psnr(c, pairs["truth_c"], ~region_c),
-        "copy_C_out": psnr(pairs["image_a"], pairs["truth_c"], ~region_c),
-        "D_in": psnr(d, pairs["truth_d"], region_d),
-        "copy_D_in": psnr(pairs["image_b"], pairs["truth_d"], region_d),
-        "D_out": psnr(d, pairs["truth_d"], ~region_d),
-        "copy_D_out": psnr(pairs["image_b"], pairs["truth_d"], ~region_d),
-        "reconstruction": psnr(np.concatenate(rec_a + rec_b),
-                               np.concatenate([pairs["image_a"], pairs["image_b"]])),
-    })
+  for swap in (swaps if swaps is not None else [(name,) for name in attributes]):
+    names = parse_swap(swap)
+    pairs = swap_ground_truth(source, names, num_pairs, split)
+    weights = np.zeros(len(attributes), np.float32)
+    for name in names:
+      weights[attributes.index(name)] = 1.0
+    c, d = run_transfer(transfer, pairs["image_a"], pairs["image_b"], weights, batch_size,
+                        progress)
+    rec_a, rec_b = run_transfer(transfer, pairs["image_a"], pairs["image_b"],
+                                np.zeros_like(weights), batch_size)
+    rows.append(score_swap(swap_name(names), pairs, c, d, rec_a, rec_b, with_ssim))
+    if keep_outputs is not None:
+      keep_outputs[swap_name(names)] = dict(pairs, edited_c=c, edited_d=d)
   return rows
 
 
-def markdown_table(rows: list[dict]) -> str:
-  """A Markdown table of `rows` (dB, one decimal)."""
-  lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def markdown_table(rows: list[dict], columns: Sequence[str] = COLUMNS,
+                   digits: int = 1) -> str:
+  """A Markdown table of `rows` over `columns` (first column as text, the rest as numbers)."""
+  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
   for row in rows:
-    cells = [row["attribute"]] + [f"{row[name]:.1f}" for name in COLUMNS[1:]]
+    cells = [str(row[columns[0]])] + [f"{row[name]:.{digits}f}" for name in columns[1:]]
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines)
