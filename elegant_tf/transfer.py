@@ -1,0 +1,284 @@
+"""Transfer face attributes by example from the command line, in the paper's modes.
+
+  python -m elegant_tf.transfer --model=saved_models/elegant_demo --mode=swap \\
+      --input=me.jpg --exemplars=glasses.png --attributes=Eyeglasses --out=swap.png
+
+--model: a SavedModel (model or version folder), a .tflite file, or a training run
+directory (newest checkpoint). Images of any size and common format; faces should
+be aligned (centre-cropped to a square and resized), or give --landmarks to align
+them with the paper's 5-point template first.
+
+Modes and the PNG grid each writes (every cell is one S x S image):
+  swap     1 exemplar, any subset of the attributes (all swapped in one pass):
+           [input | exemplar | input with the exemplar's attributes |
+            exemplar with the input's]
+  linear   1 exemplar: [input | exemplar | step 0 .. step m], step k decodes the
+           input's code with the chosen slabs moved k/m of the way to the exemplar's
+           (step 0 = reconstruction, step m = the swap).
+  matrix   1 attribute, 3 exemplars: first row [input | exemplar 1 | 2 | 3], then an
+           (m+1) x (m+1) bilinear grid whose corners are the input (top left) and the
+           input with exemplar 1's (top right), 2's (bottom left), 3's (bottom right)
+           attribute.
+  matrix   2 attributes, 2 exemplars: first row [input | exemplar 1 | exemplar 2],
+           then cell (a, b) = a z_D1 + b z_D2 + (1 - a - b) z_input, where D1 takes
+           attribute 1 from exemplar 1 and D2 attribute 2 from exemplar 2; a grows
+           down, b right, and the far corner swaps both.
+Bad use (unknown attribute, wrong exemplar count, unreadable image) prints one
+line and exits with status 2 before anything is written.
+"""
+
+import os
+import sys
+import tempfile
+from typing import Optional, Sequence
+
+import numpy as np
+
+from elegant_tf import image_grid
+from elegant_tf import latent_swap
+
+MODES = ("swap", "linear", "matrix")
+
+
+class UsageProblem(ValueError):
+  """Bad use of the CLI: reported as one line, exit status 2."""
+
+
+def attribute_indices(names: Sequence[str], model_names: Sequence[str]) -> list[int]:
+  """Positions of `names` among the model's attributes; UsageProblem for unknown/repeated."""
+  if not names:
+    raise UsageProblem("--attributes is empty; the model knows: " + ",".join(model_names))
+  unknown = [name for name in names if name not in model_names]
+  if unknown:
+    raise UsageProblem(f"unknown attribute(s) {','.join(unknown)}; the model was trained on: "
+                       + ",".join(model_names))
+  if len(set(names)) != len(names):
+    raise UsageProblem(f"--attributes names one twice: {','.join(names)}")
+  return [list(model_names).index(name) for name in names]
+
+
+def check_mode(mode: str, num_attributes: int, num_exemplars: int) -> None:
+  if mode not in MODES:
+    raise UsageProblem(f"--mode={mode!r}; valid: {', '.join(MODES)}")
+  if mode in ("swap", "linear") and num_exemplars != 1:
+    raise UsageProblem(f"--mode={mode} takes exactly 1 exemplar, got {num_exemplars}")
+  if mode == "matrix" and (num_attributes, num_exemplars) not in ((1, 3), (2, 2)):
+    raise UsageProblem(
+        "--mode=matrix takes 1 attribute with 3 exemplars or 2 attributes with 2 exemplars; "
+        f"got {num_attributes} attribute(s) and {num_exemplars} exemplar(s)")
+
+
+def read_landmarks(path: str) -> dict:
+  """{file name: float32 [5, 2]} from `name x1 y1 ... x5 y5` lines (CelebA's format).
+
+  Lines that do not parse (CelebA's count and header lines) are skipped.
+  """
+  table = {}
+  try:
+    with open(path) as f:
+      for line in f:
+        fields = line.split()
+        if len(fields) != 11:
+          continue
+        try:
+          points = np.array([float(v) for v in fields[1:]], np.float32).reshape(5, 2)
+        except ValueError:
+          continue
+        table[fields[0]] = points
+  except OSError as error:
+    raise UsageProblem(f"--landmarks={path}: cannot read ({error.strerror})") from error
+  if not table:
+    raise UsageProblem(f"--landmarks={path}: no 'name x1 y1 ... x5 y5' line found")
+  return table
+
+
+def read_image(path: str, image_size: int, landmarks: Optional[dict] = None) -> np.ndarray:
+  """float32 [S, S, 3] in [-1, 1]: decoded, aligned (with landmarks) or centre-cropped."""
+  from pipelines import alignment
+  from pipelines import image_decoding
+  try:
+    with open(path, "rb") as f:
+      contents = f.read()
+  except OSError as error:
+    raise UsageProblem(f"cannot read image {path}: {error.strerror}") from error
+  pixels, reason, _ = image_decoding.decode_to_rgb(contents)
+  if pixels is None:
+    raise UsageProblem(f"cannot read image {path}: {reason}")
+  if landmarks is not None:
+    points = landmarks.get(os.path.basename(path), landmarks.get(path))
+    if points is None:
+      raise UsageProblem(f"--landmarks has no line for {os.path.basename(path)}")
+    square = alignment.align(pixels, points, image_size)
+  else:
+    square = alignment.center_crop_resize(pixels, image_size)
+  return np.clip(np.asarray(square, np.float32) / 127.5 - 1.0, -1.0, 1.0)
+
+
+def mix_slabs(latent, other, weights) -> np.ndarray:
+  """Numpy slab exchange: slab i = (1 - w_i) * latent + w_i * other (w: [n])."""
+  latent = np.asarray(latent, np.float32)
+  membership = latent_swap.slab_membership(latent.shape[-1], len(weights))
+  channel_weights = np.asarray(weights, np.float32) @ membership
+  return (1.0 - channel_weights) * latent + channel_weights * np.asarray(other, np.float32)
+
+
+def _decode_codes(model, image, latent, skips, codes: list) -> list:
+  """Decode several edited codes of one image in one batch."""
+  count = len(codes)
+  repeat = lambda array: np.repeat(array[:1], count, axis=0)
+  edited = model.decode(repeat(image[None]), np.concatenate(codes), repeat(latent),
+                        [repeat(skip) for skip in skips])
+  return list(edited)
+
+
+def swap_mode(model, image, exemplar, weights) -> tuple[list, list]:
+  outputs = model.transfer(image[None], exemplar[None], np.asarray(weights, np.float32)[None])
+  return ([[image, exemplar, outputs["edited"][0], outputs["exemplar_edited"][0]]],
+          ["input", "exemplar", "edited", "exemplar_edited"])
+
+
+def linear_mode(model, image, exemplar, weights, steps: int) -> tuple[list, list]:
+  latents, skips = model.encode(np.stack([image, exemplar]))
+  latent, own_skips = latents[:1], [skip[:1] for skip in skips]
+  codes = [mix_slabs(latent, latents[1:2], np.asarray(weights) * k / steps)
+           for k in range(steps + 1)]
+  decoded = _decode_codes(model, image, latent, own_skips, codes)
+  return ([[image, exemplar] + decoded],
+          ["input", "exemplar"] + [f"step_{k}" for k in range(steps + 1)])
+
+
+def matrix_mode(model, image, exemplars: list, attribute_positions: list, num_attributes: int,
+                steps: int) -> tuple[list, list]:
+  latents, skips = model.encode(np.stack([image] + list(exemplars)))
+  latent, own_skips = latents[:1], [skip[:1] for skip in skips]
+  one_hot = np.eye(num_attributes, dtype=np.float32)
+  fractions = [k / steps for k in range(steps + 1)]
+  codes = []
+  if len(attribute_positions) == 1:
+    chosen = one_hot[attribute_positions[0]]
+    top_right, bottom_left, bottom_right = [mix_slabs(latent, latents[k:k + 1], chosen)
+                                            for k in (1, 2, 3)]
+    for u in fractions:
+      for v in fractions:
+        codes.append((1 - u) * (1 - v) * latent + (1 - u) * v * top_right
+                     + u * (1 - v) * bottom_left + u * v * bottom_right)
+  else:
+    swapped_1 = mix_slabs(latent, latents[1:2], one_hot[attribute_positions[0]])
+    swapped_2 = mix_slabs(latent, latents[2:3], one_hot[attribute_positions[1]])
+    for a in fractions:
+      for b in fractions:
+        codes.append(a * swapped_1 + b * swapped_2 + (1 - a - b) * latent)
+  decoded = _decode_codes(model, image, latent, own_skips,
+                          [code.astype(np.float32) for code in codes])
+  rows = [[image] + list(exemplars)]
+  rows += [decoded[r * (steps + 1):(r + 1) * (steps + 1)] for r in range(steps + 1)]
+  names = ["input"] + [f"exemplar_{k + 1}" for k in range(len(exemplars))]
+  names += [f"cell_{r}_{c}" for r in range(steps + 1) for c in range(steps + 1)]
+  return rows, names
+
+
+def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequence[str],
+                 steps: int = 4, strength: float = 1.0) -> tuple[list, list]:
+  """(grid rows, result names in row-major order) of one mode; checks the use first."""
+  positions = attribute_indices(list(attribute_names), model.attribute_names)
+  check_mode(mode, len(positions), len(exemplars))
+  if steps < 1:
+    raise UsageProblem(f"--steps={steps} must be at least 1")
+  if not 0.0 <= strength <= 1.0:
+    raise UsageProblem(f"--strength={strength} must lie in [0, 1]")
+  weights = np.zeros(len(model.attribute_names), np.float32)
+  weights[positions] = strength
+  if mode == "swap":
+    return swap_mode(model, image, exemplars[0], weights)
+  if mode == "linear":
+    return linear_mode(model, image, exemplars[0], weights, steps)
+  return matrix_mode(model, image, exemplars, positions, len(model.attribute_names), steps)
+
+
+def _write_png_atomically(path: str, pixels: np.ndarray) -> None:
+  from PIL import Image
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".incomplete-", suffix=".png")
+  os.close(handle)
+  Image.fromarray(pixels).save(temporary, format="PNG")
+  os.replace(temporary, path)
+
+
+def write_results(out: str, rows: list, names: list, each: bool) -> list[str]:
+  """Write the grid (and each image as <out stem>_<name>.png); return the paths written."""
+  written = []
+  _write_png_atomically(out, image_grid.tile(rows))
+  written.append(out)
+  if each:
+    stem = os.path.splitext(out)[0]
+    images = [image for row in rows for image in row]
+    for name, image in zip(names, images):
+      path = f"{stem}_{name}.png"
+      _write_png_atomically(path, image_grid.to_uint8(image))
+      written.append(path)
+  return written
+
+
+def main(argv=None) -> int:
+  """`python -m elegant_tf.transfer`: flags are defined here, so importing defines none."""
+  from absl import app
+  from absl import flags
+
+  flags.DEFINE_string("model", None,
+                      "Trained model: SavedModel model folder (newest version) or version "
+                      "folder, a .tflite file from `python -m elegant_tf.tflite`, or a training "
+                      "run directory (its newest checkpoint).")
+  flags.DEFINE_enum("mode", "swap", list(MODES),
+                    "swap: exchange the attributes with one exemplar; linear: --steps from "
+                    "the input to the swap; matrix: 1 attribute x 3 exemplars or 2 attributes "
+                    "x 2 exemplars, a grid of (steps+1)^2 images.")
+  flags.DEFINE_string("input", None, "The face to edit (any size; JPEG, PNG, BMP, GIF, ...).")
+  flags.DEFINE_list("exemplars", [], "Comma-separated exemplar faces whose attributes are "
+                    "taken (swap/linear: 1; matrix: 3 for one attribute, 2 for two).")
+  flags.DEFINE_list("attributes", [], "Comma-separated attribute names, as trained (see the "
+                    "model's metadata); swap takes any subset, all exchanged in one pass.")
+  flags.DEFINE_integer("steps", 4, "Interpolation intervals for linear and matrix (m).")
+  flags.DEFINE_float("strength", 1.0, "Swap strength in [0, 1] for swap and the end point of "
+                     "linear (1 = full swap).")
+  flags.DEFINE_string("landmarks", None,
+                      "Optional 5-point landmark file (`name x1 y1 ... x5 y5` per line, pupils, "
+                      "nose, mouth corners, CelebA's format): align the images with it first.")
+  flags.DEFINE_string("out", None, "Output PNG grid.")
+  flags.DEFINE_bool("each", False, "Also write every image of the grid as <out>_<name>.png.")
+  for name in ("model", "input", "out"):
+    flags.mark_flag_as_required(name)
+  flag_values = flags.FLAGS
+
+  def run(unused_argv):
+    if len(unused_argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
+    from elegant_tf import model_loading
+    try:
+      if not flag_values.out.lower().endswith(".png"):
+        raise UsageProblem(f"--out={flag_values.out} must end in .png")
+      check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
+      try:
+        model = model_loading.load(flag_values.model)
+      except (FileNotFoundError, ValueError) as error:
+        raise UsageProblem(str(error)) from error
+      attribute_indices(flag_values.attributes, model.attribute_names)
+      landmarks = read_landmarks(flag_values.landmarks) if flag_values.landmarks else None
+      image = read_image(flag_values.input, model.image_size, landmarks)
+      exemplars = [read_image(path, model.image_size, landmarks)
+                   for path in flag_values.exemplars]
+      rows, names = run_transfer(model, flag_values.mode, image, exemplars,
+                                 flag_values.attributes, flag_values.steps,
+                                 flag_values.strength)
+    except UsageProblem as problem:
+      print(f"transfer: {problem}", file=sys.stderr)
+      sys.exit(2)
+    for path in write_results(flag_values.out, rows, names, flag_values.each):
+      print(path)
+
+  app.run(run, argv=argv)
+  return 0
+
+
+if __name__ == "__main__":
+  main()
