@@ -1,0 +1,66 @@
+"""Tests of training, saving, loading and the CLI of the attribute classifier."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from elegant_tf import classifier
+from pipelines import synthetic
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp("classifier"))
+  source = synthetic.SyntheticFaces(32, split_sizes={"train": 200, "test": 40})
+  metadata = classifier.train_classifier(source, ["Bangs", "Wearing_Hat"], out, train_steps=3,
+                                         batch_size=8, base_width=4, max_width=8,
+                                         test_examples=40, verbose=0)
+  return out, source, metadata
+
+
+def test_saves_model_and_metadata_with_per_attribute_accuracy(trained):
+  out, _, metadata = trained
+  assert os.path.exists(os.path.join(out, classifier.MODEL_FILE))
+  with open(os.path.join(out, classifier.METADATA_FILE)) as f:
+    assert json.load(f) == metadata
+  assert metadata["attribute_names"] == ["Bangs", "Wearing_Hat"]
+  assert metadata["test_examples"] == 40  # Every test example, though fewer than a batch.
+  assert set(metadata["test_accuracy"]) == {"Bangs", "Wearing_Hat"}
+  assert 0.0 <= metadata["mean_test_accuracy"] <= 1.0
+  assert "| mean |" in classifier.accuracy_table(metadata)
+
+
+def test_loaded_model_reproduces_the_reported_accuracy(trained):
+  out, source, metadata = trained
+  model, loaded_metadata = classifier.load(out)
+  columns = [source.attribute_names.index(name) for name in loaded_metadata["attribute_names"]]
+  accuracy, seen = classifier.test_accuracy(model, source, columns, "test", 40)
+  assert seen == 40
+  np.testing.assert_allclose(accuracy, [metadata["test_accuracy"]["Bangs"],
+                                        metadata["test_accuracy"]["Wearing_Hat"]])
+  probabilities = classifier.predict_probabilities(model, np.zeros((3, 32, 32, 3)))
+  assert probabilities.shape == (3, 2) and np.all((probabilities > 0) & (probabilities < 1))
+
+
+def test_unknown_attribute_is_a_usage_error(tmp_path):
+  source = synthetic.SyntheticFaces(32, split_sizes={"train": 50, "test": 50})
+  with pytest.raises(classifier.UsageError, match="not in the data"):
+    classifier.train_classifier(source, ["Bald"], str(tmp_path), train_steps=1)
+
+
+def test_missing_classifier_names_the_command(tmp_path):
+  with pytest.raises(FileNotFoundError, match="elegant_tf.classifier"):
+    classifier.load(str(tmp_path))
+
+
+def test_cli_bad_use_exits_2_with_one_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "elegant_tf.classifier", "--image_size=40", f"--out={tmp_path}"],
+      capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
+          os.path.dirname(os.path.abspath(__file__)))))
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith("error: --image_size")
