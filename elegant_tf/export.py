@@ -85,7 +85,7 @@ def _check_shape(tensor, signature: str, name: str, expected: Sequence[Optional[
       ok = tf.logical_and(ok, tf.equal(padded[axis], size))
   wanted = "[" + ", ".join("batch" if s is None else str(s) for s in expected) + "]"
   check = tf.debugging.Assert(
-      ok, [f"{signature}: input '{name}' must have shape {wanted}; got shape", shape],
+      ok, [f"{signature}: input {name} must have shape {wanted}; got shape", shape],
       summarize=8)
   with tf.control_dependencies([check]):
     tensor = tf.identity(tensor)
@@ -100,13 +100,13 @@ def _check_same_batch(signature: str, named_tensors: dict) -> list:
   for name in names[1:]:
     checks.append(tf.debugging.Assert(
         tf.equal(tf.shape(named_tensors[name])[0], first),
-        [f"{signature}: input '{name}' must have the batch size of '{names[0]}'"]))
+        [f"{signature}: input {name} must have the batch size of {names[0]}"]))
   return checks
 
 
 def _check_unit_interval(tensor, signature: str, name: str):
   in_range = tf.reduce_all(tf.logical_and(tensor >= 0.0, tensor <= 1.0))
-  check = tf.debugging.Assert(in_range, [f"{signature}: input '{name}' must lie in [0, 1]"])
+  check = tf.debugging.Assert(in_range, [f"{signature}: input {name} must lie in [0, 1]"])
   with tf.control_dependencies([check]):
     return tf.identity(tensor)
 
@@ -160,7 +160,7 @@ class _Signatures:
       known = tf.reduce_any([tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
                              for magic in _IMAGE_MAGICS])
       check = tf.debugging.Assert(known, [
-          f"transfer_bytes: input '{name}' holds an element that is not a JPEG, PNG, GIF or "
+          f"transfer_bytes: input {name} holds an element that is not a JPEG, PNG, GIF or "
           "BMP image"])
       with tf.control_dependencies([check]):
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)

@@ -1,0 +1,189 @@
+"""The exported SavedModel: every signature, version folder rules, bad requests, the CLI."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from elegant_tf import export
+from elegant_tf import latent_swap
+from elegant_tf import train_lib
+from tests.elegant_tf import tiny
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """One tiny trained model, exported at the end of training (with prototypes)."""
+  tmp_path = tmp_path_factory.mktemp("export")
+  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0,
+                            export_dir=str(tmp_path / "models" / "tiny"))
+  result = train_lib.train(config)
+  return {"config": config, "version_dir": result["export"],
+          "loaded": tf.saved_model.load(result["export"])}
+
+
+def _inputs(batch=2, seed=0):
+  rng = np.random.default_rng(seed)
+  images = rng.uniform(-1, 1, (2 * batch, 32, 32, 3)).astype(np.float32)
+  return tf.constant(images[:batch]), tf.constant(images[batch:])
+
+
+def test_signatures_inputs_outputs_and_metadata(trained):
+  signatures = trained["loaded"].signatures
+  assert set(signatures) == {"serving_default", "transfer_bytes", "encode", "decode",
+                             "add_attribute", "metadata"}
+  def names(key):
+    args = signatures[key].structured_input_signature[1]
+    return sorted(args), {k: v.dtype for k, v in args.items()}, sorted(
+        signatures[key].structured_outputs)
+  assert names("serving_default")[0] == ["attributes", "exemplar", "image", "strength"]
+  assert names("serving_default")[2] == ["edited", "exemplar_edited"]
+  assert names("transfer_bytes")[1]["image_bytes"] == tf.string
+  assert names("transfer_bytes")[2] == ["edited_bytes", "exemplar_edited_bytes"]
+  assert names("encode")[2] == ["latent", "skip_0", "skip_1"]
+  assert names("decode")[0] == ["edited_latent", "image", "latent", "skip_0", "skip_1"]
+  assert names("add_attribute")[0] == ["attributes", "image", "strength"]
+  metadata = {k: v.numpy() for k, v in signatures["metadata"]().items()}
+  assert [n.decode() for n in metadata["attribute_names"]] == ["Eyeglasses", "Bangs"]
+  assert metadata["image_size"] == 32 and metadata["version"] == 1
+  assert list(metadata["value_range"]) == [-1.0, 1.0] and metadata["has_prototypes"]
+  assets = export.read_metadata(trained["version_dir"])
+  assert assets["attribute_names"] == ["Eyeglasses", "Bangs"] and assets["version"] == 1
+  assert assets["latent_shape"] == [4, 4, 16] and assets["training_data"] == "synthetic"
+
+
+def test_strength_scales_the_swap_and_encode_decode_rebuild_it(trained):
+  signatures = trained["loaded"].signatures
+  image, exemplar = _inputs()
+  attributes = tf.constant([[1.0, 0.0], [1.0, 1.0]])
+  half = signatures["serving_default"](image=image, exemplar=exemplar, attributes=attributes,
+                                       strength=tf.fill([2, 2], 0.5))
+  encoded = signatures["encode"](image=image)
+  exemplar_latent = signatures["encode"](image=exemplar)["latent"]
+  edited_latent = latent_swap.swap_latent_slabs(encoded["latent"], exemplar_latent,
+                                                attributes * 0.5)
+  rebuilt = signatures["decode"](image=image, edited_latent=edited_latent, **encoded)
+  np.testing.assert_allclose(rebuilt["edited"], half["edited"], atol=1e-5)
+  none = signatures["serving_default"](image=image, exemplar=exemplar, attributes=attributes,
+                                       strength=tf.zeros([2, 2]))
+  own = signatures["decode"](image=image, edited_latent=encoded["latent"], **encoded)
+  np.testing.assert_allclose(none["edited"], own["edited"], atol=1e-5)
+  assert not np.allclose(half["edited"], none["edited"], atol=1e-6)
+
+
+def test_add_attribute_at_zero_strength_reconstructs(trained):
+  signatures = trained["loaded"].signatures
+  image, _ = _inputs()
+  encoded = signatures["encode"](image=image)
+  own = signatures["decode"](image=image, edited_latent=encoded["latent"], **encoded)["edited"]
+  zero = signatures["add_attribute"](image=image, attributes=tf.ones([2, 2]),
+                                     strength=tf.zeros([2, 2]))["edited"]
+  full = signatures["add_attribute"](image=image, attributes=tf.ones([2, 2]),
+                                     strength=tf.ones([2, 2]))["edited"]
+  np.testing.assert_allclose(zero, own, atol=1e-5)
+  assert full.shape == (2, 32, 32, 3) and not np.allclose(full, own, atol=1e-6)
+
+
+def _png(height, width, seed=0):
+  pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
+  buffer = io.BytesIO()
+  Image.fromarray(pixels).save(buffer, format="PNG")
+  return buffer.getvalue()
+
+
+def test_bytes_variant_decodes_resizes_and_returns_png(trained):
+  signatures = trained["loaded"].signatures
+  jpeg = io.BytesIO()
+  Image.fromarray(np.full((40, 64, 3), 90, np.uint8)).save(jpeg, format="JPEG")
+  outputs = signatures["transfer_bytes"](
+      image_bytes=tf.constant([_png(50, 40), jpeg.getvalue()]),
+      exemplar_bytes=tf.constant([_png(32, 32, 1), _png(100, 90, 2)]),
+      attributes=tf.ones([2, 2]), strength=tf.ones([2, 2]))
+  for key in ("edited_bytes", "exemplar_edited_bytes"):
+    for png in outputs[key].numpy():
+      assert Image.open(io.BytesIO(png)).size == (32, 32)
+  # Same pixels through the float signature give the same result (up to 8-bit rounding).
+  exemplar = np.asarray(Image.open(io.BytesIO(_png(32, 32, 1))), np.float32) / 127.5 - 1
+  image = tf.image.resize(np.asarray(Image.open(io.BytesIO(_png(50, 40))))[5:45],
+                          [32, 32], antialias=True) / 127.5 - 1
+  floats = signatures["serving_default"](image=image[None], exemplar=exemplar[None],
+                                         attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
+  decoded = np.asarray(Image.open(io.BytesIO(outputs["edited_bytes"].numpy()[0])), np.float32)
+  assert np.abs(decoded / 127.5 - 1 - floats["edited"][0].numpy()).max() < 2.5 / 127.5
+
+
+@pytest.mark.parametrize("signature,inputs,message", [
+    ("serving_default", dict(image=tf.zeros([1, 32, 32, 4])), "input image must have shape"),
+    ("serving_default", dict(image=tf.zeros([32, 32, 3])), "input image must have shape"),
+    ("serving_default", dict(exemplar=tf.zeros([1, 16, 16, 3])), "input exemplar must"),
+    ("serving_default", dict(attributes=tf.ones([1, 3])), "input attributes must have shape"),
+    ("serving_default", dict(strength=tf.fill([1, 2], 1.5)), "input strength must lie in"),
+    ("serving_default", dict(exemplar=tf.zeros([2, 32, 32, 3])), "batch size of image"),
+    ("encode", dict(image=tf.zeros([1, 32, 32])), "encode: input image"),
+    ("add_attribute", dict(attributes=tf.ones([1]), image=tf.zeros([1, 32, 32, 3])),
+     "add_attribute: input attributes"),
+    ("transfer_bytes", dict(image_bytes=tf.constant([b"not an image"])),
+     "input image_bytes holds an element that is not"),
+])
+def test_bad_requests_name_the_input(trained, signature, inputs, message):
+  defaults = {"image": tf.zeros([1, 32, 32, 3]), "exemplar": tf.zeros([1, 32, 32, 3]),
+              "attributes": tf.ones([1, 2]), "strength": tf.ones([1, 2])}
+  if signature == "transfer_bytes":
+    defaults = {"image_bytes": tf.constant([_png(32, 32)]),
+                "exemplar_bytes": tf.constant([_png(32, 32)]),
+                "attributes": tf.ones([1, 2]), "strength": tf.ones([1, 2])}
+  wanted = trained["loaded"].signatures[signature].structured_input_signature[1]
+  arguments = {k: v for k, v in {**defaults, **inputs}.items() if k in wanted}
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    trained["loaded"].signatures[signature](**arguments)
+
+
+def test_versions_count_up_and_are_never_overwritten(trained, tmp_path):
+  model = tiny_generator()
+  first = export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
+  second = export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
+  assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
+  with pytest.raises(FileExistsError, match="never overwritten.*next free: 3"):
+    export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path), version=2)
+  with pytest.raises(ValueError, match="positive"):
+    export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path), version=0)
+  assert sorted(os.listdir(tmp_path)) == ["1", "2"]  # No .incomplete-* left behind.
+  # Without prototypes there is no add_attribute signature, and the metadata says so.
+  assert "add_attribute" not in tf.saved_model.load(second).signatures
+  assert export.read_metadata(second)["has_prototypes"] is False
+
+
+def tiny_generator():
+  from elegant_tf import generator as generator_lib
+  model = generator_lib.ElegantGenerator(2, [8, 16, 16], name="generator")
+  zeros = np.zeros((1, 32, 32, 3), np.float32)
+  model({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
+  return model
+
+
+def _cli(*args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+  return subprocess.run([sys.executable, "-m", "elegant_tf.export", *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_cli_exports_a_run_and_refuses_an_existing_version(trained, tmp_path):
+  run_dir = trained["config"].run_dir
+  result = _cli(f"--run_dir={run_dir}", f"--export_dir={tmp_path}", "--version=7",
+                "--prototype_examples=8")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.strip().endswith(os.path.join(str(tmp_path), "7"))
+  assert tf.saved_model.load(str(tmp_path / "7")).signatures["add_attribute"] is not None
+  again = _cli(f"--run_dir={run_dir}", f"--export_dir={tmp_path}", "--version=7")
+  assert again.returncode == 2 and "never overwritten" in again.stderr
+  assert sorted(os.listdir(tmp_path)) == ["7"]
+  missing = _cli(f"--run_dir={tmp_path / 'nope'}", f"--export_dir={tmp_path}")
+  assert missing.returncode == 2 and "not a training run directory" in missing.stderr
