@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from elegant_tf import export
+from elegant_tf import latent_swap
 from elegant_tf import model_loading
 from elegant_tf import train_config
 from elegant_tf import train_lib
@@ -22,6 +23,25 @@ def test_run_dir_saved_model_and_model_folder_give_the_same_transfer(tmp_path):
   for other in outputs[1:]:
     for key in ("edited", "exemplar_edited"):
       np.testing.assert_allclose(other[key], outputs[0][key], atol=1e-5)
+  # encode/decode agree between the checkpoint and the SavedModel signatures, and
+  # decoding a half-swapped code equals a transfer at strength 0.5.
+  run_model, saved = model_loading.load(config.run_dir), model_loading.load(result["export"])
+  latent, skips = run_model.encode(batch["image_a"])
+  saved_latent, saved_skips = saved.encode(batch["image_a"])
+  np.testing.assert_allclose(saved_latent, latent, atol=1e-5)
+  exemplar_latent, _ = saved.encode(batch["image_b"])
+  half = np.full_like(weights, 0.5)
+  edited_latent = np.asarray(latent_swap.swap_latent_slabs(latent, exemplar_latent, weights * 0.5))
+  for model in (run_model, saved):
+    np.testing.assert_allclose(
+        model.decode(batch["image_a"], edited_latent, latent, skips),
+        model.transfer(batch["image_a"], batch["image_b"], weights, half)["edited"], atol=1e-5)
+  assert saved.add_attribute is not None and run_model.add_attribute is None
+
+
+def test_missing_tflite_file_is_named(tmp_path):
+  with pytest.raises(FileNotFoundError, match="no such .tflite file"):
+    model_loading.load(str(tmp_path / "model.tflite"))
 
 
 def test_unknown_path_names_the_accepted_forms(tmp_path):

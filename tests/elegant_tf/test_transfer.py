@@ -1,0 +1,143 @@
+"""The transfer CLI's modes: grid layouts, linear end points, matrix corners, bad use."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from elegant_tf import export
+from elegant_tf import generator as generator_lib
+from elegant_tf import model_loading
+from elegant_tf import tflite
+from elegant_tf import transfer
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GAP = 2  # image_grid.tile's default gap.
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+  """A tiny exported generator (the modes' algebra does not need training) and its .tflite."""
+  tmp_path = tmp_path_factory.mktemp("transfer")
+  model = generator_lib.ElegantGenerator(2, [8, 16, 16], name="generator")
+  zeros = np.zeros((1, 32, 32, 3), np.float32)
+  model({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
+  version_dir = export.export_generator(model, ["Eyeglasses", "Bangs"], 32,
+                                        str(tmp_path / "models"))
+  tflite_path = str(tmp_path / "model.tflite")
+  tflite.write_atomically(tflite_path, tflite.convert(version_dir, "none"))
+  rng = np.random.default_rng(0)
+  for k in range(4):  # Different sizes and formats on purpose.
+    pixels = rng.integers(0, 256, (40 + 10 * k, 36 + 5 * k, 3), np.uint8)
+    Image.fromarray(pixels).save(tmp_path / f"face{k}.{'png' if k % 2 else 'jpg'}")
+  (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+  return {"saved": model_loading.load(version_dir), "tflite": model_loading.load(tflite_path),
+          "version_dir": version_dir, "tflite_path": tflite_path, "tmp": tmp_path}
+
+
+def _faces(models, count):
+  tmp = models["tmp"]
+  return [transfer.read_image(str(tmp / f"face{k}.{'png' if k % 2 else 'jpg'}"), 32)
+          for k in range(count)]
+
+
+@pytest.mark.parametrize("backend", ["saved", "tflite"])
+def test_swap_grid_and_multi_attribute_swap(models, backend):
+  model = models[backend]
+  image, exemplar = _faces(models, 2)
+  rows, names = transfer.run_transfer(model, "swap", image, exemplar[None][:1],
+                                      ["Bangs", "Eyeglasses"])
+  assert names == ["input", "exemplar", "edited", "exemplar_edited"]
+  expected = model.transfer(image[None], exemplar[None], np.ones((1, 2), np.float32))
+  np.testing.assert_allclose(rows[0][2], expected["edited"][0], atol=1e-5)
+  np.testing.assert_allclose(rows[0][0], image)
+
+
+@pytest.mark.parametrize("backend", ["saved", "tflite"])
+def test_linear_starts_at_reconstruction_and_ends_at_the_swap(models, backend):
+  model = models[backend]
+  image, exemplar = _faces(models, 2)
+  rows, names = transfer.run_transfer(model, "linear", image, [exemplar], ["Bangs"], steps=3)
+  assert len(rows) == 1 and len(rows[0]) == 2 + 4 and names[-1] == "step_3"
+  reconstruction = model.transfer(image[None], exemplar[None], np.zeros((1, 2), np.float32))
+  swap = model.transfer(image[None], exemplar[None], np.array([[0, 1]], np.float32))
+  np.testing.assert_allclose(rows[0][2], reconstruction["edited"][0], atol=1e-4)
+  np.testing.assert_allclose(rows[0][-1], swap["edited"][0], atol=1e-4)
+  assert not np.allclose(rows[0][3], rows[0][2], atol=1e-7)
+
+
+def test_matrix_one_attribute_three_exemplars_has_swaps_at_the_corners(models):
+  model = models["saved"]
+  image, *exemplars = _faces(models, 4)
+  rows, _ = transfer.run_transfer(model, "matrix", image, exemplars, ["Eyeglasses"], steps=2)
+  assert [len(row) for row in rows] == [4, 3, 3, 3]
+  grid = rows[1:]
+  weights = np.array([[1, 0]], np.float32)
+  for (r, c), exemplar in zip([(0, 2), (2, 0), (2, 2)], exemplars):
+    swap = model.transfer(image[None], exemplar[None], weights)["edited"][0]
+    np.testing.assert_allclose(grid[r][c], swap, atol=1e-4)
+  own = model.transfer(image[None], image[None], weights * 0)["edited"][0]
+  np.testing.assert_allclose(grid[0][0], own, atol=1e-4)
+
+
+def test_matrix_two_attributes_far_corner_swaps_both(models):
+  model = models["saved"]
+  image, exemplar = _faces(models, 2)
+  # With the same exemplar twice, the far corner is the two-attribute swap.
+  rows, _ = transfer.run_transfer(model, "matrix", image, [exemplar, exemplar],
+                                  ["Eyeglasses", "Bangs"], steps=2)
+  assert [len(row) for row in rows] == [3, 3, 3, 3]
+  both = model.transfer(image[None], exemplar[None], np.ones((1, 2), np.float32))["edited"][0]
+  only_glasses = model.transfer(image[None], exemplar[None],
+                                np.array([[1, 0]], np.float32))["edited"][0]
+  np.testing.assert_allclose(rows[3][2], both, atol=1e-4)
+  np.testing.assert_allclose(rows[3][0], only_glasses, atol=1e-4)
+
+
+@pytest.mark.parametrize("mode,attributes,exemplars,message", [
+    ("swap", ["Glasses"], 1, "unknown attribute"),
+    ("swap", ["Bangs"], 2, "exactly 1 exemplar"),
+    ("matrix", ["Bangs"], 2, "1 attribute with 3 exemplars"),
+    ("matrix", ["Bangs", "Eyeglasses"], 3, "2 attributes with 2 exemplars"),
+])
+def test_bad_use_is_one_clear_problem(models, mode, attributes, exemplars, message):
+  image = _faces(models, 1)[0]
+  with pytest.raises(transfer.UsageProblem, match=message):
+    transfer.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes)
+
+
+def _cli(*args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+  return subprocess.run([sys.executable, "-m", "elegant_tf.transfer", *args], cwd=REPO,
+                        env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_writes_grid_and_each_image_from_a_tflite_file(models):
+  tmp = models["tmp"]
+  out = tmp / "out" / "linear.png"
+  result = _cli(f"--model={models['tflite_path']}", "--mode=linear", f"--input={tmp / 'face0.jpg'}",
+                f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--steps=2",
+                f"--out={out}", "--each")
+  assert result.returncode == 0, result.stderr[-2000:]
+  grid = np.asarray(Image.open(out))
+  assert grid.shape == (32, 5 * 32 + 4 * GAP, 3)
+  each = sorted(os.listdir(tmp / "out"))
+  assert "linear_step_2.png" in each and "linear_input.png" in each and len(each) == 6
+  assert np.asarray(Image.open(tmp / "out" / "linear_step_0.png")).shape == (32, 32, 3)
+
+
+def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models):
+  tmp = models["tmp"]
+  out = tmp / "bad" / "x.png"
+  common = [f"--model={models['version_dir']}", f"--out={out}"]
+  unreadable = _cli(*common, "--mode=swap", f"--input={tmp / 'broken.png'}",
+                    f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs")
+  assert unreadable.returncode == 2
+  assert unreadable.stderr.strip().splitlines()[-1].startswith("transfer: cannot read image")
+  unknown = _cli(*common, "--mode=swap", f"--input={tmp / 'face0.jpg'}",
+                 f"--exemplars={tmp / 'face1.png'}", "--attributes=Smile")
+  assert unknown.returncode == 2 and "unknown attribute(s) Smile" in unknown.stderr
+  assert not out.parent.exists()
