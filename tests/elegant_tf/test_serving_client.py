@@ -1,0 +1,229 @@
+"""The REST client against the real SavedModel in a fresh process, and its HTTP behaviour.
+
+TF Serving itself is not available here, so `serve_like_tf_serving` answers TF
+Serving's columnar REST predict protocol from the exported SavedModel, loaded in a
+separate Python process as TF Serving would load it: signatures only, no Python
+objects of ours.
+"""
+
+import base64
+import http.server
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from elegant_tf import serving_client
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+_SERVER = r'''
+import base64, http.server, json, sys
+import numpy as np, tensorflow as tf
+model_name, version_dir, port_file = sys.argv[1:4]
+loaded = tf.saved_model.load(version_dir)
+
+def to_tensor(value, spec):
+  def unwrap(v):
+    if isinstance(v, dict):
+      return base64.b64decode(v["b64"])
+    return [unwrap(x) for x in v] if isinstance(v, list) else v
+  return tf.constant(unwrap(value), spec.dtype)
+
+def to_json(name, tensor):
+  value = tensor.numpy()
+  if tensor.dtype == tf.string:
+    items = value.tolist() if value.ndim else [value]
+    out = [{"b64": base64.b64encode(v).decode()} if name.endswith("_bytes") else v.decode()
+           for v in items]
+    return out if value.ndim else out[0]
+  return value.tolist()
+
+class Handler(http.server.BaseHTTPRequestHandler):
+  def log_message(self, *args):
+    pass
+  def reply(self, code, body):
+    data = json.dumps(body).encode()
+    self.send_response(code)
+    self.send_header("Content-Type", "application/json")
+    self.send_header("Content-Length", str(len(data)))
+    self.end_headers()
+    self.wfile.write(data)
+  def do_POST(self):
+    body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    if self.path != f"/v1/models/{model_name}:predict":
+      name = self.path.split("/")[3].split(":")[0]
+      return self.reply(404, {"error": f"Servable not found for request: Latest({name})"})
+    key = body.get("signature_name", "serving_default")
+    if key not in loaded.signatures:
+      return self.reply(400, {"error": f'Serving signature name: "{key}" not found in signature def'})
+    function = loaded.signatures[key]
+    specs = function.structured_input_signature[1]
+    try:
+      outputs = function(**{k: to_tensor(v, specs[k]) for k, v in body["inputs"].items()})
+    except Exception as error:
+      return self.reply(400, {"error": str(error).strip().splitlines()[-2] if "\n" in str(error) else str(error)})
+    self.reply(200, {"outputs": {k: to_json(k, v) for k, v in outputs.items()}})
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+open(port_file, "w").write(str(server.server_address[1]))
+server.serve_forever()
+'''
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+  from elegant_tf import export
+  from elegant_tf import generator as generator_lib
+  tmp_path = tmp_path_factory.mktemp("serving")
+  model = generator_lib.ElegantGenerator(2, [8, 16, 16], name="generator")
+  zeros = np.zeros((1, 32, 32, 3), np.float32)
+  model({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
+  prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
+  version_dir = export.export_generator(model, ["Eyeglasses", "Bangs"], 32,
+                                        str(tmp_path / "elegant"), prototypes=prototypes)
+  port_file = tmp_path / "port"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  process = subprocess.Popen([sys.executable, "-c", _SERVER, "elegant", version_dir,
+                              str(port_file)], env=env)
+  deadline = time.time() + 240
+  while not (port_file.exists() and port_file.read_text()) and time.time() < deadline:
+    assert process.poll() is None, "the serving process died"
+    time.sleep(0.2)
+  yield {"url": f"http://127.0.0.1:{port_file.read_text()}", "model": model,
+         "prototypes": prototypes}
+  process.terminate()
+  process.wait(timeout=30)
+
+
+def _batch(seed=0):
+  rng = np.random.default_rng(seed)
+  return rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32), \
+      rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+
+
+def test_request_building_and_response_parsing():
+  body = serving_client.build_predict_request(
+      "transfer_bytes", {"image_bytes": [b"\x89PNG"], "attributes": np.ones((1, 2), np.float32)})
+  assert body == {"signature_name": "transfer_bytes",
+                  "inputs": {"image_bytes": [{"b64": base64.b64encode(b"\x89PNG").decode()}],
+                             "attributes": [[1.0, 1.0]]}}
+  parsed = serving_client.parse_predict_response(
+      {"outputs": {"edited_bytes": [{"b64": "AAE="}], "edited": [[0.5]]}})
+  assert parsed["edited_bytes"] == [b"\x00\x01"] and parsed["edited"].shape == (1, 1)
+  # TF Serving drops the name of a lone output.
+  assert serving_client.parse_predict_response({"outputs": [[1.0]]}, ["edited"])["edited"].shape \
+      == (1, 1)
+  with pytest.raises(serving_client.ServingError, match="boom"):
+    serving_client.parse_predict_response({"error": "boom"})
+
+
+def test_transfer_and_metadata_match_the_model(served):
+  client = serving_client.ServingClient(served["url"], "elegant", timeout=60)
+  image, exemplar = _batch()
+  weights = np.array([[1, 0], [1, 1]], np.float32)
+  outputs = client.transfer(image, exemplar, weights, np.full_like(weights, 0.5))
+  expected = served["model"]({"image": image, "exemplar": exemplar, "attributes": weights * 0.5})
+  for key in ("edited", "exemplar_edited"):
+    np.testing.assert_allclose(outputs[key], np.asarray(expected[key]), atol=1e-5)
+  assert client.metadata() == {"attribute_names": ["Eyeglasses", "Bangs"], "image_size": 32,
+                               "value_range": [-1.0, 1.0], "version": 1,
+                               "latent_shape": [4, 4, 16], "has_prototypes": True}
+  encoded = client.encode(image)
+  decoded = client.decode(image, encoded["latent"], encoded["latent"],
+                          [encoded["skip_0"], encoded["skip_1"]])
+  zero = client.add_attribute(image, weights, np.zeros_like(weights))
+  np.testing.assert_allclose(decoded, zero, atol=1e-5)
+
+
+def test_bytes_round_trip_and_bad_request_message(served):
+  client = serving_client.ServingClient(served["url"], "elegant", timeout=60)
+  buffer = io.BytesIO()
+  Image.fromarray(np.full((48, 40, 3), 120, np.uint8)).save(buffer, format="JPEG")
+  outputs = client.transfer_bytes(buffer.getvalue(), buffer.getvalue(), [[1, 0]])
+  assert Image.open(io.BytesIO(outputs["edited_bytes"][0])).size == (32, 32)
+  with pytest.raises(serving_client.ServingError, match="input image_bytes holds an element"):
+    client.transfer_bytes(b"garbage", buffer.getvalue(), [[1, 0]])
+  with pytest.raises(serving_client.ServingError, match="input attributes must have shape"):
+    client.transfer(*_batch(), np.ones((2, 3), np.float32))
+
+
+def test_missing_model_and_signature_have_their_own_errors(served):
+  with pytest.raises(serving_client.ModelNotFoundError, match="'nope' is not served"):
+    serving_client.ServingClient(served["url"], "nope", retries=0).encode(_batch()[0])
+  client = serving_client.ServingClient(served["url"], "elegant", retries=0)
+  with pytest.raises(serving_client.SignatureNotFoundError, match="no signature 'swap'"):
+    client.predict("swap", {"image": _batch()[0]})
+
+
+class _Flaky(http.server.BaseHTTPRequestHandler):
+  """Drops the first `failures` connections, then answers a fixed prediction."""
+  failures = 2
+  seen = 0
+
+  def log_message(self, *args):
+    pass
+
+  def do_POST(self):
+    type(self).seen += 1
+    if type(self).seen <= type(self).failures:
+      self.connection.shutdown(socket.SHUT_RDWR)  # A reset, as a restarting server gives.
+      return
+    data = json.dumps({"outputs": {"edited": [[1.0]], "exemplar_edited": [[2.0]]}}).encode()
+    self.send_response(200)
+    self.send_header("Content-Length", str(len(data)))
+    self.end_headers()
+    self.wfile.write(data)
+
+
+class _Slow(_Flaky):
+  def do_POST(self):
+    time.sleep(1.0)
+    try:
+      super().do_POST()
+    except (BrokenPipeError, ConnectionResetError):
+      pass  # The client gave up first, as intended.
+
+
+def _loopback(handler):
+  server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+  threading.Thread(target=server.serve_forever, daemon=True).start()
+  return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_connection_errors_are_retried_then_reported():
+  _Flaky.seen, _Flaky.failures = 0, 2
+  server, url = _loopback(_Flaky)
+  try:
+    client = serving_client.ServingClient(url, "m", retries=2, backoff=0.01)
+    assert client.predict("serving_default", {"x": [1]})["edited"].tolist() == [[1.0]]
+    assert _Flaky.seen == 3
+    _Flaky.seen, _Flaky.failures = 0, 10
+    with pytest.raises(serving_client.ServingUnavailableError, match="after 2 attempts"):
+      serving_client.ServingClient(url, "m", retries=1, backoff=0.01).predict("s", {"x": [1]})
+  finally:
+    server.shutdown()
+
+
+def test_timeouts_are_retried_and_refused_connections_reported():
+  _Slow.seen, _Slow.failures = 0, 0
+  server, url = _loopback(_Slow)
+  try:
+    started = time.time()
+    with pytest.raises(serving_client.ServingUnavailableError, match="after 2 attempts"):
+      serving_client.ServingClient(url, "m", timeout=0.2, retries=1, backoff=0.01).predict(
+          "s", {"x": [1]})
+    assert time.time() - started < 5
+  finally:
+    server.shutdown()
+    server.server_close()
+  with pytest.raises(serving_client.ServingUnavailableError, match="no answer"):
+    serving_client.ServingClient(url, "m", timeout=1, retries=1, backoff=0.01).status()
