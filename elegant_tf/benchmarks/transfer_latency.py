@@ -1,0 +1,115 @@
+"""Transfer latency and throughput: SavedModel vs each TFLite variant, at several sizes.
+
+  python -m elegant_tf.benchmarks.transfer_latency --sizes=64,128,256
+
+Latency is the median wall time of one batch-1 transfer (one image, one exemplar,
+both edited outputs) after a warm-up; throughput is transfers per second at
+--batch (the TFLite files are batch-1, so they run the batch one pair at a time).
+Weights are untrained (speed does not depend on them); widths follow the paper
+(64..512, 5 blocks) unless --max_width caps them. The machine is shared: compare
+rows of one run, not runs of different days.
+"""
+
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+VARIANTS = ("none", "float16", "dynamic", "int8")
+
+
+def _generator(size: int, max_width: int, num_attributes: int):
+  from elegant_tf import generator as generator_lib
+  depth = 5 if size >= 64 else 3
+  widths = [min(64 * 2 ** k, max_width) for k in range(depth)]
+  model = generator_lib.ElegantGenerator(num_attributes, widths, name="generator")
+  zeros = np.zeros((1, size, size, 3), np.float32)
+  model({"image": zeros, "exemplar": zeros,
+         "attributes": np.zeros((1, num_attributes), np.float32)})
+  return model
+
+
+def _throughput(model, images, exemplars, attributes, repeats: int) -> float:
+  model.transfer(images, exemplars, attributes)
+  start = time.perf_counter()
+  for _ in range(repeats):
+    model.transfer(images, exemplars, attributes)
+  return repeats * len(images) / (time.perf_counter() - start)
+
+
+def benchmark_size(size: int, variants, max_width: int, batch: int, repeats: int,
+                   workdir: str) -> list[dict]:
+  from elegant_tf import export
+  from elegant_tf import model_loading
+  from elegant_tf import tflite
+  attributes_names = ["Eyeglasses", "Bangs", "Smiling"]
+  generator = _generator(size, max_width, len(attributes_names))
+  version_dir = export.export_generator(generator, attributes_names, size,
+                                        os.path.join(workdir, f"model{size}"),
+                                        training_data="synthetic")
+  rng = np.random.default_rng(0)
+  images = rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
+  exemplars = rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
+  attributes = np.ones((batch, len(attributes_names)), np.float32)
+  models = {"SavedModel": (model_loading.load_saved_model(version_dir), None)}
+  for variant in variants:
+    path = os.path.join(workdir, f"model{size}_{variant}.tflite")
+    tflite.write_atomically(path, tflite.convert(version_dir, variant, calibration_samples=8))
+    models[f"TFLite {variant}"] = (model_loading.load(path), os.path.getsize(path))
+  rows = []
+  for name, (model, size_bytes) in models.items():
+    latency = tflite.time_transfer(model, images[:1], exemplars[:1], attributes[:1], repeats)
+    rows.append({"size": size, "model": name, "file_mib": size_bytes and size_bytes / 2**20,
+                 "latency_ms": 1000 * latency,
+                 "throughput": _throughput(model, images, exemplars, attributes,
+                                           max(1, repeats // 4))})
+  return rows
+
+
+def format_rows(rows: list) -> str:
+  lines = ["| px | model | file (MiB) | latency batch 1 (ms) | throughput (transfers/s) |",
+           "|---|---|---|---|---|"]
+  for row in rows:
+    file_mib = "-" if row["file_mib"] is None else f"{row['file_mib']:.2f}"
+    lines.append(f"| {row['size']} | {row['model']} | {file_mib} | {row['latency_ms']:.1f} | "
+                 f"{row['throughput']:.1f} |")
+  return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+  from absl import app
+  from absl import flags
+  flags.DEFINE_list("sizes", ["64", "128", "256"], "Image sizes to measure.")
+  flags.DEFINE_list("variants", list(VARIANTS), "TFLite quantizations to measure.")
+  flags.DEFINE_integer("max_width", 512, "Channel cap (paper: 512).")
+  flags.DEFINE_integer("batch", 8, "Batch for the throughput column.")
+  flags.DEFINE_integer("repeats", 10, "Timed repetitions per measurement.")
+  flag_values = flags.FLAGS
+
+  def run(unused_argv):
+    if len(unused_argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
+    bad = [v for v in flag_values.variants if v not in VARIANTS]
+    if bad or not all(s.isdigit() and int(s) % 32 == 0 for s in flag_values.sizes):
+      raise app.UsageError(f"--variants from {','.join(VARIANTS)}; --sizes multiples of 32",
+                           exitcode=2)
+    workdir = tempfile.mkdtemp(prefix="elegant_latency_")
+    rows = []
+    try:
+      for size in flag_values.sizes:
+        rows += benchmark_size(int(size), flag_values.variants, flag_values.max_width,
+                               flag_values.batch, flag_values.repeats, workdir)
+        print(format_rows(rows[-1 - len(flag_values.variants):]), flush=True)
+    finally:
+      shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\nAll sizes ({os.cpu_count()} CPUs visible, max_width={flag_values.max_width}):")
+    print(format_rows(rows))
+
+  app.run(run, argv=argv)
+  return 0
+
+
+if __name__ == "__main__":
+  main()
