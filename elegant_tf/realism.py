@@ -62,6 +62,9 @@ class InceptionFeatures:
         input_shape=(input_size, input_size, 3))
     if weights_path:
       self.network.load_weights(weights_path)
+    import tensorflow as tf
+    # One traced graph instead of ~300 eager layer calls per batch.
+    self._forward = tf.function(lambda batch: self.network(batch, training=False))
     self.imagenet = bool(weights_path)
     self.input_size = input_size
     self.batch_size = batch_size
@@ -75,11 +78,15 @@ class InceptionFeatures:
     images = np.asarray(images, np.float32)
     features = []
     for start in range(0, len(images), self.batch_size):
-      batch = tf.image.resize(images[start:start + self.batch_size],
-                              (self.input_size, self.input_size), method="bilinear")
-      features.append(np.asarray(self.network(batch, training=False), np.float64))
+      batch = images[start:start + self.batch_size]
+      count = len(batch)
+      # Pad the last batch to full size so the traced graph is reused.
+      batch = np.concatenate([batch, np.zeros((self.batch_size - count,) + batch.shape[1:],
+                                              np.float32)])
+      batch = tf.image.resize(batch, (self.input_size, self.input_size), method="bilinear")
+      features.append(np.asarray(self._forward(batch), np.float64)[:count])
       if progress is not None:
-        progress(len(batch))
+        progress(count)
     return np.concatenate(features) if features else np.zeros((0, FEATURE_DIM))
 
 
@@ -88,22 +95,39 @@ def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
   return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
-def frechet_distance(features_a, features_b) -> float:
-  """FID: |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two feature sets.
+def _trace_sqrt_product(centred_a: np.ndarray, centred_b: np.ndarray) -> float:
+  """Tr((S_a S_b)^(1/2)) for the sample covariances of two centred feature sets.
 
-  Tr((S_a S_b)^(1/2)) is computed as Tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)): the
-  two matrices have the same eigenvalues, and the second is symmetric PSD, so
-  eigh is stable where a general matrix square root is not.
+  With S = X^T X / (n - 1), the non-zero eigenvalues of S_a S_b are the
+  squared singular values of X_a X_b^T / sqrt((n_a - 1)(n_b - 1)), so with
+  fewer images than feature dimensions (the usual case on a CPU: hundreds of
+  images, 2048 dimensions) the trace is a small SVD instead of two 2048^2
+  eigendecompositions. Otherwise Tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)) is used:
+  the same eigenvalues, from a symmetric PSD matrix, so eigh is stable where a
+  general matrix square root is not.
   """
+  scale = (len(centred_a) - 1) * (len(centred_b) - 1)
+  if min(len(centred_a), len(centred_b)) <= centred_a.shape[1]:
+    singular = np.linalg.svd(centred_a @ centred_b.T, compute_uv=False)
+    return float(singular.sum() / np.sqrt(scale))
+  cov_a = centred_a.T @ centred_a / (len(centred_a) - 1)
+  cov_b = centred_b.T @ centred_b / (len(centred_b) - 1)
+  root_a = _sqrt_psd(cov_a)
+  cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+  return float(np.sum(np.sqrt(np.clip(cross, 0.0, None))))
+
+
+def frechet_distance(features_a, features_b) -> float:
+  """FID: |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two feature sets."""
   a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
   if len(a) < 2 or len(b) < 2:
     return float("nan")
-  mean_term = float(np.sum(np.square(a.mean(0) - b.mean(0))))
-  cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-  root_a = _sqrt_psd(cov_a)
-  cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
-  trace_root = float(np.sum(np.sqrt(np.clip(cross, 0.0, None))))
-  return mean_term + float(np.trace(cov_a) + np.trace(cov_b)) - 2.0 * trace_root
+  mean_a, mean_b = a.mean(0), b.mean(0)
+  centred_a, centred_b = a - mean_a, b - mean_b
+  traces = (np.sum(np.square(centred_a)) / (len(a) - 1)
+            + np.sum(np.square(centred_b)) / (len(b) - 1))
+  return (float(np.sum(np.square(mean_a - mean_b))) + float(traces)
+          - 2.0 * _trace_sqrt_product(centred_a, centred_b))
 
 
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:

@@ -1,0 +1,125 @@
+"""End-to-end tests of the evaluation suite on a tiny trained model."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from elegant_tf import classifier
+from elegant_tf import evaluate
+from elegant_tf import ground_truth_eval
+from elegant_tf import model_loading
+from elegant_tf import train_lib
+from pipelines import synthetic
+from tests.elegant_tf import tiny
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+  root = tmp_path_factory.mktemp("evaluate")
+  config = tiny.tiny_config(root, train_steps=2, eval_pairs=0, export_dir=None)
+  train_lib.train(config)
+  source = synthetic.SyntheticFaces(32, split_sizes={"train": 64, "val": 24, "test": 24})
+  classifier_dir = str(root / "classifier")
+  classifier.train_classifier(source, ["Eyeglasses", "Bangs", "Smiling"], classifier_dir,
+                              train_steps=2, batch_size=8, base_width=4, max_width=8,
+                              test_examples=16, verbose=0)
+  return model_loading.load(config.run_dir), source, classifier_dir, root
+
+
+class NoGroundTruth:
+  """The synthetic faces seen as a source without ground truth (no `params`)."""
+
+  def __init__(self, source):
+    self._source = source
+    self.attribute_names = source.attribute_names
+    self.image_size = source.image_size
+
+  def labels(self, split):
+    return self._source.labels(split)
+
+  def batches(self, split, indices, batch_size, deterministic=True):
+    return self._source.batches(split, indices, batch_size, deterministic)
+
+
+def test_full_report_on_synthetic(setup):
+  model, source, classifier_dir, root = setup
+  out = str(root / "report")
+  result = evaluate.evaluate(model, source, out, num_pairs=4, classifier_dir=classifier_dir,
+                             realism_images=3, inception_size=75, progress=False)
+  sections = result["sections"]
+  swaps = [row["attribute"] for row in sections["ground_truth"]]
+  assert swaps == ["Eyeglasses", "Bangs", "Eyeglasses+Bangs"]
+  for row in sections["ground_truth"]:
+    assert np.isfinite(row["C_out"]) and np.isfinite(row["ssim_paste_D_in"])
+    # The oracle's exactness outside the region is a property of pasting.
+    assert row["paste_C_out"] == row["copy_C_out"]
+  classifier_row = sections["classifier"][0]
+  assert {"editing_accuracy", "preservation_error", "copy_editing_accuracy",
+          "truth_editing_accuracy"} <= set(classifier_row)
+  realism_names = [row["attribute"] for row in sections["realism"]]
+  assert realism_names == ["Eyeglasses (added)", "Eyeglasses (removed)", "Bangs (added)",
+                           "Bangs (removed)"]
+  assert all(row["edited"] == 3 and row["real"] == 3 for row in sections["realism"])
+  report = open(os.path.join(out, "results.md")).read()
+  assert report == result["report"]
+  assert "RANDOM weights" in report and "resized bilinearly to 75x75" in report
+  with open(os.path.join(out, "results.csv")) as f:
+    rows = list(csv.DictReader(f))
+  assert {"ground_truth", "classifier", "classifier_accuracy", "realism"} == {
+      row["section"] for row in rows}
+  assert len(result["figures"]) == 3 and all(os.path.exists(p) for p in result["figures"])
+
+
+def test_copy_baseline_scores_are_the_classifier_errors_on_the_inputs(setup):
+  model, source, classifier_dir, root = setup
+  result = evaluate.evaluate(model, source, str(root / "copy"), num_pairs=4,
+                             swaps=["Bangs"], classifier_dir=classifier_dir, progress=False)
+  row = result["sections"]["classifier"][0]
+  # Unedited, A still has Bangs and B still lacks it: every correct read of the
+  # inputs is a failed edit, and every misread of another attribute an error.
+  pairs = ground_truth_eval.swap_ground_truth(source, "Bangs", 4)
+  network, _ = classifier.load(classifier_dir)
+  read_a = classifier.predict_probabilities(network, pairs["image_a"]) > 0.5
+  read_b = classifier.predict_probabilities(network, pairs["image_b"]) > 0.5
+  reads_bangs = np.concatenate([read_a[:, 1], ~read_b[:, 1]]).mean()
+  assert row["copy_editing_accuracy"] == pytest.approx(1.0 - reads_bangs)
+  others = [0, 2]  # Eyeglasses, Smiling against each image's own labels.
+  labels = np.concatenate([pairs["labels_a"], pairs["labels_b"]])[:, others] > 0.5
+  reads = np.concatenate([read_a, read_b])[:, others]
+  assert row["copy_preservation_error"] == pytest.approx((reads != labels).mean())
+  assert "realism" not in result["sections"]
+
+
+def test_source_without_ground_truth_reports_reconstruction(setup):
+  model, source, _, root = setup
+  result = evaluate.evaluate(model, NoGroundTruth(source), str(root / "real"), num_pairs=4,
+                             swaps=["Eyeglasses"], progress=False)
+  row = result["sections"]["reconstruction"][0]
+  assert row["pairs"] == 4 and np.isfinite(row["reconstruction"])
+  assert "ground_truth" not in result["sections"]
+
+
+def test_unknown_swap_is_a_usage_error(setup):
+  model, source, _, root = setup
+  with pytest.raises(evaluate.UsageError, match="Mustache"):
+    evaluate.evaluate(model, source, str(root / "bad"), swaps=["Mustache"], progress=False)
+
+
+def test_importing_defines_no_flags():
+  from absl import flags
+  assert "num_pairs" not in flags.FLAGS and "model" not in flags.FLAGS
+
+
+def test_cli_bad_use_exits_2_with_one_line(tmp_path):
+  result = subprocess.run([sys.executable, "-m", "elegant_tf.evaluate",
+                           "--model=/nonexistent", f"--out={tmp_path}"],
+                          capture_output=True, text=True, cwd=ROOT)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      "error: --model=/nonexistent is neither")
