@@ -1,0 +1,242 @@
+"""One table for this machine: training speed next to what the hardware can do.
+
+  python -m elegant_tf.benchmarks.machine_table [--preset=paper|demo] \
+      [--sizes=64,128,256] [--steps=3] [--jit=off,on] [--data_size=128] \
+      [--latency_sizes=64,128,256]
+
+Rows, each measured in its own fresh process (so "peak RSS" is that
+measurement's own peak resident memory, TensorFlow runtime included):
+
+* dense matmul: GFLOP/s of a float32 2048x2048 tf.linalg.matmul, the ceiling
+  the convolutions can hope to approach on this CPU;
+* train: images/s of ElegantGAN.train_step (D step then G step) on a fixed
+  batch, FLOPs per step counted by TensorFlow's profiler on the traced step
+  (convolutions, their gradients, matmuls; multiply-add = 2 FLOPs), hence
+  achieved GFLOP/s and its share of the matmul rate; XLA (jit_compile) off
+  and on;
+* tf.data: pairs/s of `pairs.attribute_pairs` per source (synthetic renders;
+  celeba/folder decode and align generated JPEGs; tfrecord reads prepared
+  records), from pipelines.benchmarks.data_speed;
+* transfer: batch-1 latency of the SavedModel and the float TFLite file, from
+  elegant_tf.benchmarks.transfer_latency (skipped if that module is absent).
+
+Times are wall-clock: TensorFlow runs on all cores. The machine may be shared;
+the 1-minute load average is printed with the table, so compare rows of one run.
+"""
+
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+
+ATTRIBUTES = ("Eyeglasses", "Bangs", "Smiling", "Mustache")
+
+
+def _peak_rss_mib() -> float:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux.
+
+
+def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> dict:
+  """Dense float32 matmul rate of TensorFlow on this machine."""
+  import tensorflow as tf
+  a = tf.random.normal([size, size])
+  b = tf.random.normal([size, size])
+  matmul = tf.function(lambda x, y: tf.linalg.matmul(x, y))
+  matmul(a, b).numpy()
+  count, start = 0, time.perf_counter()
+  while time.perf_counter() - start < seconds:
+    result = matmul(a, b)
+    count += 1
+  result.numpy()  # Wait for the last one.
+  rate = count * 2.0 * size ** 3 / (time.perf_counter() - start) / 1e9
+  return {"measure": "dense matmul", "setting": f"float32 {size}x{size}", "value": rate,
+          "unit": "GFLOP/s", "gflop_per_item": None, "achieved_gflops": rate}
+
+
+def step_flops(function, *args) -> float:
+  """FLOPs of one call of a tf.function, counted by the TF profiler on its graph."""
+  from tensorflow.python.profiler import model_analyzer
+  from tensorflow.python.profiler import option_builder
+  options = option_builder.ProfileOptionBuilder.float_operation()
+  options["output"] = "none"
+  graph = function.get_concrete_function(*args).graph
+  return float(model_analyzer.profile(graph, options=options).total_float_ops)
+
+
+def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: bool) -> dict:
+  """Images/s and FLOPs of the real train step on a fixed in-memory batch."""
+  import dataclasses
+  import numpy as np
+  import tensorflow as tf
+  from elegant_tf import train_config
+  from elegant_tf import train_lib
+  from elegant_tf.benchmarks import training_speed as presets
+  config = dataclasses.replace(train_config.TrainConfig(), image_size=size,
+                               batch_size=batch_size, attributes=ATTRIBUTES,
+                               **presets.PRESETS[preset])
+  config.validate()
+  gan = train_lib.build_gan(config)
+  rng = np.random.default_rng(0)
+  n = len(ATTRIBUTES)
+  batch = {
+      "image_a": tf.constant(rng.uniform(-1, 1, (batch_size, size, size, 3)), tf.float32),
+      "image_b": tf.constant(rng.uniform(-1, 1, (batch_size, size, size, 3)), tf.float32),
+      "labels_a": tf.ones((batch_size, n)), "labels_b": tf.zeros((batch_size, n)),
+      "attribute": tf.zeros((batch_size,), tf.int32),
+  }
+  # Counted on the plain graph: XLA fuses ops but does the same arithmetic.
+  flops = step_flops(tf.function(gan.train_step), batch)
+  step = tf.function(gan.train_step, jit_compile=jit)
+  for _ in range(2):  # Trace (and compile) and warm up.
+    step(batch)
+  start = time.perf_counter()
+  for _ in range(steps):
+    logs = step(batch)
+  float(logs["loss_g"])
+  seconds = (time.perf_counter() - start) / steps
+  # One step reads A and B: 2 x batch real images.
+  images = 2 * batch_size
+  return {"measure": "train step", "setting": f"{size} px, {preset} widths, batch "
+          f"{batch_size}, XLA {'on' if jit else 'off'}", "value": images / seconds,
+          "unit": "images/s", "gflop_per_item": flops / images / 1e9,
+          "achieved_gflops": flops / seconds / 1e9}
+
+
+def data_speed(size: int, images: int, batch_size: int, steps: int) -> list:
+  """Pairs/s of attribute_pairs for synthetic, celeba:, folder: and tfrecord: at `size`."""
+  from pipelines import synthetic
+  from pipelines.benchmarks import data_speed as data_bench
+  sources = {"synthetic": synthetic.SyntheticFaces(size)}
+  try:
+    from pipelines import celeba
+    from pipelines import folder
+    from pipelines import prepare
+    from pipelines import tfrecord
+    root = tempfile.mkdtemp(prefix="machine_table_data_")
+    data_bench.make_data(root, images)
+    out = os.path.join(root, "tfrecord")
+    prepare.prepare(celeba.open_source(os.path.join(root, "celeba"), size), "celeba", out,
+                    verbose=False)
+    sources["celeba:DIR (decode+align)"] = celeba.open_source(os.path.join(root, "celeba"),
+                                                              size)
+    sources["folder:DIR (decode+align)"] = folder.open_source(os.path.join(root, "folder"),
+                                                              size)
+    sources["tfrecord:DIR (prepared)"] = tfrecord.open_source(out, size)
+  except ImportError as error:  # Test fixtures or real-data sources missing.
+    print(f"real-data sources skipped: {error}", file=sys.stderr)
+  return [{"measure": "tf.data pairs", "setting": f"{name}, {size} px, batch {batch_size}",
+           "value": data_bench.pairs_per_second(source, batch_size, steps), "unit": "pairs/s",
+           "gflop_per_item": None, "achieved_gflops": None}
+          for name, source in sources.items()]
+
+
+def transfer_latency(size: int, max_width: int, repeats: int) -> list:
+  """Batch-1 latency of SavedModel and float TFLite (elegant_tf.benchmarks.transfer_latency)."""
+  import shutil
+  from elegant_tf.benchmarks import transfer_latency as latency_bench
+  workdir = tempfile.mkdtemp(prefix="machine_table_latency_")
+  try:
+    rows = latency_bench.benchmark_size(size, ["none"], max_width, 4, repeats, workdir)
+  finally:
+    shutil.rmtree(workdir, ignore_errors=True)
+  return [{"measure": "transfer latency", "setting": f"{size} px, {row['model']}, batch 1",
+           "value": row["latency_ms"], "unit": "ms", "gflop_per_item": None,
+           "achieved_gflops": None} for row in rows]
+
+
+def _run_and_measure(task):
+  function, args = task
+  result = function(*args)
+  rows = result if isinstance(result, list) else [result]
+  peak = _peak_rss_mib()
+  for row in rows:
+    row["peak_rss_mib"] = peak
+  return rows
+
+
+def run_isolated(function, *args) -> list:
+  """Run a measurement in a fresh process; its rows get that process's peak RSS."""
+  context = multiprocessing.get_context("spawn")
+  with context.Pool(1) as pool:
+    return pool.apply(_run_and_measure, ((function, args),))
+
+
+def _cell(value, digits=1) -> str:
+  return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_table(rows: list, matmul_rate: float) -> str:
+  lines = ["| measure | setting | value | unit | GFLOP per image | achieved GFLOP/s | "
+           "% of matmul | peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|"]
+  for row in rows:
+    achieved = row["achieved_gflops"]
+    share = None if achieved is None or not matmul_rate else 100.0 * achieved / matmul_rate
+    lines.append(f"| {row['measure']} | {row['setting']} | {_cell(row['value'])} | "
+                 f"{row['unit']} | {_cell(row['gflop_per_item'], 2)} | {_cell(achieved)} | "
+                 f"{_cell(share)} | {_cell(row['peak_rss_mib'], 0)} |")
+  return "\n".join(lines)
+
+
+def _define_flags():
+  from absl import flags
+  flags.DEFINE_enum("preset", "paper", ["paper", "demo"],
+                    "Network widths: 'paper' (64..512, 5 blocks) or 'demo' (demo.flags).")
+  flags.DEFINE_list("sizes", ["64", "128", "256"], "Training image sizes.")
+  flags.DEFINE_list("jit", ["off", "on"], "XLA settings to measure for the train step.")
+  flags.DEFINE_integer("batch_size", 16, "Pairs per train step (paper: 16).")
+  flags.DEFINE_integer("steps", 3, "Timed train steps per row (after 2 warm-up steps).")
+  flags.DEFINE_list("data_sizes", ["128"], "Sizes for the tf.data rows (empty: skip).")
+  flags.DEFINE_integer("data_images", 200, "Generated JPEGs for the real-data sources.")
+  flags.DEFINE_integer("data_steps", 10, "Timed pair batches per source.")
+  flags.DEFINE_list("latency_sizes", ["64", "128", "256"],
+                    "Sizes for transfer latency (empty: skip).")
+  flags.DEFINE_integer("latency_max_width", 512, "Channel cap of the latency model.")
+  flags.DEFINE_integer("latency_repeats", 10, "Timed transfers per latency row.")
+
+
+def main(argv):
+  from absl import flags
+  values = flags.FLAGS
+  sizes = [int(s) for s in values.sizes]
+  if len(argv) > 1 or any(s % 32 for s in sizes) or not set(values.jit) <= {"off", "on"}:
+    print("error: --sizes must be multiples of 32 and --jit a list of off/on "
+          "(no positional arguments)", file=sys.stderr)
+    sys.exit(2)
+  load_before = os.getloadavg()[0]
+  rows = run_isolated(matmul_gflops)
+  matmul_rate = rows[0]["value"]
+  print(f"dense matmul: {matmul_rate:.1f} GFLOP/s", flush=True)
+  for size in sizes:
+    for jit in values.jit:
+      try:
+        rows += run_isolated(training_speed, size, values.preset, values.batch_size,
+                             values.steps, jit == "on")
+        print(f"train {size} px XLA {jit}: {rows[-1]['value']:.1f} images/s", flush=True)
+      except Exception as error:  # XLA may not support an op on some builds; say so.
+        print(f"train {size} px XLA {jit} failed: {error}", file=sys.stderr)
+  for size in values.data_sizes:
+    rows += run_isolated(data_speed, int(size), values.data_images, values.batch_size,
+                         values.data_steps)
+    print(f"tf.data at {size} px done", flush=True)
+  try:
+    import elegant_tf.benchmarks.transfer_latency  # noqa: F401  Written separately.
+    has_latency = True
+  except ImportError:
+    has_latency = False
+    print("transfer latency skipped: elegant_tf.benchmarks.transfer_latency is absent",
+          file=sys.stderr)
+  for size in values.latency_sizes if has_latency else []:
+    rows += run_isolated(transfer_latency, int(size), values.latency_max_width,
+                         values.latency_repeats)
+    print(f"transfer latency at {size} px done", flush=True)
+  print(f"\n{os.cpu_count()} CPUs visible; 1-minute load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after (other jobs share this machine).\n")
+  print(format_table(rows, matmul_rate))
+
+
+if __name__ == "__main__":
+  from absl import app
+  _define_flags()
+  app.run(main)
