@@ -85,6 +85,16 @@ class ElegantGAN(keras.Model):
     self.discriminator_optimizer.build(self.discriminator_variables)
     self.built = True
 
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    """Skip Keras' symbolic build: build_for() already created every variable.
+
+    Keras 3.15 pulls one batch from the distributed iterator and all-reduces it
+    to build the model; under MultiWorkerMirroredStrategy that fails for dict
+    batches, and under MirroredStrategy it silently drops the first batch.
+    """
+    if not self.built:
+      raise RuntimeError("call build_for(image_size) inside the strategy scope before fit")
+
   @property
   def discriminator_variables(self):
     return (self.discriminator_full.trainable_variables
@@ -184,4 +194,9 @@ class ElegantGAN(keras.Model):
     for (name, attribute_name), tracker in self.attribute_trackers.items():
       is_current = ops.cast(attribute == self.attribute_names.index(attribute_name), "float32")
       tracker.update_state(values[name], sample_weight=is_current)
-    return {name: tracker.result() for name, tracker in self.loss_trackers.items()}
+    logs = {name: tracker.result() for name, tracker in self.loss_trackers.items()}
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+      # Keras 3.15 reduces logs across workers with reduce(MEAN, axis=0), which
+      # needs an axis: give it [1] vectors; the mean over them is the scalar.
+      logs = {name: ops.reshape(value, [1]) for name, value in logs.items()}
+    return logs

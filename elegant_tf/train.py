@@ -45,8 +45,10 @@ flags.DEFINE_string("export_dir", _DEFAULTS.export_dir,
                     "Model folder for the SavedModel exported at the end; numeric version "
                     "folders are created inside (TF Serving layout). Empty: no export.")
 flags.DEFINE_enum("strategy", _DEFAULTS.strategy, list(train_config.STRATEGIES),
-                  "'default' (one device) or 'mirrored' (tf.distribute.MirroredStrategy over "
-                  "all GPUs, or over --cpu_replicas logical CPUs).")
+                  "'default' (one device), 'mirrored' (tf.distribute.MirroredStrategy over "
+                  "all GPUs, or over --cpu_replicas logical CPUs) or 'multi_worker' "
+                  "(MultiWorkerMirroredStrategy over the machines in the TF_CONFIG "
+                  "environment variable; run the same command on every worker).")
 flags.DEFINE_integer("cpu_replicas", _DEFAULTS.cpu_replicas,
                      "Split the CPU into N logical devices for --strategy=mirrored (to try "
                      "multi-replica training without GPUs; slower, not faster).")
@@ -118,17 +120,21 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.INFO)
-  import tensorflow as tf  # Keep TensorFlow's own INFO chatter (saver, assets) off the console.
-  tf.get_logger().setLevel("WARNING")
   try:
     config = config_from_flags()
     config.validate()
-    from elegant_tf import train_lib  # Imported late: flag errors should not wait for TF.
+    import tensorflow as tf  # Imported late: flag errors should not wait for TensorFlow.
+    tf.get_logger().setLevel("WARNING")  # Its INFO chatter (saver, assets) hides our output.
+    from elegant_tf import train_lib
     result = train_lib.train(config)
   except train_config.ConfigError as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)
+  if "worker" in result:
+    print(f"{result['worker']} weights sha256={result['weights_sha256']}")
   print(f"\ntrained {config.run_dir} to step {result['step']}")
+  if "sample_grid" not in result:
+    return  # A non-chief worker: the chief writes samples, export and evaluation.
   print(f"sample grid: {result['sample_grid']}")
   if "export" in result:
     print(f"SavedModel: {result['export']}")

@@ -5,7 +5,7 @@ from typing import Optional
 
 from elegant_tf import losses
 
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multi_worker")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
 
 

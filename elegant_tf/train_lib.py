@@ -3,15 +3,19 @@
 `train(config)` takes a validated TrainConfig; the command line lives in train.py.
 """
 
+import hashlib
 import json
 import logging
 import os
+import shutil
+import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from elegant_tf import checkpointing
+from elegant_tf import cluster
 from elegant_tf import discriminator as discriminator_lib
 from elegant_tf import export
 from elegant_tf import gan_trainer
@@ -41,6 +45,9 @@ def split_cpu(replicas: int) -> None:
 def make_strategy(config: train_config.TrainConfig) -> tf.distribute.Strategy:
   if config.strategy == "default":
     return tf.distribute.get_strategy()
+  if config.strategy == "multi_worker":
+    # Reads TF_CONFIG (checked by cluster.from_environment before this).
+    return tf.distribute.MultiWorkerMirroredStrategy()
   if config.cpu_replicas > 1:
     split_cpu(config.cpu_replicas)
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:config.cpu_replicas]
@@ -123,42 +130,121 @@ def evaluate_on_synthetic(generator, source, config: train_config.TrainConfig) -
   return table
 
 
+def worker_of(config: train_config.TrainConfig):
+  """This process's ClusterInfo under --strategy=multi_worker (else None), checked."""
+  if config.strategy != "multi_worker":
+    return None
+  try:
+    worker = cluster.from_environment()
+  except cluster.ClusterError as error:
+    raise train_config.ConfigError(str(error)) from error
+  if config.batch_size % worker.num_workers:
+    raise train_config.ConfigError(
+        f"--batch_size={config.batch_size} must be divisible by the {worker.num_workers} "
+        "workers (it is the global batch)")
+  return worker
+
+
+def training_pairs(strategy, source, config: train_config.TrainConfig, start_step: int):
+  """The pair dataset fit consumes: global batches, or per-worker shards across workers."""
+  if config.strategy != "multi_worker":
+    return pairs.attribute_pairs(source, config.attributes, config.batch_size,
+                                 split=config.split, seed=config.seed,
+                                 deterministic=config.deterministic, start_step=start_step)
+
+  def dataset_fn(context: tf.distribute.InputContext):
+    # Each worker reads its own examples (sharded by example index) and builds
+    # its share of the global batch; attributes take turns in step everywhere.
+    per_worker = config.batch_size // context.num_input_pipelines
+    per_replica = context.get_per_replica_batch_size(config.batch_size)
+    dataset = pairs.attribute_pairs(
+        source, config.attributes, per_worker, split=config.split, seed=config.seed,
+        deterministic=config.deterministic, start_step=start_step,
+        shard_index=context.input_pipeline_id, num_shards=context.num_input_pipelines)
+    if per_replica != per_worker:
+      # Consecutive elements go to a worker's replicas: split each batch in order.
+      dataset = dataset.unbatch().batch(per_replica, drop_remainder=True)
+    return dataset
+
+  return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def weights_digest(gan) -> str:
+  """sha256 of every network and optimizer variable: equal on workers that are in sync."""
+  digest = hashlib.sha256()
+  for variable in (gan.generator.weights + gan.discriminator_full.weights
+                   + gan.discriminator_half.weights + gan.generator_optimizer.variables
+                   + gan.discriminator_optimizer.variables):
+    digest.update(np.asarray(variable.numpy()).tobytes())
+  return digest.hexdigest()
+
+
+def wait_for_all_workers(strategy) -> None:
+  """A one-number all-reduce as a barrier: no worker leaves while the chief still writes
+  (a worker that exits early looks like a crash to the others' heartbeat checks)."""
+  strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
+
+
 def train(config: train_config.TrainConfig) -> dict:
-  """Train (or resume) a run; return paths and the evaluation rows it produced."""
+  """Train (or resume) a run; return paths and the evaluation rows it produced.
+
+  Under --strategy=multi_worker every worker runs this; only the chief writes the
+  run directory, samples and export. The others save the checkpoints the
+  strategy needs into a temporary folder that is removed at the end, and all
+  restore from the chief's checkpoints (the run directory must be shared).
+  """
   config.validate()
+  worker = worker_of(config)
   strategy = make_strategy(config)
+  is_chief = worker is None or worker.is_chief
   source = open_data(config)
-  os.makedirs(config.run_dir, exist_ok=True)
-  with open(os.path.join(config.run_dir, train_config.RESOLVED_FLAGS_FILE), "w") as f:
-    f.write(config.to_flagfile())
-  report_data(source, config)
+  if is_chief:
+    os.makedirs(config.run_dir, exist_ok=True)
+    with open(os.path.join(config.run_dir, train_config.RESOLVED_FLAGS_FILE), "w") as f:
+      f.write(config.to_flagfile())
+    report_data(source, config)
+  write_dir = (config.run_dir if is_chief
+               else tempfile.mkdtemp(prefix=f"elegant-{worker.task_type}{worker.task_index}-"))
   keras.utils.set_random_seed(config.seed)
   with strategy.scope():
     gan = build_gan(config)
     manager = checkpointing.checkpoint_manager(gan, config.run_dir)
     start_step = checkpointing.restore_latest(manager)
+    if not is_chief:
+      manager = checkpointing.checkpoint_manager(gan, write_dir)
   if start_step:
     logging.info("resuming %s from step %d", config.run_dir, start_step)
-  dataset = pairs.attribute_pairs(source, config.attributes, config.batch_size,
-                                  split=config.split, seed=config.seed,
-                                  deterministic=config.deterministic, start_step=start_step)
-  samples = training_callbacks.SampleGrids(fixed_sample_batches(source, config),
-                                           config.run_dir, config.sample_every)
+  dataset = training_pairs(strategy, source, config, start_step)
+  # Every worker checkpoints and reads the loss trackers (under MultiWorkerMirrored
+  # a tracker read is a collective op all workers must join); only the chief's
+  # files are kept.
   callbacks = [
-      training_callbacks.TrainingProgress(start_step, config.train_steps),
-      training_callbacks.ScalarSummaries(os.path.join(config.run_dir, "tensorboard", "train"),
-                                         config.log_every),
       checkpointing.CheckpointEvery(manager, config.checkpoint_every),
-      samples,
+      training_callbacks.ScalarSummaries(os.path.join(write_dir, "tensorboard", "train"),
+                                         config.log_every),
   ]
+  if is_chief:
+    samples = training_callbacks.SampleGrids(fixed_sample_batches(source, config),
+                                             config.run_dir, config.sample_every)
+    callbacks += [training_callbacks.TrainingProgress(start_step, config.train_steps), samples]
   if start_step < config.train_steps:
     gan.fit(dataset, steps_per_epoch=config.train_steps - start_step, epochs=1, verbose=0,
             callbacks=callbacks, shuffle=False)
   else:
     logging.info("%s already trained %d steps", config.run_dir, start_step)
-    samples.set_model(gan)
-    samples.write()
+    if is_chief:
+      samples.set_model(gan)
+      samples.write()
+  if not is_chief:
+    shutil.rmtree(write_dir, ignore_errors=True)
+    result = {"run_dir": config.run_dir, "worker": worker.name,
+              "step": int(gan.generator_optimizer.iterations.numpy()),
+              "weights_sha256": weights_digest(gan)}
+    wait_for_all_workers(strategy)
+    return result
   result = {"run_dir": config.run_dir, "step": int(gan.generator_optimizer.iterations.numpy())}
+  if worker is not None:
+    result.update(worker=worker.name, weights_sha256=weights_digest(gan))
   image_grid.write_png(os.path.join(config.run_dir, "samples", "latest.png"), samples.latest_grid)
   result["sample_grid"] = os.path.join(config.run_dir, "samples", "latest.png")
   if config.export_dir:
@@ -169,4 +255,6 @@ def train(config: train_config.TrainConfig) -> dict:
                                                training_data=config.data)
   if config.data == "synthetic" and config.eval_pairs:
     result["evaluation"] = evaluate_on_synthetic(gan.generator, source, config)
+  if worker is not None:
+    wait_for_all_workers(strategy)
   return result

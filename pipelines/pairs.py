@@ -35,13 +35,21 @@ def positives_and_negatives(labels: np.ndarray, column: int) -> tuple[np.ndarray
   return np.flatnonzero(has).astype(np.int64), np.flatnonzero(~has).astype(np.int64)
 
 
+def shard(indices: np.ndarray, shard_index: int, num_shards: int) -> np.ndarray:
+  """The examples of worker `shard_index`: decided by example index, so every example
+  belongs to exactly one worker whichever attribute stream it appears in."""
+  return indices[indices % num_shards == shard_index]
+
+
 def check_enough_examples(source: face_source.FaceSource, attributes: Sequence[str],
-                          split: str, batch_size: int) -> None:
+                          split: str, batch_size: int, shard_index: int = 0,
+                          num_shards: int = 1) -> None:
   """Fail before training if an attribute has less than a batch of positives or negatives."""
   labels = source.labels(split)
   problems = []
   for name, column in zip(attributes, attribute_columns(source, attributes)):
-    positives, negatives = positives_and_negatives(labels, column)
+    positives, negatives = (shard(side, shard_index, num_shards)
+                            for side in positives_and_negatives(labels, column))
     if len(positives) < batch_size or len(negatives) < batch_size:
       problems.append(f"{name}: {len(positives)} with, {len(negatives)} without")
   if problems:
@@ -69,7 +77,8 @@ def batches_before(start_step: int, position: int, num_attributes: int) -> int:
 
 def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], batch_size: int,
                     split: str = "train", seed: int = 0, deterministic: bool = True,
-                    shuffle_buffer: int = 100_000, start_step: int = 0) -> tf.data.Dataset:
+                    shuffle_buffer: int = 100_000, start_step: int = 0,
+                    shard_index: int = 0, num_shards: int = 1) -> tf.data.Dataset:
   """Endless dataset of pair batches, round-robin over `attributes`.
 
   Each element is a dict:
@@ -79,15 +88,19 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
       exchanged (a vector, not a scalar, so a strategy can split it with the batch).
   `batch_size` is the global batch (a distribution strategy splits it across replicas).
   `start_step` > 0 resumes the stream exactly where a run stopped after that many steps.
+  `shard_index`/`num_shards`: this worker's disjoint share of the examples (multi-worker
+  training, where `batch_size` is then the per-worker batch); the round-robin order of
+  attributes is the same on every worker.
   """
   source.check_split(split)
   columns = attribute_columns(source, attributes)
-  check_enough_examples(source, attributes, split, batch_size)
+  check_enough_examples(source, attributes, split, batch_size, shard_index, num_shards)
   labels = source.labels(split)
   chosen = tf.constant(columns, tf.int32)
 
   def pair_stream(position: int, column: int) -> tf.data.Dataset:
-    positives, negatives = positives_and_negatives(labels, column)
+    positives, negatives = (shard(side, shard_index, num_shards)
+                            for side in positives_and_negatives(labels, column))
     used = batch_size * batches_before(start_step, position, len(columns))
     # Distinct seeds per attribute and side keep the streams independent.
     with_attribute = source.batches(

@@ -76,3 +76,15 @@ def test_too_few_positives_fails_with_counts():
 def test_unknown_attribute_suggests_nearest_and_lists_valid():
   with pytest.raises(ValueError, match=r"did you mean 'Glasses'.*Glasses, Hat, Smile"):
     pairs.attribute_pairs(CountingSource(_labels()), ("Glases",), batch_size=4)
+
+
+def test_shards_are_disjoint_and_keep_the_attribute_order():
+  source = CountingSource(_labels(n=200, seed=2))
+  seen = []
+  for shard_index in range(2):
+    elements = _take(pairs.attribute_pairs(source, ("Glasses", "Hat"), 4, shard_index=shard_index,
+                                           num_shards=2), 6)
+    assert [int(e["attribute"][0]) for e in elements] == [0, 1, 0, 1, 0, 1]
+    seen.append({int(round(i * 1000)) for e in elements
+                 for i in np.concatenate([e["image_a"][:, 0, 0, 0], e["image_b"][:, 0, 0, 0]])})
+  assert seen[0] and seen[1] and not seen[0] & seen[1]
