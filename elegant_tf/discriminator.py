@@ -5,8 +5,8 @@ from typing import Sequence
 import keras
 from keras import ops
 
+from elegant_tf import conv_block
 from elegant_tf import initializers
-from elegant_tf import normalization
 
 
 @keras.saving.register_keras_serializable(package="elegant_tf")
@@ -28,12 +28,7 @@ class Discriminator(keras.Model):
                  if self.downsample > 1 else None)
     # Blocks are attributes, not list items, so checkpoints name them (see encoder.py).
     for k, width in enumerate(self.widths):
-      setattr(self, f"block_{k}", keras.Sequential([
-          keras.layers.Conv2D(width, 3, strides=2, padding="same",
-                              kernel_initializer=initializers.kernel_initializer()),
-          normalization.PixelL2Normalization(),
-          keras.layers.LeakyReLU(negative_slope=0.2),
-      ], name=f"block_{k}"))
+      setattr(self, f"block_{k}", conv_block.downsampling_block(width, f"block_{k}"))
     self.flatten = keras.layers.Flatten()
     self.score = keras.layers.Dense(1, kernel_initializer=initializers.kernel_initializer(),
                                     name="score")

@@ -4,8 +4,7 @@ from typing import Sequence
 
 import keras
 
-from elegant_tf import initializers
-from elegant_tf import normalization
+from elegant_tf import conv_block
 
 
 @keras.saving.register_keras_serializable(package="elegant_tf")
@@ -22,12 +21,7 @@ class Encoder(keras.Model):
     # One attribute per block: tf.train.Checkpoint only sees layers held as
     # attributes (Keras 3 does not expose Python lists as checkpoint children).
     for k, width in enumerate(self.widths):
-      setattr(self, f"block_{k}", keras.Sequential([
-          keras.layers.Conv2D(width, 3, strides=2, padding="same",
-                              kernel_initializer=initializers.kernel_initializer()),
-          normalization.PixelL2Normalization(),
-          keras.layers.LeakyReLU(negative_slope=0.2),
-      ], name=f"block_{k}"))
+      setattr(self, f"block_{k}", conv_block.downsampling_block(width, f"block_{k}"))
 
   @property
   def blocks(self) -> list:

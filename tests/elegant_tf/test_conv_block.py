@@ -1,0 +1,16 @@
+import numpy as np
+
+from elegant_tf import conv_block
+from elegant_tf import normalization
+
+
+def test_block_halves_size_normalizes_and_leaks():
+  block = conv_block.downsampling_block(6, "b")
+  x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+  y = np.asarray(block(x))
+  assert y.shape == (2, 4, 4, 6)
+  assert isinstance(block.layers[1], normalization.PixelL2Normalization)
+  assert y.min() < 0  # LeakyReLU keeps (scaled) negatives.
+  # Before the activation, each pixel's channel vector has unit norm.
+  pre = np.asarray(block.layers[1](block.layers[0](x)))
+  np.testing.assert_allclose(np.linalg.norm(pre, axis=-1), 1.0, rtol=1e-5)
