@@ -20,10 +20,11 @@ class Discriminator(keras.Model):
   """
 
   def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), downsample: int = 1,
-               **kwargs):
+               num_classes: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.widths = list(widths)
     self.downsample = int(downsample)
+    self.num_classes = int(num_classes)
     self.pool = (keras.layers.AveragePooling2D(self.downsample)
                  if self.downsample > 1 else None)
     # Blocks are attributes, not list items, so checkpoints name them (see encoder.py).
@@ -32,12 +33,16 @@ class Discriminator(keras.Model):
     self.flatten = keras.layers.Flatten()
     self.score = keras.layers.Dense(1, kernel_initializer=initializers.kernel_initializer(),
                                     name="score")
+    # Optional auxiliary attribute classifier (AttGAN/StarGAN style), off in the paper.
+    self.classes = (keras.layers.Dense(self.num_classes, name="classes",
+                                       kernel_initializer=initializers.kernel_initializer())
+                    if self.num_classes else None)
 
   @property
   def blocks(self) -> list:
     return [getattr(self, f"block_{k}") for k in range(len(self.widths))]
 
-  def call(self, images, labels):
+  def _features(self, images, labels):
     if self.pool is not None:
       images = self.pool(images)
     height, width = ops.shape(images)[1], ops.shape(images)[2]
@@ -46,7 +51,17 @@ class Discriminator(keras.Model):
     features = ops.concatenate([images, ops.cast(tiled, images.dtype)], axis=-1)
     for block in self.blocks:
       features = block(features)
-    return ops.squeeze(self.score(self.flatten(features)), axis=-1)
+    return self.flatten(features)
+
+  def call(self, images, labels):
+    return ops.squeeze(self.score(self._features(images, labels)), axis=-1)
+
+  def classify(self, images, num_labels: int):
+    """Attribute logits [b, num_classes] from the image alone: the label channels are
+    zeros, so the classifier cannot read the answer from its input."""
+    zeros = ops.zeros((ops.shape(images)[0], num_labels), images.dtype)
+    return self.classes(self._features(images, zeros))
 
   def get_config(self):
-    return {**super().get_config(), "widths": self.widths, "downsample": self.downsample}
+    return {**super().get_config(), "widths": self.widths, "downsample": self.downsample,
+            "num_classes": self.num_classes}

@@ -29,6 +29,15 @@ class LossWeights:
   reconstruction: float = 5.0
   d2: float = 0.5
   weight_decay: float = 1e-5  # Coupled L2 (added to gradients), as PyTorch's Adam does.
+  # Not in the paper (0 = off), see BUILD_NOTES.md "Quality options":
+  cycle: float = 0.0  # Re-encode C and D, swap the slab back, L1 to A and B.
+  classification: float = 0.0  # D1 classifies attributes; G wants C, D classified as swapped.
+
+  @property
+  def loss_names(self) -> tuple:
+    extra = (("cycle",) if self.cycle else ()) + (
+        ("classification_d", "classification_g") if self.classification else ())
+    return LOSS_NAMES + extra
 
 
 def paper_adam(learning_rate) -> keras.optimizers.Adam:
@@ -54,7 +63,8 @@ class ElegantGAN(keras.Model):
     self.discriminator_half = discriminator_half
     self.attribute_names = tuple(attribute_names)
     self.loss_weights = loss_weights
-    self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+    self.loss_trackers = {name: keras.metrics.Mean(name=name)
+                          for name in loss_weights.loss_names}
     # Per-attribute means, written to TensorBoard by a callback; not in `metrics`
     # so the progress bar stays readable.
     self.attribute_trackers = {
@@ -80,6 +90,8 @@ class ElegantGAN(keras.Model):
     self.generator({"image": images, "exemplar": images, "attributes": labels})
     self.discriminator_full(images, labels)
     self.discriminator_half(images, labels)
+    if self.loss_weights.classification:
+      self.discriminator_full.classify(images, n)
     # Optimizers owned by train_step must exist before fit under MirroredStrategy.
     self.generator_optimizer.build(self.generator.trainable_variables)
     self.discriminator_optimizer.build(self.discriminator_variables)
@@ -132,6 +144,16 @@ class ElegantGAN(keras.Model):
         "labels_d": labels_b + weights * (labels_a - labels_b),
     }
 
+  def swap_back(self, fake, batch):
+    """Re-encode [C; D], exchange the slab back, decode: should give [A; B] again."""
+    weights = ops.one_hot(batch["attribute"], len(self.attribute_names))
+    size = ops.shape(batch["image_a"])[0]
+    latents, skips = self.generator.encode(fake)
+    latent_c, latent_d = latents[:size], latents[size:]
+    back = ops.concatenate([latent_swap.swap_latent_slabs(latent_c, latent_d, weights),
+                            latent_swap.swap_latent_slabs(latent_d, latent_c, weights)], axis=0)
+    return self.generator.edit(fake, back, latents, skips)
+
   def _discriminator_terms(self, discriminator, real, real_labels, fake, fake_labels):
     """(mean real loss, mean fake loss) of one discriminator over A,B and C,D."""
     size = ops.shape(real)[0]
@@ -169,6 +191,11 @@ class ElegantGAN(keras.Model):
               self.discriminator_half, real, real_labels, stopped, fake_labels)
           # Each mean covers two of the paper's four BCE terms, hence the 2s.
           loss_d = (2 * (d1_real + d1_fake) + weights.d2 * 2 * (d2_real + d2_fake)) / 4
+          extra = {}
+          if weights.classification:
+            extra["classification_d"] = losses.attribute_classification_loss(
+                self.discriminator_full.classify(real, len(self.attribute_names)), real_labels)
+            loss_d = loss_d + weights.classification * extra["classification_d"]
           scaled_loss_d = loss_d / replicas
         self._apply(self.discriminator_optimizer, scaled_loss_d, discriminator_tape,
                     self.discriminator_variables, replicas)
@@ -181,13 +208,20 @@ class ElegantGAN(keras.Model):
       reconstruction = (losses.reconstruction_loss(batch["image_a"], outputs["reconstruction_a"])
                         + losses.reconstruction_loss(batch["image_b"], outputs["reconstruction_b"]))
       loss_g = weights.reconstruction * reconstruction + adversarial_g
+      if weights.cycle:
+        extra["cycle"] = 2 * losses.swap_back_loss(real, self.swap_back(fake, batch))
+        loss_g = loss_g + weights.cycle * extra["cycle"]
+      if weights.classification:
+        extra["classification_g"] = losses.attribute_classification_loss(
+            self.discriminator_full.classify(fake, len(self.attribute_names)), fake_labels)
+        loss_g = loss_g + weights.classification * extra["classification_g"]
       scaled_loss_g = loss_g / replicas
     self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,
                 self.generator.trainable_variables, replicas)
 
     values = {"loss_d": loss_d, "loss_g": loss_g, "reconstruction": reconstruction,
               "adversarial_g": adversarial_g, "d1_real": d1_real, "d1_fake": d1_fake,
-              "d2_real": d2_real, "d2_fake": d2_fake}
+              "d2_real": d2_real, "d2_fake": d2_fake, **extra}
     for name, tracker in self.loss_trackers.items():
       tracker.update_state(values[name])
     attribute = batch["attribute"][0]

@@ -52,3 +52,14 @@ def generator_adversarial_loss(kind: str, logits):
 def reconstruction_loss(images, reconstructions):
   """Mean squared error between an image and its unedited reconstruction."""
   return ops.mean(ops.square(images - reconstructions))
+
+
+def attribute_classification_loss(logits, labels):
+  """Multi-label BCE of attribute logits [b, n] against 0/1 labels, mean over b and n."""
+  labels = ops.cast(labels, logits.dtype)
+  return ops.mean(ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits))))
+
+
+def swap_back_loss(images, restored):
+  """Mean absolute error between the inputs and their swapped-then-swapped-back versions."""
+  return ops.mean(ops.abs(images - restored))

@@ -82,6 +82,12 @@ flags.DEFINE_integer("lr_decay_every", _DEFAULTS.lr_decay_every,
                      "attributes, i.e. 3000 x number of attributes steps here).")
 flags.DEFINE_float("weight_decay", _DEFAULTS.weight_decay,
                    "Coupled L2 weight decay added to gradients, as PyTorch's Adam (paper: 1e-5).")
+flags.DEFINE_float("cycle_weight", _DEFAULTS.cycle_weight,
+                   "Not in the paper (0 = off): weight of a swap-back cycle loss (re-encode C "
+                   "and D, exchange the slab back, L1 to A and B).")
+flags.DEFINE_float("classification_weight", _DEFAULTS.classification_weight,
+                   "Not in the paper (0 = off): weight of an attribute classifier on D1; D "
+                   "learns real labels, G wants C and D classified with their swapped labels.")
 flags.DEFINE_bool("jit_compile", _DEFAULTS.jit_compile, "Compile the train step with XLA.")
 flags.DEFINE_integer("eval_pairs", _DEFAULTS.eval_pairs,
                      "Held-out synthetic pairs per attribute in the end-of-run ground-truth "

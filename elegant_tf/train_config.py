@@ -44,6 +44,8 @@ class TrainConfig:
   lr_decay_rate: float = 0.97
   lr_decay_every: int = 3000
   weight_decay: float = 1e-5
+  cycle_weight: float = 0.0
+  classification_weight: float = 0.0
   jit_compile: bool = False
   eval_pairs: int = 64
 
@@ -86,6 +88,10 @@ class TrainConfig:
                  "discriminator_base_width", "discriminator_max_width"):
       if getattr(self, name) < 1:
         problems.append(f"--{name}={getattr(self, name)} must be at least 1")
+    for name in ("cycle_weight", "classification_weight", "weight_decay",
+                 "reconstruction_weight", "d2_weight"):
+      if getattr(self, name) < 0:
+        problems.append(f"--{name}={getattr(self, name)} must be >= 0")
     if self.eval_pairs < 0:
       problems.append(f"--eval_pairs={self.eval_pairs} must be >= 0")
     if not self.learning_rate > 0:

@@ -73,13 +73,17 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
                                              name="generator")
   gan = gan_trainer.ElegantGAN(
       generator,
-      discriminator_lib.Discriminator(config.discriminator_widths, name="discriminator_full"),
+      discriminator_lib.Discriminator(
+          config.discriminator_widths, name="discriminator_full",
+          num_classes=len(config.attributes) if config.classification_weight else 0),
       discriminator_lib.Discriminator(config.discriminator_widths, downsample=2,
                                       name="discriminator_half"),
       config.attributes,
       gan_trainer.LossWeights(gan_loss=config.gan_loss,
                               reconstruction=config.reconstruction_weight,
-                              d2=config.d2_weight, weight_decay=config.weight_decay))
+                              d2=config.d2_weight, weight_decay=config.weight_decay,
+                              cycle=config.cycle_weight,
+                              classification=config.classification_weight))
 
   def optimizer():
     return gan_trainer.paper_adam(gan_trainer.step_decay_schedule(

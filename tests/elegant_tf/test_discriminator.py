@@ -33,3 +33,14 @@ def test_config_round_trip():
   y = np.array([[1, 0], [0, 1]], "float32")
   model_checks.assert_config_round_trip(discriminator.Discriminator([4, 8, 8, 8], downsample=2),
                                         lambda m: np.asarray(m(x, y)))
+
+
+def test_classifier_head_does_not_see_the_labels():
+  d = discriminator.Discriminator([4, 8, 8, 8], num_classes=3)
+  x = np.random.default_rng(3).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  d(x, np.ones((2, 3), "float32"))
+  logits = np.asarray(d.classify(x, 3))
+  assert logits.shape == (2, 3)
+  # The realism score depends on labels; the classifier takes only the image.
+  assert np.abs(logits[0] - logits[1]).max() > 0
+  np.testing.assert_allclose(np.asarray(d.classify(x, 3)), logits)

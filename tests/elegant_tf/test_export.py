@@ -1,7 +1,6 @@
 """The exported SavedModel: every signature, version folder rules, bad requests, the CLI."""
 
 import io
-import json
 import os
 import subprocess
 import sys
@@ -147,7 +146,7 @@ def test_bad_requests_name_the_input(trained, signature, inputs, message):
 
 
 def test_versions_count_up_and_are_never_overwritten(trained, tmp_path):
-  model = tiny_generator()
+  model = tiny.untrained_generator()
   first = export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
   second = export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
   assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
@@ -161,12 +160,6 @@ def test_versions_count_up_and_are_never_overwritten(trained, tmp_path):
   assert export.read_metadata(second)["has_prototypes"] is False
 
 
-def tiny_generator():
-  from elegant_tf import generator as generator_lib
-  model = generator_lib.ElegantGenerator(2, [8, 16, 16], name="generator")
-  zeros = np.zeros((1, 32, 32, 3), np.float32)
-  model({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
-  return model
 
 
 def _cli(*args):

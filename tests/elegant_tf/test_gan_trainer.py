@@ -83,3 +83,33 @@ def test_step_decay_schedule_matches_paper():
   assert float(schedule(2999)) == pytest.approx(2e-4)
   assert float(schedule(3000)) == pytest.approx(2e-4 * 0.97)
   assert float(schedule(9000)) == pytest.approx(2e-4 * 0.97**3)
+
+
+def test_quality_options_add_their_terms_and_train_the_classifier(tmp_path):
+  config = tiny.tiny_config(tmp_path, cycle_weight=5.0, classification_weight=1.0)
+  gan = train_lib.build_gan(config)
+  head = gan.discriminator_full.classes.kernel
+  before = head.numpy().copy()
+  logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
+  assert {"cycle", "classification_d", "classification_g"} <= set(logs)
+  assert np.abs(head.numpy() - before).max() > 0
+  assert float(logs["loss_g"]) == pytest.approx(float(
+      5 * logs["reconstruction"] + logs["adversarial_g"] + 5 * logs["cycle"]
+      + logs["classification_g"]), rel=1e-5)
+
+
+def test_paper_default_has_no_extra_terms(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path))
+  assert set(gan.loss_trackers) == set(gan_trainer.LOSS_NAMES)
+  assert gan.discriminator_full.classes is None
+
+
+def test_swap_back_with_an_identity_generator_restores_the_inputs(tmp_path):
+  # With a zero residual, C = A and D = B, and swapping back must give A and B.
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path))
+  gan.generator.decoder.upsample_2.kernel.assign(
+      np.zeros_like(gan.generator.decoder.upsample_2.kernel.numpy()))
+  gan.generator.decoder.upsample_2.bias.assign(np.zeros(3, np.float32))
+  batch = tiny.random_pair_batch()
+  fake = np.concatenate([batch["image_a"], batch["image_b"]])
+  np.testing.assert_allclose(np.asarray(gan.swap_back(fake, batch)), fake, atol=1e-6)

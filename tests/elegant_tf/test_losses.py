@@ -44,3 +44,17 @@ def test_reconstruction_is_mse():
 def test_unknown_loss_names_valid_choices():
   with pytest.raises(ValueError, match="gan, lsgan, hinge"):
     losses.generator_adversarial_loss("wgan", np.zeros(1, "float32"))
+
+
+def test_attribute_classification_is_mean_multilabel_bce():
+  logits = np.array([[2.0, -1.0], [0.0, 3.0]], "float32")
+  labels = np.array([[1, 0], [0, 1]], "float32")
+  p = 1 / (1 + np.exp(-logits.astype("float64")))
+  expected = -np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p))
+  assert float(losses.attribute_classification_loss(logits, labels)) == pytest.approx(expected,
+                                                                                      rel=1e-5)
+
+
+def test_swap_back_loss_is_mean_absolute_error():
+  a = np.zeros((1, 2, 2, 3), "float32")
+  assert float(losses.swap_back_loss(a, a + 0.25)) == pytest.approx(0.25)

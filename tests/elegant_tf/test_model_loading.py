@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from elegant_tf import export
 from elegant_tf import latent_swap
 from elegant_tf import model_loading
 from elegant_tf import train_config

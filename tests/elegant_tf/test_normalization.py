@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from elegant_tf import normalization
 from tests.elegant_tf import model_checks

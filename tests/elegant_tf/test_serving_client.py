@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from elegant_tf import serving_client
+from tests.elegant_tf import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -81,15 +82,10 @@ server.serve_forever()
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-  from elegant_tf import export
-  from elegant_tf import generator as generator_lib
   tmp_path = tmp_path_factory.mktemp("serving")
-  model = generator_lib.ElegantGenerator(2, [8, 16, 16], name="generator")
-  zeros = np.zeros((1, 32, 32, 3), np.float32)
-  model({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
   prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
-  version_dir = export.export_generator(model, ["Eyeglasses", "Bangs"], 32,
-                                        str(tmp_path / "elegant"), prototypes=prototypes)
+  model = tiny.untrained_generator()
+  version_dir = tiny.untrained_export(tmp_path / "elegant", prototypes=prototypes, model=model)
   port_file = tmp_path / "port"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   process = subprocess.Popen([sys.executable, "-c", _SERVER, "elegant", version_dir,

@@ -7,22 +7,17 @@ import sys
 import numpy as np
 import pytest
 
-from elegant_tf import export
-from elegant_tf import generator as generator_lib
 from elegant_tf import model_loading
 from elegant_tf import tflite
+from tests.elegant_tf import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _tiny_export(directory):
   """A tiny generator exported with (random) prototypes; parity does not need training."""
-  model = generator_lib.ElegantGenerator(2, [8, 16, 16], name="generator")
-  zeros = np.zeros((1, 32, 32, 3), np.float32)
-  model({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
   prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
-  return export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(directory),
-                                 prototypes=prototypes, training_data="synthetic")
+  return tiny.untrained_export(directory, prototypes=prototypes, training_data="synthetic")
 
 
 @pytest.fixture(scope="module")

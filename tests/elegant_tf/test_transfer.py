@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from elegant_tf import export
-from elegant_tf import generator as generator_lib
 from elegant_tf import model_loading
 from elegant_tf import tflite
 from elegant_tf import transfer
+from tests.elegant_tf import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GAP = 2  # image_grid.tile's default gap.
@@ -22,11 +21,7 @@ GAP = 2  # image_grid.tile's default gap.
 def models(tmp_path_factory):
   """A tiny exported generator (the modes' algebra does not need training) and its .tflite."""
   tmp_path = tmp_path_factory.mktemp("transfer")
-  model = generator_lib.ElegantGenerator(2, [8, 16, 16], name="generator")
-  zeros = np.zeros((1, 32, 32, 3), np.float32)
-  model({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
-  version_dir = export.export_generator(model, ["Eyeglasses", "Bangs"], 32,
-                                        str(tmp_path / "models"))
+  version_dir = tiny.untrained_export(tmp_path / "models")
   tflite_path = str(tmp_path / "model.tflite")
   tflite.write_atomically(tflite_path, tflite.convert(version_dir, "none"))
   rng = np.random.default_rng(0)

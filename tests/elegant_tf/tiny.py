@@ -28,3 +28,25 @@ def random_pair_batch(batch_size=4, size=32, num_attributes=2, attribute=1, seed
       "labels_a": labels_a, "labels_b": labels_b,
       "attribute": np.full((batch_size,), attribute, "int32"),
   }
+
+
+
+def untrained_generator():
+  """A built, untrained tiny generator: 2 attributes, widths 8-16-16, 32 px.
+
+  Tests of the serving algebra (modes, signatures, parity) need no training.
+  """
+  from elegant_tf import generator as generator_lib
+  model = generator_lib.ElegantGenerator(2, [8, 16, 16], name="generator")
+  zeros = np.zeros((1, 32, 32, 3), np.float32)
+  model({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
+  return model
+
+
+def untrained_export(export_dir, prototypes=None, training_data=None, model=None) -> str:
+  """Export `model` (default: a new untrained_generator()) for attributes Eyeglasses,
+  Bangs at 32 px; return the version folder."""
+  from elegant_tf import export
+  return export.export_generator(model or untrained_generator(), ["Eyeglasses", "Bangs"], 32,
+                                 str(export_dir), prototypes=prototypes,
+                                 training_data=training_data)
