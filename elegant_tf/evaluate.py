@@ -239,6 +239,8 @@ def _format(value) -> str:
     return str(int(value))
   if value is None or (isinstance(value, float) and math.isnan(value)):
     return "n/a"
+  if value != 0 and abs(value) < 1e-3:
+    return f"{value:.2e}"  # Random-weight features give tiny distances; never show 0.000.
   return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
 
 
