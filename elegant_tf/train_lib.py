@@ -98,6 +98,11 @@ def fixed_sample_batches(source, config: train_config.TrainConfig) -> dict:
   """A few held-out pairs per attribute, the same at every sample step."""
   split = "val" if config.split == "train" else config.split
   count = min(SAMPLES_PER_ATTRIBUTE, config.batch_size)
+  try:
+    pairs.check_enough_examples(source, config.attributes, split, count)
+  except ValueError as error:
+    logging.warning("sample grids use the %s split: %s", config.split, error)
+    split = config.split
   batches = {}
   for position, attribute in enumerate(config.attributes):
     stream = pairs.attribute_pairs(source, config.attributes, count, split=split,
