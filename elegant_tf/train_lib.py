@@ -25,6 +25,7 @@ from elegant_tf import image_grid
 from elegant_tf import train_config
 from elegant_tf import training_callbacks
 from pipelines import data_spec
+from pipelines import label_stats
 from pipelines import pairs
 
 SAMPLES_PER_ATTRIBUTE = 4
@@ -115,10 +116,6 @@ def report_data(source, config: train_config.TrainConfig) -> None:
   skipped = source.skipped_counts()
   if skipped:
     logging.warning("skipped examples by reason: %s", skipped)
-  try:
-    from pipelines import label_stats  # Arrives with the real-data sources.
-  except ImportError:
-    return
   columns = pairs.attribute_columns(source, config.attributes)
   for warning in label_stats.attribute_warnings(source.labels(config.split)[:, columns],
                                                 config.attributes):
