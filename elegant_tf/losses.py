@@ -14,7 +14,7 @@ def _check(kind):
     raise ValueError(f"unknown GAN loss {kind!r}; valid: {', '.join(GAN_LOSSES)}")
 
 
-def _bce_with_logits(logits, target: float):
+def _bce_with_logits(logits, target):
   # log(1 + exp(-|x|)) form of binary cross-entropy, stable for large logits.
   return ops.mean(ops.relu(logits) - logits * target + ops.log1p(ops.exp(-ops.abs(logits))))
 
@@ -56,8 +56,7 @@ def reconstruction_loss(images, reconstructions):
 
 def attribute_classification_loss(logits, labels):
   """Multi-label BCE of attribute logits [b, n] against 0/1 labels, mean over b and n."""
-  labels = ops.cast(labels, logits.dtype)
-  return ops.mean(ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits))))
+  return _bce_with_logits(logits, ops.cast(labels, logits.dtype))
 
 
 def swap_back_loss(images, restored):
