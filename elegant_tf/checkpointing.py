@@ -50,17 +50,14 @@ class CheckpointEvery(keras.callbacks.Callback):
     self.every = every
     self._last_saved = None
 
-  def _step(self) -> int:
-    return int(self.model.generator_optimizer.iterations.numpy())
-
   def _save(self):
-    step = self._step()
+    step = self.model.trained_steps
     if step != self._last_saved:
       self.manager.save(checkpoint_number=step)
       self._last_saved = step
 
   def on_train_batch_end(self, batch, logs=None):
-    if self._step() % self.every == 0:
+    if self.model.trained_steps % self.every == 0:
       self._save()
 
   def on_train_end(self, logs=None):

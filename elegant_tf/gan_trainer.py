@@ -108,6 +108,11 @@ class ElegantGAN(keras.Model):
       raise RuntimeError("call build_for(image_size) inside the strategy scope before fit")
 
   @property
+  def trained_steps(self) -> int:
+    """Steps done so far: the generator optimizer's update count (also what checkpoints hold)."""
+    return int(self.generator_optimizer.iterations.numpy())
+
+  @property
   def discriminator_variables(self):
     return (self.discriminator_full.trainable_variables
             + self.discriminator_half.trainable_variables)

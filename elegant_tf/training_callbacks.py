@@ -15,10 +15,6 @@ from elegant_tf import image_grid
 SAMPLE_COLUMNS = ("A", "B", "A'", "B'", "C", "D", "C-A", "D-B")
 
 
-def _step(model) -> int:
-  return int(model.generator_optimizer.iterations.numpy())
-
-
 class TrainingProgress(keras.callbacks.Callback):
   """One progress bar over the whole run: step, losses (mean of the last log period), ETA."""
 
@@ -34,7 +30,8 @@ class TrainingProgress(keras.callbacks.Callback):
                                    stateful_metrics=names)
 
   def on_train_batch_end(self, batch, logs=None):
-    values = [("step", _step(self.model))] + [(k, float(v)) for k, v in (logs or {}).items()]
+    values = [("step", self.model.trained_steps)]
+    values += [(k, float(v)) for k, v in (logs or {}).items()]
     self.bar.update(batch + 1, values=values, finalize=False)
 
   def on_train_end(self, logs=None):
@@ -50,7 +47,7 @@ class ScalarSummaries(keras.callbacks.Callback):
     self.every = every
 
   def on_train_batch_end(self, batch, logs=None):
-    step = _step(self.model)
+    step = self.model.trained_steps
     if step % self.every:
       return
     with self.writer.as_default(step=step):
@@ -94,7 +91,7 @@ class SampleGrids(keras.callbacks.Callback):
     self._last = None
 
   def write(self):
-    step = _step(self.model)
+    step = self.model.trained_steps
     if step == self._last:
       return
     self._last = step
@@ -112,7 +109,7 @@ class SampleGrids(keras.callbacks.Callback):
     self.latest_grid = image_grid.tile(all_rows)
 
   def on_train_batch_end(self, batch, logs=None):
-    if _step(self.model) % self.every == 0:
+    if self.model.trained_steps % self.every == 0:
       self.write()
 
   def on_train_end(self, logs=None):
