@@ -17,22 +17,29 @@ class Discriminator(keras.Model):
   it is numerically stable). `downsample` > 1 average-pools the image first:
   the paper's D2 sees the image at half resolution. The flatten size follows
   from the image size at build time, so any image size works.
+
+  `patch=True` (not in the paper) replaces flatten -> Dense(1) by a 1x1 conv
+  over the last feature map: one logit per cell, [b, h, w], each judging the
+  patch its receptive field covers. The losses average over the cells.
   """
 
   def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), downsample: int = 1,
-               num_classes: int = 0, **kwargs):
+               num_classes: int = 0, patch: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.widths = list(widths)
     self.downsample = int(downsample)
     self.num_classes = int(num_classes)
+    self.patch = bool(patch)
     self.pool = (keras.layers.AveragePooling2D(self.downsample)
                  if self.downsample > 1 else None)
     # Blocks are attributes, not list items, so checkpoints name them (see encoder.py).
     for k, width in enumerate(self.widths):
       setattr(self, f"block_{k}", conv_block.downsampling_block(width, f"block_{k}"))
     self.flatten = keras.layers.Flatten()
-    self.score = keras.layers.Dense(1, kernel_initializer=initializers.kernel_initializer(),
-                                    name="score")
+    self.score = (
+        keras.layers.Conv2D(1, 1, kernel_initializer=initializers.kernel_initializer(),
+                            name="score") if self.patch else
+        keras.layers.Dense(1, kernel_initializer=initializers.kernel_initializer(), name="score"))
     # Optional auxiliary attribute classifier (AttGAN/StarGAN style), off in the paper.
     self.classes = (keras.layers.Dense(self.num_classes, name="classes",
                                        kernel_initializer=initializers.kernel_initializer())
@@ -51,17 +58,19 @@ class Discriminator(keras.Model):
     features = ops.concatenate([images, ops.cast(tiled, images.dtype)], axis=-1)
     for block in self.blocks:
       features = block(features)
-    return self.flatten(features)
+    return features
 
   def call(self, images, labels):
-    return ops.squeeze(self.score(self._features(images, labels)), axis=-1)
+    """Logits: [b] (global score) or [b, h, w] (patch scores)."""
+    features = self._features(images, labels)
+    return ops.squeeze(self.score(features if self.patch else self.flatten(features)), axis=-1)
 
   def classify(self, images, num_labels: int):
     """Attribute logits [b, num_classes] from the image alone: the label channels are
     zeros, so the classifier cannot read the answer from its input."""
     zeros = ops.zeros((ops.shape(images)[0], num_labels), images.dtype)
-    return self.classes(self._features(images, zeros))
+    return self.classes(self.flatten(self._features(images, zeros)))
 
   def get_config(self):
     return {**super().get_config(), "widths": self.widths, "downsample": self.downsample,
-            "num_classes": self.num_classes}
+            "num_classes": self.num_classes, "patch": self.patch}

@@ -31,7 +31,7 @@ class LossWeights:
   weight_decay: float = 1e-5  # Coupled L2 (added to gradients), as PyTorch's Adam does.
   # Not in the paper (0 = off), see BUILD_NOTES.md "Quality options":
   cycle: float = 0.0  # Re-encode C and D, swap the slab back, L1 to A and B.
-  classification: float = 0.0  # D1 classifies attributes; G wants C, D classified as swapped.
+  classification: float = 0.0  # D1 classifies attributes; G wants C, D's edit classified.
 
   @property
   def loss_names(self) -> tuple:
@@ -217,8 +217,12 @@ class ElegantGAN(keras.Model):
         extra["cycle"] = 2 * losses.swap_back_loss(real, self.swap_back(fake, batch))
         loss_g = loss_g + weights.cycle * extra["cycle"]
       if weights.classification:
-        extra["classification_g"] = losses.attribute_classification_loss(
-            self.discriminator_full.classify(fake, len(self.attribute_names)), fake_labels)
+        # Only the exchanged attribute: the all-label mean would dilute the edit
+        # by 1/n and reward copying for the n - 1 attributes that stay.
+        edited = ops.one_hot(batch["attribute"], len(self.attribute_names))
+        extra["classification_g"] = losses.edited_attribute_classification_loss(
+            self.discriminator_full.classify(fake, len(self.attribute_names)), fake_labels,
+            ops.concatenate([edited, edited], axis=0))
         loss_g = loss_g + weights.classification * extra["classification_g"]
       scaled_loss_g = loss_g / replicas
     self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,

@@ -14,9 +14,13 @@ def _check(kind):
     raise ValueError(f"unknown GAN loss {kind!r}; valid: {', '.join(GAN_LOSSES)}")
 
 
-def _bce_with_logits(logits, target):
+def _bce_per_entry(logits, target):
   # log(1 + exp(-|x|)) form of binary cross-entropy, stable for large logits.
-  return ops.mean(ops.relu(logits) - logits * target + ops.log1p(ops.exp(-ops.abs(logits))))
+  return ops.relu(logits) - logits * target + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
+def _bce_with_logits(logits, target):
+  return ops.mean(_bce_per_entry(logits, target))
 
 
 def discriminator_real_loss(kind: str, logits):
@@ -57,6 +61,18 @@ def reconstruction_loss(images, reconstructions):
 def attribute_classification_loss(logits, labels):
   """Multi-label BCE of attribute logits [b, n] against 0/1 labels, mean over b and n."""
   return _bce_with_logits(logits, ops.cast(labels, logits.dtype))
+
+
+def edited_attribute_classification_loss(logits, labels, edited):
+  """BCE of attribute logits [b, n] against 0/1 labels on the edited entries only.
+
+  `edited` is [b, n] with 1 where the attribute was exchanged. Sum over n, mean
+  over b: a batch with one exchanged attribute gets the full BCE of that entry,
+  not 1/n of it as the all-label mean would give.
+  """
+  logits = ops.convert_to_tensor(logits)
+  per_entry = _bce_per_entry(logits, ops.cast(labels, logits.dtype))
+  return ops.mean(ops.sum(per_entry * ops.cast(edited, logits.dtype), axis=-1))
 
 
 def swap_back_loss(images, restored):

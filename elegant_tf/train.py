@@ -75,6 +75,9 @@ flags.DEFINE_float("reconstruction_weight", _DEFAULTS.reconstruction_weight,
 flags.DEFINE_float("d2_weight", _DEFAULTS.d2_weight,
                    "Weight of the half-resolution discriminator D2 (paper: 0.5).")
 flags.DEFINE_float("learning_rate", _DEFAULTS.learning_rate, "Adam learning rate (paper: 2e-4).")
+flags.DEFINE_float("discriminator_lr_ratio", _DEFAULTS.discriminator_lr_ratio,
+                   "Discriminator learning rate / generator learning rate (paper: 1; TTUR-style "
+                   "runs use 2 to 4).")
 flags.DEFINE_float("lr_decay_rate", _DEFAULTS.lr_decay_rate,
                    "Learning rate factor per decay period (paper: 0.97).")
 flags.DEFINE_integer("lr_decay_every", _DEFAULTS.lr_decay_every,
@@ -87,7 +90,11 @@ flags.DEFINE_float("cycle_weight", _DEFAULTS.cycle_weight,
                    "and D, exchange the slab back, L1 to A and B).")
 flags.DEFINE_float("classification_weight", _DEFAULTS.classification_weight,
                    "Not in the paper (0 = off): weight of an attribute classifier on D1; D "
-                   "learns real labels, G wants C and D classified with their swapped labels.")
+                   "learns real labels, G wants the exchanged attribute of C and D classified "
+                   "as swapped.")
+flags.DEFINE_bool("patch_discriminator", _DEFAULTS.patch_discriminator,
+                  "Not in the paper: D1 and D2 score every cell of their last feature map "
+                  "(a patch of about 31 input pixels for D1) instead of one global score.")
 flags.DEFINE_bool("jit_compile", _DEFAULTS.jit_compile, "Compile the train step with XLA.")
 flags.DEFINE_integer("eval_pairs", _DEFAULTS.eval_pairs,
                      "Held-out synthetic pairs per attribute in the end-of-run ground-truth "

@@ -41,11 +41,13 @@ class TrainConfig:
   reconstruction_weight: float = 5.0
   d2_weight: float = 0.5
   learning_rate: float = 2e-4
+  discriminator_lr_ratio: float = 1.0
   lr_decay_rate: float = 0.97
   lr_decay_every: int = 3000
   weight_decay: float = 1e-5
   cycle_weight: float = 0.0
   classification_weight: float = 0.0
+  patch_discriminator: bool = False
   jit_compile: bool = False
   eval_pairs: int = 64
 
@@ -94,8 +96,9 @@ class TrainConfig:
         problems.append(f"--{name}={getattr(self, name)} must be >= 0")
     if self.eval_pairs < 0:
       problems.append(f"--eval_pairs={self.eval_pairs} must be >= 0")
-    if not self.learning_rate > 0:
-      problems.append(f"--learning_rate={self.learning_rate} must be positive")
+    for name in ("learning_rate", "discriminator_lr_ratio"):
+      if not getattr(self, name) > 0:
+        problems.append(f"--{name}={getattr(self, name)} must be positive")
     if len(set(self.attributes)) != len(self.attributes):
       problems.append(f"--attributes lists a name twice: {','.join(self.attributes)}")
     if problems:

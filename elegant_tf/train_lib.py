@@ -76,8 +76,10 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
       generator,
       discriminator_lib.Discriminator(
           config.discriminator_widths, name="discriminator_full",
-          num_classes=len(config.attributes) if config.classification_weight else 0),
+          num_classes=len(config.attributes) if config.classification_weight else 0,
+          patch=config.patch_discriminator),
       discriminator_lib.Discriminator(config.discriminator_widths, downsample=2,
+                                      patch=config.patch_discriminator,
                                       name="discriminator_half"),
       config.attributes,
       gan_trainer.LossWeights(gan_loss=config.gan_loss,
@@ -86,11 +88,13 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
                               cycle=config.cycle_weight,
                               classification=config.classification_weight))
 
-  def optimizer():
+  def optimizer(learning_rate):
     return gan_trainer.paper_adam(gan_trainer.step_decay_schedule(
-        config.learning_rate, config.lr_decay_rate, config.lr_decay_every))
+        learning_rate, config.lr_decay_rate, config.lr_decay_every))
 
-  gan.compile(optimizer(), optimizer(), jit_compile=config.jit_compile)
+  gan.compile(optimizer(config.learning_rate),
+              optimizer(config.learning_rate * config.discriminator_lr_ratio),
+              jit_compile=config.jit_compile)
   gan.build_for(config.image_size)
   return gan
 

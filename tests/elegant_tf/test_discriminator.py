@@ -44,3 +44,15 @@ def test_classifier_head_does_not_see_the_labels():
   # The realism score depends on labels; the classifier takes only the image.
   assert np.abs(logits[0] - logits[1]).max() > 0
   np.testing.assert_allclose(np.asarray(d.classify(x, 3)), logits)
+
+
+def test_patch_discriminator_scores_each_cell_of_the_last_map():
+  d = discriminator.Discriminator([4, 8, 8, 8], patch=True, num_classes=2)
+  x = np.random.default_rng(4).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+  scores = np.asarray(d(x, np.ones((2, 2), "float32")))
+  assert scores.shape == (2, 4, 4)  # 64 px / 2**4 blocks.
+  assert np.abs(scores - scores[:, :1, :1]).max() > 0  # The cells differ.
+  assert np.asarray(d.classify(x, 2)).shape == (2, 2)  # The class head stays global.
+  y = np.ones((2, 2), "float32")
+  model_checks.assert_config_round_trip(
+      discriminator.Discriminator([4, 8, 8, 8], patch=True), lambda m: np.asarray(m(x, y)))

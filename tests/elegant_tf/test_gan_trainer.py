@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from elegant_tf import gan_trainer
+from elegant_tf import losses
 from elegant_tf import train_lib
 from tests.elegant_tf import tiny
 
@@ -86,8 +87,11 @@ def test_step_decay_schedule_matches_paper():
 
 
 def test_quality_options_add_their_terms_and_train_the_classifier(tmp_path):
-  config = tiny.tiny_config(tmp_path, cycle_weight=5.0, classification_weight=1.0)
+  config = tiny.tiny_config(tmp_path, cycle_weight=5.0, classification_weight=1.0,
+                            patch_discriminator=True)
   gan = train_lib.build_gan(config)
+  assert len(gan.discriminator_full(*[tf.zeros(s) for s in (
+      (1, config.image_size, config.image_size, 3), (1, len(config.attributes)))]).shape) == 3
   head = gan.discriminator_full.classes.kernel
   before = head.numpy().copy()
   logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
@@ -96,6 +100,33 @@ def test_quality_options_add_their_terms_and_train_the_classifier(tmp_path):
   assert float(logs["loss_g"]) == pytest.approx(float(
       5 * logs["reconstruction"] + logs["adversarial_g"] + 5 * logs["cycle"]
       + logs["classification_g"]), rel=1e-5)
+
+
+def test_generator_classification_term_covers_the_exchanged_attribute_only(tmp_path):
+  # A learning rate of 1e-12 keeps the networks as they are during train_step.
+  config = tiny.tiny_config(tmp_path, classification_weight=1.0, learning_rate=1e-12)
+  gan = train_lib.build_gan(config)
+  # Distinct biases per attribute, so the edited entry and the all-label mean differ.
+  classes = gan.discriminator_full.classes.bias
+  classes.assign(np.linspace(-2.0, 2.0, classes.shape[0]).astype("float32"))
+  batch = {k: tf.constant(v) for k, v in tiny.random_pair_batch().items()}
+  outputs = gan.generate(batch)
+  fake = tf.concat([outputs["swapped_c"], outputs["swapped_d"]], axis=0)
+  fake_labels = tf.concat([outputs["labels_c"], outputs["labels_d"]], axis=0)
+  logits = gan.discriminator_full.classify(fake, len(config.attributes))
+  edited = tf.one_hot(tf.concat([batch["attribute"]] * 2, axis=0), len(config.attributes))
+  expected = losses.edited_attribute_classification_loss(logits, fake_labels, edited)
+  everything = losses.attribute_classification_loss(logits, fake_labels)
+  logs = gan.train_step(batch)
+  assert float(expected) != pytest.approx(float(everything), rel=1e-3)
+  assert float(logs["classification_g"]) == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_discriminator_learning_rate_follows_the_ratio(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, learning_rate=1e-4,
+                                             discriminator_lr_ratio=3.0))
+  assert float(gan.discriminator_optimizer.learning_rate) == pytest.approx(3e-4)
+  assert float(gan.generator_optimizer.learning_rate) == pytest.approx(1e-4)
 
 
 def test_paper_default_has_no_extra_terms(tmp_path):

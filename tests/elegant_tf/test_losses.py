@@ -55,6 +55,22 @@ def test_attribute_classification_is_mean_multilabel_bce():
                                                                                       rel=1e-5)
 
 
+def test_edited_attribute_classification_counts_only_edited_entries():
+  logits = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], "float32")
+  labels = np.array([[1, 1, 0], [0, 1, 1]], "float32")
+  edited = np.array([[0, 1, 0], [0, 0, 1]], "float32")
+  p = 1 / (1 + np.exp(-logits.astype("float64")))
+  bce = -(labels * np.log(p) + (1 - labels) * np.log(1 - p))
+  expected = np.mean(np.sum(bce * edited, axis=-1))  # (bce[0,1] + bce[1,2]) / 2
+  assert float(losses.edited_attribute_classification_loss(logits, labels, edited)) == (
+      pytest.approx(expected, rel=1e-5))
+  # Entries that were not edited do not move the loss, however wrong they are.
+  wrong_elsewhere = logits.copy()
+  wrong_elsewhere[0, 0] = -20.0
+  assert float(losses.edited_attribute_classification_loss(wrong_elsewhere, labels, edited)) == (
+      pytest.approx(expected, rel=1e-5))
+
+
 def test_swap_back_loss_is_mean_absolute_error():
   a = np.zeros((1, 2, 2, 3), "float32")
   assert float(losses.swap_back_loss(a, a + 0.25)) == pytest.approx(0.25)

@@ -22,6 +22,7 @@ def test_defaults_are_valid_and_paper_widths():
     ({"attributes": ()}, "at least one attribute"),
     ({"encoder_max_width": 2, "attributes": ("a", "b", "c")}, "fewer than the 3 attributes"),
     ({"train_steps": 0}, "--train_steps=0"),
+    ({"discriminator_lr_ratio": 0.0}, "--discriminator_lr_ratio=0.0 must be positive"),
 ])
 def test_each_bad_setting_is_named(changes, message):
   config = dataclasses.replace(train_config.TrainConfig(image_size=64, encoder_depth=3), **changes)
