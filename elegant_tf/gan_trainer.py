@@ -32,11 +32,13 @@ class LossWeights:
   # Not in the paper (0 = off), see BUILD_NOTES.md "Quality options":
   cycle: float = 0.0  # Re-encode C and D, swap the slab back, L1 to A and B.
   classification: float = 0.0  # D1 classifies attributes; G wants C, D's edit classified.
+  r1: float = 0.0  # Gradient penalty on D1's score of real images.
 
   @property
   def loss_names(self) -> tuple:
     extra = (("cycle",) if self.cycle else ()) + (
-        ("classification_d", "classification_g") if self.classification else ())
+        ("classification_d", "classification_g") if self.classification else ()) + (
+        ("r1",) if self.r1 else ())
     return LOSS_NAMES + extra
 
 
@@ -168,6 +170,12 @@ class ElegantGAN(keras.Model):
     return (losses.discriminator_real_loss(kind, logits[:size]),
             losses.discriminator_fake_loss(kind, logits[size:]))
 
+  def _r1_penalty(self, real, real_labels):
+    with tf.GradientTape() as tape:
+      tape.watch(real)
+      scores = ops.sum(self.discriminator_full(real, real_labels))
+    return losses.r1_penalty(tape.gradient(scores, real))
+
   def _apply(self, optimizer, scaled_loss, tape, variables, replicas):
     gradients = tape.gradient(scaled_loss, variables)
     decay = self.loss_weights.weight_decay
@@ -201,6 +209,9 @@ class ElegantGAN(keras.Model):
             extra["classification_d"] = losses.attribute_classification_loss(
                 self.discriminator_full.classify(real, len(self.attribute_names)), real_labels)
             loss_d = loss_d + weights.classification * extra["classification_d"]
+          if weights.r1:
+            extra["r1"] = self._r1_penalty(real, real_labels)
+            loss_d = loss_d + weights.r1 * extra["r1"]
           scaled_loss_d = loss_d / replicas
         self._apply(self.discriminator_optimizer, scaled_loss_d, discriminator_tape,
                     self.discriminator_variables, replicas)

@@ -78,3 +78,10 @@ def edited_attribute_classification_loss(logits, labels, edited):
 def swap_back_loss(images, restored):
   """Mean absolute error between the inputs and their swapped-then-swapped-back versions."""
   return ops.mean(ops.abs(images - restored))
+
+
+def r1_penalty(real_gradients):
+  """R1 (Mescheder et al. 2018): half the mean over the batch of the squared norm of
+  the discriminator's gradient with respect to real images."""
+  squared = ops.square(real_gradients)
+  return 0.5 * ops.mean(ops.sum(ops.reshape(squared, (ops.shape(squared)[0], -1)), axis=-1))

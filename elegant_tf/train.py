@@ -92,6 +92,9 @@ flags.DEFINE_float("classification_weight", _DEFAULTS.classification_weight,
                    "Not in the paper (0 = off): weight of an attribute classifier on D1; D "
                    "learns real labels, G wants the exchanged attribute of C and D classified "
                    "as swapped.")
+flags.DEFINE_float("r1_weight", _DEFAULTS.r1_weight,
+                   "Not in the paper (0 = off): weight of an R1 gradient penalty on D1's "
+                   "score of real images (gamma/2 * E|grad|^2; this flag is gamma).")
 flags.DEFINE_bool("patch_discriminator", _DEFAULTS.patch_discriminator,
                   "Not in the paper: D1 and D2 score every cell of their last feature map "
                   "(a patch of about 31 input pixels for D1) instead of one global score.")

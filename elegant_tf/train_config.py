@@ -47,6 +47,7 @@ class TrainConfig:
   weight_decay: float = 1e-5
   cycle_weight: float = 0.0
   classification_weight: float = 0.0
+  r1_weight: float = 0.0
   patch_discriminator: bool = False
   jit_compile: bool = False
   eval_pairs: int = 64
@@ -90,7 +91,7 @@ class TrainConfig:
                  "discriminator_base_width", "discriminator_max_width"):
       if getattr(self, name) < 1:
         problems.append(f"--{name}={getattr(self, name)} must be at least 1")
-    for name in ("cycle_weight", "classification_weight", "weight_decay",
+    for name in ("cycle_weight", "classification_weight", "r1_weight", "weight_decay",
                  "reconstruction_weight", "d2_weight"):
       if getattr(self, name) < 0:
         problems.append(f"--{name}={getattr(self, name)} must be >= 0")

@@ -86,7 +86,8 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
                               reconstruction=config.reconstruction_weight,
                               d2=config.d2_weight, weight_decay=config.weight_decay,
                               cycle=config.cycle_weight,
-                              classification=config.classification_weight))
+                              classification=config.classification_weight,
+                              r1=config.r1_weight))
 
   def optimizer(learning_rate):
     return gan_trainer.paper_adam(gan_trainer.step_decay_schedule(

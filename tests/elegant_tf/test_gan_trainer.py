@@ -122,6 +122,20 @@ def test_generator_classification_term_covers_the_exchanged_attribute_only(tmp_p
   assert float(logs["classification_g"]) == pytest.approx(float(expected), rel=1e-4)
 
 
+def test_r1_penalty_is_logged_and_added_to_the_discriminator_loss(tmp_path):
+  config = tiny.tiny_config(tmp_path, r1_weight=10.0)
+  gan = train_lib.build_gan(config)
+  batch = {k: tf.constant(v) for k, v in tiny.random_pair_batch().items()}
+  real = tf.concat([batch["image_a"], batch["image_b"]], axis=0)
+  labels = tf.concat([batch["labels_a"], batch["labels_b"]], axis=0)
+  expected = float(gan._r1_penalty(real, labels))
+  logs = gan.train_step(batch)
+  assert float(logs["r1"]) == pytest.approx(expected, rel=1e-4) and expected > 0
+  assert float(logs["loss_d"]) == pytest.approx(float(
+      (2 * (logs["d1_real"] + logs["d1_fake"]) + 0.5 * 2 * (logs["d2_real"] + logs["d2_fake"]))
+      / 4 + 10.0 * logs["r1"]), rel=1e-5)
+
+
 def test_discriminator_learning_rate_follows_the_ratio(tmp_path):
   gan = train_lib.build_gan(tiny.tiny_config(tmp_path, learning_rate=1e-4,
                                              discriminator_lr_ratio=3.0))

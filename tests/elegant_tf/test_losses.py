@@ -74,3 +74,11 @@ def test_edited_attribute_classification_counts_only_edited_entries():
 def test_swap_back_loss_is_mean_absolute_error():
   a = np.zeros((1, 2, 2, 3), "float32")
   assert float(losses.swap_back_loss(a, a + 0.25)) == pytest.approx(0.25)
+
+
+def test_r1_penalty_is_half_the_mean_squared_gradient_norm():
+  gradients = np.zeros((2, 2, 2, 3), "float32")
+  gradients[0, 0, 0, 0] = 3.0
+  gradients[0, 1, 1, 2] = 4.0  # |g_0|^2 = 25
+  gradients[1] = 1.0  # |g_1|^2 = 12
+  assert float(losses.r1_penalty(gradients)) == pytest.approx(0.5 * (25 + 12) / 2)
