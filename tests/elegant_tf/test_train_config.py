@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import re
 
 import pytest
@@ -36,3 +37,16 @@ def test_all_problems_reported_at_once():
     config.validate()
   assert "--image_size=100" in str(error.value) and "wgan" in str(error.value)
   assert "--train_steps=0" in str(error.value)
+
+
+TRAINING_CONFIGS = ("demo", "smoke", "celeba256", "synthetic64_quality")
+
+
+@pytest.mark.parametrize("name", TRAINING_CONFIGS)
+def test_shipped_training_configs_are_valid(name):
+  path = os.path.join(os.path.dirname(train_config.__file__), "configs", f"{name}.flags")
+  config = train_config.TrainConfig.from_flagfile(path)
+  config.validate()
+  if name in ("demo", "celeba256"):  # The paper-faithful configs use no quality option.
+    assert (config.cycle_weight, config.classification_weight, config.r1_weight,
+            config.patch_discriminator, config.discriminator_lr_ratio) == (0, 0, 0, False, 1)
