@@ -29,16 +29,18 @@ def attribute_columns(source: face_source.FaceSource, attributes: Sequence[str])
   return columns
 
 
-def positives_and_negatives(labels: np.ndarray, column: int) -> tuple[np.ndarray, np.ndarray]:
-  """Return int64 indices of examples with and without the attribute in `column`."""
+def positives_and_negatives(labels: np.ndarray, column: int, shard_index: int = 0,
+                            num_shards: int = 1) -> tuple[np.ndarray, np.ndarray]:
+  """Return int64 indices of examples with and without the attribute in `column`.
+
+  With `num_shards` > 1, only worker `shard_index`'s examples: the share is decided
+  by example index, so every example belongs to exactly one worker whichever
+  attribute stream it appears in.
+  """
   has = labels[:, column].astype(bool)
-  return np.flatnonzero(has).astype(np.int64), np.flatnonzero(~has).astype(np.int64)
-
-
-def shard(indices: np.ndarray, shard_index: int, num_shards: int) -> np.ndarray:
-  """The examples of worker `shard_index`: decided by example index, so every example
-  belongs to exactly one worker whichever attribute stream it appears in."""
-  return indices[indices % num_shards == shard_index]
+  mine = np.arange(len(labels)) % num_shards == shard_index
+  return (np.flatnonzero(has & mine).astype(np.int64),
+          np.flatnonzero(~has & mine).astype(np.int64))
 
 
 def check_enough_examples(source: face_source.FaceSource, attributes: Sequence[str],
@@ -48,8 +50,7 @@ def check_enough_examples(source: face_source.FaceSource, attributes: Sequence[s
   labels = source.labels(split)
   problems = []
   for name, column in zip(attributes, attribute_columns(source, attributes)):
-    positives, negatives = (shard(side, shard_index, num_shards)
-                            for side in positives_and_negatives(labels, column))
+    positives, negatives = positives_and_negatives(labels, column, shard_index, num_shards)
     if len(positives) < batch_size or len(negatives) < batch_size:
       problems.append(f"{name}: {len(positives)} with, {len(negatives)} without")
   if problems:
@@ -99,8 +100,7 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
   chosen = tf.constant(columns, tf.int32)
 
   def pair_stream(position: int, column: int) -> tf.data.Dataset:
-    positives, negatives = (shard(side, shard_index, num_shards)
-                            for side in positives_and_negatives(labels, column))
+    positives, negatives = positives_and_negatives(labels, column, shard_index, num_shards)
     used = batch_size * batches_before(start_step, position, len(columns))
     # Distinct seeds per attribute and side keep the streams independent.
     with_attribute = source.batches(
