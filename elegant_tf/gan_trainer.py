@@ -119,9 +119,13 @@ class ElegantGAN(keras.Model):
     return (self.discriminator_full.trainable_variables
             + self.discriminator_half.trainable_variables)
 
+  def exchanged(self, batch):
+    """[b, n] one-hot of the attribute whose slab a pair batch exchanges."""
+    return ops.one_hot(batch["attribute"], len(self.attribute_names))
+
   def call(self, batch):
     """A transfer on a pair batch (Keras needs `call` to trace the model)."""
-    weights = ops.one_hot(batch["attribute"], len(self.attribute_names))
+    weights = self.exchanged(batch)
     return self.generator({"image": batch["image_a"], "exemplar": batch["image_b"],
                            "attributes": weights})
 
@@ -129,7 +133,7 @@ class ElegantGAN(keras.Model):
     """Forward pass of one step: reconstructions A', B' and swapped C, D, with fake labels."""
     image_a, image_b = batch["image_a"], batch["image_b"]
     labels_a, labels_b = batch["labels_a"], batch["labels_b"]
-    weights = ops.one_hot(batch["attribute"], len(self.attribute_names))
+    weights = self.exchanged(batch)
     size = ops.shape(image_a)[0]
     images = ops.concatenate([image_a, image_b], axis=0)
     latents, skips = self.generator.encode(images)
@@ -153,7 +157,7 @@ class ElegantGAN(keras.Model):
 
   def swap_back(self, fake, batch):
     """Re-encode [C; D], exchange the slab back, decode: should give [A; B] again."""
-    weights = ops.one_hot(batch["attribute"], len(self.attribute_names))
+    weights = self.exchanged(batch)
     size = ops.shape(batch["image_a"])[0]
     latents, skips = self.generator.encode(fake)
     latent_c, latent_d = latents[:size], latents[size:]
@@ -230,7 +234,7 @@ class ElegantGAN(keras.Model):
       if weights.classification:
         # Only the exchanged attribute: the all-label mean would dilute the edit
         # by 1/n and reward copying for the n - 1 attributes that stay.
-        edited = ops.one_hot(batch["attribute"], len(self.attribute_names))
+        edited = self.exchanged(batch)
         extra["classification_g"] = losses.edited_attribute_classification_loss(
             self.discriminator_full.classify(fake, len(self.attribute_names)), fake_labels,
             ops.concatenate([edited, edited], axis=0))
