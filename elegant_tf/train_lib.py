@@ -246,16 +246,13 @@ def train(config: train_config.TrainConfig) -> dict:
     if is_chief:
       samples.set_model(gan)
       samples.write()
-  if not is_chief:
-    shutil.rmtree(write_dir, ignore_errors=True)
-    result = {"run_dir": config.run_dir, "worker": worker.name,
-              "step": gan.trained_steps,
-              "weights_sha256": weights_digest(gan)}
-    wait_for_all_workers(strategy)
-    return result
   result = {"run_dir": config.run_dir, "step": gan.trained_steps}
   if worker is not None:
     result.update(worker=worker.name, weights_sha256=weights_digest(gan))
+  if not is_chief:
+    shutil.rmtree(write_dir, ignore_errors=True)
+    wait_for_all_workers(strategy)
+    return result
   image_grid.write_png(os.path.join(config.run_dir, "samples", "latest.png"), samples.latest_grid)
   result["sample_grid"] = os.path.join(config.run_dir, "samples", "latest.png")
   if config.export_dir:

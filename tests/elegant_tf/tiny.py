@@ -30,7 +30,6 @@ def random_pair_batch(batch_size=4, size=32, num_attributes=2, attribute=1, seed
   }
 
 
-
 def untrained_generator():
   """A built, untrained tiny generator: 2 attributes, widths 8-16-16, 32 px.
 
