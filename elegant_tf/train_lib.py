@@ -77,9 +77,12 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
       discriminator_lib.Discriminator(
           config.discriminator_widths, name="discriminator_full",
           num_classes=len(config.attributes) if config.classification_weight else 0,
-          patch=config.patch_discriminator),
+          patch=config.patch_discriminator, conditioning=config.discriminator_conditioning,
+          num_labels=len(config.attributes)),
       discriminator_lib.Discriminator(config.discriminator_widths, downsample=2,
                                       patch=config.patch_discriminator,
+                                      conditioning=config.discriminator_conditioning,
+                                      num_labels=len(config.attributes),
                                       name="discriminator_half"),
       config.attributes,
       gan_trainer.LossWeights(gan_loss=config.gan_loss,
@@ -87,7 +90,8 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
                               d2=config.d2_weight, weight_decay=config.weight_decay,
                               cycle=config.cycle_weight,
                               classification=config.classification_weight,
-                              r1=config.r1_weight))
+                              r1=config.r1_weight,
+                              matching_negatives=config.matching_negatives_weight))
 
   def optimizer(learning_rate):
     return gan_trainer.paper_adam(gan_trainer.step_decay_schedule(
@@ -261,7 +265,7 @@ def train(config: train_config.TrainConfig) -> dict:
                                                prototype_source=source,
                                                prototype_split=config.split,
                                                training_data=config.data)
-  if config.data == "synthetic" and config.eval_pairs:
+  if data_spec.parse_data_spec(config.data)[0] == "synthetic" and config.eval_pairs:
     result["evaluation"] = evaluate_on_synthetic(gan.generator, source, config)
   if worker is not None:
     wait_for_all_workers(strategy)
