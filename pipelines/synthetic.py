@@ -460,6 +460,28 @@ def sample_faces(seed: int, indices: np.ndarray,
                     states=_sample_states(seed, indices, freqs))
 
 
+def mean_style(seed: int, count: int = 4096) -> np.ndarray:
+  """float32 [len(ATTRIBUTES), max appearance fields]: every attribute's mean
+  appearance over the first `count` training faces of `seed`.
+
+  A generic version of each attribute, for the "placed generic" oracle: the
+  attribute drawn at a face's own geometry, but in nobody's particular style.
+  """
+  indices = np.arange(count) + SPLIT_BASES["train"]
+  return sample_faces(seed, indices).appearance.mean(axis=0)
+
+
+def with_generic_attributes(params: FaceParams, attribute_names,
+                            style: np.ndarray) -> FaceParams:
+  """`params` with the named attributes switched on in the given `style`."""
+  cols = _attribute_indices(attribute_names)
+  appearance = params.appearance.copy()
+  states = params.states.copy()
+  appearance[:, cols] = style[cols]
+  states[:, cols] = True
+  return FaceParams(identity=params.identity.copy(), appearance=appearance, states=states)
+
+
 def labels_of(params: FaceParams) -> np.ndarray:
   """uint8 [N, len(ATTRIBUTES)] 0/1 labels of a batch of faces."""
   return params.states.astype(np.uint8)
