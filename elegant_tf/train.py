@@ -168,7 +168,9 @@ def main(argv):
   if "evaluation" in result:
     print("\nHeld-out synthetic swaps, PSNR (dB) against exact ground truth "
           "(C = removed, D = added; in/out = inside/outside the attribute's region; "
-          "copy = input unchanged):\n" + result["evaluation"])
+          "copy = input unchanged; generic = the attribute drawn at B's geometry in the "
+          "mean style; D_gain = D's gain over copy inside as % of generic's):\n"
+          + result["evaluation"])
 
 
 def run():

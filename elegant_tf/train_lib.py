@@ -138,7 +138,9 @@ def evaluate_on_synthetic(generator, source, config: train_config.TrainConfig) -
   with open(os.path.join(config.run_dir, "evaluation.md"), "w") as f:
     f.write("PSNR (dB) on held-out synthetic pairs against exact ground truth "
             f"({config.eval_pairs} pairs per attribute). C = attribute removed, D = added; "
-            "in/out = inside/outside the attribute's region; copy = input unchanged.\n\n"
+            "in/out = inside/outside the attribute's region; copy = input unchanged; "
+            "generic = B with the attribute drawn at its own geometry in the mean style; "
+            "D_gain = (D - copy) / (generic - copy) inside the region, in %.\n\n"
             + table + "\n")
   with open(os.path.join(config.run_dir, "evaluation.json"), "w") as f:
     json.dump(rows, f, indent=2)
