@@ -265,10 +265,10 @@ def test_wild_faces_aligned_by_their_landmarks_match_the_aligned_rendering():
     params = alignment.similarity_params(wild_landmarks[k], template)
     moved = alignment.apply_similarity(params, wild_landmarks[k]).numpy()
     np.testing.assert_allclose(moved, target_landmarks[k], atol=0.05)
-    # Pixels agree up to resampling blur: PSNR well above what a shifted or
-    # rotated face would give (measured 26-31 dB; a different face ~12 dB).
+    # Pixels agree up to resampling blur (measured 32.5-40.8 dB on these 12
+    # faces; two different aligned faces give 6-14 dB).
     mse = np.mean(np.square((warped - target_images[k]) / 2.0))
-    assert 10 * np.log10(1.0 / mse) > 22.0, k
+    assert 10 * np.log10(1.0 / mse) > 30.0, k
 
 
 def test_eyeglass_frames_are_resolvable_at_64px():
