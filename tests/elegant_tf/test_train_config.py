@@ -39,7 +39,7 @@ def test_all_problems_reported_at_once():
   assert "--train_steps=0" in str(error.value)
 
 
-TRAINING_CONFIGS = ("demo", "smoke", "celeba256", "synthetic64_quality")
+TRAINING_CONFIGS = ("demo", "paper64", "smoke", "celeba256", "synthetic64_quality")
 
 
 @pytest.mark.parametrize("name", TRAINING_CONFIGS)
@@ -47,6 +47,8 @@ def test_shipped_training_configs_are_valid(name):
   path = os.path.join(os.path.dirname(train_config.__file__), "configs", f"{name}.flags")
   config = train_config.TrainConfig.from_flagfile(path)
   config.validate()
-  if name in ("demo", "celeba256"):  # The paper-faithful configs use no quality option.
+  if name in ("paper64", "celeba256"):  # The paper-faithful configs use no quality option.
     assert (config.cycle_weight, config.classification_weight, config.r1_weight,
-            config.patch_discriminator, config.discriminator_lr_ratio) == (0, 0, 0, False, 1)
+            config.patch_discriminator, config.discriminator_lr_ratio,
+            config.matching_negatives_weight, config.discriminator_conditioning) == (
+                0, 0, 0, False, 1, 0, "channels")
