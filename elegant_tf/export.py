@@ -132,6 +132,13 @@ class _Signatures:
     self.num_attributes = len(attribute_names)
     self.image_size = image_size
     self.version = version
+    # Attributes whose prototype slab is NaN had no usable positive (prototypes.py).
+    self.missing_prototypes = []
+    if prototypes is not None:
+      boundaries = latent_swap.slab_boundaries(prototypes.shape[-1], self.num_attributes)
+      self.missing_prototypes = [i for i, (start, stop) in enumerate(boundaries)
+                                 if np.isnan(prototypes[..., start:stop]).any()]
+      prototypes = np.nan_to_num(prototypes, nan=0.0)
     self.prototypes = prototypes
     self.latent_shape = latent_shape(generator, image_size)
     self.skip_shapes = skip_shapes(generator, image_size)
@@ -207,6 +214,15 @@ class _Signatures:
     with tf.control_dependencies(_check_same_batch("add_attribute",
                                                    {"image": image, "attributes": weights})):
       image = tf.identity(image)
+    if self.missing_prototypes:
+      # A zero slab would silently "add" a blank attribute: refuse instead.
+      missing = tf.gather(weights, self.missing_prototypes, axis=1)
+      names = ", ".join(self.attribute_names[i] for i in self.missing_prototypes)
+      check = tf.debugging.Assert(tf.reduce_all(tf.equal(missing, 0.0)), [
+          f"add_attribute: no prototype for {names} (no usable training positive); its "
+          "attributes or strength must be 0"])
+      with tf.control_dependencies([check]):
+        weights = tf.identity(weights)
     latent, skips = self.generator.encode(image)
     prototype = tf.broadcast_to(tf.constant(self.prototypes, tf.float32)[None],
                                 tf.shape(latent))
@@ -236,7 +252,8 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
                      training_data: Optional[str] = None) -> str:
   """Write the SavedModel with every signature of the module docstring; return its folder.
 
-  prototypes: float32 [h, w, C] prototype slabs (see prototypes.py); or give
+  prototypes: float32 [h, w, C] prototype slabs (see prototypes.py; a NaN slab marks an
+  attribute without a prototype, which add_attribute refuses to add); or give
   `prototype_source` (a FaceSource with the training attributes) to compute them
   here from up to `prototype_examples` positives per attribute of `prototype_split`.
   Without either, the model has no `add_attribute` signature.
@@ -290,6 +307,9 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
               "latent_shape": signatures.latent_shape,
               "skip_shapes": signatures.skip_shapes,
               "has_prototypes": prototypes is not None,
+              "prototype_attributes": [
+                  name for i, name in enumerate(attribute_names)
+                  if prototypes is not None and i not in signatures.missing_prototypes],
               "training_data": training_data}
   with open(os.path.join(temporary_dir, "assets", METADATA_FILE), "w") as f:
     json.dump(metadata, f, indent=2)

@@ -91,6 +91,22 @@ def test_add_attribute_at_zero_strength_reconstructs(trained):
   assert full.shape == (2, 32, 32, 3) and not np.allclose(full, own, atol=1e-6)
 
 
+def test_attribute_without_prototype_is_refused_by_add_attribute(tmp_path):
+  # Bangs had no usable training positive: its prototype slab is NaN.
+  prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
+  start, stop = latent_swap.slab_boundaries(16, 2)[1]
+  prototypes[..., start:stop] = np.nan
+  version_dir = tiny.untrained_export(tmp_path, prototypes=prototypes)
+  assert export.read_metadata(version_dir)["prototype_attributes"] == ["Eyeglasses"]
+  add = tf.saved_model.load(version_dir).signatures["add_attribute"]
+  image, _ = _inputs()
+  edited = add(image=image, attributes=tf.constant([[1.0, 0.0]] * 2),
+               strength=tf.ones([2, 2]))["edited"]
+  assert np.isfinite(edited.numpy()).all()
+  with pytest.raises(tf.errors.InvalidArgumentError, match="no prototype for Bangs"):
+    add(image=image, attributes=tf.ones([2, 2]), strength=tf.ones([2, 2]))
+
+
 def _png(height, width, seed=0):
   pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
   buffer = io.BytesIO()

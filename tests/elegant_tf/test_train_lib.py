@@ -6,6 +6,7 @@ import os
 import pytest
 import tensorflow_datasets as tfds
 
+from elegant_tf import export
 from elegant_tf import train_lib
 from pipelines import celeba
 from pipelines import prepare
@@ -46,3 +47,17 @@ def test_each_real_source_feeds_training(tmp_path, kind):
   assert result["step"] == 2
   assert os.path.getsize(result["sample_grid"]) > 100
   assert os.path.exists(os.path.join(config.run_dir, "checkpoints", "checkpoint"))
+
+
+def test_bad_files_among_positives_do_not_break_the_end_of_run_export(tmp_path):
+  # The fixture's truncated, empty, missing and other bad files are Eyeglasses positives:
+  # the prototype pass at export used to find no full batch and crash after training.
+  spec = _data_spec("celeba", tmp_path)
+  config = dataclasses.replace(tiny.tiny_config(tmp_path, data=spec, train_steps=3,
+                                                eval_pairs=0,
+                                                export_dir=str(tmp_path / "model")),
+                               attributes=("Bangs", "Eyeglasses"))
+  result = train_lib.train(config)
+  assert result["step"] == 3
+  assert export.read_metadata(result["export"])["prototype_attributes"] == ["Bangs",
+                                                                             "Eyeglasses"]
