@@ -3,12 +3,14 @@
 `train(config)` takes a validated TrainConfig; the command line lives in train.py.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
+from typing import Optional
 
 import keras
 import numpy as np
@@ -100,7 +102,8 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
   return gan
 
 
-def fixed_sample_batches(source, config: train_config.TrainConfig) -> dict:
+def fixed_sample_batches(source, config: train_config.TrainConfig,
+                         problems: Optional[list] = None) -> dict:
   """A few held-out pairs per attribute, the same at every sample step."""
   split = "val" if config.split == "train" else config.split
   count = min(SAMPLES_PER_ATTRIBUTE, config.batch_size)
@@ -112,7 +115,8 @@ def fixed_sample_batches(source, config: train_config.TrainConfig) -> dict:
   batches = {}
   for position, attribute in enumerate(config.attributes):
     stream = pairs.attribute_pairs(source, config.attributes, count, split=split,
-                                   seed=config.seed + 1, start_step=position)
+                                   seed=config.seed + 1, start_step=position,
+                                   problems=problems)
     batches[attribute] = {k: v.numpy() for k, v in next(iter(stream)).items()}
   return batches
 
@@ -156,12 +160,14 @@ def worker_of(config: train_config.TrainConfig):
   return worker
 
 
-def training_pairs(strategy, source, config: train_config.TrainConfig, start_step: int):
+def training_pairs(strategy, source, config: train_config.TrainConfig, start_step: int,
+                   problems: Optional[list] = None):
   """The pair dataset fit consumes: global batches, or per-worker shards across workers."""
   if config.strategy != "multi_worker":
     return pairs.attribute_pairs(source, config.attributes, config.batch_size,
                                  split=config.split, seed=config.seed,
-                                 deterministic=config.deterministic, start_step=start_step)
+                                 deterministic=config.deterministic, start_step=start_step,
+                                 problems=problems)
 
   def dataset_fn(context: tf.distribute.InputContext):
     # Each worker reads its own examples (sharded by example index) and builds
@@ -171,7 +177,8 @@ def training_pairs(strategy, source, config: train_config.TrainConfig, start_ste
     dataset = pairs.attribute_pairs(
         source, config.attributes, per_worker, split=config.split, seed=config.seed,
         deterministic=config.deterministic, start_step=start_step,
-        shard_index=context.input_pipeline_id, num_shards=context.num_input_pipelines)
+        shard_index=context.input_pipeline_id, num_shards=context.num_input_pipelines,
+        problems=problems)
     if per_replica != per_worker:
       # Consecutive elements go to a worker's replicas: split each batch in order.
       dataset = dataset.unbatch().batch(per_replica, drop_remainder=True)
@@ -196,7 +203,26 @@ def wait_for_all_workers(strategy) -> None:
   strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
+@contextlib.contextmanager
+def unusable_data_is_a_config_error(config: train_config.TrainConfig, problems: list):
+  """Turn a pair stream's "every example unusable" error (raised inside tf.data, so it
+  arrives as a TensorFlow error with a traceback) into the one-line ConfigError."""
+  try:
+    yield
+  except tf.errors.OpError as error:
+    if not problems:
+      raise
+    raise train_config.ConfigError(f"--data={config.data}: {problems[0]}") from error
+
+
 def train(config: train_config.TrainConfig) -> dict:
+  """Train (or resume) a run; see _train. Data found unusable while training: ConfigError."""
+  problems = []
+  with unusable_data_is_a_config_error(config, problems):
+    return _train(config, problems)
+
+
+def _train(config: train_config.TrainConfig, problems: list) -> dict:
   """Train (or resume) a run; return paths and the evaluation rows it produced.
 
   Under --strategy=multi_worker every worker runs this; only the chief writes the
@@ -225,7 +251,7 @@ def train(config: train_config.TrainConfig) -> dict:
       manager = checkpointing.checkpoint_manager(gan, write_dir)
   if start_step:
     logging.info("resuming %s from step %d", config.run_dir, start_step)
-  dataset = training_pairs(strategy, source, config, start_step)
+  dataset = training_pairs(strategy, source, config, start_step, problems)
   # Every worker checkpoints and reads the loss trackers (under MultiWorkerMirrored
   # a tracker read is a collective op all workers must join); only the chief's
   # files are kept.
@@ -235,7 +261,7 @@ def train(config: train_config.TrainConfig) -> dict:
                                          config.log_every),
   ]
   if is_chief:
-    samples = training_callbacks.SampleGrids(fixed_sample_batches(source, config),
+    samples = training_callbacks.SampleGrids(fixed_sample_batches(source, config, problems),
                                              config.run_dir, config.sample_every)
     callbacks += [training_callbacks.TrainingProgress(start_step, config.train_steps), samples]
   if start_step < config.train_steps:

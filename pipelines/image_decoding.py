@@ -200,6 +200,14 @@ class IndexedImageSource(face_source.FaceSource):
     self._tables = tables
     self.ledger = ledger or SkipLedger()
     self.deterministic = deterministic
+    self._unusable_lock = threading.Lock()
+    self._unusable = collections.defaultdict(set)  # split -> indices that failed.
+
+  may_skip = True
+
+  def is_unusable(self, split: str, index: int) -> bool:
+    with self._unusable_lock:
+      return index in self._unusable[split]
 
   # Subclasses override.
   def read_bytes(self, split: str, index: int) -> Optional[bytes]:
@@ -225,6 +233,13 @@ class IndexedImageSource(face_source.FaceSource):
 
   def _load(self, split: str, index: int):
     """Fetch, decode and check one example; return (uint8 [H, W, 3], ok)."""
+    image, ok = self._load_checked(split, index)
+    if not ok:
+      with self._unusable_lock:
+        self._unusable[split].add(index)
+    return image, ok
+
+  def _load_checked(self, split: str, index: int):
     table = self._tables[split]
     key = table["keys"][index]
     try:

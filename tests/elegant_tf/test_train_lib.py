@@ -7,11 +7,13 @@ import pytest
 import tensorflow_datasets as tfds
 
 from elegant_tf import export
+from elegant_tf import train_config
 from elegant_tf import train_lib
 from pipelines import celeba
 from pipelines import prepare
 from tests.elegant_tf import tiny
 from tests.pipelines import fixtures
+from tests.pipelines import test_pairs
 from tests.pipelines import test_tfds_celeba
 
 
@@ -61,3 +63,17 @@ def test_bad_files_among_positives_do_not_break_the_end_of_run_export(tmp_path):
   assert result["step"] == 3
   assert export.read_metadata(result["export"])["prototype_attributes"] == ["Bangs",
                                                                              "Eyeglasses"]
+
+
+def test_unusable_positives_stop_training_with_a_config_error(tmp_path, monkeypatch):
+  # Every train image with Eyeglasses is truncated: the pair stream used to retry forever.
+  root = str(tmp_path / "data")
+  count = test_pairs._celeba_with_unusable(root, monkeypatch)
+  config = dataclasses.replace(tiny.tiny_config(tmp_path, data=f"celeba:{root}",
+                                                train_steps=3, eval_pairs=0),
+                               attributes=("Bangs", "Eyeglasses"))
+  with pytest.raises(train_config.ConfigError,
+                     match=f"all {count} images with 'Eyeglasses' in split 'train' are "
+                     "unusable") as raised:
+    train_lib.train(config)
+  assert "\n" not in str(raised.value)
