@@ -5,6 +5,8 @@ saving. tf.train.CheckpointManager writes each checkpoint completely before the
 `checkpoint` index names it, so a run killed mid-save resumes from the previous one.
 """
 
+import os
+
 import keras
 import tensorflow as tf
 
@@ -21,6 +23,13 @@ def training_checkpoint(gan) -> tf.train.Checkpoint:
 def checkpoint_manager(gan, run_dir: str, max_to_keep: int = 3) -> tf.train.CheckpointManager:
   return tf.train.CheckpointManager(training_checkpoint(gan), f"{run_dir}/checkpoints",
                                     max_to_keep=max_to_keep)
+
+
+def has_checkpoint_files(run_dir: str) -> bool:
+  """True when run_dir/checkpoints holds any checkpoint data (whatever its index says)."""
+  directory = os.path.join(run_dir, "checkpoints")
+  return os.path.isdir(directory) and any(name.startswith("ckpt-")
+                                          for name in os.listdir(directory))
 
 
 def restore_latest(manager: tf.train.CheckpointManager) -> int:

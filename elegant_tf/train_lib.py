@@ -26,6 +26,7 @@ from elegant_tf import ground_truth_eval
 from elegant_tf import image_grid
 from elegant_tf import train_config
 from elegant_tf import training_callbacks
+from pipelines import atomic_files
 from pipelines import data_spec
 from pipelines import label_stats
 from pipelines import pairs
@@ -119,6 +120,57 @@ def fixed_sample_batches(source, config: train_config.TrainConfig,
                                    problems=problems)
     batches[attribute] = {k: v.numpy() for k, v in next(iter(stream)).items()}
   return batches
+
+
+_RESUME_NOTE = "# resumed"  # Comment lines of flags.txt recording changes on resume.
+
+
+def saved_config(config: train_config.TrainConfig):
+  """The settings a resumable run was started with, or None when there is nothing to resume.
+
+  Raises ConfigError when the run has checkpoints and these settings change what
+  they mean (the model, its objective or its data), naming the flags that differ.
+  Called before anything is written, so a refused resume leaves flags.txt intact.
+  """
+  path = os.path.join(config.run_dir, train_config.RESOLVED_FLAGS_FILE)
+  if not (os.path.exists(path) and checkpointing.has_checkpoint_files(config.run_dir)):
+    return None  # A new run, or one that died before its first checkpoint.
+  try:
+    saved = train_config.TrainConfig.from_flagfile(path)
+  except (ValueError, TypeError) as error:
+    raise train_config.ConfigError(
+        f"--run_dir={config.run_dir} has checkpoints but its {path} cannot be read ({error}); "
+        "restore it, or train into a new --run_dir") from error
+  refused = [name for name in saved.differences(config)
+             if name not in train_config.RESUMABLE_CHANGES]
+  if refused:
+    changes = ", ".join(f"--{name} {_flag_text(getattr(saved, name))} -> "
+                        f"{_flag_text(getattr(config, name))}" for name in refused)
+    raise train_config.ConfigError(
+        f"--run_dir={config.run_dir} was trained with other settings that define the model "
+        f"or its data ({changes}); resume with the saved values, or train into a new "
+        "--run_dir")
+  return saved
+
+
+def _flag_text(value) -> str:
+  return ",".join(value) if isinstance(value, tuple) else str(value)
+
+
+def write_resolved_flags(config: train_config.TrainConfig, saved, start_step: int) -> None:
+  """Write flags.txt atomically, keeping the notes of earlier resumes and adding this one's."""
+  path = os.path.join(config.run_dir, train_config.RESOLVED_FLAGS_FILE)
+  notes = []
+  if saved is not None:
+    with open(path) as f:
+      notes = [line.rstrip("\n") for line in f if line.startswith(_RESUME_NOTE)]
+    changed = [name for name in saved.differences(config) if name != "run_dir"]
+    if changed:
+      notes.append(f"{_RESUME_NOTE} at step {start_step} with " + ", ".join(
+          f"--{name} {_flag_text(getattr(saved, name))} -> {_flag_text(getattr(config, name))}"
+          for name in changed))
+  text = config.to_flagfile() + "".join(note + "\n" for note in notes)
+  atomic_files.write_atomically(path, text)
 
 
 def report_data(source, config: train_config.TrainConfig) -> None:
@@ -234,11 +286,10 @@ def _train(config: train_config.TrainConfig, problems: list) -> dict:
   worker = worker_of(config)
   strategy = make_strategy(config)
   is_chief = worker is None or worker.is_chief
+  saved = saved_config(config)
   source = open_data(config)
   if is_chief:
     os.makedirs(config.run_dir, exist_ok=True)
-    with open(os.path.join(config.run_dir, train_config.RESOLVED_FLAGS_FILE), "w") as f:
-      f.write(config.to_flagfile())
     report_data(source, config)
   write_dir = (config.run_dir if is_chief
                else tempfile.mkdtemp(prefix=f"elegant-{worker.task_type}{worker.task_index}-"))
@@ -249,6 +300,9 @@ def _train(config: train_config.TrainConfig, problems: list) -> dict:
     start_step = checkpointing.restore_latest(manager)
     if not is_chief:
       manager = checkpointing.checkpoint_manager(gan, write_dir)
+  if is_chief:
+    # Only now: a resume that fails to restore must not rewrite the run's record.
+    write_resolved_flags(config, saved, start_step)
   if start_step:
     logging.info("resuming %s from step %d", config.run_dir, start_step)
   dataset = training_pairs(strategy, source, config, start_step, problems)

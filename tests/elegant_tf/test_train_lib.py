@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import shutil
 
 import pytest
 import tensorflow_datasets as tfds
@@ -77,3 +78,48 @@ def test_unusable_positives_stop_training_with_a_config_error(tmp_path, monkeypa
                      "unusable") as raised:
     train_lib.train(config)
   assert "\n" not in str(raised.value)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+  """A tiny run trained 2 steps; tests copy it before changing anything."""
+  tmp_path = tmp_path_factory.mktemp("resume")
+  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
+  train_lib.train(config)
+  return config
+
+
+def _copy_of(run_config, tmp_path):
+  run_dir = str(tmp_path / "run")
+  shutil.copytree(run_config.run_dir, run_dir)
+  return dataclasses.replace(run_config, run_dir=run_dir)
+
+
+@pytest.mark.parametrize("changes, named", [
+    # Other names, same count: the old weights would resume silently under new names.
+    (dict(attributes=("Smiling", "Mustache")), "--attributes Eyeglasses,Bangs -> Smiling,Mustache"),
+    (dict(image_size=64), "--image_size 32 -> 64"),
+    (dict(seed=1, encoder_max_width=32), "--seed 0 -> 1, --encoder_max_width 16 -> 32"),
+])
+def test_resume_refuses_changes_to_the_model_or_data_and_keeps_flags(
+    trained_run, tmp_path, changes, named):
+  config = _copy_of(trained_run, tmp_path)
+  flags_path = os.path.join(config.run_dir, "flags.txt")
+  before = open(flags_path).read()
+  with pytest.raises(train_config.ConfigError, match="other settings that define the model"
+                     ) as raised:
+    train_lib.train(dataclasses.replace(config, **changes))
+  assert named in str(raised.value)
+  assert open(flags_path).read() == before
+
+
+def test_resume_may_change_the_schedule_and_records_it(trained_run, tmp_path):
+  config = _copy_of(trained_run, tmp_path)
+  result = train_lib.train(dataclasses.replace(config, train_steps=3, checkpoint_every=5))
+  assert result["step"] == 3
+  text = open(os.path.join(config.run_dir, "flags.txt")).read()
+  assert "--train_steps=3" in text
+  assert ("# resumed at step 2 with --train_steps 2 -> 3, --checkpoint_every 2 -> 5"
+          in text.splitlines())
+  saved = train_config.TrainConfig.from_flagfile(os.path.join(config.run_dir, "flags.txt"))
+  assert saved.train_steps == 3 and saved.checkpoint_every == 5
