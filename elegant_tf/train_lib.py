@@ -24,6 +24,7 @@ from elegant_tf import gan_trainer
 from elegant_tf import generator as generator_lib
 from elegant_tf import ground_truth_eval
 from elegant_tf import image_grid
+from elegant_tf import run_lock
 from elegant_tf import train_config
 from elegant_tf import training_callbacks
 from pipelines import atomic_files
@@ -268,13 +269,17 @@ def unusable_data_is_a_config_error(config: train_config.TrainConfig, problems: 
 
 
 def train(config: train_config.TrainConfig) -> dict:
-  """Train (or resume) a run; see _train. Data found unusable while training: ConfigError."""
+  """Train (or resume) a run; see _train. Data found unusable while training: ConfigError.
+
+  The chief holds run_dir's lock until this returns (run_lock.py).
+  """
   problems = []
-  with unusable_data_is_a_config_error(config, problems):
-    return _train(config, problems)
+  with contextlib.ExitStack() as held, unusable_data_is_a_config_error(config, problems):
+    return _train(config, problems, held)
 
 
-def _train(config: train_config.TrainConfig, problems: list) -> dict:
+def _train(config: train_config.TrainConfig, problems: list,
+           held: contextlib.ExitStack) -> dict:
   """Train (or resume) a run; return paths and the evaluation rows it produced.
 
   Under --strategy=multi_worker every worker runs this; only the chief writes the
@@ -286,10 +291,16 @@ def _train(config: train_config.TrainConfig, problems: list) -> dict:
   worker = worker_of(config)
   strategy = make_strategy(config)
   is_chief = worker is None or worker.is_chief
-  saved = saved_config(config)
   source = open_data(config)
   if is_chief:
-    os.makedirs(config.run_dir, exist_ok=True)
+    # Before reading or writing anything in run_dir: a second trainer there would
+    # resume the same checkpoint and the two would overwrite each other's files.
+    try:
+      held.enter_context(run_lock.hold(config.run_dir))
+    except run_lock.RunDirInUse as error:
+      raise train_config.ConfigError(str(error)) from None
+  saved = saved_config(config)
+  if is_chief:
     report_data(source, config)
   write_dir = (config.run_dir if is_chief
                else tempfile.mkdtemp(prefix=f"elegant-{worker.task_type}{worker.task_index}-"))

@@ -1,8 +1,11 @@
-"""train_lib.train end to end on every real-data source (tiny model, two steps)."""
+"""train_lib.train end to end (tiny model, a few steps): every real-data source, bad
+data, what a resume may change, one trainer per run directory."""
 
 import dataclasses
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 import tensorflow_datasets as tfds
@@ -16,6 +19,8 @@ from tests.elegant_tf import tiny
 from tests.pipelines import fixtures
 from tests.pipelines import test_pairs
 from tests.pipelines import test_tfds_celeba
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _data_spec(kind, tmp_path):
@@ -123,3 +128,24 @@ def test_resume_may_change_the_schedule_and_records_it(trained_run, tmp_path):
           in text.splitlines())
   saved = train_config.TrainConfig.from_flagfile(os.path.join(config.run_dir, "flags.txt"))
   assert saved.train_steps == 3 and saved.checkpoint_every == 5
+
+
+def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
+  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
+  holder = subprocess.Popen(
+      [sys.executable, "-c",
+       "import sys\nfrom elegant_tf import run_lock\n"
+       f"with run_lock.hold({config.run_dir!r}):\n"
+       "  print('locked', flush=True)\n  sys.stdin.read()\n"],
+      cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(train_config.ConfigError, match=f"in use by another trainer "
+                       f"\\(pid {holder.pid} on "):
+      train_lib.train(config)
+    assert os.listdir(config.run_dir) == [".lock"]  # Nothing read or written.
+  finally:
+    holder.stdin.close()
+    holder.wait()
+  # The lock goes with its holder: the same run now trains.
+  assert train_lib.train(config)["step"] == 2
