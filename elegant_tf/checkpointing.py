@@ -5,6 +5,7 @@ saving. tf.train.CheckpointManager writes each checkpoint completely before the
 `checkpoint` index names it, so a run killed mid-save resumes from the previous one.
 """
 
+import logging
 import os
 
 import keras
@@ -32,22 +33,67 @@ def has_checkpoint_files(run_dir: str) -> bool:
                                           for name in os.listdir(directory))
 
 
-def restore_latest(manager: tf.train.CheckpointManager) -> int:
-  """Restore the newest checkpoint, if any; return the step it holds (0 if none).
+def _checkpoint_number(path: str) -> int:
+  return int(os.path.basename(path).rsplit("-", 1)[1])
 
-  Every variable must match: a checkpoint from different model flags is an
-  error that says so, never a silent partial load.
+
+def checkpoint_candidates(manager: tf.train.CheckpointManager) -> list[str]:
+  """Checkpoint prefixes to try, newest first: those the `checkpoint` state file names
+  plus every ckpt-N.index on disk (the state file may be damaged or lost)."""
+  found = set(manager.checkpoints)
+  if os.path.isdir(manager.directory):
+    for name in os.listdir(manager.directory):
+      stem, extension = os.path.splitext(name)
+      if extension == ".index" and stem.startswith("ckpt-") and stem[5:].isdigit():
+        found.add(os.path.join(manager.directory, stem))
+  return sorted(found, key=_checkpoint_number, reverse=True)
+
+
+def _first_line(error: BaseException) -> str:
+  text = str(error).strip().splitlines()
+  return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+def restore_latest(manager: tf.train.CheckpointManager) -> int:
+  """Restore the newest checkpoint that restores; return the step it holds (0 if none).
+
+  A damaged checkpoint (truncated, unreadable) is skipped with a warning naming it
+  and why, and the previous kept one is tried. Every variable must match: a
+  checkpoint from different model flags is an error that says so, never a silent
+  partial load. When checkpoint files exist but none restores, this raises
+  instead of training from step 0 over them.
   """
-  path = manager.latest_checkpoint
-  if path is None:
+  candidates = checkpoint_candidates(manager)
+  if not candidates:
+    if has_checkpoint_files(os.path.dirname(manager.directory)):
+      raise ValueError(f"{manager.directory} holds checkpoint files but no complete "
+                       "checkpoint (no ckpt-N.index); refusing to start from step 0 over them")
     return 0
-  try:
-    manager.checkpoint.restore(path).assert_consumed()
-  except (AssertionError, ValueError) as error:
+  if manager.latest_checkpoint is None:
+    logging.warning("%s: the checkpoint state file is missing or unreadable; found %s by "
+                    "file name", manager.directory,
+                    ", ".join(os.path.basename(c) for c in candidates))
+  failures = []
+  for path in candidates:
+    try:
+      manager.checkpoint.restore(path).assert_consumed()
+    except (AssertionError, ValueError) as error:
+      # Every variable of the model must be restored: this one belongs to other flags.
+      failures.append((path, f"does not match the model built from these flags "
+                             f"({_first_line(error)})"))
+    except Exception as error:  # Damaged files raise OpError, IndexError, OSError...
+      failures.append((path, f"cannot be read ({_first_line(error)})"))
+    else:
+      for skipped, reason in failures:
+        logging.warning("skipped checkpoint %s: it %s", skipped, reason)
+      return int(manager.checkpoint.generator_optimizer.iterations.numpy())
+  if all("does not match" in reason for _, reason in failures):
     raise ValueError(
-        f"checkpoint {path} does not match the model built from these flags (were "
-        f"--image_size, --attributes or the widths changed?): {error}") from error
-  return int(manager.checkpoint.generator_optimizer.iterations.numpy())
+        f"checkpoint {candidates[0]} does not match the model built from these flags (were "
+        f"--image_size, --attributes or the widths changed?): {failures[0][1]}")
+  raise ValueError(f"no checkpoint in {manager.directory} can be restored (" + "; ".join(
+      f"{os.path.basename(path)} {reason}" for path, reason in failures)
+      + "); refusing to start from step 0 over them")
 
 
 class CheckpointEvery(keras.callbacks.Callback):

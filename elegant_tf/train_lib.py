@@ -308,7 +308,10 @@ def _train(config: train_config.TrainConfig, problems: list,
   with strategy.scope():
     gan = build_gan(config)
     manager = checkpointing.checkpoint_manager(gan, config.run_dir)
-    start_step = checkpointing.restore_latest(manager)
+    try:
+      start_step = checkpointing.restore_latest(manager)
+    except ValueError as error:
+      raise train_config.ConfigError(f"--run_dir={config.run_dir}: {error}") from error
     if not is_chief:
       manager = checkpointing.checkpoint_manager(gan, write_dir)
   if is_chief:
