@@ -38,6 +38,12 @@ from elegant_tf import image_grid
 from elegant_tf import latent_swap
 
 MODES = ("swap", "linear", "matrix")
+# --steps bounds: linear writes steps + 1 images, matrix (steps + 1)^2; past these the
+# grid is no longer readable and its PNG grows into hundreds of megapixels at 256 px.
+MAX_STEPS = {"linear": 64, "matrix": 16}
+# Edited codes decoded per call: the decoder's activations, not the grid, would
+# otherwise fill memory (a 17 x 17 matrix at 256 px is 289 full-size decodes).
+DECODE_CHUNK = 16
 
 
 class UsageProblem(ValueError):
@@ -66,6 +72,14 @@ def check_mode(mode: str, num_attributes: int, num_exemplars: int) -> None:
     raise UsageProblem(
         "--mode=matrix takes 1 attribute with 3 exemplars or 2 attributes with 2 exemplars; "
         f"got {num_attributes} attribute(s) and {num_exemplars} exemplar(s)")
+
+
+def check_steps(mode: str, steps: int) -> None:
+  if steps < 1:
+    raise UsageProblem(f"--steps={steps} must be at least 1")
+  if mode in MAX_STEPS and steps > MAX_STEPS[mode]:
+    raise UsageProblem(f"--steps={steps} is too many for --mode={mode}: at most "
+                       f"{MAX_STEPS[mode]}")
 
 
 def read_landmarks(path: str) -> dict:
@@ -123,12 +137,15 @@ def mix_slabs(latent, other, weights) -> np.ndarray:
 
 
 def _decode_codes(model, image, latent, skips, codes: list) -> list:
-  """Decode several edited codes of one image in one batch."""
-  count = len(codes)
-  repeat = lambda array: np.repeat(array[:1], count, axis=0)
-  edited = model.decode(repeat(image[None]), np.concatenate(codes), repeat(latent),
-                        [repeat(skip) for skip in skips])
-  return list(edited)
+  """Decode several edited codes of one image, DECODE_CHUNK at a time."""
+  decoded = []
+  for start in range(0, len(codes), DECODE_CHUNK):
+    chunk = codes[start:start + DECODE_CHUNK]
+    repeat = lambda array: np.repeat(array[:1], len(chunk), axis=0)
+    edited = model.decode(repeat(image[None]), np.concatenate(chunk), repeat(latent),
+                          [repeat(skip) for skip in skips])
+    decoded.extend(np.asarray(edited))
+  return decoded
 
 
 def swap_mode(model, image, exemplar, weights) -> tuple[list, list]:
@@ -182,8 +199,7 @@ def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequ
   """(grid rows, result names in row-major order) of one mode; checks the use first."""
   positions = attribute_indices(list(attribute_names), model.attribute_names)
   check_mode(mode, len(positions), len(exemplars))
-  if steps < 1:
-    raise UsageProblem(f"--steps={steps} must be at least 1")
+  check_steps(mode, steps)
   if not 0.0 <= strength <= 1.0:
     raise UsageProblem(f"--strength={strength} must lie in [0, 1]")
   weights = np.zeros(len(model.attribute_names), np.float32)
@@ -238,7 +254,9 @@ def main(argv=None) -> int:
                     "taken (swap/linear: 1; matrix: 3 for one attribute, 2 for two).")
   flags.DEFINE_list("attributes", [], "Comma-separated attribute names, as trained (see the "
                     "model's metadata); swap takes any subset, all exchanged in one pass.")
-  flags.DEFINE_integer("steps", 4, "Interpolation intervals for linear and matrix (m).")
+  flags.DEFINE_integer("steps", 4, "Interpolation intervals for linear and matrix (m); at "
+                       f"most {MAX_STEPS['linear']} for linear, {MAX_STEPS['matrix']} for "
+                       "matrix.")
   flags.DEFINE_float("strength", 1.0, "Swap strength in [0, 1] for swap and the end point of "
                      "linear (1 = full swap).")
   flags.DEFINE_string("landmarks", None,
@@ -258,6 +276,7 @@ def main(argv=None) -> int:
       if not flag_values.out.lower().endswith(".png"):
         raise UsageProblem(f"--out={flag_values.out} must end in .png")
       check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
+      check_steps(flag_values.mode, flag_values.steps)
       try:
         model = model_loading.load(flag_values.model)
       except (FileNotFoundError, ValueError) as error:

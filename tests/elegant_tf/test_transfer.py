@@ -104,6 +104,32 @@ def test_bad_use_is_one_clear_problem(models, mode, attributes, exemplars, messa
     transfer.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes)
 
 
+@pytest.mark.parametrize("mode,attributes,exemplars,steps", [
+    ("linear", ["Bangs"], 1, 65),
+    ("matrix", ["Bangs"], 3, 17),
+    ("matrix", ["Bangs", "Eyeglasses"], 2, 17),
+])
+def test_too_many_steps_is_refused_naming_the_limit(models, mode, attributes, exemplars, steps):
+  image = _faces(models, 1)[0]
+  with pytest.raises(transfer.UsageProblem,
+                     match=f"--steps={steps} is too many for --mode={mode}: at most {steps - 1}"):
+    transfer.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes,
+                          steps=steps)
+
+
+def test_largest_matrix_decodes_in_chunks_like_one_batch(models, monkeypatch):
+  image, *exemplars = _faces(models, 4)
+  steps = 16  # The most matrix allows: 289 cells, decoded 16 at a time.
+  rows, _ = transfer.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
+                                  steps=steps)
+  monkeypatch.setattr(transfer, "DECODE_CHUNK", (steps + 1) ** 2)
+  whole, _ = transfer.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
+                                   steps=steps)
+  assert len(rows) == steps + 2 and len(rows[1]) == steps + 1
+  for row, other in zip(rows, whole):
+    np.testing.assert_allclose(np.stack(row), np.stack(other), atol=1e-5)
+
+
 def _cli(*args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
   return subprocess.run([sys.executable, "-m", "elegant_tf.transfer", *args], cwd=REPO,
@@ -135,4 +161,9 @@ def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models):
   unknown = _cli(*common, "--mode=swap", f"--input={tmp / 'face0.jpg'}",
                  f"--exemplars={tmp / 'face1.png'}", "--attributes=Smile")
   assert unknown.returncode == 2 and "unknown attribute(s) Smile" in unknown.stderr
+  too_many = _cli(*common, "--mode=linear", f"--input={tmp / 'face0.jpg'}",
+                  f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--steps=65")
+  assert too_many.returncode == 2
+  assert too_many.stderr.strip().splitlines()[-1] == (
+      "transfer: --steps=65 is too many for --mode=linear: at most 64")
   assert not out.parent.exists()
