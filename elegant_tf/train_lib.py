@@ -188,12 +188,12 @@ def evaluate_on_synthetic(generator, source, config: train_config.TrainConfig) -
   rows = ground_truth_eval.evaluate_swaps(generator, source, config.attributes,
                                           config.eval_pairs)
   table = ground_truth_eval.markdown_table(rows)
-  with open(os.path.join(config.run_dir, "evaluation.md"), "w") as f:
+  with atomic_files.atomic_open(os.path.join(config.run_dir, "evaluation.md")) as f:
     f.write("PSNR (dB) on held-out synthetic pairs against exact ground truth "
             f"({config.eval_pairs} pairs per attribute). C = attribute removed, D = added; "
             "in/out = inside/outside the attribute's region; copy = input unchanged.\n\n"
             + table + "\n")
-  with open(os.path.join(config.run_dir, "evaluation.json"), "w") as f:
+  with atomic_files.atomic_open(os.path.join(config.run_dir, "evaluation.json")) as f:
     json.dump(rows, f, indent=2)
   return table
 

@@ -23,19 +23,20 @@ Modes and the PNG grid each writes (every cell is one S x S image):
            then cell (a, b) = a z_D1 + b z_D2 + (1 - a - b) z_input, where D1 takes
            attribute 1 from exemplar 1 and D2 attribute 2 from exemplar 2; a grows
            down, b right, and the far corner swaps both.
-Bad use (unknown attribute, wrong exemplar count, unreadable image) prints one
-line and exits with status 2 before anything is written.
+Bad use (unknown attribute, wrong exemplar count, unreadable image, too many
+--steps, an existing output without --overwrite) prints one line and exits with
+status 2 before anything is written. Files are written atomically.
 """
 
 import os
 import sys
-import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
 
 from elegant_tf import image_grid
 from elegant_tf import latent_swap
+from pipelines import atomic_files
 
 MODES = ("swap", "linear", "matrix")
 # --steps bounds: linear writes steps + 1 images, matrix (steps + 1)^2; past these the
@@ -211,29 +212,31 @@ def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequ
   return matrix_mode(model, image, exemplars, positions, len(model.attribute_names), steps)
 
 
-def _write_png_atomically(path: str, pixels: np.ndarray) -> None:
-  from PIL import Image
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".incomplete-", suffix=".png")
-  os.close(handle)
-  Image.fromarray(pixels).save(temporary, format="PNG")
-  os.replace(temporary, path)
+def check_not_overwriting(paths: Sequence[str], overwrite: bool) -> None:
+  """UsageProblem when a path exists and --overwrite was not given."""
+  if overwrite:
+    return
+  existing = [path for path in paths if os.path.exists(path)]
+  if existing:
+    more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+    raise UsageProblem(f"{existing[0]}{more} exists; pass --overwrite to replace it")
 
 
-def write_results(out: str, rows: list, names: list, each: bool) -> list[str]:
-  """Write the grid (and each image as <out stem>_<name>.png); return the paths written."""
-  written = []
-  _write_png_atomically(out, image_grid.tile(rows))
-  written.append(out)
-  if each:
-    stem = os.path.splitext(out)[0]
-    images = [image for row in rows for image in row]
-    for name, image in zip(names, images):
-      path = f"{stem}_{name}.png"
-      _write_png_atomically(path, image_grid.to_uint8(image))
-      written.append(path)
-  return written
+def write_results(out: str, rows: list, names: list, each: bool,
+                  overwrite: bool = True) -> list[str]:
+  """Write the grid (and each image as <out stem>_<name>.png); return the paths written.
+
+  Every file is written atomically. With overwrite=False nothing is written when
+  any of the files exists (UsageProblem).
+  """
+  stem = os.path.splitext(out)[0]
+  images = [image for row in rows for image in row]
+  each_paths = [f"{stem}_{name}.png" for name in names] if each else []
+  check_not_overwriting([out] + each_paths, overwrite)
+  atomic_files.write_png_atomically(out, image_grid.tile(rows))
+  for path, image in zip(each_paths, images):
+    atomic_files.write_png_atomically(path, image_grid.to_uint8(image))
+  return [out] + each_paths
 
 
 def main(argv=None) -> int:
@@ -264,6 +267,8 @@ def main(argv=None) -> int:
                       "nose, mouth corners, CelebA's format): align the images with it first.")
   flags.DEFINE_string("out", None, "Output PNG grid.")
   flags.DEFINE_bool("each", False, "Also write every image of the grid as <out>_<name>.png.")
+  flags.DEFINE_bool("overwrite", False, "Replace --out (and the --each images) if they exist; "
+                    "without it an existing file is an error and nothing is written.")
   for name in ("model", "input", "out"):
     flags.mark_flag_as_required(name)
   flag_values = flags.FLAGS
@@ -275,6 +280,7 @@ def main(argv=None) -> int:
     try:
       if not flag_values.out.lower().endswith(".png"):
         raise UsageProblem(f"--out={flag_values.out} must end in .png")
+      check_not_overwriting([flag_values.out], flag_values.overwrite)  # Before the slow part.
       check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
       check_steps(flag_values.mode, flag_values.steps)
       try:
@@ -289,10 +295,12 @@ def main(argv=None) -> int:
       rows, names = run_transfer(model, flag_values.mode, image, exemplars,
                                  flag_values.attributes, flag_values.steps,
                                  flag_values.strength)
+      written = write_results(flag_values.out, rows, names, flag_values.each,
+                              flag_values.overwrite)
     except UsageProblem as problem:
       print(f"transfer: {problem}", file=sys.stderr)
       sys.exit(2)
-    for path in write_results(flag_values.out, rows, names, flag_values.each):
+    for path in written:
       print(path)
 
   app.run(run, argv=argv)

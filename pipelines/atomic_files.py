@@ -18,22 +18,19 @@ TEMPORARY_PREFIX = ".incomplete-"
 
 
 @contextlib.contextmanager
-def atomic_open(path: str, mode: str = "w"):
-  """Open a temporary file next to `path` for writing; rename it onto `path` on success.
-
-  mode: "w" (text, UTF-8) or "wb". Parent folders are created. On an exception
-  the temporary file is removed and `path` is left as it was.
-  """
-  if mode not in ("w", "wb"):
-    raise ValueError(f"atomic_open mode must be 'w' or 'wb', not {mode!r}")
+def atomic_path(path: str):
+  """Yield a temporary path next to `path`; when the block succeeds, the file written
+  there is fsynced and renamed onto `path`. On an exception it is removed and `path`
+  is left as it was. For writers that want a file name (Keras' model.save)."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  suffix = os.path.splitext(path)[1]  # Some writers (Pillow) look at the extension.
-  handle, temporary = tempfile.mkstemp(dir=directory, prefix=TEMPORARY_PREFIX, suffix=suffix)
+  # Same extension: some writers (Keras, Pillow) choose the format by it.
+  handle, temporary = tempfile.mkstemp(dir=directory, prefix=TEMPORARY_PREFIX,
+                                       suffix=os.path.splitext(path)[1])
+  os.close(handle)
   try:
-    with os.fdopen(handle, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
-      yield f
-      f.flush()
+    yield temporary
+    with open(temporary, "rb+") as f:
       os.fsync(f.fileno())
     # mkstemp creates 0600 files; give the result the permissions a plain open() would.
     umask = os.umask(0)
@@ -45,6 +42,18 @@ def atomic_open(path: str, mode: str = "w"):
       os.remove(temporary)
     raise
   _fsync_directory(directory)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str, mode: str = "w", newline: str = None):
+  """Open a temporary file next to `path` for writing ("w": UTF-8 text, or "wb"); it
+  replaces `path` when the block succeeds (see atomic_path). `newline` as open()'s."""
+  if mode not in ("w", "wb"):
+    raise ValueError(f"atomic_open mode must be 'w' or 'wb', not {mode!r}")
+  text = {"encoding": "utf-8", "newline": newline} if mode == "w" else {}
+  with atomic_path(path) as temporary:
+    with open(temporary, mode, **text) as f:
+      yield f
 
 
 def _fsync_directory(directory: str) -> None:

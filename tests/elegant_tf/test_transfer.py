@@ -150,6 +150,28 @@ def test_cli_writes_grid_and_each_image_from_a_tflite_file(models):
   assert np.asarray(Image.open(tmp / "out" / "linear_step_0.png")).shape == (32, 32, 3)
 
 
+def test_cli_refuses_an_existing_output_without_overwrite(models):
+  tmp = models["tmp"]
+  out = tmp / "existing" / "swap.png"
+  out.parent.mkdir()
+  out.write_bytes(b"an earlier result")
+  command = [f"--model={models['version_dir']}", "--mode=swap", f"--input={tmp / 'face0.jpg'}",
+             f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", f"--out={out}"]
+  refused = _cli(*command)
+  assert refused.returncode == 2
+  assert refused.stderr.strip().splitlines()[-1] == (
+      f"transfer: {out} exists; pass --overwrite to replace it")
+  assert out.read_bytes() == b"an earlier result"
+  # An existing --each image is refused too, before anything is written.
+  (out.parent / "new_edited.png").write_bytes(b"another result")
+  each = _cli(*command[:-1], f"--out={out.parent / 'new.png'}", "--each")
+  assert each.returncode == 2 and "new_edited.png exists" in each.stderr
+  assert sorted(os.listdir(out.parent)) == ["new_edited.png", "swap.png"]
+  replaced = _cli(*command, "--overwrite")
+  assert replaced.returncode == 0, replaced.stderr[-2000:]
+  assert np.asarray(Image.open(out)).shape == (32, 4 * 32 + 3 * GAP, 3)
+
+
 def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models):
   tmp = models["tmp"]
   out = tmp / "bad" / "x.png"
