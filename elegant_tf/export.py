@@ -104,6 +104,41 @@ def _check_same_batch(signature: str, named_tensors: dict) -> list:
   return checks
 
 
+def _header_pixels(contents):
+  """int64 (width, height) declared by a PNG, JPEG, GIF or BMP header, in the graph; (0, 0)
+  for anything else. Read before decoding, so an image bomb is refused unexpanded."""
+  # 32 header bytes, zero-padded so a short input still gives 32 values.
+  head = tf.strings.substr(tf.strings.join([tf.strings.substr(contents, 0, 32),
+                                            tf.constant(b"\0" * 32)]), 0, 32)
+  byte = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int64)
+
+  def number(start, size, big_endian):
+    order = range(size) if big_endian else reversed(range(size))
+    value = tf.constant(0, tf.int64)
+    for k in order:
+      value = value * 256 + byte[start + k]
+    return value
+
+  def starts_with(magic):
+    return tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
+
+  def signed(value):  # BMP dimensions are int32; a negative height means top-down rows.
+    return tf.abs(tf.where(value >= 2 ** 31, value - 2 ** 32, value))
+
+  def jpeg():
+    shape = tf.cast(tf.io.extract_jpeg_shape(contents), tf.int64)
+    return tf.stack([shape[1], shape[0]])
+
+  zero = tf.zeros([2], tf.int64)
+  return tf.case([
+      (starts_with(b"\x89PNG"), lambda: tf.stack([number(16, 4, True), number(20, 4, True)])),
+      (starts_with(b"GIF8"), lambda: tf.stack([number(6, 2, False), number(8, 2, False)])),
+      (starts_with(b"BM"), lambda: tf.stack([signed(number(18, 4, False)),
+                                            signed(number(22, 4, False))])),
+      (starts_with(b"\xff\xd8\xff"), jpeg),
+  ], default=lambda: zero, exclusive=True)
+
+
 def _check_unit_interval(tensor, signature: str, name: str):
   in_range = tf.reduce_all(tf.logical_and(tensor >= 0.0, tensor <= 1.0))
   check = tf.debugging.Assert(in_range, [f"{signature}: input {name} must lie in [0, 1]"])
@@ -162,6 +197,9 @@ class _Signatures:
   def _decode_images(self, data, name: str):
     """string [b] encoded images -> float32 [b, S, S, 3] in [-1, 1]."""
     data = _check_shape(data, "transfer_bytes", name, [None])
+    # Imported here: pipelines is only needed by this signature's tracing.
+    from pipelines import alignment
+    from pipelines import image_decoding
 
     def decode_one(contents):
       known = tf.reduce_any([tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
@@ -170,9 +208,14 @@ class _Signatures:
           f"transfer_bytes: input {name} holds an element that is not a JPEG, PNG, GIF or "
           "BMP image"])
       with tf.control_dependencies([check]):
+        size = _header_pixels(contents)
+      # The data pipelines' budget, fixed into the graph at export.
+      limit = image_decoding.MAX_PIXELS
+      small = tf.debugging.Assert(size[0] * size[1] <= limit, [
+          f"transfer_bytes: input {name} holds an image over {limit} pixels; its header "
+          "says width x height =", size[0], size[1]])
+      with tf.control_dependencies([small]):
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-      # Imported here: pipelines is only needed by this signature's tracing.
-      from pipelines import alignment
       image = alignment.center_crop_resize(image, self.image_size)
       return tf.clip_by_value(image / 127.5 - 1.0, -1.0, 1.0)
 

@@ -14,6 +14,7 @@ from elegant_tf import export
 from elegant_tf import latent_swap
 from elegant_tf import train_lib
 from tests.elegant_tf import tiny
+from tests.pipelines import test_image_decoding
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -196,3 +197,33 @@ def test_cli_exports_a_run_and_refuses_an_existing_version(trained, tmp_path):
   assert sorted(os.listdir(tmp_path)) == ["7"]
   missing = _cli(f"--run_dir={tmp_path / 'nope'}", f"--export_dir={tmp_path}")
   assert missing.returncode == 2 and "not a training run directory" in missing.stderr
+
+
+def _encoded(width, height, fmt):
+  pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
+  buffer = io.BytesIO()
+  Image.fromarray(pixels).save(buffer, format=fmt)
+  return buffer.getvalue()
+
+
+def test_transfer_bytes_refuses_an_image_bomb_from_its_header(tmp_path):
+  add = tf.saved_model.load(tiny.untrained_export(tmp_path)).signatures["transfer_bytes"]
+  # A PNG header declaring 8000 x 6000 (48 MP, over the 40 MP budget) and no pixels.
+  bomb = test_image_decoding._png_header_only(8000, 6000)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="input exemplar_bytes holds an image over 40000000 pixels"):
+    add(image_bytes=tf.constant([_png(32, 32)]), exemplar_bytes=tf.constant([bomb]),
+        attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP"])
+def test_transfer_bytes_reads_every_formats_header(tmp_path, monkeypatch, fmt):
+  from pipelines import image_decoding
+  monkeypatch.setattr(image_decoding, "MAX_PIXELS", 50 * 30 - 1)  # Fixed at export.
+  add = tf.saved_model.load(tiny.untrained_export(tmp_path)).signatures["transfer_bytes"]
+  inputs = dict(exemplar_bytes=tf.constant([_encoded(30, 40, fmt)]),
+                attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="over 1499 pixels"):
+    add(image_bytes=tf.constant([_encoded(50, 30, fmt)]), **inputs)
+  assert add(image_bytes=tf.constant([_encoded(30, 40, fmt)]), **inputs)[
+      "edited_bytes"].shape == (1,)

@@ -12,6 +12,7 @@ from elegant_tf import model_loading
 from elegant_tf import tflite
 from elegant_tf import transfer
 from tests.elegant_tf import tiny
+from tests.pipelines import test_image_decoding
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GAP = 2  # image_grid.tile's default gap.
@@ -128,6 +129,14 @@ def test_largest_matrix_decodes_in_chunks_like_one_batch(models, monkeypatch):
   assert len(rows) == steps + 2 and len(rows[1]) == steps + 1
   for row, other in zip(rows, whole):
     np.testing.assert_allclose(np.stack(row), np.stack(other), atol=1e-5)
+
+
+def test_image_bomb_is_refused_naming_the_file_and_the_limit(tmp_path):
+  path = tmp_path / "bomb.png"
+  path.write_bytes(test_image_decoding._png_header_only(8000, 6000))  # 48 MP declared.
+  with pytest.raises(transfer.UsageProblem) as raised:
+    transfer.read_image(str(path), 32)
+  assert str(raised.value) == f"cannot read image {path}: too large (over 40,000,000 pixels)"
 
 
 def _cli(*args):
