@@ -84,16 +84,31 @@ def _check_shape(tensor, signature: str, name: str, expected: Sequence[Optional[
     if size is not None:
       ok = tf.logical_and(ok, tf.equal(padded[axis], size))
   wanted = "[" + ", ".join("batch" if s is None else str(s) for s in expected) + "]"
-  check = tf.debugging.Assert(
+  checks = [tf.debugging.Assert(
       ok, [f"{signature}: input {name} must have shape {wanted}; got shape", shape],
-      summarize=8)
-  with tf.control_dependencies([check]):
+      summarize=8)]
+  if expected and expected[0] is None:
+    # An empty batch would return empty outputs, hiding a client bug; a wrong rank
+    # is reported by the shape check alone.
+    checks.append(tf.debugging.Assert(
+        tf.logical_or(tf.logical_not(ok), padded[0] > 0),
+        [f"{signature}: input {name} holds no example (batch size 0)"]))
+  with tf.control_dependencies(checks):
     tensor = tf.identity(tensor)
   return tf.ensure_shape(tensor, expected)
 
 
+def _check_finite(tensor, signature: str, name: str):
+  """Assert no NaN or inf: they would flow through the network into NaN images."""
+  check = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(tensor)), [
+      f"{signature}: input {name} holds NaN or infinite values"])
+  with tf.control_dependencies([check]):
+    return tf.identity(tensor)
+
+
 def _check_same_batch(signature: str, named_tensors: dict) -> list:
-  """Assert every input has the batch size of the first one."""
+  """Assert every input has the batch size of the first one (no broadcasting of a batch
+  of 1: a client that sends one attributes row for two images has a bug)."""
   names = list(named_tensors)
   first = tf.shape(named_tensors[names[0]])[0]
   checks = []
@@ -146,15 +161,20 @@ def _check_unit_interval(tensor, signature: str, name: str):
     return tf.identity(tensor)
 
 
-def _edit_weights(signature: str, attributes, strength, num_attributes: int):
-  """Per-attribute slab weights = multi-hot choice x strength, both checked."""
+def _edit_weights(signature: str, images: dict, attributes, strength, num_attributes: int):
+  """Per-attribute slab weights = multi-hot choice x strength, both checked, and checked
+  to have the batch size of the (already checked) `images`, {input name: tensor}."""
   attributes = _check_unit_interval(
       _check_shape(attributes, signature, "attributes", [None, num_attributes]),
       signature, "attributes")
   strength = _check_unit_interval(
       _check_shape(strength, signature, "strength", [None, num_attributes]),
       signature, "strength")
-  return attributes * strength
+  # Checked before multiplying: the product would broadcast a batch of 1.
+  checks = _check_same_batch(signature, {**images, "attributes": attributes,
+                                         "strength": strength})
+  with tf.control_dependencies(checks):
+    return attributes * strength
 
 
 class _Signatures:
@@ -179,16 +199,19 @@ class _Signatures:
     self.skip_shapes = skip_shapes(generator, image_size)
 
   def _image(self, tensor, signature: str, name: str):
-    return _check_shape(tensor, signature, name, [None, self.image_size, self.image_size, 3])
+    return _check_finite(
+        _check_shape(tensor, signature, name, [None, self.image_size, self.image_size, 3]),
+        signature, name)
 
-  def _transfer(self, signature, image, exemplar, attributes, strength):
-    image = self._image(image, signature, "image")
-    exemplar = self._image(exemplar, signature, "exemplar")
-    weights = _edit_weights(signature, attributes, strength, self.num_attributes)
-    batch_checks = _check_same_batch(signature, {"image": image, "exemplar": exemplar,
-                                                 "attributes": weights})
-    with tf.control_dependencies(batch_checks):
-      image = tf.identity(image)
+  def _transfer(self, signature, image, exemplar, attributes, strength, names=None):
+    image_name, exemplar_name = names or ("image", "exemplar")
+    image = self._image(image, signature, image_name)
+    exemplar = self._image(exemplar, signature, exemplar_name)
+    weights = _edit_weights(signature, {image_name: image, exemplar_name: exemplar},
+                            attributes, strength, self.num_attributes)
+    # The images wait for the batch checks too, or a mismatch fails inside the network.
+    with tf.control_dependencies([weights]):
+      image, exemplar = tf.identity(image), tf.identity(exemplar)
     return self.generator({"image": image, "exemplar": exemplar, "attributes": weights})
 
   def transfer(self, image, exemplar, attributes, strength):
@@ -230,7 +253,8 @@ class _Signatures:
   def transfer_bytes(self, image_bytes, exemplar_bytes, attributes, strength):
     image = self._decode_images(image_bytes, "image_bytes")
     exemplar = self._decode_images(exemplar_bytes, "exemplar_bytes")
-    outputs = self._transfer("transfer_bytes", image, exemplar, attributes, strength)
+    outputs = self._transfer("transfer_bytes", image, exemplar, attributes, strength,
+                             names=("image_bytes", "exemplar_bytes"))
     return {"edited_bytes": self._encode_png(outputs["edited"]),
             "exemplar_edited_bytes": self._encode_png(outputs["exemplar_edited"])}
 
@@ -240,10 +264,13 @@ class _Signatures:
 
   def decode(self, image, edited_latent, latent, *skips):
     image = self._image(image, "decode", "image")
-    edited_latent = _check_shape(edited_latent, "decode", "edited_latent",
-                                 [None] + self.latent_shape)
-    latent = _check_shape(latent, "decode", "latent", [None] + self.latent_shape)
-    skips = [_check_shape(skip, "decode", f"skip_{k}", [None] + shape)
+    edited_latent = _check_finite(_check_shape(edited_latent, "decode", "edited_latent",
+                                               [None] + self.latent_shape),
+                                  "decode", "edited_latent")
+    latent = _check_finite(_check_shape(latent, "decode", "latent", [None] + self.latent_shape),
+                           "decode", "latent")
+    skips = [_check_finite(_check_shape(skip, "decode", f"skip_{k}", [None] + shape),
+                           "decode", f"skip_{k}")
              for k, (skip, shape) in enumerate(zip(skips, self.skip_shapes))]
     named = {"image": image, "edited_latent": edited_latent, "latent": latent,
              **{f"skip_{k}": skip for k, skip in enumerate(skips)}}
@@ -253,9 +280,9 @@ class _Signatures:
 
   def add_attribute(self, image, attributes, strength):
     image = self._image(image, "add_attribute", "image")
-    weights = _edit_weights("add_attribute", attributes, strength, self.num_attributes)
-    with tf.control_dependencies(_check_same_batch("add_attribute",
-                                                   {"image": image, "attributes": weights})):
+    weights = _edit_weights("add_attribute", {"image": image}, attributes, strength,
+                            self.num_attributes)
+    with tf.control_dependencies([weights]):
       image = tf.identity(image)
     if self.missing_prototypes:
       # A zero slab would silently "add" a blank attribute: refuse instead.
