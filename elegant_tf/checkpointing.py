@@ -7,6 +7,7 @@ saving. tf.train.CheckpointManager writes each checkpoint completely before the
 
 import logging
 import os
+from typing import Callable, Optional, Sequence
 
 import keras
 import tensorflow as tf
@@ -37,15 +38,15 @@ def _checkpoint_number(path: str) -> int:
   return int(os.path.basename(path).rsplit("-", 1)[1])
 
 
-def checkpoint_candidates(manager: tf.train.CheckpointManager) -> list[str]:
-  """Checkpoint prefixes to try, newest first: those the `checkpoint` state file names
-  plus every ckpt-N.index on disk (the state file may be damaged or lost)."""
-  found = set(manager.checkpoints)
-  if os.path.isdir(manager.directory):
-    for name in os.listdir(manager.directory):
+def checkpoint_candidates(directory: str, named: Sequence[str] = ()) -> list[str]:
+  """Checkpoint prefixes to try, newest first: `named` (those the `checkpoint` state file
+  names) plus every ckpt-N.index on disk (the state file may be damaged or lost)."""
+  found = {os.path.normpath(path) for path in named}
+  if os.path.isdir(directory):
+    for name in os.listdir(directory):
       stem, extension = os.path.splitext(name)
       if extension == ".index" and stem.startswith("ckpt-") and stem[5:].isdigit():
-        found.add(os.path.join(manager.directory, stem))
+        found.add(os.path.normpath(os.path.join(directory, stem)))
   return sorted(found, key=_checkpoint_number, reverse=True)
 
 
@@ -54,29 +55,29 @@ def _first_line(error: BaseException) -> str:
   return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
-def restore_latest(manager: tf.train.CheckpointManager) -> int:
-  """Restore the newest checkpoint that restores; return the step it holds (0 if none).
+def restore_newest(directory: str, restore: Callable[[str], None],
+                   named: Sequence[str] = ()) -> Optional[str]:
+  """Call `restore(prefix)` on the checkpoints of `directory`, newest first, until one
+  succeeds; return its prefix, or None when there is no checkpoint at all.
 
   A damaged checkpoint (truncated, unreadable) is skipped with a warning naming it
-  and why, and the previous kept one is tried. Every variable must match: a
-  checkpoint from different model flags is an error that says so, never a silent
-  partial load. When checkpoint files exist but none restores, this raises
-  instead of training from step 0 over them.
+  and why. `restore` raises AssertionError or ValueError for a checkpoint of
+  another model. When checkpoint files exist but none restores, this raises
+  ValueError: callers must never start from scratch over them.
   """
-  candidates = checkpoint_candidates(manager)
+  candidates = checkpoint_candidates(directory, named)
   if not candidates:
-    if has_checkpoint_files(os.path.dirname(manager.directory)):
-      raise ValueError(f"{manager.directory} holds checkpoint files but no complete "
-                       "checkpoint (no ckpt-N.index); refusing to start from step 0 over them")
-    return 0
-  if manager.latest_checkpoint is None:
+    if has_checkpoint_files(os.path.dirname(directory)):
+      raise ValueError(f"{directory} holds checkpoint files but no complete checkpoint (no "
+                       "ckpt-N.index); refusing to start from step 0 over them")
+    return None
+  if not named:
     logging.warning("%s: the checkpoint state file is missing or unreadable; found %s by "
-                    "file name", manager.directory,
-                    ", ".join(os.path.basename(c) for c in candidates))
+                    "file name", directory, ", ".join(os.path.basename(c) for c in candidates))
   failures = []
   for path in candidates:
     try:
-      manager.checkpoint.restore(path).assert_consumed()
+      restore(path)
     except (AssertionError, ValueError) as error:
       # Every variable of the model must be restored: this one belongs to other flags.
       failures.append((path, f"does not match the model built from these flags "
@@ -86,14 +87,29 @@ def restore_latest(manager: tf.train.CheckpointManager) -> int:
     else:
       for skipped, reason in failures:
         logging.warning("skipped checkpoint %s: it %s", skipped, reason)
-      return int(manager.checkpoint.generator_optimizer.iterations.numpy())
+      return path
   if all("does not match" in reason for _, reason in failures):
     raise ValueError(
         f"checkpoint {candidates[0]} does not match the model built from these flags (were "
         f"--image_size, --attributes or the widths changed?): {failures[0][1]}")
-  raise ValueError(f"no checkpoint in {manager.directory} can be restored (" + "; ".join(
+  raise ValueError(f"no checkpoint in {directory} can be restored (" + "; ".join(
       f"{os.path.basename(path)} {reason}" for path, reason in failures)
       + "); refusing to start from step 0 over them")
+
+
+def restore_latest(manager: tf.train.CheckpointManager) -> int:
+  """Restore the newest checkpoint that restores (see restore_newest); return the step
+  it holds (0 if there is none).
+
+  Every variable must match: a checkpoint from different model flags is an error
+  that says so, never a silent partial load.
+  """
+  path = restore_newest(manager.directory,
+                        lambda prefix: manager.checkpoint.restore(prefix).assert_consumed(),
+                        manager.checkpoints if manager.latest_checkpoint else ())
+  if path is None:
+    return 0
+  return int(manager.checkpoint.generator_optimizer.iterations.numpy())
 
 
 class CheckpointEvery(keras.callbacks.Callback):

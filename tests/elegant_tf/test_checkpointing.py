@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from elegant_tf import checkpointing
+from elegant_tf import model_loading
 from elegant_tf import train_lib
 from tests.elegant_tf import tiny
 
@@ -89,6 +90,25 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(
   step, _ = _restored_weights(config)
   assert step == 2
   assert re.search(r"skipped checkpoint \S*ckpt-4: it cannot be read", caplog.text)
+
+
+@pytest.mark.parametrize("damage, step", [
+    (lambda folder: _truncate(os.path.join(folder, "ckpt-4.data-00000-of-00001")), 2),
+    (lambda folder: open(os.path.join(folder, "checkpoint"), "w").write("garbage {{"), 4),
+])
+def test_inference_loading_falls_back_like_training(four_step_run, tmp_path, damage, step):
+  config = _damaged_copy(four_step_run, tmp_path, damage)
+  model = model_loading.load_run_dir(config.run_dir)
+  assert model.source.endswith(f"ckpt-{step}")
+  reference = _damaged_copy(four_step_run, tmp_path / "reference", lambda folder: None)
+  for name in os.listdir(os.path.join(reference.run_dir, "checkpoints")):
+    if not name.startswith(f"ckpt-{step}.") and name != "checkpoint":
+      os.remove(os.path.join(reference.run_dir, "checkpoints", name))
+  with open(os.path.join(reference.run_dir, "checkpoints", "checkpoint"), "w") as f:
+    f.write(f'model_checkpoint_path: "ckpt-{step}"\n')
+  expected = model_loading.load_run_dir(reference.run_dir).generator.weights
+  for a, b in zip(model.generator.weights, expected):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_garbage_state_file_still_finds_the_newest_checkpoint(four_step_run, tmp_path, caplog):
