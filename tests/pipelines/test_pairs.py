@@ -98,8 +98,9 @@ def test_shards_are_disjoint_and_keep_the_attribute_order():
 _MAX_LOADS = 2000  # Far above what detection needs; without it a hang would never fail.
 
 
-def _celeba_with_unusable(root, monkeypatch, attribute="Eyeglasses", keep=0):
-  """The CelebA fixture with every train image having `attribute` corrupted except `keep`.
+def _celeba_with_unusable(root, monkeypatch, attribute="Eyeglasses", keep=0, having=True):
+  """The CelebA fixture with every train image having (or, having=False, lacking)
+  `attribute` corrupted except the first `keep`.
 
   Loads are counted and capped, so a stream that keeps retrying fails the test
   instead of hanging it.
@@ -108,8 +109,8 @@ def _celeba_with_unusable(root, monkeypatch, attribute="Eyeglasses", keep=0):
   source = celeba.open_source(root, 32)
   column = source.attribute_names.index(attribute)
   keys = source.keys("train")
-  positives = np.flatnonzero(source.labels("train")[:, column])
-  for index in positives[keep:]:
+  chosen = np.flatnonzero(source.labels("train")[:, column] == (1 if having else 0))
+  for index in chosen[keep:]:
     with open(os.path.join(root, "img_align_celeba", keys[index]), "wb") as handle:
       handle.write(b"\xff\xd8\xff\xe0 truncated")
   original = image_decoding.IndexedImageSource._load
@@ -122,15 +123,17 @@ def _celeba_with_unusable(root, monkeypatch, attribute="Eyeglasses", keep=0):
     return original(self, split, index)
 
   monkeypatch.setattr(image_decoding.IndexedImageSource, "_load", counted)
-  return len(positives)
+  return len(chosen)
 
 
-def test_stream_whose_every_positive_is_unusable_fails_with_counts(tmp_path, monkeypatch):
+@pytest.mark.parametrize("having, side", [(True, "with"), (False, "without")])
+def test_stream_whose_every_positive_or_negative_is_unusable_fails_with_counts(
+    tmp_path, monkeypatch, having, side):
   root = str(tmp_path)
-  count = _celeba_with_unusable(root, monkeypatch)
+  count = _celeba_with_unusable(root, monkeypatch, having=having)
   source = celeba.open_source(root, 32)
   problems = []
-  with pytest.raises(tf.errors.OpError, match=f"all {count} images with 'Eyeglasses'"):
+  with pytest.raises(tf.errors.OpError, match=f"all {count} images {side} 'Eyeglasses'"):
     next(iter(pairs.attribute_pairs(source, ["Eyeglasses", "Bangs"], 4, problems=problems)))
   assert len(problems) == 1 and "no batch can ever be filled" in problems[0]
   assert "corrupt or truncated image" in problems[0]
