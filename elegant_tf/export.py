@@ -24,7 +24,10 @@ Signatures (S = image size, n = number of attributes, images in [-1, 1]):
                    latent_shape, has_prototypes.
 
 Input shapes are declared with unknown rank on purpose: the graph checks every
-input itself and fails with a message that names the signature and the input.
+input itself and fails with a message that names the signature and the input
+(wrong shape, an empty batch, batch sizes that differ between inputs, NaN or
+infinite values, weights outside [0, 1], encoded images whose header declares
+more than pipelines.image_decoding.MAX_PIXELS pixels).
 A fixed-shape placeholder would leave that check to the client library (the TF
 Serving C++ server feeds placeholders without comparing shapes).
 """
