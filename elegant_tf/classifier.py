@@ -16,6 +16,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from pipelines import atomic_files
+
 MODEL_FILE = "classifier.keras"
 METADATA_FILE = "classifier.json"
 
@@ -99,8 +101,10 @@ def train_classifier(source, attributes: Sequence[str], out_dir: str, train_step
       "mean_test_accuracy": float(np.mean(accuracy)),
   }
   os.makedirs(out_dir, exist_ok=True)
-  model.save(os.path.join(out_dir, MODEL_FILE))
-  with open(os.path.join(out_dir, METADATA_FILE), "w") as f:
+  # Atomically, model first: a kill mid-save leaves the previous classifier whole.
+  with atomic_files.atomic_path(os.path.join(out_dir, MODEL_FILE)) as temporary:
+    model.save(temporary)
+  with atomic_files.atomic_open(os.path.join(out_dir, METADATA_FILE)) as f:
     json.dump(metadata, f, indent=2)
   return metadata
 

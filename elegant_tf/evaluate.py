@@ -45,6 +45,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from elegant_tf import ground_truth_eval
+from pipelines import atomic_files
 
 DEFAULT_FIGURE_PAIRS = 6
 
@@ -264,7 +265,7 @@ def _columns(rows: list) -> list:
 
 def write_csv(path: str, sections: dict) -> None:
   """Long format: section, swap, metric, value (one row per number)."""
-  with open(path, "w", newline="") as f:
+  with atomic_files.atomic_open(path, newline="") as f:
     writer = csv.writer(f)
     writer.writerow(["section", "swap", "metric", "value"])
     for section, rows in sections.items():
@@ -365,10 +366,10 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
   figures = figure_sheets(outputs, out_dir)
   text.append("Figures: " + ", ".join(os.path.relpath(p, out_dir) for p in figures))
   report = "\n\n".join(text) + "\n"
-  with open(os.path.join(out_dir, "results.md"), "w") as f:
+  with atomic_files.atomic_open(os.path.join(out_dir, "results.md")) as f:
     f.write(report)
   write_csv(os.path.join(out_dir, "results.csv"), sections)
-  with open(os.path.join(out_dir, "results.json"), "w") as f:
+  with atomic_files.atomic_open(os.path.join(out_dir, "results.json")) as f:
     json.dump(sections, f, indent=2)
   return {"report": report, "sections": sections, "figures": figures}
 
@@ -418,6 +419,8 @@ def _define_flags():
   flags.DEFINE_string("tfds_data_dir", None, "data_dir for --data=tfds:celeb_a.")
   flags.DEFINE_string("out", None, "Directory for results.md, results.csv, results.json and "
                       "figures/.")
+  flags.DEFINE_bool("overwrite", False, "Write into an --out that is not empty, replacing "
+                    "earlier results; without it that is an error.")
 
 
 def main(argv):
@@ -428,6 +431,8 @@ def main(argv):
       raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not values.model or not values.out:
       raise UsageError("--model=PATH and --out=DIR are required")
+    if os.path.isdir(values.out) and os.listdir(values.out) and not values.overwrite:
+      raise UsageError(f"--out={values.out} is not empty; pass --overwrite to replace its results")
     if values.num_pairs < 1 or values.realism_images < 0:
       raise UsageError("--num_pairs must be >= 1 and --realism_images >= 0")
     from elegant_tf import model_loading

@@ -24,7 +24,10 @@ Signatures (S = image size, n = number of attributes, images in [-1, 1]):
                    latent_shape, has_prototypes.
 
 Input shapes are declared with unknown rank on purpose: the graph checks every
-input itself and fails with a message that names the signature and the input.
+input itself and fails with a message that names the signature and the input
+(wrong shape, an empty batch, batch sizes that differ between inputs, NaN or
+infinite values, weights outside [0, 1], encoded images whose header declares
+more than pipelines.image_decoding.MAX_PIXELS pixels).
 A fixed-shape placeholder would leave that check to the client library (the TF
 Serving C++ server feeds placeholders without comparing shapes).
 """
@@ -84,16 +87,31 @@ def _check_shape(tensor, signature: str, name: str, expected: Sequence[Optional[
     if size is not None:
       ok = tf.logical_and(ok, tf.equal(padded[axis], size))
   wanted = "[" + ", ".join("batch" if s is None else str(s) for s in expected) + "]"
-  check = tf.debugging.Assert(
+  checks = [tf.debugging.Assert(
       ok, [f"{signature}: input {name} must have shape {wanted}; got shape", shape],
-      summarize=8)
-  with tf.control_dependencies([check]):
+      summarize=8)]
+  if expected and expected[0] is None:
+    # An empty batch would return empty outputs, hiding a client bug; a wrong rank
+    # is reported by the shape check alone.
+    checks.append(tf.debugging.Assert(
+        tf.logical_or(tf.logical_not(ok), padded[0] > 0),
+        [f"{signature}: input {name} holds no example (batch size 0)"]))
+  with tf.control_dependencies(checks):
     tensor = tf.identity(tensor)
   return tf.ensure_shape(tensor, expected)
 
 
+def _check_finite(tensor, signature: str, name: str):
+  """Assert no NaN or inf: they would flow through the network into NaN images."""
+  check = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(tensor)), [
+      f"{signature}: input {name} holds NaN or infinite values"])
+  with tf.control_dependencies([check]):
+    return tf.identity(tensor)
+
+
 def _check_same_batch(signature: str, named_tensors: dict) -> list:
-  """Assert every input has the batch size of the first one."""
+  """Assert every input has the batch size of the first one (no broadcasting of a batch
+  of 1: a client that sends one attributes row for two images has a bug)."""
   names = list(named_tensors)
   first = tf.shape(named_tensors[names[0]])[0]
   checks = []
@@ -104,6 +122,41 @@ def _check_same_batch(signature: str, named_tensors: dict) -> list:
   return checks
 
 
+def _header_pixels(contents):
+  """int64 (width, height) declared by a PNG, JPEG, GIF or BMP header, in the graph; (0, 0)
+  for anything else. Read before decoding, so an image bomb is refused unexpanded."""
+  # 32 header bytes, zero-padded so a short input still gives 32 values.
+  head = tf.strings.substr(tf.strings.join([tf.strings.substr(contents, 0, 32),
+                                            tf.constant(b"\0" * 32)]), 0, 32)
+  byte = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int64)
+
+  def number(start, size, big_endian):
+    order = range(size) if big_endian else reversed(range(size))
+    value = tf.constant(0, tf.int64)
+    for k in order:
+      value = value * 256 + byte[start + k]
+    return value
+
+  def starts_with(magic):
+    return tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
+
+  def signed(value):  # BMP dimensions are int32; a negative height means top-down rows.
+    return tf.abs(tf.where(value >= 2 ** 31, value - 2 ** 32, value))
+
+  def jpeg():
+    shape = tf.cast(tf.io.extract_jpeg_shape(contents), tf.int64)
+    return tf.stack([shape[1], shape[0]])
+
+  zero = tf.zeros([2], tf.int64)
+  return tf.case([
+      (starts_with(b"\x89PNG"), lambda: tf.stack([number(16, 4, True), number(20, 4, True)])),
+      (starts_with(b"GIF8"), lambda: tf.stack([number(6, 2, False), number(8, 2, False)])),
+      (starts_with(b"BM"), lambda: tf.stack([signed(number(18, 4, False)),
+                                            signed(number(22, 4, False))])),
+      (starts_with(b"\xff\xd8\xff"), jpeg),
+  ], default=lambda: zero, exclusive=True)
+
+
 def _check_unit_interval(tensor, signature: str, name: str):
   in_range = tf.reduce_all(tf.logical_and(tensor >= 0.0, tensor <= 1.0))
   check = tf.debugging.Assert(in_range, [f"{signature}: input {name} must lie in [0, 1]"])
@@ -111,15 +164,20 @@ def _check_unit_interval(tensor, signature: str, name: str):
     return tf.identity(tensor)
 
 
-def _edit_weights(signature: str, attributes, strength, num_attributes: int):
-  """Per-attribute slab weights = multi-hot choice x strength, both checked."""
+def _edit_weights(signature: str, images: dict, attributes, strength, num_attributes: int):
+  """Per-attribute slab weights = multi-hot choice x strength, both checked, and checked
+  to have the batch size of the (already checked) `images`, {input name: tensor}."""
   attributes = _check_unit_interval(
       _check_shape(attributes, signature, "attributes", [None, num_attributes]),
       signature, "attributes")
   strength = _check_unit_interval(
       _check_shape(strength, signature, "strength", [None, num_attributes]),
       signature, "strength")
-  return attributes * strength
+  # Checked before multiplying: the product would broadcast a batch of 1.
+  checks = _check_same_batch(signature, {**images, "attributes": attributes,
+                                         "strength": strength})
+  with tf.control_dependencies(checks):
+    return attributes * strength
 
 
 class _Signatures:
@@ -132,21 +190,31 @@ class _Signatures:
     self.num_attributes = len(attribute_names)
     self.image_size = image_size
     self.version = version
+    # Attributes whose prototype slab is NaN had no usable positive (prototypes.py).
+    self.missing_prototypes = []
+    if prototypes is not None:
+      boundaries = latent_swap.slab_boundaries(prototypes.shape[-1], self.num_attributes)
+      self.missing_prototypes = [i for i, (start, stop) in enumerate(boundaries)
+                                 if np.isnan(prototypes[..., start:stop]).any()]
+      prototypes = np.nan_to_num(prototypes, nan=0.0)
     self.prototypes = prototypes
     self.latent_shape = latent_shape(generator, image_size)
     self.skip_shapes = skip_shapes(generator, image_size)
 
   def _image(self, tensor, signature: str, name: str):
-    return _check_shape(tensor, signature, name, [None, self.image_size, self.image_size, 3])
+    return _check_finite(
+        _check_shape(tensor, signature, name, [None, self.image_size, self.image_size, 3]),
+        signature, name)
 
-  def _transfer(self, signature, image, exemplar, attributes, strength):
-    image = self._image(image, signature, "image")
-    exemplar = self._image(exemplar, signature, "exemplar")
-    weights = _edit_weights(signature, attributes, strength, self.num_attributes)
-    batch_checks = _check_same_batch(signature, {"image": image, "exemplar": exemplar,
-                                                 "attributes": weights})
-    with tf.control_dependencies(batch_checks):
-      image = tf.identity(image)
+  def _transfer(self, signature, image, exemplar, attributes, strength, names=None):
+    image_name, exemplar_name = names or ("image", "exemplar")
+    image = self._image(image, signature, image_name)
+    exemplar = self._image(exemplar, signature, exemplar_name)
+    weights = _edit_weights(signature, {image_name: image, exemplar_name: exemplar},
+                            attributes, strength, self.num_attributes)
+    # The images wait for the batch checks too, or a mismatch fails inside the network.
+    with tf.control_dependencies([weights]):
+      image, exemplar = tf.identity(image), tf.identity(exemplar)
     return self.generator({"image": image, "exemplar": exemplar, "attributes": weights})
 
   def transfer(self, image, exemplar, attributes, strength):
@@ -155,6 +223,9 @@ class _Signatures:
   def _decode_images(self, data, name: str):
     """string [b] encoded images -> float32 [b, S, S, 3] in [-1, 1]."""
     data = _check_shape(data, "transfer_bytes", name, [None])
+    # Imported here: pipelines is only needed by this signature's tracing.
+    from pipelines import alignment
+    from pipelines import image_decoding
 
     def decode_one(contents):
       known = tf.reduce_any([tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
@@ -163,9 +234,14 @@ class _Signatures:
           f"transfer_bytes: input {name} holds an element that is not a JPEG, PNG, GIF or "
           "BMP image"])
       with tf.control_dependencies([check]):
+        size = _header_pixels(contents)
+      # The data pipelines' budget, fixed into the graph at export.
+      limit = image_decoding.MAX_PIXELS
+      small = tf.debugging.Assert(size[0] * size[1] <= limit, [
+          f"transfer_bytes: input {name} holds an image over {limit} pixels; its header "
+          "says width x height =", size[0], size[1]])
+      with tf.control_dependencies([small]):
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-      # Imported here: pipelines is only needed by this signature's tracing.
-      from pipelines import alignment
       image = alignment.center_crop_resize(image, self.image_size)
       return tf.clip_by_value(image / 127.5 - 1.0, -1.0, 1.0)
 
@@ -180,7 +256,8 @@ class _Signatures:
   def transfer_bytes(self, image_bytes, exemplar_bytes, attributes, strength):
     image = self._decode_images(image_bytes, "image_bytes")
     exemplar = self._decode_images(exemplar_bytes, "exemplar_bytes")
-    outputs = self._transfer("transfer_bytes", image, exemplar, attributes, strength)
+    outputs = self._transfer("transfer_bytes", image, exemplar, attributes, strength,
+                             names=("image_bytes", "exemplar_bytes"))
     return {"edited_bytes": self._encode_png(outputs["edited"]),
             "exemplar_edited_bytes": self._encode_png(outputs["exemplar_edited"])}
 
@@ -190,10 +267,13 @@ class _Signatures:
 
   def decode(self, image, edited_latent, latent, *skips):
     image = self._image(image, "decode", "image")
-    edited_latent = _check_shape(edited_latent, "decode", "edited_latent",
-                                 [None] + self.latent_shape)
-    latent = _check_shape(latent, "decode", "latent", [None] + self.latent_shape)
-    skips = [_check_shape(skip, "decode", f"skip_{k}", [None] + shape)
+    edited_latent = _check_finite(_check_shape(edited_latent, "decode", "edited_latent",
+                                               [None] + self.latent_shape),
+                                  "decode", "edited_latent")
+    latent = _check_finite(_check_shape(latent, "decode", "latent", [None] + self.latent_shape),
+                           "decode", "latent")
+    skips = [_check_finite(_check_shape(skip, "decode", f"skip_{k}", [None] + shape),
+                           "decode", f"skip_{k}")
              for k, (skip, shape) in enumerate(zip(skips, self.skip_shapes))]
     named = {"image": image, "edited_latent": edited_latent, "latent": latent,
              **{f"skip_{k}": skip for k, skip in enumerate(skips)}}
@@ -203,10 +283,19 @@ class _Signatures:
 
   def add_attribute(self, image, attributes, strength):
     image = self._image(image, "add_attribute", "image")
-    weights = _edit_weights("add_attribute", attributes, strength, self.num_attributes)
-    with tf.control_dependencies(_check_same_batch("add_attribute",
-                                                   {"image": image, "attributes": weights})):
+    weights = _edit_weights("add_attribute", {"image": image}, attributes, strength,
+                            self.num_attributes)
+    with tf.control_dependencies([weights]):
       image = tf.identity(image)
+    if self.missing_prototypes:
+      # A zero slab would silently "add" a blank attribute: refuse instead.
+      missing = tf.gather(weights, self.missing_prototypes, axis=1)
+      names = ", ".join(self.attribute_names[i] for i in self.missing_prototypes)
+      check = tf.debugging.Assert(tf.reduce_all(tf.equal(missing, 0.0)), [
+          f"add_attribute: no prototype for {names} (no usable training positive); its "
+          "attributes or strength must be 0"])
+      with tf.control_dependencies([check]):
+        weights = tf.identity(weights)
     latent, skips = self.generator.encode(image)
     prototype = tf.broadcast_to(tf.constant(self.prototypes, tf.float32)[None],
                                 tf.shape(latent))
@@ -236,7 +325,8 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
                      training_data: Optional[str] = None) -> str:
   """Write the SavedModel with every signature of the module docstring; return its folder.
 
-  prototypes: float32 [h, w, C] prototype slabs (see prototypes.py); or give
+  prototypes: float32 [h, w, C] prototype slabs (see prototypes.py; a NaN slab marks an
+  attribute without a prototype, which add_attribute refuses to add); or give
   `prototype_source` (a FaceSource with the training attributes) to compute them
   here from up to `prototype_examples` positives per attribute of `prototype_split`.
   Without either, the model has no `add_attribute` signature.
@@ -290,6 +380,9 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
               "latent_shape": signatures.latent_shape,
               "skip_shapes": signatures.skip_shapes,
               "has_prototypes": prototypes is not None,
+              "prototype_attributes": [
+                  name for i, name in enumerate(attribute_names)
+                  if prototypes is not None and i not in signatures.missing_prototypes],
               "training_data": training_data}
   with open(os.path.join(temporary_dir, "assets", METADATA_FILE), "w") as f:
     json.dump(metadata, f, indent=2)

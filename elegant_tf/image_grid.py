@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from pipelines import atomic_files
+
 
 def to_uint8(images) -> np.ndarray:
   """[-1, 1] floats -> uint8."""
@@ -29,4 +31,9 @@ def tile(rows, gap: int = 2) -> np.ndarray:
 
 
 def write_png(path: str, grid: np.ndarray) -> None:
-  tf.io.write_file(path, tf.io.encode_png(grid))
+  """Write a uint8 grid as PNG; local files atomically (no half-written PNG after a kill)."""
+  content = tf.io.encode_png(grid).numpy()
+  if "://" in path:  # gs:// and other object stores: an upload appears whole or not at all.
+    tf.io.write_file(path, content)
+  else:
+    atomic_files.write_atomically(path, content)

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
+from elegant_tf import checkpointing
 from elegant_tf import export
 from elegant_tf import generator as generator_lib
 from elegant_tf import train_config
@@ -100,12 +101,17 @@ def load_run_dir(run_dir: str) -> TransferModel:
   images = np.zeros((1, config.image_size, config.image_size, 3), np.float32)
   generator({"image": images, "exemplar": images,
              "attributes": np.zeros((1, len(config.attributes)), np.float32)})
-  latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+  directory = os.path.join(run_dir, "checkpoints")
+  state = tf.train.get_checkpoint_state(directory)
+  checkpoint = tf.train.Checkpoint(generator=generator)
+  # Only the generator is wanted; its variables must all be in the checkpoint. A
+  # damaged newest checkpoint falls back to the previous one, as training does.
+  latest = checkpointing.restore_newest(
+      directory,
+      lambda prefix: checkpoint.restore(prefix).expect_partial().assert_existing_objects_matched(),
+      list(state.all_model_checkpoint_paths) if state else ())
   if latest is None:
     raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
-  # Only the generator is wanted; its variables must all be in the checkpoint.
-  tf.train.Checkpoint(generator=generator).restore(latest).expect_partial() \
-      .assert_existing_objects_matched()
 
   def transfer(image, exemplar, attributes, strength=None):
     weights = np.asarray(attributes, np.float32) * _strength_or_ones(attributes, strength)

@@ -9,7 +9,8 @@ attribute is the same slab exchange as a transfer, with the prototype as the
 exemplar's latent.
 """
 
-from typing import Sequence
+import logging
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -27,50 +28,62 @@ def positive_indices(source, attributes: Sequence[str], split: str) -> list[np.n
   return [pairs.positives_and_negatives(labels, column)[0] for column in columns]
 
 
+class NoUsableExamples(ValueError):
+  """None of the requested examples could be decoded (all corrupt, missing, too small...)."""
+
+
 def mean_latent(generator, source, split: str, indices: np.ndarray,
                 batch_size: int = 32) -> np.ndarray:
-  """float64 [h, w, C] mean of the generator's latents over the examples `indices`."""
+  """float64 [h, w, C] mean of the generator's latents over the decodable examples `indices`.
+
+  Raises NoUsableExamples when the source decodes none of them.
+  """
   if len(indices) == 0:
-    raise ValueError("no examples to average")
-  batch_size = min(batch_size, len(indices))
-  # Sources emit full batches only; pad the index list by wrapping around so every
-  # requested example is seen, then drop the wrapped extras from the sum.
-  padded = np.resize(indices, -(-len(indices) // batch_size) * batch_size)
-  dataset = source.batches(split, tf.data.Dataset.from_tensor_slices(padded), batch_size)
+    raise NoUsableExamples("no examples to average")
+  # Sources skip bad files before batching and drop partial batches, so a batch of
+  # the requested size holding one bad file never fills and every good example in
+  # it would be lost. Batches of one always fill; re-batch them without dropping.
+  dataset = source.batches(split, tf.data.Dataset.from_tensor_slices(indices), 1)
+  dataset = dataset.unbatch().batch(batch_size)
   total, count = None, 0
   for images, _ in dataset:
     latents, _ = generator.encode(images)
-    latents = np.asarray(latents, np.float64)[:len(indices) - count]
-    batch_sum = latents.sum(axis=0)
+    batch_sum = np.asarray(latents, np.float64).sum(axis=0)
     total = batch_sum if total is None else total + batch_sum
-    count += len(latents)
-    if count >= len(indices):
-      break
+    count += int(images.shape[0])
   if count == 0:
-    raise ValueError("the source decoded none of the examples")
+    raise NoUsableExamples(f"the source decoded none of the {len(indices)} examples")
   return total / count
 
 
 def compute_prototypes(generator, source, attributes: Sequence[str], split: str = "train",
                        max_examples: int = DEFAULT_MAX_EXAMPLES, batch_size: int = 32,
-                       seed: int = 0) -> np.ndarray:
+                       seed: int = 0) -> Optional[np.ndarray]:
   """float32 [h, w, C]: slab i = mean slab i over (up to max_examples) positives of attribute i.
 
-  Raises ValueError when an attribute has no positive example in `split`.
+  An attribute with no positive the source can decode gets a warning and no
+  prototype: its slab is NaN (export refuses to add it). None when no attribute
+  has a prototype.
   """
   rng = np.random.default_rng(seed)
-  prototype = None
+  slabs = {}
   for position, (name, indices) in enumerate(
       zip(attributes, positive_indices(source, attributes, split))):
-    if len(indices) == 0:
-      raise ValueError(f"attribute {name!r} has no positive example in split {split!r}; "
-                       "cannot compute its prototype")
     if len(indices) > max_examples:
       # A random subset, not the first ones: sources may be sorted (e.g. by identity).
       indices = np.sort(rng.choice(indices, max_examples, replace=False))
-    mean = mean_latent(generator, source, split, indices, batch_size)
-    if prototype is None:
-      prototype = np.zeros_like(mean, np.float32)
-    start, stop = latent_swap.slab_boundaries(mean.shape[-1], len(attributes))[position]
+    try:
+      slabs[position] = mean_latent(generator, source, split, indices, batch_size)
+    except NoUsableExamples as error:
+      # One attribute without usable images must not throw away a trained model.
+      logging.warning("attribute %r has no usable positive example in split %r (%s): no "
+                      "prototype, add_attribute cannot add it", name, split, error)
+  if not slabs:
+    return None
+  shape = next(iter(slabs.values())).shape
+  prototype = np.full(shape, np.nan, np.float32)
+  for position, mean in slabs.items():
+    start, stop = latent_swap.slab_boundaries(shape[-1], len(attributes))[position]
     prototype[..., start:stop] = mean[..., start:stop]
   return prototype
+

@@ -7,15 +7,20 @@
 
 Requests use TF Serving's columnar format, POST /v1/models/<name>[/versions/<v>]:predict
 with {"signature_name": ..., "inputs": {...}}; string tensors travel as {"b64": ...}.
-Connection errors (refused, reset, timeout) are retried with backoff; HTTP errors
-are not (the server answered). A missing model or signature raises its own error.
+Connection errors (refused, reset, timeout, a body cut short) are retried with
+backoff; HTTP errors are not (the server answered). A missing model or signature
+raises its own error, and so do answers that are not TF Serving's (not JSON, too
+large, a redirect). Only http:// and https:// URLs are accepted.
 """
 
 import base64
+import http.client
 import json
+import numbers
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Optional
 
@@ -35,7 +40,31 @@ class SignatureNotFoundError(ServingError):
 
 
 class ServingUnavailableError(ServingError):
-  """No answer after all retries (server down, unreachable, or too slow)."""
+  """No answer after all retries (server down, unreachable, too slow, or cut short)."""
+
+
+class BadResponseError(ServingError):
+  """The server's answer is not a TF Serving response (not JSON, not an object)."""
+
+
+class ResponseTooLargeError(ServingError):
+  """The response body is larger than the client's max_response_bytes."""
+
+
+class RedirectError(ServingError):
+  """The server redirected the request; a redirected POST would lose its body."""
+
+
+# Large enough for a batch of 16 transfers at 256 px as JSON floats (about 150 MB).
+DEFAULT_MAX_RESPONSE_BYTES = 512 << 20
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+  """urllib would follow a 301/302 of a POST as a GET without the body: refuse instead."""
+
+  def redirect_request(self, req, fp, code, msg, headers, newurl):
+    raise RedirectError(f"{req.full_url} redirected (HTTP {code}) to {newurl}; give the "
+                        "final address as the base URL")
 
 
 def _to_json_value(value):
@@ -76,8 +105,10 @@ def parse_predict_response(body: dict, output_names=None) -> dict:
   TF Serving drops the name when a signature has a single output; `output_names`
   (if given with one name) restores it.
   """
+  if not isinstance(body, dict):
+    raise BadResponseError(f"response is JSON but not an object: {str(body)[:200]}")
   if "error" in body:
-    raise ServingError(body["error"])
+    raise ServingError(_error_text(body["error"]))
   if "outputs" not in body:
     raise ServingError(f"response has no 'outputs': {str(body)[:200]}")
   outputs = body["outputs"]
@@ -88,22 +119,66 @@ def parse_predict_response(body: dict, output_names=None) -> dict:
   return {name: _from_json_value(value) for name, value in outputs.items()}
 
 
+def _error_text(error) -> str:
+  """TF Serving's "error" is a string; proxies and other servers send objects."""
+  if isinstance(error, str):
+    return error
+  if isinstance(error, dict) and isinstance(error.get("message"), str):
+    return error["message"]
+  return json.dumps(error)[:500]
+
+
 class ServingClient:
   """Calls the ELEGANT signatures of one model on a TF Serving REST endpoint."""
 
   def __init__(self, base_url: str, model_name: str, version: Optional[int] = None,
-               timeout: float = 30.0, retries: int = 3, backoff: float = 0.5):
+               timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
+               max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES):
+    parts = urllib.parse.urlsplit(base_url)
+    # urllib also opens file:// and ftp:// URLs; a serving client must not.
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+      raise ValueError(f"base URL {base_url!r} must be http://HOST[:PORT] or https://...")
+    if not model_name:
+      raise ValueError("model name is empty")
+    if version is not None and not (isinstance(version, numbers.Integral)
+                                    and not isinstance(version, bool) and version >= 1):
+      raise ValueError(f"version {version!r} must be a positive integer")
     self.base_url = base_url.rstrip("/")
     self.model_name = model_name
-    self.version = version
+    self.version = None if version is None else int(version)
     self.timeout = timeout
     self.retries = retries
     self.backoff = backoff
+    self.max_response_bytes = max_response_bytes
+    self._opener = urllib.request.build_opener(_NoRedirects)
 
   @property
   def model_url(self) -> str:
-    url = f"{self.base_url}/v1/models/{self.model_name}"
+    # Quoted: a name with '/', '?', ':' or spaces must stay one path segment.
+    url = f"{self.base_url}/v1/models/{urllib.parse.quote(self.model_name, safe='')}"
     return url if self.version is None else f"{url}/versions/{self.version}"
+
+  def _read_capped(self, response, url: str) -> bytes:
+    """The body, refusing more than max_response_bytes (whatever Content-Length says)."""
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
+      raise ResponseTooLargeError(f"{url}: response of {int(declared)} bytes is over the "
+                                  f"limit of {self.max_response_bytes} (max_response_bytes)")
+    chunks, total = [], 0
+    while True:
+      chunk = response.read(min(1 << 20, self.max_response_bytes + 1 - total))
+      if not chunk:
+        break
+      chunks.append(chunk)
+      total += len(chunk)
+      if total > self.max_response_bytes:
+        raise ResponseTooLargeError(f"{url}: response is over the limit of "
+                                    f"{self.max_response_bytes} bytes (max_response_bytes)")
+    data = b"".join(chunks)
+    if declared and declared.isdigit() and len(data) < int(declared):
+      # read(amt) returns what arrived when the connection closes early; say so.
+      raise http.client.IncompleteRead(data, int(declared) - len(data))
+    return data
 
   def _request(self, url: str, body: Optional[dict] = None) -> dict:
     data = None if body is None else json.dumps(body).encode()
@@ -114,23 +189,34 @@ class ServingClient:
       request = urllib.request.Request(url, data=data,
                                        headers={"Content-Type": "application/json"})
       try:
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-          return json.loads(response.read())
+        with self._opener.open(request, timeout=self.timeout) as response:
+          content = self._read_capped(response, url)
       except urllib.error.HTTPError as error:
         # The server answered: retrying would give the same answer.
         self._raise_http_error(error, body)
+      except http.client.IncompleteRead as error:
+        # The connection broke mid-body: a transport failure like a reset.
+        last_error = (f"response cut short after {len(error.partial)} bytes"
+                      + (f", {error.expected} more expected" if error.expected else ""))
+        continue
       except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as error:
-        last_error = error
-    reason = getattr(last_error, "reason", last_error)
+        last_error = getattr(error, "reason", error)
+        continue
+      try:
+        return json.loads(content)
+      except ValueError:
+        raise BadResponseError(f"{url}: the answer is not JSON (is this TF Serving's REST "
+                               f"port?): {content[:100]!r}") from None
     raise ServingUnavailableError(f"{url}: no answer after {self.retries + 1} attempts "
-                                  f"({reason})")
+                                  f"({last_error})")
 
   def _raise_http_error(self, error, body) -> None:
     try:
-      message = json.loads(error.read()).get("error", "")
-    except (ValueError, AttributeError):
+      answer = json.loads(error.read(min(self.max_response_bytes, 1 << 20)))
+      message = _error_text(answer.get("error", "")) if isinstance(answer, dict) else ""
+    except (ValueError, http.client.IncompleteRead, OSError):
       message = ""
-    message = message or error.reason
+    message = message or str(error.reason)
     signature = (body or {}).get("signature_name")
     if error.code == 404 or "could not find" in message.lower() and "servable" in message.lower():
       raise ModelNotFoundError(f"model {self.model_name!r}"

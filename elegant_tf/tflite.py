@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from elegant_tf import export
 from elegant_tf import model_loading
+from pipelines import atomic_files
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 METADATA_NAME = "elegant_metadata"
@@ -189,13 +190,7 @@ def convert(saved_model: str, quantize: str = "none", data: Optional[str] = None
   return embed_metadata(content, {**metadata, "quantize": quantize})
 
 
-def write_atomically(path: str, content: bytes) -> None:
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".incomplete-")
-  with os.fdopen(handle, "wb") as f:
-    f.write(content)
-  os.replace(temporary, path)
+write_atomically = atomic_files.write_atomically  # Kept: callers and tests use this name.
 
 
 def load(path: str, num_threads: Optional[int] = None) -> model_loading.TransferModel:

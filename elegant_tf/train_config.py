@@ -9,6 +9,17 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
 
 
+# Flags a resumed run may change: how long and how to run, where outputs go, the
+# learning-rate schedule. Every other flag defines the model, its objective or its
+# data (order included: batch size and seed place the resumed data stream), so a
+# change would silently continue different weights under a new meaning.
+RESUMABLE_CHANGES = frozenset({
+    "train_steps", "run_dir", "export_dir", "strategy", "cpu_replicas", "checkpoint_every",
+    "sample_every", "log_every", "eval_pairs", "jit_compile", "deterministic",
+    "tfds_data_dir", "learning_rate", "discriminator_lr_ratio", "lr_decay_rate",
+    "lr_decay_every"})
+
+
 class ConfigError(ValueError):
   """A setting (or the data it names) cannot work; raised before any training work."""
 
@@ -123,6 +134,11 @@ class TrainConfig:
   def discriminator_widths(self) -> list:
     return [min(self.discriminator_base_width * 2**k, self.discriminator_max_width)
             for k in range(4)]
+
+  def differences(self, other: "TrainConfig") -> list[str]:
+    """Names of the settings whose values differ between self and `other`."""
+    return [field.name for field in dataclasses.fields(self)
+            if getattr(self, field.name) != getattr(other, field.name)]
 
   def to_flagfile(self) -> str:
     """Flagfile text that reproduces this config (`--flagfile=` it)."""

@@ -3,12 +3,14 @@
 `train(config)` takes a validated TrainConfig; the command line lives in train.py.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
+from typing import Optional
 
 import keras
 import numpy as np
@@ -22,8 +24,10 @@ from elegant_tf import gan_trainer
 from elegant_tf import generator as generator_lib
 from elegant_tf import ground_truth_eval
 from elegant_tf import image_grid
+from elegant_tf import run_lock
 from elegant_tf import train_config
 from elegant_tf import training_callbacks
+from pipelines import atomic_files
 from pipelines import data_spec
 from pipelines import label_stats
 from pipelines import pairs
@@ -104,7 +108,8 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
   return gan
 
 
-def fixed_sample_batches(source, config: train_config.TrainConfig) -> dict:
+def fixed_sample_batches(source, config: train_config.TrainConfig,
+                         problems: Optional[list] = None) -> dict:
   """A few held-out pairs per attribute, the same at every sample step."""
   split = "val" if config.split == "train" else config.split
   count = min(SAMPLES_PER_ATTRIBUTE, config.batch_size)
@@ -116,9 +121,61 @@ def fixed_sample_batches(source, config: train_config.TrainConfig) -> dict:
   batches = {}
   for position, attribute in enumerate(config.attributes):
     stream = pairs.attribute_pairs(source, config.attributes, count, split=split,
-                                   seed=config.seed + 1, start_step=position)
+                                   seed=config.seed + 1, start_step=position,
+                                   problems=problems)
     batches[attribute] = {k: v.numpy() for k, v in next(iter(stream)).items()}
   return batches
+
+
+_RESUME_NOTE = "# resumed"  # Comment lines of flags.txt recording changes on resume.
+
+
+def saved_config(config: train_config.TrainConfig):
+  """The settings a resumable run was started with, or None when there is nothing to resume.
+
+  Raises ConfigError when the run has checkpoints and these settings change what
+  they mean (the model, its objective or its data), naming the flags that differ.
+  Called before anything is written, so a refused resume leaves flags.txt intact.
+  """
+  path = os.path.join(config.run_dir, train_config.RESOLVED_FLAGS_FILE)
+  if not (os.path.exists(path) and checkpointing.has_checkpoint_files(config.run_dir)):
+    return None  # A new run, or one that died before its first checkpoint.
+  try:
+    saved = train_config.TrainConfig.from_flagfile(path)
+  except (ValueError, TypeError) as error:
+    raise train_config.ConfigError(
+        f"--run_dir={config.run_dir} has checkpoints but its {path} cannot be read ({error}); "
+        "restore it, or train into a new --run_dir") from error
+  refused = [name for name in saved.differences(config)
+             if name not in train_config.RESUMABLE_CHANGES]
+  if refused:
+    changes = ", ".join(f"--{name} {_flag_text(getattr(saved, name))} -> "
+                        f"{_flag_text(getattr(config, name))}" for name in refused)
+    raise train_config.ConfigError(
+        f"--run_dir={config.run_dir} was trained with other settings that define the model "
+        f"or its data ({changes}); resume with the saved values, or train into a new "
+        "--run_dir")
+  return saved
+
+
+def _flag_text(value) -> str:
+  return ",".join(value) if isinstance(value, tuple) else str(value)
+
+
+def write_resolved_flags(config: train_config.TrainConfig, saved, start_step: int) -> None:
+  """Write flags.txt atomically, keeping the notes of earlier resumes and adding this one's."""
+  path = os.path.join(config.run_dir, train_config.RESOLVED_FLAGS_FILE)
+  notes = []
+  if saved is not None:
+    with open(path) as f:
+      notes = [line.rstrip("\n") for line in f if line.startswith(_RESUME_NOTE)]
+    changed = [name for name in saved.differences(config) if name != "run_dir"]
+    if changed:
+      notes.append(f"{_RESUME_NOTE} at step {start_step} with " + ", ".join(
+          f"--{name} {_flag_text(getattr(saved, name))} -> {_flag_text(getattr(config, name))}"
+          for name in changed))
+  text = config.to_flagfile() + "".join(note + "\n" for note in notes)
+  atomic_files.write_atomically(path, text)
 
 
 def report_data(source, config: train_config.TrainConfig) -> None:
@@ -135,14 +192,14 @@ def evaluate_on_synthetic(generator, source, config: train_config.TrainConfig) -
   rows = ground_truth_eval.evaluate_swaps(generator, source, config.attributes,
                                           config.eval_pairs)
   table = ground_truth_eval.markdown_table(rows)
-  with open(os.path.join(config.run_dir, "evaluation.md"), "w") as f:
+  with atomic_files.atomic_open(os.path.join(config.run_dir, "evaluation.md")) as f:
     f.write("PSNR (dB) on held-out synthetic pairs against exact ground truth "
             f"({config.eval_pairs} pairs per attribute). C = attribute removed, D = added; "
             "in/out = inside/outside the attribute's region; copy = input unchanged; "
             "generic = B with the attribute drawn at its own geometry in the mean style; "
             "D_gain = (D - copy) / (generic - copy) inside the region, in %.\n\n"
             + table + "\n")
-  with open(os.path.join(config.run_dir, "evaluation.json"), "w") as f:
+  with atomic_files.atomic_open(os.path.join(config.run_dir, "evaluation.json")) as f:
     json.dump(rows, f, indent=2)
   return table
 
@@ -162,12 +219,14 @@ def worker_of(config: train_config.TrainConfig):
   return worker
 
 
-def training_pairs(strategy, source, config: train_config.TrainConfig, start_step: int):
+def training_pairs(strategy, source, config: train_config.TrainConfig, start_step: int,
+                   problems: Optional[list] = None):
   """The pair dataset fit consumes: global batches, or per-worker shards across workers."""
   if config.strategy != "multi_worker":
     return pairs.attribute_pairs(source, config.attributes, config.batch_size,
                                  split=config.split, seed=config.seed,
-                                 deterministic=config.deterministic, start_step=start_step)
+                                 deterministic=config.deterministic, start_step=start_step,
+                                 problems=problems)
 
   def dataset_fn(context: tf.distribute.InputContext):
     # Each worker reads its own examples (sharded by example index) and builds
@@ -177,7 +236,8 @@ def training_pairs(strategy, source, config: train_config.TrainConfig, start_ste
     dataset = pairs.attribute_pairs(
         source, config.attributes, per_worker, split=config.split, seed=config.seed,
         deterministic=config.deterministic, start_step=start_step,
-        shard_index=context.input_pipeline_id, num_shards=context.num_input_pipelines)
+        shard_index=context.input_pipeline_id, num_shards=context.num_input_pipelines,
+        problems=problems)
     if per_replica != per_worker:
       # Consecutive elements go to a worker's replicas: split each batch in order.
       dataset = dataset.unbatch().batch(per_replica, drop_remainder=True)
@@ -202,7 +262,30 @@ def wait_for_all_workers(strategy) -> None:
   strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
+@contextlib.contextmanager
+def unusable_data_is_a_config_error(config: train_config.TrainConfig, problems: list):
+  """Turn a pair stream's "every example unusable" error (raised inside tf.data, so it
+  arrives as a TensorFlow error with a traceback) into the one-line ConfigError."""
+  try:
+    yield
+  except tf.errors.OpError as error:
+    if not problems:
+      raise
+    raise train_config.ConfigError(f"--data={config.data}: {problems[0]}") from error
+
+
 def train(config: train_config.TrainConfig) -> dict:
+  """Train (or resume) a run; see _train. Data found unusable while training: ConfigError.
+
+  The chief holds run_dir's lock until this returns (run_lock.py).
+  """
+  problems = []
+  with contextlib.ExitStack() as held, unusable_data_is_a_config_error(config, problems):
+    return _train(config, problems, held)
+
+
+def _train(config: train_config.TrainConfig, problems: list,
+           held: contextlib.ExitStack) -> dict:
   """Train (or resume) a run; return paths and the evaluation rows it produced.
 
   Under --strategy=multi_worker every worker runs this; only the chief writes the
@@ -216,9 +299,14 @@ def train(config: train_config.TrainConfig) -> dict:
   is_chief = worker is None or worker.is_chief
   source = open_data(config)
   if is_chief:
-    os.makedirs(config.run_dir, exist_ok=True)
-    with open(os.path.join(config.run_dir, train_config.RESOLVED_FLAGS_FILE), "w") as f:
-      f.write(config.to_flagfile())
+    # Before reading or writing anything in run_dir: a second trainer there would
+    # resume the same checkpoint and the two would overwrite each other's files.
+    try:
+      held.enter_context(run_lock.hold(config.run_dir))
+    except run_lock.RunDirInUse as error:
+      raise train_config.ConfigError(str(error)) from None
+  saved = saved_config(config)
+  if is_chief:
     report_data(source, config)
   write_dir = (config.run_dir if is_chief
                else tempfile.mkdtemp(prefix=f"elegant-{worker.task_type}{worker.task_index}-"))
@@ -226,12 +314,18 @@ def train(config: train_config.TrainConfig) -> dict:
   with strategy.scope():
     gan = build_gan(config)
     manager = checkpointing.checkpoint_manager(gan, config.run_dir)
-    start_step = checkpointing.restore_latest(manager)
+    try:
+      start_step = checkpointing.restore_latest(manager)
+    except ValueError as error:
+      raise train_config.ConfigError(f"--run_dir={config.run_dir}: {error}") from error
     if not is_chief:
       manager = checkpointing.checkpoint_manager(gan, write_dir)
+  if is_chief:
+    # Only now: a resume that fails to restore must not rewrite the run's record.
+    write_resolved_flags(config, saved, start_step)
   if start_step:
     logging.info("resuming %s from step %d", config.run_dir, start_step)
-  dataset = training_pairs(strategy, source, config, start_step)
+  dataset = training_pairs(strategy, source, config, start_step, problems)
   # Every worker checkpoints and reads the loss trackers (under MultiWorkerMirrored
   # a tracker read is a collective op all workers must join); only the chief's
   # files are kept.
@@ -241,7 +335,7 @@ def train(config: train_config.TrainConfig) -> dict:
                                          config.log_every),
   ]
   if is_chief:
-    samples = training_callbacks.SampleGrids(fixed_sample_batches(source, config),
+    samples = training_callbacks.SampleGrids(fixed_sample_batches(source, config, problems),
                                              config.run_dir, config.sample_every)
     callbacks += [training_callbacks.TrainingProgress(start_step, config.train_steps), samples]
   if start_step < config.train_steps:

@@ -23,21 +23,28 @@ Modes and the PNG grid each writes (every cell is one S x S image):
            then cell (a, b) = a z_D1 + b z_D2 + (1 - a - b) z_input, where D1 takes
            attribute 1 from exemplar 1 and D2 attribute 2 from exemplar 2; a grows
            down, b right, and the far corner swaps both.
-Bad use (unknown attribute, wrong exemplar count, unreadable image) prints one
-line and exits with status 2 before anything is written.
+Bad use (unknown attribute, wrong exemplar count, unreadable image, too many
+--steps, an existing output without --overwrite) prints one line and exits with
+status 2 before anything is written. Files are written atomically.
 """
 
 import os
 import sys
-import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
 
 from elegant_tf import image_grid
 from elegant_tf import latent_swap
+from pipelines import atomic_files
 
 MODES = ("swap", "linear", "matrix")
+# --steps bounds: linear writes steps + 1 images, matrix (steps + 1)^2; past these the
+# grid is no longer readable and its PNG grows into hundreds of megapixels at 256 px.
+MAX_STEPS = {"linear": 64, "matrix": 16}
+# Edited codes decoded per call: the decoder's activations, not the grid, would
+# otherwise fill memory (a 17 x 17 matrix at 256 px is 289 full-size decodes).
+DECODE_CHUNK = 16
 
 
 class UsageProblem(ValueError):
@@ -66,6 +73,14 @@ def check_mode(mode: str, num_attributes: int, num_exemplars: int) -> None:
     raise UsageProblem(
         "--mode=matrix takes 1 attribute with 3 exemplars or 2 attributes with 2 exemplars; "
         f"got {num_attributes} attribute(s) and {num_exemplars} exemplar(s)")
+
+
+def check_steps(mode: str, steps: int) -> None:
+  if steps < 1:
+    raise UsageProblem(f"--steps={steps} must be at least 1")
+  if mode in MAX_STEPS and steps > MAX_STEPS[mode]:
+    raise UsageProblem(f"--steps={steps} is too many for --mode={mode}: at most "
+                       f"{MAX_STEPS[mode]}")
 
 
 def read_landmarks(path: str) -> dict:
@@ -123,12 +138,15 @@ def mix_slabs(latent, other, weights) -> np.ndarray:
 
 
 def _decode_codes(model, image, latent, skips, codes: list) -> list:
-  """Decode several edited codes of one image in one batch."""
-  count = len(codes)
-  repeat = lambda array: np.repeat(array[:1], count, axis=0)
-  edited = model.decode(repeat(image[None]), np.concatenate(codes), repeat(latent),
-                        [repeat(skip) for skip in skips])
-  return list(edited)
+  """Decode several edited codes of one image, DECODE_CHUNK at a time."""
+  decoded = []
+  for start in range(0, len(codes), DECODE_CHUNK):
+    chunk = codes[start:start + DECODE_CHUNK]
+    repeat = lambda array: np.repeat(array[:1], len(chunk), axis=0)
+    edited = model.decode(repeat(image[None]), np.concatenate(chunk), repeat(latent),
+                          [repeat(skip) for skip in skips])
+    decoded.extend(np.asarray(edited))
+  return decoded
 
 
 def swap_mode(model, image, exemplar, weights) -> tuple[list, list]:
@@ -182,8 +200,7 @@ def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequ
   """(grid rows, result names in row-major order) of one mode; checks the use first."""
   positions = attribute_indices(list(attribute_names), model.attribute_names)
   check_mode(mode, len(positions), len(exemplars))
-  if steps < 1:
-    raise UsageProblem(f"--steps={steps} must be at least 1")
+  check_steps(mode, steps)
   if not 0.0 <= strength <= 1.0:
     raise UsageProblem(f"--strength={strength} must lie in [0, 1]")
   weights = np.zeros(len(model.attribute_names), np.float32)
@@ -195,29 +212,31 @@ def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequ
   return matrix_mode(model, image, exemplars, positions, len(model.attribute_names), steps)
 
 
-def _write_png_atomically(path: str, pixels: np.ndarray) -> None:
-  from PIL import Image
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".incomplete-", suffix=".png")
-  os.close(handle)
-  Image.fromarray(pixels).save(temporary, format="PNG")
-  os.replace(temporary, path)
+def check_not_overwriting(paths: Sequence[str], overwrite: bool) -> None:
+  """UsageProblem when a path exists and --overwrite was not given."""
+  if overwrite:
+    return
+  existing = [path for path in paths if os.path.exists(path)]
+  if existing:
+    more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+    raise UsageProblem(f"{existing[0]}{more} exists; pass --overwrite to replace it")
 
 
-def write_results(out: str, rows: list, names: list, each: bool) -> list[str]:
-  """Write the grid (and each image as <out stem>_<name>.png); return the paths written."""
-  written = []
-  _write_png_atomically(out, image_grid.tile(rows))
-  written.append(out)
-  if each:
-    stem = os.path.splitext(out)[0]
-    images = [image for row in rows for image in row]
-    for name, image in zip(names, images):
-      path = f"{stem}_{name}.png"
-      _write_png_atomically(path, image_grid.to_uint8(image))
-      written.append(path)
-  return written
+def write_results(out: str, rows: list, names: list, each: bool,
+                  overwrite: bool = True) -> list[str]:
+  """Write the grid (and each image as <out stem>_<name>.png); return the paths written.
+
+  Every file is written atomically. With overwrite=False nothing is written when
+  any of the files exists (UsageProblem).
+  """
+  stem = os.path.splitext(out)[0]
+  images = [image for row in rows for image in row]
+  each_paths = [f"{stem}_{name}.png" for name in names] if each else []
+  check_not_overwriting([out] + each_paths, overwrite)
+  atomic_files.write_png_atomically(out, image_grid.tile(rows))
+  for path, image in zip(each_paths, images):
+    atomic_files.write_png_atomically(path, image_grid.to_uint8(image))
+  return [out] + each_paths
 
 
 def main(argv=None) -> int:
@@ -238,7 +257,9 @@ def main(argv=None) -> int:
                     "taken (swap/linear: 1; matrix: 3 for one attribute, 2 for two).")
   flags.DEFINE_list("attributes", [], "Comma-separated attribute names, as trained (see the "
                     "model's metadata); swap takes any subset, all exchanged in one pass.")
-  flags.DEFINE_integer("steps", 4, "Interpolation intervals for linear and matrix (m).")
+  flags.DEFINE_integer("steps", 4, "Interpolation intervals for linear and matrix (m); at "
+                       f"most {MAX_STEPS['linear']} for linear, {MAX_STEPS['matrix']} for "
+                       "matrix.")
   flags.DEFINE_float("strength", 1.0, "Swap strength in [0, 1] for swap and the end point of "
                      "linear (1 = full swap).")
   flags.DEFINE_string("landmarks", None,
@@ -246,6 +267,8 @@ def main(argv=None) -> int:
                       "nose, mouth corners, CelebA's format): align the images with it first.")
   flags.DEFINE_string("out", None, "Output PNG grid.")
   flags.DEFINE_bool("each", False, "Also write every image of the grid as <out>_<name>.png.")
+  flags.DEFINE_bool("overwrite", False, "Replace --out (and the --each images) if they exist; "
+                    "without it an existing file is an error and nothing is written.")
   for name in ("model", "input", "out"):
     flags.mark_flag_as_required(name)
   flag_values = flags.FLAGS
@@ -257,7 +280,9 @@ def main(argv=None) -> int:
     try:
       if not flag_values.out.lower().endswith(".png"):
         raise UsageProblem(f"--out={flag_values.out} must end in .png")
+      check_not_overwriting([flag_values.out], flag_values.overwrite)  # Before the slow part.
       check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
+      check_steps(flag_values.mode, flag_values.steps)
       try:
         model = model_loading.load(flag_values.model)
       except (FileNotFoundError, ValueError) as error:
@@ -270,10 +295,12 @@ def main(argv=None) -> int:
       rows, names = run_transfer(model, flag_values.mode, image, exemplars,
                                  flag_values.attributes, flag_values.steps,
                                  flag_values.strength)
+      written = write_results(flag_values.out, rows, names, flag_values.each,
+                              flag_values.overwrite)
     except UsageProblem as problem:
       print(f"transfer: {problem}", file=sys.stderr)
       sys.exit(2)
-    for path in write_results(flag_values.out, rows, names, flag_values.each):
+    for path in written:
       print(path)
 
   app.run(run, argv=argv)

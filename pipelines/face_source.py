@@ -42,6 +42,15 @@ class FaceSource(abc.ABC):
     """Return {reason: count} of examples this source skipped (none by default)."""
     return {}
 
+  # Sources that skip examples they cannot decode set this and answer is_unusable, so
+  # an endless stream whose every example is unusable fails instead of waiting forever.
+  may_skip = False
+
+  def is_unusable(self, split: str, index: int) -> bool:
+    """True once example `index` of `split` was found unusable (skipped when batching)."""
+    del split, index
+    return False
+
   def check_split(self, split: str) -> None:
     if split not in SPLITS:
       raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")

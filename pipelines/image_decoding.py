@@ -31,6 +31,15 @@ except ImportError:  # pragma: no cover - exercised only without Pillow.
 
 # Faces smaller than this fraction of the output would be mostly interpolation.
 MIN_SCALE_FRACTION = 0.25
+# Larger images are refused from their header, before decoding: a few-kilobyte file
+# can declare gigapixels (an image bomb), and decoding, converting and aligning
+# one RGB image takes about 20 bytes per pixel. 40 MP is twice a 24 MP camera's.
+MAX_PIXELS = 40_000_000
+
+
+def too_large_reason() -> str:
+  """The skip reason of images over MAX_PIXELS (one reason, so the ledger counts them)."""
+  return f"too large (over {MAX_PIXELS:,} pixels)"
 
 
 class SkipLedger:
@@ -85,6 +94,47 @@ def _sniff(contents: bytes) -> str:
   if contents[:4] in (b"II*\x00", b"MM\x00*"):
     return "tiff"
   return "unknown"
+
+
+def _webp_dimensions(contents: bytes) -> Optional[tuple]:
+  chunk = contents[12:16]
+  if chunk == b"VP8X" and len(contents) >= 30:
+    return (1 + int.from_bytes(contents[24:27], "little"),
+            1 + int.from_bytes(contents[27:30], "little"))
+  if chunk == b"VP8L" and len(contents) >= 25:
+    bits = int.from_bytes(contents[21:25], "little")
+    return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+  if chunk == b"VP8 " and len(contents) >= 30:
+    return (int.from_bytes(contents[26:28], "little") & 0x3FFF,
+            int.from_bytes(contents[28:30], "little") & 0x3FFF)
+  return None
+
+
+def image_dimensions(contents: bytes, kind: Optional[str] = None) -> Optional[tuple]:
+  """(width, height) from the file's header, without decoding; None when unknown."""
+  kind = kind or _sniff(contents)
+  if kind == "png" and len(contents) >= 24:
+    return struct.unpack(">II", contents[16:24])  # The IHDR chunk comes first.
+  if kind == "gif" and len(contents) >= 10:
+    return struct.unpack("<HH", contents[6:10])  # The logical screen.
+  if kind == "bmp" and len(contents) >= 26:
+    width, height = struct.unpack("<ii", contents[18:26])
+    return abs(width), abs(height)  # Negative height = stored top-down.
+  if kind == "jpeg":
+    try:
+      height, width = (int(v) for v in tf.io.extract_jpeg_shape(contents)[:2])
+      return width, height
+    except tf.errors.InvalidArgumentError:
+      return None
+  if kind == "webp":
+    return _webp_dimensions(contents)
+  if _pil_image is not None:
+    try:  # Pillow reads the header only until .load(): TIFF and anything else it knows.
+      with _pil_image.open(_io.BytesIO(contents)) as pil:
+        return pil.size
+    except Exception:  # Not an image Pillow knows: the decoders give the reason.
+      return None
+  return None
 
 
 def _tf_can_decode(kind: str, contents: bytes) -> bool:
@@ -160,11 +210,15 @@ def decode_to_rgb(contents: bytes):
   Returns:
     (image, reason, conversions): image uint8 [H, W, 3] or None; reason a short
     string when image is None ("empty file", "corrupt or truncated image",
-    "unsupported format"); conversions the list of lossless-enough fixes applied.
+    "unsupported format", too_large_reason(): checked from the header, before decoding);
+    conversions the list of lossless-enough fixes applied.
   """
   if not contents:
     return None, "empty file", []
   kind = _sniff(contents)
+  dimensions = image_dimensions(contents, kind)
+  if dimensions is not None and dimensions[0] * dimensions[1] > MAX_PIXELS:
+    return None, too_large_reason(), []
   if _tf_can_decode(kind, contents):
     try:
       image, conversions = _decode_with_tf(contents, kind)
@@ -200,6 +254,14 @@ class IndexedImageSource(face_source.FaceSource):
     self._tables = tables
     self.ledger = ledger or SkipLedger()
     self.deterministic = deterministic
+    self._unusable_lock = threading.Lock()
+    self._unusable = collections.defaultdict(set)  # split -> indices that failed.
+
+  may_skip = True
+
+  def is_unusable(self, split: str, index: int) -> bool:
+    with self._unusable_lock:
+      return index in self._unusable[split]
 
   # Subclasses override.
   def read_bytes(self, split: str, index: int) -> Optional[bytes]:
@@ -225,6 +287,13 @@ class IndexedImageSource(face_source.FaceSource):
 
   def _load(self, split: str, index: int):
     """Fetch, decode and check one example; return (uint8 [H, W, 3], ok)."""
+    image, ok = self._load_checked(split, index)
+    if not ok:
+      with self._unusable_lock:
+        self._unusable[split].add(index)
+    return image, ok
+
+  def _load_checked(self, split: str, index: int):
     table = self._tables[split]
     key = table["keys"][index]
     try:

@@ -17,6 +17,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from pipelines import atomic_files
 from pipelines import data_spec
 from pipelines import face_source
 from pipelines import label_stats
@@ -112,7 +113,7 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
     print(f"  {reason:40s} {count}", file=out)
   if images:
     sheet = contact_sheet(np.stack(images), captions)
-    tf.io.write_file(sheet_path, tf.io.encode_png(sheet))
+    atomic_files.write_png_atomically(sheet_path, sheet)
     print(f"\ncontact sheet of {len(images)} aligned samples: {sheet_path}", file=out)
   return {"sizes": sizes, "counts": counts, "warnings": warnings, "skipped": skipped,
           "converted": converted, "samples": len(images)}

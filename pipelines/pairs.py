@@ -5,7 +5,7 @@ images WITHOUT it (other attributes free). Attributes take turns round-robin,
 one batch pair per step, so every attribute is updated equally often.
 """
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -58,6 +58,44 @@ def check_enough_examples(source: face_source.FaceSource, attributes: Sequence[s
                      "negatives for: " + "; ".join(problems))
 
 
+class UnusableExamples(ValueError):
+  """Every example of an endless stream is unusable: it would never fill a batch."""
+
+
+def _fail_when_all_unusable(source: face_source.FaceSource, split: str, indices: np.ndarray,
+                            what: str, problems: Optional[list]):
+  """A map function over an index stream that raises once every index is known unusable.
+
+  Sources skip examples they cannot decode before batching; over an endless repeat()
+  of indices that are all undecodable, the batch would wait forever. The source
+  marks each index it failed on, and the stream comes round to every index again,
+  so this fires within about two passes and never while one usable index remains.
+  """
+  total = len(indices)
+  found = set()
+
+  def check(index):
+    index = int(index)
+    if index not in found and source.is_unusable(split, index):
+      found.add(index)
+      if len(found) == total:
+        skipped = "; ".join(f"{reason}: {count}"
+                            for reason, count in source.skipped_counts().items())
+        message = (f"all {total} {what} in split {split!r} are unusable, so no batch can "
+                   f"ever be filled (files skipped so far, by reason: {skipped or 'none'})")
+        if problems is not None:
+          problems.append(message)
+        raise UnusableExamples(message)
+    return np.int64(index)
+
+  def guard(index):
+    checked = tf.py_function(check, [index], tf.int64)
+    checked.set_shape([])
+    return checked
+
+  return guard
+
+
 def _example_stream(indices: np.ndarray, seed: int, shuffle_buffer: int,
                     already_used: int) -> tf.data.Dataset:
   """An endless, reshuffled-every-epoch stream of example indices.
@@ -79,7 +117,8 @@ def batches_before(start_step: int, position: int, num_attributes: int) -> int:
 def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], batch_size: int,
                     split: str = "train", seed: int = 0, deterministic: bool = True,
                     shuffle_buffer: int = 100_000, start_step: int = 0,
-                    shard_index: int = 0, num_shards: int = 1) -> tf.data.Dataset:
+                    shard_index: int = 0, num_shards: int = 1,
+                    problems: Optional[list] = None) -> tf.data.Dataset:
   """Endless dataset of pair batches, round-robin over `attributes`.
 
   Each element is a dict:
@@ -92,6 +131,11 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
   `shard_index`/`num_shards`: this worker's disjoint share of the examples (multi-worker
   training, where `batch_size` is then the per-worker batch); the round-robin order of
   attributes is the same on every worker.
+
+  A stream whose every example turns out undecodable (or too small) raises
+  UnusableExamples, inside tf.data, instead of waiting forever for a batch; the
+  message is also appended to `problems` (when given) for callers that must tell
+  it apart from other tf.data errors.
   """
   source.check_split(split)
   columns = attribute_columns(source, attributes)
@@ -102,13 +146,17 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
   def pair_stream(position: int, column: int) -> tf.data.Dataset:
     positives, negatives = positives_and_negatives(labels, column, shard_index, num_shards)
     used = batch_size * batches_before(start_step, position, len(columns))
-    # Distinct seeds per attribute and side keep the streams independent.
-    with_attribute = source.batches(
-        split, _example_stream(positives, seed + 2 * position, shuffle_buffer, used),
-        batch_size, deterministic)
-    without_attribute = source.batches(
-        split, _example_stream(negatives, seed + 2 * position + 1, shuffle_buffer, used),
-        batch_size, deterministic)
+    name = attributes[position]
+
+    def side(indices, stream_seed, what):
+      # Distinct seeds per attribute and side keep the streams independent.
+      stream = _example_stream(indices, stream_seed, shuffle_buffer, used)
+      if source.may_skip:
+        stream = stream.map(_fail_when_all_unusable(source, split, indices, what, problems))
+      return source.batches(split, stream, batch_size, deterministic)
+
+    with_attribute = side(positives, seed + 2 * position, f"images with {name!r}")
+    without_attribute = side(negatives, seed + 2 * position + 1, f"images without {name!r}")
 
     def to_pair(a, b):
       (image_a, labels_a), (image_b, labels_b) = a, b

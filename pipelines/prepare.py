@@ -61,6 +61,31 @@ def _save_state(path: str, state: dict) -> None:
   os.replace(temporary, path)
 
 
+def check_out_dir(out: str) -> None:
+  """Refuse an --out that holds anything prepare did not write (ValueError).
+
+  Resuming deletes prepare's temporary files and replaces its shards; a folder
+  with other content (or one prepare never marked with its state file) could
+  lose files that merely look like ours.
+  """
+  if not os.path.isdir(out):
+    if os.path.exists(out):
+      raise ValueError(f"--out={out} is a file, not a folder")
+    return
+  names = os.listdir(out)
+  if not names:
+    return
+  foreign = sorted(name for name in names if not (tfrecord.PREPARED_NAME.fullmatch(name)
+                                                  or tfrecord.TEMPORARY_NAME.fullmatch(name)))
+  if foreign:
+    shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+    raise ValueError(f"--out={out} holds files prepare did not write ({shown}); give a new or "
+                     "empty folder, or a folder of an earlier prepare to resume")
+  if STATE not in names:
+    raise ValueError(f"--out={out} holds shard-like files but no {STATE}, so prepare did not "
+                     "write them; give a new or empty folder")
+
+
 def _merge(into: dict, reasons: dict) -> None:
   for reason, keys in reasons.items():
     into[reason] = sorted(set(into.get(reason, [])) | set(keys))
@@ -77,6 +102,7 @@ def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
   """
   if not isinstance(source, image_decoding.IndexedImageSource):
     raise ValueError(f"--data={spec} is not a stored-image source; nothing to prepare")
+  check_out_dir(out)
   os.makedirs(out, exist_ok=True)
   removed = tfrecord.remove_temporaries(out)
   if removed and verbose:
@@ -148,10 +174,15 @@ def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
 
 def main(argv):
   del argv
-  source = data_spec.open_source(FLAGS.data, FLAGS.image_size, deterministic=True,
-                                 tfds_data_dir=FLAGS.tfds_data_dir)
-  manifest = prepare(source, FLAGS.data, FLAGS.out, FLAGS.examples_per_shard,
-                     FLAGS.jpeg_quality, FLAGS.splits)
+  try:
+    check_out_dir(FLAGS.out)  # Before the (slow) source opens.
+    source = data_spec.open_source(FLAGS.data, FLAGS.image_size, deterministic=True,
+                                   tfds_data_dir=FLAGS.tfds_data_dir)
+    manifest = prepare(source, FLAGS.data, FLAGS.out, FLAGS.examples_per_shard,
+                       FLAGS.jpeg_quality, FLAGS.splits)
+  except (ValueError, FileNotFoundError) as error:
+    print(f"prepare: {error}", file=sys.stderr)
+    sys.exit(2)
   print(f"wrote {FLAGS.out}; skipped: {manifest['skipped'] or 'none'}; "
         f"converted: {manifest['converted'] or 'none'}")
   print(f"train with --data=tfrecord:{FLAGS.out}")

@@ -14,6 +14,7 @@ whose shards fit the memory budget are held in memory after first use.
 
 import json
 import os
+import re
 import struct
 import threading
 from typing import Optional
@@ -89,11 +90,21 @@ def shard_complete(directory: str, split: str, shard: int) -> bool:
   return os.path.exists(f"{stem}.tfrecord") and os.path.exists(f"{stem}.index.npz")
 
 
+# Every name `prepare` writes into its output folder, finished or temporary. Nothing
+# else there is ever deleted or overwritten (see prepare.check_out_dir).
+_SHARD = r"(?:train|val|test)-\d{5}"
+PREPARED_NAME = re.compile(rf"{_SHARD}\.tfrecord|{_SHARD}\.index\.npz|"
+                           r"manifest\.json|prepare_state\.json")
+TEMPORARY_NAME = re.compile(rf"{_SHARD}\.tfrecord\.tmp-\d+|{_SHARD}\.index\.tmp-\d+\.npz|"
+                            r"(?:manifest|prepare_state)\.json\.tmp-\d+")
+
+
 def remove_temporaries(directory: str) -> int:
-  """Delete leftovers of an interrupted run; return how many."""
+  """Delete the temporary files an interrupted `prepare` left (its exact names only);
+  return how many."""
   removed = 0
   for name in os.listdir(directory):
-    if ".tmp-" in name:
+    if TEMPORARY_NAME.fullmatch(name):
       os.remove(os.path.join(directory, name))
       removed += 1
   return removed

@@ -1,9 +1,13 @@
 import dataclasses
+import os
+import re
+import shutil
 
 import numpy as np
 import pytest
 
 from elegant_tf import checkpointing
+from elegant_tf import model_loading
 from elegant_tf import train_lib
 from tests.elegant_tf import tiny
 
@@ -57,3 +61,75 @@ def test_networks_restore_alone_through_the_object_graph(tmp_path):
   alone = [v.numpy() for v in fresh.generator.weights + fresh.discriminator_variables]
   for a, b in zip(alone, trained):
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def four_step_run(tmp_path_factory):
+  """A tiny run with checkpoints at steps 2 and 4; tests damage copies of it."""
+  config = tiny.tiny_config(tmp_path_factory.mktemp("kept"), eval_pairs=0)
+  train_lib.train(config)
+  return config
+
+
+def _damaged_copy(run, tmp_path, damage):
+  run_dir = str(tmp_path / "run")
+  shutil.copytree(run.run_dir, run_dir)
+  damage(os.path.join(run_dir, "checkpoints"))
+  return dataclasses.replace(run, run_dir=run_dir)
+
+
+def _truncate(path):
+  os.truncate(path, os.path.getsize(path) // 2)
+
+
+@pytest.mark.parametrize("damaged_file", ["ckpt-4.data-00000-of-00001", "ckpt-4.index"])
+def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(
+    four_step_run, tmp_path, caplog, damaged_file):
+  config = _damaged_copy(four_step_run, tmp_path,
+                         lambda folder: _truncate(os.path.join(folder, damaged_file)))
+  step, _ = _restored_weights(config)
+  assert step == 2
+  assert re.search(r"skipped checkpoint \S*ckpt-4: it cannot be read", caplog.text)
+
+
+@pytest.mark.parametrize("damage, step", [
+    (lambda folder: _truncate(os.path.join(folder, "ckpt-4.data-00000-of-00001")), 2),
+    (lambda folder: open(os.path.join(folder, "checkpoint"), "w").write("garbage {{"), 4),
+])
+def test_inference_loading_falls_back_like_training(four_step_run, tmp_path, damage, step):
+  config = _damaged_copy(four_step_run, tmp_path, damage)
+  model = model_loading.load_run_dir(config.run_dir)
+  assert model.source.endswith(f"ckpt-{step}")
+  reference = _damaged_copy(four_step_run, tmp_path / "reference", lambda folder: None)
+  for name in os.listdir(os.path.join(reference.run_dir, "checkpoints")):
+    if not name.startswith(f"ckpt-{step}.") and name != "checkpoint":
+      os.remove(os.path.join(reference.run_dir, "checkpoints", name))
+  with open(os.path.join(reference.run_dir, "checkpoints", "checkpoint"), "w") as f:
+    f.write(f'model_checkpoint_path: "ckpt-{step}"\n')
+  expected = model_loading.load_run_dir(reference.run_dir).generator.weights
+  for a, b in zip(model.generator.weights, expected):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_garbage_state_file_still_finds_the_newest_checkpoint(four_step_run, tmp_path, caplog):
+  def garbage(folder):
+    with open(os.path.join(folder, "checkpoint"), "w") as f:
+      f.write("\x00not a checkpoint state {{\n")
+  config = _damaged_copy(four_step_run, tmp_path, garbage)
+  step, weights = _restored_weights(config)
+  assert step == 4
+  assert "state file is missing or unreadable" in caplog.text
+  _, original = _restored_weights(four_step_run)
+  for a, b in zip(weights, original):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_no_restorable_checkpoint_is_an_error_not_step_zero(four_step_run, tmp_path):
+  def truncate_all(folder):
+    for name in os.listdir(folder):
+      if name.startswith("ckpt-"):
+        _truncate(os.path.join(folder, name))
+  config = _damaged_copy(four_step_run, tmp_path, truncate_all)
+  with pytest.raises(ValueError, match="no checkpoint in .* can be restored.*ckpt-4 cannot "
+                     "be read.*ckpt-2 cannot be read.*refusing to start from step 0"):
+    _restored_weights(config)

@@ -126,3 +126,17 @@ def test_cli_bad_use_exits_2_with_one_line(tmp_path):
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith(
       "error: --model=/nonexistent is neither")
+
+
+def test_cli_refuses_a_non_empty_out_without_overwrite(tmp_path):
+  (tmp_path / "results.md").write_text("earlier results")
+  command = [sys.executable, "-m", "elegant_tf.evaluate", "--model=/nonexistent",
+             f"--out={tmp_path}"]
+  result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      f"error: --out={tmp_path} is not empty; pass --overwrite to replace its results")
+  assert (tmp_path / "results.md").read_text() == "earlier results"
+  # With --overwrite the check passes (and the missing model is the next problem).
+  result = subprocess.run(command + ["--overwrite"], capture_output=True, text=True, cwd=ROOT)
+  assert result.returncode == 2 and "--model=/nonexistent is neither" in result.stderr

@@ -14,6 +14,7 @@ from elegant_tf import export
 from elegant_tf import latent_swap
 from elegant_tf import train_lib
 from tests.elegant_tf import tiny
+from tests.pipelines import test_image_decoding
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -91,6 +92,22 @@ def test_add_attribute_at_zero_strength_reconstructs(trained):
   assert full.shape == (2, 32, 32, 3) and not np.allclose(full, own, atol=1e-6)
 
 
+def test_attribute_without_prototype_is_refused_by_add_attribute(tmp_path):
+  # Bangs had no usable training positive: its prototype slab is NaN.
+  prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
+  start, stop = latent_swap.slab_boundaries(16, 2)[1]
+  prototypes[..., start:stop] = np.nan
+  version_dir = tiny.untrained_export(tmp_path, prototypes=prototypes)
+  assert export.read_metadata(version_dir)["prototype_attributes"] == ["Eyeglasses"]
+  add = tf.saved_model.load(version_dir).signatures["add_attribute"]
+  image, _ = _inputs()
+  edited = add(image=image, attributes=tf.constant([[1.0, 0.0]] * 2),
+               strength=tf.ones([2, 2]))["edited"]
+  assert np.isfinite(edited.numpy()).all()
+  with pytest.raises(tf.errors.InvalidArgumentError, match="no prototype for Bangs"):
+    add(image=image, attributes=tf.ones([2, 2]), strength=tf.ones([2, 2]))
+
+
 def _png(height, width, seed=0):
   pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
   buffer = io.BytesIO()
@@ -131,6 +148,36 @@ def test_bytes_variant_decodes_resizes_and_returns_png(trained):
      "add_attribute: input attributes"),
     ("transfer_bytes", dict(image_bytes=tf.constant([b"not an image"])),
      "input image_bytes holds an element that is not"),
+    # NaN or inf pixels would come back as NaN images.
+    ("serving_default", dict(image=tf.fill([1, 32, 32, 3], np.nan)),
+     "serving_default: input image holds NaN or infinite values"),
+    ("serving_default", dict(exemplar=tf.fill([1, 32, 32, 3], np.inf)),
+     "input exemplar holds NaN or infinite"),
+    ("add_attribute", dict(image=tf.fill([1, 32, 32, 3], -np.inf)),
+     "add_attribute: input image holds NaN or infinite"),
+    ("encode", dict(image=tf.fill([1, 32, 32, 3], np.nan)), "encode: input image holds NaN"),
+    # An empty batch would return empty outputs.
+    ("serving_default", dict(image=tf.zeros([0, 32, 32, 3]), exemplar=tf.zeros([0, 32, 32, 3]),
+                             attributes=tf.ones([0, 2]), strength=tf.ones([0, 2])),
+     "input image holds no example \\(batch size 0\\)"),
+    ("encode", dict(image=tf.zeros([0, 32, 32, 3])), "encode: input image holds no example"),
+    ("transfer_bytes", dict(image_bytes=tf.constant([], tf.string),
+                            exemplar_bytes=tf.constant([], tf.string),
+                            attributes=tf.ones([0, 2]), strength=tf.ones([0, 2])),
+     "input image_bytes holds no example"),
+    # One attributes or strength row for two images used to broadcast silently.
+    ("serving_default", dict(image=tf.zeros([2, 32, 32, 3]), exemplar=tf.zeros([2, 32, 32, 3]),
+                             strength=tf.ones([2, 2])),
+     "input attributes must have the batch size of image"),
+    ("serving_default", dict(image=tf.zeros([2, 32, 32, 3]), exemplar=tf.zeros([2, 32, 32, 3]),
+                             attributes=tf.ones([2, 2])),
+     "input strength must have the batch size of image"),
+    ("add_attribute", dict(image=tf.zeros([2, 32, 32, 3]), attributes=tf.ones([2, 2])),
+     "add_attribute: input strength must have the batch size of image"),
+    ("transfer_bytes", dict(image_bytes=tf.constant([_png(32, 32)] * 2),
+                            exemplar_bytes=tf.constant([_png(32, 32)] * 2),
+                            attributes=tf.ones([2, 2])),
+     "transfer_bytes: input strength must have the batch size of image_bytes"),
 ])
 def test_bad_requests_name_the_input(trained, signature, inputs, message):
   defaults = {"image": tf.zeros([1, 32, 32, 3]), "exemplar": tf.zeros([1, 32, 32, 3]),
@@ -180,3 +227,33 @@ def test_cli_exports_a_run_and_refuses_an_existing_version(trained, tmp_path):
   assert sorted(os.listdir(tmp_path)) == ["7"]
   missing = _cli(f"--run_dir={tmp_path / 'nope'}", f"--export_dir={tmp_path}")
   assert missing.returncode == 2 and "not a training run directory" in missing.stderr
+
+
+def _encoded(width, height, fmt):
+  pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
+  buffer = io.BytesIO()
+  Image.fromarray(pixels).save(buffer, format=fmt)
+  return buffer.getvalue()
+
+
+def test_transfer_bytes_refuses_an_image_bomb_from_its_header(tmp_path):
+  add = tf.saved_model.load(tiny.untrained_export(tmp_path)).signatures["transfer_bytes"]
+  # A PNG header declaring 8000 x 6000 (48 MP, over the 40 MP budget) and no pixels.
+  bomb = test_image_decoding._png_header_only(8000, 6000)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="input exemplar_bytes holds an image over 40000000 pixels"):
+    add(image_bytes=tf.constant([_png(32, 32)]), exemplar_bytes=tf.constant([bomb]),
+        attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP"])
+def test_transfer_bytes_reads_every_formats_header(tmp_path, monkeypatch, fmt):
+  from pipelines import image_decoding
+  monkeypatch.setattr(image_decoding, "MAX_PIXELS", 50 * 30 - 1)  # Fixed at export.
+  add = tf.saved_model.load(tiny.untrained_export(tmp_path)).signatures["transfer_bytes"]
+  inputs = dict(exemplar_bytes=tf.constant([_encoded(30, 40, fmt)]),
+                attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="over 1499 pixels"):
+    add(image_bytes=tf.constant([_encoded(50, 30, fmt)]), **inputs)
+  assert add(image_bytes=tf.constant([_encoded(30, 40, fmt)]), **inputs)[
+      "edited_bytes"].shape == (1,)

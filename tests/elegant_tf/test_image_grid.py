@@ -1,5 +1,9 @@
+import os
+
 import numpy as np
+import pytest
 import tensorflow as tf
+from PIL import Image
 
 from elegant_tf import image_grid
 
@@ -27,3 +31,21 @@ def test_write_png_round_trip(tmp_path):
   path = str(tmp_path / "g.png")
   image_grid.write_png(path, grid)
   np.testing.assert_array_equal(tf.io.decode_png(tf.io.read_file(path)).numpy(), grid)
+
+
+def _crash_before_rename(monkeypatch):
+  """Simulate a kill after the bytes are written but before the file is complete."""
+  def crash(*args, **kwargs):
+    raise KeyboardInterrupt("killed")
+  monkeypatch.setattr(os, "replace", crash)
+
+
+def test_write_png_replaces_the_old_file_whole_or_not_at_all(tmp_path, monkeypatch):
+  path = str(tmp_path / "latest.png")
+  old = np.zeros((4, 4, 3), np.uint8)
+  image_grid.write_png(path, old)
+  _crash_before_rename(monkeypatch)
+  with pytest.raises(KeyboardInterrupt):
+    image_grid.write_png(path, np.full((8, 8, 3), 255, np.uint8))
+  np.testing.assert_array_equal(np.asarray(Image.open(path)), old)
+  assert os.listdir(tmp_path) == ["latest.png"]

@@ -6,8 +6,10 @@ import tensorflow as tf
 
 from elegant_tf import latent_swap
 from elegant_tf import prototypes
+from pipelines import celeba
 from pipelines import face_source
 from tests.elegant_tf import tiny
+from tests.pipelines import fixtures
 
 
 class _FixedFaces(face_source.FaceSource):
@@ -58,7 +60,76 @@ def test_max_examples_subsamples_without_repeats(generator):
   np.testing.assert_allclose(result, latents.mean(axis=0), atol=1e-6)
 
 
-def test_attribute_without_positives_is_named(generator):
-  source = _FixedFaces([[1, 0, 0], [1, 0, 1]])
-  with pytest.raises(ValueError, match="'Bangs' has no positive"):
-    prototypes.compute_prototypes(generator, source, ["Eyeglasses", "Bangs"])
+class _FacesWithBadFiles(_FixedFaces):
+  """_FixedFaces whose `bad` examples cannot be decoded: skipped before batching, as the
+  real sources do, so batches still drop their remainder."""
+
+  def __init__(self, labels, bad):
+    super().__init__(labels)
+    self.bad = tf.constant(sorted(bad), tf.int64)
+
+  def batches(self, split, indices, batch_size, deterministic=True):
+    images, labels = tf.constant(self.images), tf.constant(self._labels, tf.float32)
+    good = indices.filter(lambda i: tf.reduce_all(tf.not_equal(i, self.bad)))
+    return good.batch(batch_size, drop_remainder=True).map(
+        lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+
+
+@pytest.mark.parametrize("labels, bad, batch_size, positives", [
+    # Three positives, one bad, one batch of three: it never fills.
+    ([[1, 0, 0], [1, 1, 0], [0, 1, 1], [1, 0, 1]], {1}, 32, [0, 3]),
+    # Five positives, one bad, batches of three: the last, partial batch is dropped.
+    ([[1, 0, 0]] * 5 + [[0, 1, 0]], {3}, 3, [0, 1, 2, 4]),
+])
+def test_bad_files_are_skipped_and_every_decodable_positive_averaged(
+    generator, labels, bad, batch_size, positives):
+  source = _FacesWithBadFiles(labels, bad)
+  result = prototypes.compute_prototypes(generator, source, ["Eyeglasses", "Bangs"],
+                                         batch_size=batch_size)
+  latents = np.asarray(generator.encode(source.images)[0])
+  start, stop = latent_swap.slab_boundaries(16, 2)[0]
+  np.testing.assert_allclose(result[..., start:stop],
+                             latents[positives].mean(axis=0)[..., start:stop], atol=1e-6)
+
+
+def test_attribute_without_usable_positive_warns_and_gets_no_prototype(generator, caplog):
+  # Bangs has no positive at all; Smiling's only positive cannot be decoded.
+  source = _FacesWithBadFiles([[1, 0, 0], [1, 0, 1]], bad={1})
+  result = prototypes.compute_prototypes(generator, source, ["Eyeglasses", "Bangs", "Smiling"])
+  latents = np.asarray(generator.encode(source.images)[0])
+  boundaries = latent_swap.slab_boundaries(16, 3)
+  (start, stop) = boundaries[0]
+  np.testing.assert_allclose(result[..., start:stop], latents[0][..., start:stop], atol=1e-6)
+  for name, (start, stop) in zip(["Bangs", "Smiling"], boundaries[1:]):
+    assert np.isnan(result[..., start:stop]).all()
+    assert f"attribute {name!r} has no usable positive" in caplog.text
+
+
+def test_no_attribute_with_a_usable_positive_gives_no_prototypes(generator, caplog):
+  source = _FacesWithBadFiles([[1, 1, 0], [0, 0, 1]], bad={0})
+  assert prototypes.compute_prototypes(generator, source, ["Eyeglasses", "Bangs"]) is None
+  assert "'Eyeglasses' has no usable positive" in caplog.text
+
+
+def test_celeba_folder_with_bad_files_gives_prototypes(generator, tmp_path):
+  # The fixture's truncated, garbage, empty, missing, too-small and misplaced files are
+  # all Eyeglasses positives of the train split, among a dozen good ones.
+  fixtures.make_celeba(str(tmp_path))
+  source = celeba.open_source(str(tmp_path), 32)
+  result = prototypes.compute_prototypes(generator, source, ["Bangs", "Eyeglasses"])
+  assert result.shape == (4, 4, 16) and np.isfinite(result).all()
+  # Every decodable positive counts: the mean equals the mean over the good ones.
+  labels = source.labels("train")
+  eyeglasses = source.attribute_names.index("Eyeglasses")
+  skipped = {key for reason in source.skipped_counts()
+             for key in source.ledger.skipped_keys(reason)}
+  keys = source.keys("train")
+  good = [i for i in np.flatnonzero(labels[:, eyeglasses]) if keys[i] not in skipped]
+  assert len(good) < len(np.flatnonzero(labels[:, eyeglasses]))
+  images = np.concatenate([
+      images.numpy() for images, _ in source.batches(
+          "train", tf.data.Dataset.from_tensor_slices(np.asarray(good, np.int64)), 1)])
+  assert len(images) == len(good)
+  start, stop = latent_swap.slab_boundaries(16, 2)[1]
+  expected = np.asarray(generator.encode(images)[0]).mean(axis=0)
+  np.testing.assert_allclose(result[..., start:stop], expected[..., start:stop], atol=1e-5)

@@ -223,3 +223,104 @@ def test_timeouts_are_retried_and_refused_connections_reported():
     server.server_close()
   with pytest.raises(serving_client.ServingUnavailableError, match="no answer"):
     serving_client.ServingClient(url, "m", timeout=1, retries=1, backoff=0.01).status()
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+  """Answers every request with the class's fixed status, headers and body; records paths."""
+  status, body, headers, declared_length = 200, b"", {}, None
+  paths = []
+
+  def log_message(self, *args):
+    pass
+
+  def _answer(self):
+    type(self).paths.append((self.command, self.path))
+    if self.command == "POST":
+      self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    self.send_response(type(self).status)
+    for name, value in type(self).headers.items():
+      self.send_header(name, value.format(port=self.server.server_address[1]))
+    length = type(self).declared_length
+    if length != "none":
+      self.send_header("Content-Length", str(length or len(type(self).body)))
+    self.end_headers()
+    self.wfile.write(type(self).body)
+    self.close_connection = True
+
+  do_GET = do_POST = _answer
+
+
+@pytest.fixture
+def answering():
+  """A loopback server; set _Answer's fields to choose its answer."""
+  _Answer.status, _Answer.body, _Answer.headers, _Answer.declared_length = 200, b"", {}, None
+  _Answer.paths = []
+  server, url = _loopback(_Answer)
+  yield url
+  server.shutdown()
+  server.server_close()
+
+
+def _predict(url, **options):
+  client = serving_client.ServingClient(url, "m", retries=1, backoff=0.01, **options)
+  return client.predict("serving_default", {"x": [1]})
+
+
+def test_a_200_answer_that_is_not_json_is_a_bad_response(answering):
+  _Answer.body = b"<html>502 Bad Gateway</html>"
+  with pytest.raises(serving_client.BadResponseError, match="not JSON"):
+    _predict(answering)
+  _Answer.body = b"[1, 2]"
+  with pytest.raises(serving_client.BadResponseError, match="not an object"):
+    _predict(answering)
+
+
+def test_an_error_object_in_a_400_answer_is_a_serving_error(answering):
+  _Answer.status = 400
+  _Answer.body = json.dumps({"error": {"code": 3, "message": "input image is bad"}}).encode()
+  with pytest.raises(serving_client.ServingError, match="HTTP 400 .*input image is bad"):
+    _predict(answering)
+  _Answer.body = json.dumps({"error": ["odd", 1]}).encode()
+  with pytest.raises(serving_client.ServingError, match="HTTP 400 .*odd"):
+    _predict(answering)
+
+
+def test_a_truncated_body_is_retried_then_reported(answering):
+  _Answer.body, _Answer.declared_length = b'{"outputs": {"edit', 1000
+  with pytest.raises(serving_client.ServingUnavailableError,
+                     match="after 2 attempts .*cut short after 18 bytes"):
+    _predict(answering)
+  assert len(_Answer.paths) == 2
+
+
+def test_a_redirect_is_refused_not_followed_as_a_get(answering):
+  _Answer.status, _Answer.headers = 302, {"Location": "http://127.0.0.1:{port}/elsewhere"}
+  with pytest.raises(serving_client.RedirectError, match="redirected \\(HTTP 302\\) to "
+                     "http://127.0.0.1:\\d+/elsewhere"):
+    _predict(answering)
+  assert _Answer.paths == [("POST", "/v1/models/m:predict")]
+
+
+@pytest.mark.parametrize("declared", [None, "none"])  # With and without Content-Length.
+def test_a_response_over_the_size_limit_is_refused(answering, declared):
+  _Answer.body = json.dumps({"outputs": {"edited": [0.5] * 1000}}).encode()
+  _Answer.declared_length = declared
+  with pytest.raises(serving_client.ResponseTooLargeError, match="over the limit of 1000"):
+    _predict(answering, max_response_bytes=1000)
+  assert _predict(answering, max_response_bytes=len(_Answer.body))["edited"].shape == (1000,)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com", "localhost:8501",
+                                 "http://"])
+def test_only_http_and_https_urls_are_accepted(url):
+  with pytest.raises(ValueError, match="must be http://HOST"):
+    serving_client.ServingClient(url, "m")
+
+
+def test_model_name_and_version_are_url_quoted(answering):
+  _Answer.body = json.dumps({"outputs": {"edited": [1.0]}}).encode()
+  client = serving_client.ServingClient(answering, "faces/v2 beta?x", version=3, retries=0)
+  client.predict("serving_default", {"x": [1]})
+  assert _Answer.paths == [("POST", "/v1/models/faces%2Fv2%20beta%3Fx/versions/3:predict")]
+  with pytest.raises(ValueError, match="positive integer"):
+    serving_client.ServingClient(answering, "m", version="3/../../x")

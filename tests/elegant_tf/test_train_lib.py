@@ -1,17 +1,26 @@
-"""train_lib.train end to end on every real-data source (tiny model, two steps)."""
+"""train_lib.train end to end (tiny model, a few steps): every real-data source, bad
+data, what a resume may change, one trainer per run directory."""
 
 import dataclasses
 import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import tensorflow_datasets as tfds
 
+from elegant_tf import export
+from elegant_tf import train_config
 from elegant_tf import train_lib
 from pipelines import celeba
 from pipelines import prepare
 from tests.elegant_tf import tiny
 from tests.pipelines import fixtures
+from tests.pipelines import test_pairs
 from tests.pipelines import test_tfds_celeba
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _data_spec(kind, tmp_path):
@@ -46,3 +55,97 @@ def test_each_real_source_feeds_training(tmp_path, kind):
   assert result["step"] == 2
   assert os.path.getsize(result["sample_grid"]) > 100
   assert os.path.exists(os.path.join(config.run_dir, "checkpoints", "checkpoint"))
+
+
+def test_bad_files_among_positives_do_not_break_the_end_of_run_export(tmp_path):
+  # The fixture's truncated, empty, missing and other bad files are Eyeglasses positives:
+  # the prototype pass at export used to find no full batch and crash after training.
+  spec = _data_spec("celeba", tmp_path)
+  config = dataclasses.replace(tiny.tiny_config(tmp_path, data=spec, train_steps=3,
+                                                eval_pairs=0,
+                                                export_dir=str(tmp_path / "model")),
+                               attributes=("Bangs", "Eyeglasses"))
+  result = train_lib.train(config)
+  assert result["step"] == 3
+  assert export.read_metadata(result["export"])["prototype_attributes"] == ["Bangs",
+                                                                             "Eyeglasses"]
+
+
+def test_unusable_positives_stop_training_with_a_config_error(tmp_path, monkeypatch):
+  # Every train image with Eyeglasses is truncated: the pair stream used to retry forever.
+  root = str(tmp_path / "data")
+  count = test_pairs._celeba_with_unusable(root, monkeypatch)
+  config = dataclasses.replace(tiny.tiny_config(tmp_path, data=f"celeba:{root}",
+                                                train_steps=3, eval_pairs=0),
+                               attributes=("Bangs", "Eyeglasses"))
+  with pytest.raises(train_config.ConfigError,
+                     match=f"all {count} images with 'Eyeglasses' in split 'train' are "
+                     "unusable") as raised:
+    train_lib.train(config)
+  assert "\n" not in str(raised.value)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+  """A tiny run trained 2 steps; tests copy it before changing anything."""
+  tmp_path = tmp_path_factory.mktemp("resume")
+  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
+  train_lib.train(config)
+  return config
+
+
+def _copy_of(run_config, tmp_path):
+  run_dir = str(tmp_path / "run")
+  shutil.copytree(run_config.run_dir, run_dir)
+  return dataclasses.replace(run_config, run_dir=run_dir)
+
+
+@pytest.mark.parametrize("changes, named", [
+    # Other names, same count: the old weights would resume silently under new names.
+    (dict(attributes=("Smiling", "Mustache")), "--attributes Eyeglasses,Bangs -> Smiling,Mustache"),
+    (dict(image_size=64), "--image_size 32 -> 64"),
+    (dict(seed=1, encoder_max_width=32), "--seed 0 -> 1, --encoder_max_width 16 -> 32"),
+])
+def test_resume_refuses_changes_to_the_model_or_data_and_keeps_flags(
+    trained_run, tmp_path, changes, named):
+  config = _copy_of(trained_run, tmp_path)
+  flags_path = os.path.join(config.run_dir, "flags.txt")
+  before = open(flags_path).read()
+  with pytest.raises(train_config.ConfigError, match="other settings that define the model"
+                     ) as raised:
+    train_lib.train(dataclasses.replace(config, **changes))
+  assert named in str(raised.value)
+  assert open(flags_path).read() == before
+
+
+def test_resume_may_change_the_schedule_and_records_it(trained_run, tmp_path):
+  config = _copy_of(trained_run, tmp_path)
+  result = train_lib.train(dataclasses.replace(config, train_steps=3, checkpoint_every=5))
+  assert result["step"] == 3
+  text = open(os.path.join(config.run_dir, "flags.txt")).read()
+  assert "--train_steps=3" in text
+  assert ("# resumed at step 2 with --train_steps 2 -> 3, --checkpoint_every 2 -> 5"
+          in text.splitlines())
+  saved = train_config.TrainConfig.from_flagfile(os.path.join(config.run_dir, "flags.txt"))
+  assert saved.train_steps == 3 and saved.checkpoint_every == 5
+
+
+def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
+  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
+  holder = subprocess.Popen(
+      [sys.executable, "-c",
+       "import sys\nfrom elegant_tf import run_lock\n"
+       f"with run_lock.hold({config.run_dir!r}):\n"
+       "  print('locked', flush=True)\n  sys.stdin.read()\n"],
+      cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(train_config.ConfigError, match=f"in use by another trainer "
+                       f"\\(pid {holder.pid} on "):
+      train_lib.train(config)
+    assert os.listdir(config.run_dir) == [".lock"]  # Nothing read or written.
+  finally:
+    holder.stdin.close()
+    holder.wait()
+  # The lock goes with its holder: the same run now trains.
+  assert train_lib.train(config)["step"] == 2

@@ -12,6 +12,7 @@ from elegant_tf import model_loading
 from elegant_tf import tflite
 from elegant_tf import transfer
 from tests.elegant_tf import tiny
+from tests.pipelines import test_image_decoding
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GAP = 2  # image_grid.tile's default gap.
@@ -104,6 +105,40 @@ def test_bad_use_is_one_clear_problem(models, mode, attributes, exemplars, messa
     transfer.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes)
 
 
+@pytest.mark.parametrize("mode,attributes,exemplars,steps", [
+    ("linear", ["Bangs"], 1, 65),
+    ("matrix", ["Bangs"], 3, 17),
+    ("matrix", ["Bangs", "Eyeglasses"], 2, 17),
+])
+def test_too_many_steps_is_refused_naming_the_limit(models, mode, attributes, exemplars, steps):
+  image = _faces(models, 1)[0]
+  with pytest.raises(transfer.UsageProblem,
+                     match=f"--steps={steps} is too many for --mode={mode}: at most {steps - 1}"):
+    transfer.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes,
+                          steps=steps)
+
+
+def test_largest_matrix_decodes_in_chunks_like_one_batch(models, monkeypatch):
+  image, *exemplars = _faces(models, 4)
+  steps = 16  # The most matrix allows: 289 cells, decoded 16 at a time.
+  rows, _ = transfer.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
+                                  steps=steps)
+  monkeypatch.setattr(transfer, "DECODE_CHUNK", (steps + 1) ** 2)
+  whole, _ = transfer.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
+                                   steps=steps)
+  assert len(rows) == steps + 2 and len(rows[1]) == steps + 1
+  for row, other in zip(rows, whole):
+    np.testing.assert_allclose(np.stack(row), np.stack(other), atol=1e-5)
+
+
+def test_image_bomb_is_refused_naming_the_file_and_the_limit(tmp_path):
+  path = tmp_path / "bomb.png"
+  path.write_bytes(test_image_decoding._png_header_only(8000, 6000))  # 48 MP declared.
+  with pytest.raises(transfer.UsageProblem) as raised:
+    transfer.read_image(str(path), 32)
+  assert str(raised.value) == f"cannot read image {path}: too large (over 40,000,000 pixels)"
+
+
 def _cli(*args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
   return subprocess.run([sys.executable, "-m", "elegant_tf.transfer", *args], cwd=REPO,
@@ -124,6 +159,28 @@ def test_cli_writes_grid_and_each_image_from_a_tflite_file(models):
   assert np.asarray(Image.open(tmp / "out" / "linear_step_0.png")).shape == (32, 32, 3)
 
 
+def test_cli_refuses_an_existing_output_without_overwrite(models):
+  tmp = models["tmp"]
+  out = tmp / "existing" / "swap.png"
+  out.parent.mkdir()
+  out.write_bytes(b"an earlier result")
+  command = [f"--model={models['version_dir']}", "--mode=swap", f"--input={tmp / 'face0.jpg'}",
+             f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", f"--out={out}"]
+  refused = _cli(*command)
+  assert refused.returncode == 2
+  assert refused.stderr.strip().splitlines()[-1] == (
+      f"transfer: {out} exists; pass --overwrite to replace it")
+  assert out.read_bytes() == b"an earlier result"
+  # An existing --each image is refused too, before anything is written.
+  (out.parent / "new_edited.png").write_bytes(b"another result")
+  each = _cli(*command[:-1], f"--out={out.parent / 'new.png'}", "--each")
+  assert each.returncode == 2 and "new_edited.png exists" in each.stderr
+  assert sorted(os.listdir(out.parent)) == ["new_edited.png", "swap.png"]
+  replaced = _cli(*command, "--overwrite")
+  assert replaced.returncode == 0, replaced.stderr[-2000:]
+  assert np.asarray(Image.open(out)).shape == (32, 4 * 32 + 3 * GAP, 3)
+
+
 def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models):
   tmp = models["tmp"]
   out = tmp / "bad" / "x.png"
@@ -135,4 +192,9 @@ def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models):
   unknown = _cli(*common, "--mode=swap", f"--input={tmp / 'face0.jpg'}",
                  f"--exemplars={tmp / 'face1.png'}", "--attributes=Smile")
   assert unknown.returncode == 2 and "unknown attribute(s) Smile" in unknown.stderr
+  too_many = _cli(*common, "--mode=linear", f"--input={tmp / 'face0.jpg'}",
+                  f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--steps=65")
+  assert too_many.returncode == 2
+  assert too_many.stderr.strip().splitlines()[-1] == (
+      "transfer: --steps=65 is too many for --mode=linear: at most 64")
   assert not out.parent.exists()

@@ -1,5 +1,8 @@
 """Every kind of image file decodes to RGB uint8 or gives a reason."""
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 
@@ -52,3 +55,33 @@ def test_ledger_counts_each_file_once():
   ledger.convert("grayscale to RGB", "c.jpg")
   assert ledger.skipped_counts() == {"empty file": 2}
   assert ledger.converted_counts() == {"grayscale to RGB": 1}
+
+
+def _png_header_only(width, height):
+  """A PNG signature and IHDR chunk declaring width x height, and no pixel data: a bomb's
+  header (a real bomb adds a few kilobytes of highly compressed zeros)."""
+  ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+  chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr
+  return (b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+          + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND")))
+
+
+def test_header_over_the_pixel_budget_is_refused_before_decoding():
+  # 8000 x 6000 = 48 MP: over the 40 MP budget, yet harmless if a decoder tried it.
+  image, reason, _ = image_decoding.decode_to_rgb(_png_header_only(8000, 6000))
+  assert image is None and reason == "too large (over 40,000,000 pixels)"
+  assert image_decoding.image_dimensions(_png_header_only(8000, 6000)) == (8000, 6000)
+
+
+@pytest.mark.parametrize("fmt, mode", [("PNG", None), ("JPEG", None), ("GIF", None),
+                                       ("BMP", None), ("WEBP", None), ("TIFF", None),
+                                       ("BMP", "P")])
+def test_every_format_is_measured_from_its_header(monkeypatch, fmt, mode):
+  pixels = np.random.default_rng(0).integers(0, 256, (30, 50, 3), np.uint8)
+  data = fixtures.encode(pixels, fmt, mode)
+  assert image_decoding.image_dimensions(data) == (50, 30)
+  monkeypatch.setattr(image_decoding, "MAX_PIXELS", 50 * 30 - 1)
+  image, reason, _ = image_decoding.decode_to_rgb(data)
+  assert image is None and reason == "too large (over 1,499 pixels)"
+  monkeypatch.setattr(image_decoding, "MAX_PIXELS", 50 * 30)
+  assert image_decoding.decode_to_rgb(data)[0].shape == (30, 50, 3)

@@ -3,6 +3,8 @@
 import io
 import os
 
+import pytest
+
 from pipelines import celeba
 from pipelines import inspect
 from tests.pipelines import fixtures
@@ -25,3 +27,20 @@ def test_report_and_sheet(tmp_path):
     assert result["skipped"][reason] == len(names)
     assert reason in output
   assert os.path.getsize(sheet) > 0 and result["samples"] == 6
+
+
+def test_sheet_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+  root = str(tmp_path / "celeba")
+  fixtures.make_celeba(root, num_good=12)
+  sheet = tmp_path / "sheet.png"
+  sheet.write_bytes(b"the previous sheet")
+
+  def crash(*args, **kwargs):  # A kill after the bytes are written, before completion.
+    raise KeyboardInterrupt("killed")
+
+  monkeypatch.setattr(os, "replace", crash)
+  with pytest.raises(KeyboardInterrupt):
+    inspect.report(celeba.open_source(root, 32), ["Bangs"], "train", 4, str(sheet),
+                   out=io.StringIO())
+  assert sheet.read_bytes() == b"the previous sheet"
+  assert sorted(os.listdir(tmp_path)) == ["celeba", "sheet.png"]

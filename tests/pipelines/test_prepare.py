@@ -1,13 +1,18 @@
 """prepare: shards written atomically, resumed after interruption, same result."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 
 from pipelines import celeba
 from pipelines import prepare
 from pipelines import tfrecord
 from tests.pipelines import fixtures
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_interrupted_run_resumes(tmp_path):
@@ -36,3 +41,35 @@ def test_interrupted_run_resumes(tmp_path):
     rows = [reference.keys(split).index(k) for k in want]
     np.testing.assert_array_equal(source.labels(split), reference.labels(split)[rows])
   assert source.skipped_counts()["corrupt or truncated image"] == 1
+
+
+@pytest.mark.parametrize("names", [
+    ["holiday.jpg", "notes.tmp-1.txt"],  # "notes.tmp-1.txt" used to be deleted.
+    ["train-00000.tfrecord.tmp-12"],  # Looks like prepare's, but prepare never marked the folder.
+    [prepare.STATE, "train-00000.tfrecord", "my.tmp-3"],  # An earlier prepare plus other files.
+])
+def test_out_folder_with_other_content_is_refused_and_left_alone(tmp_path, names):
+  root, out = str(tmp_path / "celeba"), tmp_path / "out"
+  fixtures.make_celeba(root, num_good=6)
+  out.mkdir()
+  for name in names:
+    (out / name).write_bytes(b"precious")
+  with pytest.raises(ValueError, match=f"--out={out} holds"):
+    prepare.prepare(celeba.open_source(root, 32), f"celeba:{root}", str(out), verbose=False)
+  assert sorted(os.listdir(out)) == sorted(names)
+  assert all((out / name).read_bytes() == b"precious" for name in names)
+
+
+def test_cli_refuses_a_foreign_out_folder_with_one_line(tmp_path):
+  out = tmp_path / "photos"
+  out.mkdir()
+  (out / "family.tmp-2024.png").write_bytes(b"precious")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+  result = subprocess.run(
+      [sys.executable, "-m", "pipelines.prepare", f"--data=celeba:{tmp_path / 'none'}",
+       f"--out={out}"], cwd=REPO, env=env, capture_output=True, text=True)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      f"prepare: --out={out} holds files prepare did not write (family.tmp-2024.png); give a "
+      "new or empty folder, or a folder of an earlier prepare to resume")
+  assert os.listdir(out) == ["family.tmp-2024.png"]

@@ -1,0 +1,38 @@
+"""atomic_files: the target holds the old content or the new, never part of either."""
+
+import os
+import stat
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipelines import atomic_files
+
+
+def test_write_replaces_content_and_leaves_no_temporary(tmp_path):
+  path = tmp_path / "sub" / "flags.txt"
+  atomic_files.write_atomically(str(path), "one\n")
+  atomic_files.write_atomically(str(path), "two\n")
+  assert path.read_text() == "two\n"
+  assert os.listdir(path.parent) == ["flags.txt"]
+  umask = os.umask(0)
+  os.umask(umask)
+  assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_failure_mid_write_keeps_the_old_file(tmp_path):
+  path = tmp_path / "results.json"
+  path.write_text("old")
+  with pytest.raises(RuntimeError):
+    with atomic_files.atomic_open(str(path)) as f:
+      f.write("half of the new")
+      raise RuntimeError("killed")
+  assert path.read_text() == "old"
+  assert os.listdir(tmp_path) == ["results.json"]
+
+
+def test_png(tmp_path):
+  pixels = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+  atomic_files.write_png_atomically(str(tmp_path / "a.png"), pixels)
+  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), pixels)
