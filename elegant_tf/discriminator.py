@@ -63,13 +63,14 @@ class Discriminator(keras.Model):
   def call(self, images, labels):
     """Logits: [b] (global score) or [b, h, w] (patch scores)."""
     features = self._features(images, labels)
-    return ops.squeeze(self.score(features if self.patch else self.flatten(features)), axis=-1)
+    logits = ops.squeeze(self.score(features if self.patch else self.flatten(features)), axis=-1)
+    return ops.cast(logits, "float32")  # Sigmoid/BCE in float32 under mixed precision.
 
   def classify(self, images, num_labels: int):
     """Attribute logits [b, num_classes] from the image alone: the label channels are
     zeros, so the classifier cannot read the answer from its input."""
     zeros = ops.zeros((ops.shape(images)[0], num_labels), images.dtype)
-    return self.classes(self.flatten(self._features(images, zeros)))
+    return ops.cast(self.classes(self.flatten(self._features(images, zeros))), "float32")
 
   def get_config(self):
     return {**super().get_config(), "widths": self.widths, "downsample": self.downsample,

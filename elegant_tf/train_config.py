@@ -4,6 +4,7 @@ import dataclasses
 from typing import Optional
 
 from elegant_tf import losses
+from elegant_tf import precision as precision_lib
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
@@ -50,6 +51,7 @@ class TrainConfig:
   r1_weight: float = 0.0
   patch_discriminator: bool = False
   jit_compile: bool = False
+  precision: str = "float32"
   eval_pairs: int = 64
 
   @property
@@ -84,6 +86,9 @@ class TrainConfig:
     if self.batch_size < 1 or self.batch_size % self.num_replicas:
       problems.append(f"--batch_size={self.batch_size} must be positive and divisible by the "
                       f"{self.num_replicas} replicas")
+    if self.precision not in precision_lib.PRECISIONS:
+      problems.append(f"--precision={self.precision!r}; valid: "
+                      f"{', '.join(precision_lib.PRECISIONS)}")
     if self.gan_loss not in losses.GAN_LOSSES:
       problems.append(f"--gan_loss={self.gan_loss!r}; valid: {', '.join(losses.GAN_LOSSES)}")
     for name in ("train_steps", "checkpoint_every", "sample_every", "log_every",
