@@ -283,7 +283,9 @@ def train(config: train_config.TrainConfig) -> dict:
                                                prototype_split=config.split,
                                                training_data=config.data)
   if config.data == "synthetic" and config.eval_pairs:
-    result["evaluation"] = evaluate_on_synthetic(gan.generator, source, config)
+    # The float32 twin: the numbers describe the exported model, whatever --precision.
+    result["evaluation"] = evaluate_on_synthetic(precision.float32_copy(gan.generator), source,
+                                                 config)
   if worker is not None:
     wait_for_all_workers(strategy)
   return result

@@ -185,9 +185,11 @@ def test_cli_exports_a_run_and_refuses_an_existing_version(trained, tmp_path):
 def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_path):
   from elegant_tf import model_loading
   from elegant_tf import tflite
-  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0, precision="mixed_bfloat16",
+  config = tiny.tiny_config(tmp_path, train_steps=2, precision="mixed_bfloat16",
                             export_dir=str(tmp_path / "models" / "tiny"))
-  version_dir = train_lib.train(config)["export"]
+  result = train_lib.train(config)
+  assert "| Eyeglasses |" in result["evaluation"]  # The end-of-run evaluation ran too.
+  version_dir = result["export"]
   signatures = tf.saved_model.load(version_dir).signatures
   assert set(signatures) == {"serving_default", "transfer_bytes", "encode", "decode",
                              "add_attribute", "metadata"}
