@@ -7,8 +7,10 @@ Traces --steps train steps per precision with the TensorFlow profiler (the
 precisions alternate, one step at a time, so load from other jobs hits them
 alike) and prints the self time of each op type per step: the convolutions
 (forward, input gradient, filter gradient), the casts that mixed precision
-adds, elementwise work and reductions. Self times are host wall time of each
-kernel; with 2 threads, kernels overlap little, so they roughly add up to the step.
+adds, elementwise work and reductions. Self times are the wall time of each
+kernel: kernels running side by side (TensorFlow's inter-op threads) and
+preemption by other jobs both inflate them, so the total exceeds the step time;
+compare shares and the ratio between precisions, not the total with the step.
 """
 
 import argparse

@@ -102,9 +102,13 @@ def main():
         f"threads={os.cpu_count()} steps/round={args.steps} rounds={args.rounds} "
         f"cpu bf16 flags={','.join(precision.cpu_bf16_flags()) or 'none'} "
         f"load average at start={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-  print(f"| {'size':>5} | {'precision':>19} | {'s/step':>7} | {'images/s':>9} | "
-        f"{'speed-up':>8} | {'rounds (s/step)':<24} |")
-  print("|------:|--------------------:|--------:|----------:|---------:|:-------------------------|")
+  # Speed-ups three ways: of the median rounds, of the best rounds (the ones
+  # other jobs disturbed least) and the median of per-round ratios (round i of
+  # the baseline ran just before round i of the others, under similar load).
+  print(f"| {'size':>5} | {'precision':>19} | {'s/step':>7} | {'best':>6} | {'images/s':>9} | "
+        f"{'speed-up':>8} | {'best':>6} | {'paired':>6} | rounds (s/step) |")
+  print("|------:|--------------------:|--------:|-------:|----------:|---------:|-------:|"
+        "-------:|:--|")
   for size in (int(s) for s in args.sizes.split(",")):
     configs = {}
     for name in names:
@@ -115,12 +119,15 @@ def main():
       configs[name].validate()
     times = interleaved_seconds_per_step(configs, args.steps, args.rounds)
     baseline = statistics.median(times[names[0]])
+    baseline_best = min(times[names[0]])
     for name in names:
-      seconds = statistics.median(times[name])
+      seconds, best = statistics.median(times[name]), min(times[name])
       label = name if policies[name] == name else f"{name}={policies[name]}"
-      print(f"| {size:>5} | {label:>19} | {seconds:>7.2f} | "
+      paired = statistics.median(b / t for b, t in zip(times[names[0]], times[name]))
+      print(f"| {size:>5} | {label:>19} | {seconds:>7.2f} | {best:>6.2f} | "
             f"{2 * args.batch_size / seconds:>9.1f} | {baseline / seconds:>7.2f}x | "
-            f"{' '.join(f'{t:.2f}' for t in times[name]):<24} |", flush=True)
+            f"{baseline_best / best:>5.2f}x | {paired:>5.2f}x | "
+            f"{' '.join(f'{t:.2f}' for t in times[name])} |", flush=True)
   print(f"load average at end={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
   if not args.skip_renderer:
     from pipelines.benchmarks import synthetic_speed
