@@ -8,6 +8,10 @@ from keras import ops
 from elegant_tf import conv_block
 from elegant_tf import initializers
 
+# How the labels reach the score: tiled as input channels (the paper) or as a
+# projection onto the final features.
+CONDITIONINGS = ("channels", "projection")
+
 
 @keras.saving.register_keras_serializable(package="elegant_tf")
 class Discriminator(keras.Model):
@@ -21,15 +25,32 @@ class Discriminator(keras.Model):
   `patch=True` (not in the paper) replaces flatten -> Dense(1) by a 1x1 conv
   over the last feature map: one logit per cell, [b, h, w], each judging the
   patch its receptive field covers. The losses average over the cells.
+
+  `conditioning="projection"` (not in the paper; Miyato & Koyama 2018) leaves
+  the labels out of the input and adds sum_j s_j <v_j, phi(x)> to the score,
+  phi(x) the flattened features and s_j = +1 / -1 for attribute j present /
+  absent. The label then acts on what the network has seen instead of being
+  one more input channel that the first convolution may learn to ignore.
   """
 
   def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), downsample: int = 1,
-               num_classes: int = 0, patch: bool = False, **kwargs):
+               num_classes: int = 0, patch: bool = False, conditioning: str = "channels",
+               num_labels: int = 0, **kwargs):
     super().__init__(**kwargs)
+    if conditioning not in CONDITIONINGS:
+      raise ValueError(f"unknown discriminator conditioning {conditioning!r}; valid: "
+                       + ", ".join(CONDITIONINGS))
+    if patch and conditioning == "projection":
+      raise ValueError("the projection discriminator scores whole images; it does not "
+                       "combine with patch=True")
+    if conditioning == "projection" and num_labels < 1:
+      raise ValueError("the projection discriminator needs num_labels (one embedding each)")
     self.widths = list(widths)
     self.downsample = int(downsample)
     self.num_classes = int(num_classes)
     self.patch = bool(patch)
+    self.conditioning = conditioning
+    self.num_labels = int(num_labels)
     self.pool = (keras.layers.AveragePooling2D(self.downsample)
                  if self.downsample > 1 else None)
     # Blocks are attributes, not list items, so checkpoints name them (see encoder.py).
@@ -40,6 +61,11 @@ class Discriminator(keras.Model):
         keras.layers.Conv2D(1, 1, kernel_initializer=initializers.kernel_initializer(),
                             name="score") if self.patch else
         keras.layers.Dense(1, kernel_initializer=initializers.kernel_initializer(), name="score"))
+    # One embedding v_j per attribute, as the rows of a bias-free Dense.
+    self.projection = (
+        keras.layers.Dense(self.num_labels, use_bias=False, name="projection",
+                           kernel_initializer=initializers.kernel_initializer())
+        if conditioning == "projection" else None)
     # Optional auxiliary attribute classifier (AttGAN/StarGAN style), off in the paper.
     self.classes = (keras.layers.Dense(self.num_classes, name="classes",
                                        kernel_initializer=initializers.kernel_initializer())
@@ -52,10 +78,13 @@ class Discriminator(keras.Model):
   def _features(self, images, labels):
     if self.pool is not None:
       images = self.pool(images)
-    height, width = ops.shape(images)[1], ops.shape(images)[2]
-    tiled = ops.broadcast_to(labels[:, None, None, :],
-                             (ops.shape(images)[0], height, width, ops.shape(labels)[-1]))
-    features = ops.concatenate([images, ops.cast(tiled, images.dtype)], axis=-1)
+    if self.conditioning == "channels":
+      height, width = ops.shape(images)[1], ops.shape(images)[2]
+      tiled = ops.broadcast_to(labels[:, None, None, :],
+                               (ops.shape(images)[0], height, width, ops.shape(labels)[-1]))
+      features = ops.concatenate([images, ops.cast(tiled, images.dtype)], axis=-1)
+    else:
+      features = images
     for block in self.blocks:
       features = block(features)
     return features
@@ -63,8 +92,15 @@ class Discriminator(keras.Model):
   def call(self, images, labels):
     """Logits: [b] (global score) or [b, h, w] (patch scores)."""
     features = self._features(images, labels)
-    logits = ops.squeeze(self.score(features if self.patch else self.flatten(features)), axis=-1)
-    return ops.cast(logits, "float32")  # Sigmoid/BCE in float32 under mixed precision.
+    # Logits leave in float32 under every policy: sigmoid/BCE and the losses are float32.
+    if self.patch:
+      return ops.cast(ops.squeeze(self.score(features), axis=-1), "float32")
+    flat = self.flatten(features)
+    logits = ops.squeeze(self.score(flat), axis=-1)
+    if self.projection is not None:
+      signs = 2.0 * ops.cast(labels, flat.dtype) - 1.0
+      logits = logits + ops.sum(signs * self.projection(flat), axis=-1)
+    return ops.cast(logits, "float32")
 
   def classify(self, images, num_labels: int):
     """Attribute logits [b, num_classes] from the image alone: the label channels are
@@ -74,4 +110,5 @@ class Discriminator(keras.Model):
 
   def get_config(self):
     return {**super().get_config(), "widths": self.widths, "downsample": self.downsample,
-            "num_classes": self.num_classes, "patch": self.patch}
+            "num_classes": self.num_classes, "patch": self.patch,
+            "conditioning": self.conditioning, "num_labels": self.num_labels}

@@ -18,9 +18,11 @@ from elegant_tf import latent_swap
 from elegant_tf import losses
 from elegant_tf import precision
 
-# Loss terms logged per step and per attribute.
+# Loss terms logged per step; D1's accuracy on real (A, B) and fake (C, D)
+# images tells whether the discriminator is learning at all (0.5 = chance).
+ACCURACY_NAMES = ("d1_accuracy_real", "d1_accuracy_fake")
 LOSS_NAMES = ("loss_d", "loss_g", "reconstruction", "adversarial_g",
-              "d1_real", "d1_fake", "d2_real", "d2_fake")
+              "d1_real", "d1_fake", "d2_real", "d2_fake") + ACCURACY_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,12 +36,16 @@ class LossWeights:
   cycle: float = 0.0  # Re-encode C and D, swap the slab back, L1 to A and B.
   classification: float = 0.0  # D1 classifies attributes; G wants C, D's edit classified.
   r1: float = 0.0  # Gradient penalty on D1's score of real images.
+  # Real A, B paired with the exchanged attribute's label flipped count as fake
+  # for D1 and D2 (matching-aware negatives), with this weight relative to C, D.
+  matching_negatives: float = 0.0
 
   @property
   def loss_names(self) -> tuple:
     extra = (("cycle",) if self.cycle else ()) + (
         ("classification_d", "classification_g") if self.classification else ()) + (
-        ("r1",) if self.r1 else ())
+        ("r1",) if self.r1 else ()) + (
+        ("d1_mismatch", "d2_mismatch") if self.matching_negatives else ())
     return LOSS_NAMES + extra
 
 
@@ -73,7 +79,7 @@ class ElegantGAN(keras.Model):
     # so the progress bar stays readable.
     self.attribute_trackers = {
         (name, attribute): keras.metrics.Mean(name=f"{name}/{attribute}")
-        for name in ("loss_d", "loss_g", "reconstruction", "adversarial_g")
+        for name in ("loss_d", "loss_g", "reconstruction", "adversarial_g") + ACCURACY_NAMES
         for attribute in self.attribute_names}
 
   @property
@@ -176,14 +182,24 @@ class ElegantGAN(keras.Model):
                             latent_swap.swap_latent_slabs(latent_d, latent_c, weights)], axis=0)
     return self.generator.edit(fake, back, latents, skips)
 
-  def _discriminator_terms(self, discriminator, real, real_labels, fake, fake_labels):
-    """(mean real loss, mean fake loss) of one discriminator over A,B and C,D."""
+  def _discriminator_terms(self, discriminator, real, real_labels, fake, fake_labels,
+                           mismatched_labels=None):
+    """Mean losses of one discriminator: "real" over A,B, "fake" over C,D and, with
+    `mismatched_labels`, "mismatch" over A,B claimed with those labels; "logits"
+    of the real and fake images for the accuracy logs. One call scores them all."""
     size = ops.shape(real)[0]
-    logits = discriminator(ops.concatenate([real, fake], axis=0),
-                           ops.concatenate([real_labels, fake_labels], axis=0))
+    images, labels = [real, fake], [real_labels, fake_labels]
+    if mismatched_labels is not None:
+      images.append(real)
+      labels.append(mismatched_labels)
+    logits = discriminator(ops.concatenate(images, axis=0), ops.concatenate(labels, axis=0))
     kind = self.loss_weights.gan_loss
-    return (losses.discriminator_real_loss(kind, logits[:size]),
-            losses.discriminator_fake_loss(kind, logits[size:]))
+    terms = {"real": losses.discriminator_real_loss(kind, logits[:size]),
+             "fake": losses.discriminator_fake_loss(kind, logits[size:2 * size]),
+             "real_logits": logits[:size], "fake_logits": logits[size:2 * size]}
+    if mismatched_labels is not None:
+      terms["mismatch"] = losses.discriminator_fake_loss(kind, logits[2 * size:])
+    return terms
 
   def _r1_penalty(self, real, real_labels):
     with tf.GradientTape() as tape:
@@ -223,13 +239,26 @@ class ElegantGAN(keras.Model):
       with generator_tape.stop_recording():
         with tf.GradientTape() as discriminator_tape:
           stopped = ops.stop_gradient(fake)
-          d1_real, d1_fake = self._discriminator_terms(
-              self.discriminator_full, real, real_labels, stopped, fake_labels)
-          d2_real, d2_fake = self._discriminator_terms(
-              self.discriminator_half, real, real_labels, stopped, fake_labels)
+          mismatched = None
+          if weights.matching_negatives:
+            edited = self.exchanged(batch)
+            mismatched = losses.flip_exchanged_labels(
+                real_labels, ops.concatenate([edited, edited], axis=0))
+          d1 = self._discriminator_terms(self.discriminator_full, real, real_labels, stopped,
+                                         fake_labels, mismatched)
+          d2 = self._discriminator_terms(self.discriminator_half, real, real_labels, stopped,
+                                         fake_labels, mismatched)
+          d1_real, d1_fake, d2_real, d2_fake = d1["real"], d1["fake"], d2["real"], d2["fake"]
           # Each mean covers two of the paper's four BCE terms, hence the 2s.
           loss_d = (2 * (d1_real + d1_fake) + weights.d2 * 2 * (d2_real + d2_fake)) / 4
-          extra = {}
+          extra = {
+              "d1_accuracy_real": losses.discriminator_accuracy(kind, d1["real_logits"], True),
+              "d1_accuracy_fake": losses.discriminator_accuracy(kind, d1["fake_logits"], False),
+          }
+          if weights.matching_negatives:
+            extra["d1_mismatch"], extra["d2_mismatch"] = d1["mismatch"], d2["mismatch"]
+            loss_d = loss_d + weights.matching_negatives * (
+                2 * d1["mismatch"] + weights.d2 * 2 * d2["mismatch"]) / 4
           if weights.classification:
             extra["classification_d"] = losses.attribute_classification_loss(
                 self.discriminator_full.classify(real, len(self.attribute_names)), real_labels)

@@ -11,7 +11,12 @@ outside it (identity that must be kept). Two baselines sit next to the model:
 * paste: an oracle that knows the true region and pastes the exemplar's
   pixels there (C = A with B's pixels inside, D = B with A's pixels inside).
   Faces differ in pose and shape, so pasting is far from perfect; a model that
-  beats it inside the region has learnt more than where the attribute is.
+  beats it inside the region has learnt more than where the attribute is;
+* generic (D only): B rendered with the attribute switched on at B's own
+  geometry in the mean style of the training faces. It knows where and how to
+  draw, but not the exemplar's version; a model that transfers A's version
+  should beat it. `D_gain` is the model's gain over copy inside the region as
+  a percentage of this oracle's gain.
 
 Reconstruction PSNR/SSIM (A' vs A, B' vs B) measures the autoencoder.
 """
@@ -25,8 +30,11 @@ from pipelines import synthetic
 
 # PSNR columns of the training-time table (dB); SSIM ones are "ssim_" + name.
 COLUMNS = ("attribute", "C_in", "copy_C_in", "C_out", "copy_C_out",
-           "D_in", "copy_D_in", "D_out", "copy_D_out", "reconstruction")
-METHODS = ("model", "copy", "paste")
+           "D_in", "copy_D_in", "generic_D_in", "D_gain", "D_out", "copy_D_out",
+           "reconstruction")
+METHODS = ("model", "copy", "paste", "generic")
+# Removal has no style to guess, so the generic oracle exists for D only.
+METHODS_OF = {"C": ("model", "copy", "paste"), "D": METHODS}
 OUTPUTS = ("C", "D")
 REGIONS = ("in", "out")
 SWAP_SEPARATOR = "+"
@@ -43,8 +51,10 @@ def full_columns(metric: str) -> tuple:
   names = ["attribute"]
   for output in OUTPUTS:
     for region in REGIONS:
-      names += [metric_key(method, output, region, metric) for method in METHODS]
+      names += [metric_key(method, output, region, metric) for method in METHODS_OF[output]]
   names.append("reconstruction" if metric == "psnr" else "ssim_reconstruction")
+  if metric == "psnr":
+    names.append("D_gain")
   return tuple(names)
 
 
@@ -92,6 +102,14 @@ def swap_name(swap) -> str:
   return SWAP_SEPARATOR.join(parse_swap(swap))
 
 
+def gain_percent(model_in: float, copy_in: float, generic_in: float) -> float:
+  """The model's PSNR gain over copy as a percentage of the generic oracle's gain."""
+  oracle_gain = generic_in - copy_in
+  if not np.isfinite(oracle_gain) or oracle_gain <= 0:
+    return float("nan")
+  return float(100.0 * (model_in - copy_in) / oracle_gain)
+
+
 def swap_ground_truth(source: "synthetic.SyntheticFaces", attribute, num_pairs: int,
                       split: str = "test") -> dict:
   """Held-out pairs for a swap with exact targets, regions and oracle pastes (numpy).
@@ -115,6 +133,8 @@ def swap_ground_truth(source: "synthetic.SyntheticFaces", attribute, num_pairs: 
       synthetic.exchange_attributes(params_a, params_b, list(names)), size)
   truth_d, mask_d = synthetic.render_faces(
       synthetic.exchange_attributes(params_b, params_a, list(names)), size)
+  generic_d, _ = synthetic.render_faces(synthetic.with_generic_attributes(
+      params_b, list(names), synthetic.mean_style(source.seed)), size)
   # Soft coverage of the swap in source and target: the paste alpha; its
   # support is the region where the edit may change pixels.
   alpha_c = np.maximum(mask_a[..., columns].max(-1), mask_c[..., columns].max(-1))
@@ -124,6 +144,7 @@ def swap_ground_truth(source: "synthetic.SyntheticFaces", attribute, num_pairs: 
       "region_c": alpha_c > 0, "region_d": alpha_d > 0,
       "paste_c": image_a * (1 - alpha_c[..., None]) + image_b * alpha_c[..., None],
       "paste_d": image_b * (1 - alpha_d[..., None]) + image_a * alpha_d[..., None],
+      "generic_d": generic_d,
       "index_a": positives, "index_b": negatives,
       "labels_a": labels[positives].astype(np.float32),
       "labels_b": labels[negatives].astype(np.float32),
@@ -150,7 +171,8 @@ def score_swap(name: str, pairs: dict, c, d, rec_a, rec_b, with_ssim: bool = Tru
   row = {"attribute": name, "pairs": len(c)}
   candidates = {
       "C": {"model": c, "copy": pairs["image_a"], "paste": pairs["paste_c"]},
-      "D": {"model": d, "copy": pairs["image_b"], "paste": pairs["paste_d"]},
+      "D": {"model": d, "copy": pairs["image_b"], "paste": pairs["paste_d"],
+            "generic": pairs["generic_d"]},
   }
   for output in OUTPUTS:
     truth = pairs["truth_" + output.lower()]
@@ -166,6 +188,7 @@ def score_swap(name: str, pairs: dict, c, d, rec_a, rec_b, with_ssim: bool = Tru
   reconstructed = np.concatenate([rec_a, rec_b])
   originals = np.concatenate([pairs["image_a"], pairs["image_b"]])
   row["reconstruction"] = psnr(reconstructed, originals)
+  row["D_gain"] = gain_percent(row["D_in"], row["copy_D_in"], row["generic_D_in"])
   if with_ssim:
     row["ssim_reconstruction"] = ssim_lib.ssim(reconstructed, originals)
   return row

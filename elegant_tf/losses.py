@@ -53,6 +53,29 @@ def generator_adversarial_loss(kind: str, logits):
   return -ops.mean(logits)
 
 
+def discriminator_accuracy(kind: str, logits, real: bool):
+  """Fraction of scores on the correct side of the decision boundary.
+
+  Real images should score above it, fakes below. The boundary is 0 for the
+  logit-based losses (gan, hinge) and 0.5 for lsgan, whose targets are 1 and 0.
+  A discriminator that learns nothing sits near 0.5 on both.
+  """
+  _check(kind)
+  boundary = 0.5 if kind == "lsgan" else 0.0
+  above = ops.cast(logits > boundary, "float32")
+  return ops.mean(above if real else 1.0 - above)
+
+
+def flip_exchanged_labels(labels, exchanged):
+  """Labels with the exchanged attribute negated: a real image's wrong claim.
+
+  Matching-aware negatives (Reed et al. 2016, GAN-CLS): the discriminator must
+  call a real face paired with the wrong value of the edited attribute fake,
+  which it can only do by reading the label.
+  """
+  return labels + exchanged * (1.0 - 2.0 * labels)
+
+
 def reconstruction_loss(images, reconstructions):
   """Mean squared error between an image and its unedited reconstruction."""
   return ops.mean(ops.square(images - reconstructions))

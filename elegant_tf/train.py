@@ -21,7 +21,9 @@ _DEFAULTS = train_config.TrainConfig()
 
 flags.DEFINE_string("data", _DEFAULTS.data,
                     "Training faces: 'synthetic' (embedded procedural faces with exact ground "
-                    "truth), 'celeba:DIR', 'tfrecord:DIR', 'folder:DIR' or 'tfds:celeb_a'.")
+                    "truth, aligned like CelebA's aligned crops), 'synthetic:wild' (the same "
+                    "faces unaligned), 'celeba:DIR', 'tfrecord:DIR', 'folder:DIR' or "
+                    "'tfds:celeb_a'.")
 flags.DEFINE_list("attributes", list(_DEFAULTS.attributes),
                   "Attributes to disentangle, comma separated, as the data names them "
                   "(synthetic: Eyeglasses, Bangs, Smiling, Mustache, Blond_Hair, Wearing_Hat). "
@@ -96,6 +98,15 @@ flags.DEFINE_float("classification_weight", _DEFAULTS.classification_weight,
 flags.DEFINE_float("r1_weight", _DEFAULTS.r1_weight,
                    "Not in the paper (0 = off): weight of an R1 gradient penalty on D1's "
                    "score of real images (gamma/2 * E|grad|^2; this flag is gamma).")
+flags.DEFINE_float("matching_negatives_weight", _DEFAULTS.matching_negatives_weight,
+                   "Not in the paper (0 = off): D1 and D2 also learn that a real face paired "
+                   "with the exchanged attribute's label flipped is fake (matching-aware "
+                   "negatives), with this weight relative to the C, D fake term.")
+flags.DEFINE_enum("discriminator_conditioning", _DEFAULTS.discriminator_conditioning,
+                  ["channels", "projection"],
+                  "How D1 and D2 read the labels: 'channels' (the paper: tiled as input "
+                  "channels) or 'projection' (not in the paper: a projection discriminator, "
+                  "score + sum_j s_j <v_j, features>, s_j = +-1 for present / absent).")
 flags.DEFINE_bool("patch_discriminator", _DEFAULTS.patch_discriminator,
                   "Not in the paper: D1 and D2 score every cell of their last feature map "
                   "(a patch of about 31 input pixels for D1) instead of one global score.")
@@ -164,7 +175,9 @@ def main(argv):
   if "evaluation" in result:
     print("\nHeld-out synthetic swaps, PSNR (dB) against exact ground truth "
           "(C = removed, D = added; in/out = inside/outside the attribute's region; "
-          "copy = input unchanged):\n" + result["evaluation"])
+          "copy = input unchanged; generic = the attribute drawn at B's geometry in the "
+          "mean style; D_gain = D's gain over copy inside as % of generic's):\n"
+          + result["evaluation"])
 
 
 def run():

@@ -49,7 +49,9 @@ class TrainConfig:
   cycle_weight: float = 0.0
   classification_weight: float = 0.0
   r1_weight: float = 0.0
+  matching_negatives_weight: float = 0.0
   patch_discriminator: bool = False
+  discriminator_conditioning: str = "channels"
   jit_compile: bool = False
   precision: str = "float32"
   eval_pairs: int = 64
@@ -96,7 +98,8 @@ class TrainConfig:
                  "discriminator_base_width", "discriminator_max_width"):
       if getattr(self, name) < 1:
         problems.append(f"--{name}={getattr(self, name)} must be at least 1")
-    for name in ("cycle_weight", "classification_weight", "r1_weight", "weight_decay",
+    for name in ("cycle_weight", "classification_weight", "r1_weight",
+                 "matching_negatives_weight", "weight_decay",
                  "reconstruction_weight", "d2_weight"):
       if getattr(self, name) < 0:
         problems.append(f"--{name}={getattr(self, name)} must be >= 0")
@@ -105,6 +108,12 @@ class TrainConfig:
     for name in ("learning_rate", "discriminator_lr_ratio"):
       if not getattr(self, name) > 0:
         problems.append(f"--{name}={getattr(self, name)} must be positive")
+    if self.discriminator_conditioning not in ("channels", "projection"):
+      problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} is "
+                      "not one of: channels, projection")
+    elif self.discriminator_conditioning == "projection" and self.patch_discriminator:
+      problems.append("--discriminator_conditioning=projection scores whole images; it does "
+                      "not combine with --patch_discriminator")
     if len(set(self.attributes)) != len(self.attributes):
       problems.append(f"--attributes lists a name twice: {','.join(self.attributes)}")
     if problems:

@@ -97,9 +97,12 @@ def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
       discriminator_lib.Discriminator(
           config.discriminator_widths, name="discriminator_full",
           num_classes=len(config.attributes) if config.classification_weight else 0,
-          patch=config.patch_discriminator),
+          patch=config.patch_discriminator, conditioning=config.discriminator_conditioning,
+          num_labels=len(config.attributes)),
       discriminator_lib.Discriminator(config.discriminator_widths, downsample=2,
                                       patch=config.patch_discriminator,
+                                      conditioning=config.discriminator_conditioning,
+                                      num_labels=len(config.attributes),
                                       name="discriminator_half"),
       config.attributes,
       gan_trainer.LossWeights(gan_loss=config.gan_loss,
@@ -107,7 +110,8 @@ def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
                               d2=config.d2_weight, weight_decay=config.weight_decay,
                               cycle=config.cycle_weight,
                               classification=config.classification_weight,
-                              r1=config.r1_weight))
+                              r1=config.r1_weight,
+                              matching_negatives=config.matching_negatives_weight))
 
   def optimizer(learning_rate):
     return gan_trainer.paper_adam(gan_trainer.step_decay_schedule(
@@ -154,7 +158,9 @@ def evaluate_on_synthetic(generator, source, config: train_config.TrainConfig) -
   with open(os.path.join(config.run_dir, "evaluation.md"), "w") as f:
     f.write("PSNR (dB) on held-out synthetic pairs against exact ground truth "
             f"({config.eval_pairs} pairs per attribute). C = attribute removed, D = added; "
-            "in/out = inside/outside the attribute's region; copy = input unchanged.\n\n"
+            "in/out = inside/outside the attribute's region; copy = input unchanged; "
+            "generic = B with the attribute drawn at its own geometry in the mean style; "
+            "D_gain = (D - copy) / (generic - copy) inside the region, in %.\n\n"
             + table + "\n")
   with open(os.path.join(config.run_dir, "evaluation.json"), "w") as f:
     json.dump(rows, f, indent=2)
@@ -282,7 +288,7 @@ def train(config: train_config.TrainConfig) -> dict:
                                                prototype_source=source,
                                                prototype_split=config.split,
                                                training_data=config.data)
-  if config.data == "synthetic" and config.eval_pairs:
+  if data_spec.parse_data_spec(config.data)[0] == "synthetic" and config.eval_pairs:
     # The float32 twin: the numbers describe the exported model, whatever --precision.
     result["evaluation"] = evaluate_on_synthetic(precision.float32_copy(gan.generator), source,
                                                  config)

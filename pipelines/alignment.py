@@ -32,9 +32,11 @@ def template_landmarks(image_size: int) -> np.ndarray:
   scale = _PUPIL_PIXELS_AT_256 * image_size / (256.0 * _TEMPLATE_PUPIL_DISTANCE)
   eye_line_units = TEMPLATE_UNITS[:2, 1].mean()
   points = TEMPLATE_UNITS * scale
-  # Centre horizontally on the template origin; put the eye line at its fraction.
+  # Centre horizontally on the template origin; put the eye line at its fraction
+  # of the height. Both in pixel-centre coordinates (the image's edges at -0.5
+  # and S - 0.5), so the template is the same shape at every size.
   points[:, 0] += (image_size - 1) / 2.0
-  points[:, 1] += _EYE_LINE_FRACTION * image_size - eye_line_units * scale
+  points[:, 1] += _EYE_LINE_FRACTION * image_size - 0.5 - eye_line_units * scale
   return points.astype(np.float32)
 
 

@@ -1,6 +1,7 @@
 """Turn a `--data` spec string into a FaceSource.
 
-Specs: `synthetic` (the embedded procedural faces, the default),
+Specs: `synthetic` (the embedded procedural faces, aligned; the default),
+`synthetic:wild` (the same faces unaligned),
 `celeba:DIR`, `tfrecord:DIR`, `folder:DIR`, `tfds:celeb_a`.
 Each kind lives in its own module exposing `open_source(argument, image_size, **options)`.
 """

@@ -26,6 +26,7 @@ from typing import Iterable, Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
+from pipelines import alignment
 from pipelines import face_source
 
 ATTRIBUTES = ("Eyeglasses", "Bangs", "Smiling", "Mustache", "Blond_Hair",
@@ -73,6 +74,16 @@ _NUM_APPEARANCE = max(len(f) for f in APPEARANCE_FIELDS.values())
 _ID_COLUMN = {name: i for i, name in enumerate(IDENTITY_FIELDS)}
 
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 256
+
+# Where each face sits in the image. "aligned" (the default): the similarity
+# that `pipelines.alignment.align` would apply to a real photo has already been
+# applied, so the five landmarks of every face land on the template up to the
+# residual of a least-squares fit, as in CelebA's aligned crops that ELEGANT is
+# built for. "wild": today's unaligned faces, shifted by up to about +-5 px,
+# rotated by up to 8 degrees and smaller; the same faces otherwise, so
+# aligning a wild face with its exact landmarks reproduces the aligned one.
+LAYOUTS = ("aligned", "wild")
+DEFAULT_LAYOUT = "aligned"
 
 # Global index offset of each split, so that splits never share a face.
 SPLIT_BASES = {"train": 0, "val": 10**9, "test": 2 * 10**9}
@@ -232,8 +243,12 @@ def _sample_identity(draw: _Draw) -> dict:
   c["face_ry"] = draw.range("face_ry", 0.51, 0.58)
   c["jaw"] = draw.range("jaw", 0.0, 0.7)
   c["skin_r"], c["skin_g"], c["skin_b"] = draw.blend("skin", _SKIN).T
-  c["eye_y"] = draw.range("eye_y", -0.10, -0.04)
-  c["eye_dx"] = draw.range("eye_dx", 0.165, 0.205)
+  # The five landmark positions (pupils, nose tip, mouth corners) vary within
+  # ranges whose mean matches the proportions of alignment.TEMPLATE_UNITS, so
+  # a least-squares similarity fit leaves residuals of a fraction of a pixel
+  # at 64 px, as on real aligned faces (see `landmarks_local`).
+  c["eye_y"] = draw.range("eye_y", -0.08, -0.05)
+  c["eye_dx"] = draw.range("eye_dx", 0.16, 0.18)
   c["eye_rx"] = draw.range("eye_rx", 0.075, 0.092)
   c["eye_ry"] = c["eye_rx"] * draw.range("eye_aspect", 0.55, 0.72)
   c["iris_radius"] = c["eye_rx"] * draw.range("iris_frac", 0.48, 0.6)
@@ -243,10 +258,10 @@ def _sample_identity(draw: _Draw) -> dict:
   c["brow_arch"] = draw.range("brow_arch", -0.01, 0.04)
   c["brow_tilt"] = draw.range("brow_tilt", -0.02, 0.03)
   c["brow_r"], c["brow_g"], c["brow_b"] = draw.pick("brow", _BROW, 0.04).T
-  c["nose_y"] = draw.range("nose_y", 0.10, 0.14)
+  c["nose_y"] = draw.range("nose_y", 0.12, 0.14)
   c["nose_w"] = draw.range("nose_w", 0.045, 0.07)
-  c["mouth_y"] = draw.range("mouth_y", 0.28, 0.32)
-  c["mouth_w"] = draw.range("mouth_w", 0.09, 0.13)
+  c["mouth_y"] = draw.range("mouth_y", 0.29, 0.32)
+  c["mouth_w"] = draw.range("mouth_w", 0.13, 0.155)
   c["lip_thickness"] = draw.range("lip_thickness", 0.014, 0.022)
   redness = draw.range("lip_redness", 0.25, 0.5)[:, None]
   skin = np.stack([c["skin_r"], c["skin_g"], c["skin_b"]], axis=1)
@@ -280,15 +295,18 @@ def _sample_appearance(draw: _Draw) -> dict:
   g["lens_w"] = draw.range("glasses/lens_w", 0.105, 0.14)
   g["lens_aspect"] = draw.range("glasses/lens_aspect", 0.6, 1.0)
   g["lens_roundness"] = draw.range("glasses/lens_roundness", 0.1, 1.0)
-  g["frame_width"] = draw.range("glasses/frame_width", 0.026, 0.05)
+  # Frames at least 2.5 px wide at 64 px on aligned faces (a local unit is
+  # about 20 px there): thinner ones are a pixel of aliasing a 64 px model
+  # cannot resolve, let alone move between faces.
+  g["frame_width"] = draw.range("glasses/frame_width", 0.053, 0.078)
   g["frame_r"], g["frame_g"], g["frame_b"] = draw.pick(
       "glasses/frame", _FRAMES, 0.06).T
-  # About 40% of glasses are sunglasses; clear lenses get a faint sheen so
-  # that the lens area is still visibly part of the drawing.
+  # About 40% of glasses are sunglasses; clear lenses get a visible sheen so
+  # that the lens area is still part of the drawing.
   sunglasses = draw.u("glasses/sunglasses") < 0.4
   g["tint_alpha"] = np.where(sunglasses,
                              draw.range("glasses/tint_alpha", 0.55, 0.85),
-                             0.15)
+                             0.3)
   tint = np.where(sunglasses[:, None], draw.pick("glasses/tint", _TINTS, 0.04),
                   np.array([[0.88, 0.93, 0.98]]))
   g["tint_r"], g["tint_g"], g["tint_b"] = tint.T
@@ -304,7 +322,7 @@ def _sample_appearance(draw: _Draw) -> dict:
   b["strand_frequency"] = draw.range("bangs/strand_frequency", 14.0, 28.0)
 
   s = a["Smiling"]
-  s["width"] = draw.range("smile/width", 0.13, 0.19)
+  s["width"] = draw.range("smile/width", 0.17, 0.22)
   s["lift"] = draw.range("smile/lift", 0.02, 0.06)
   s["opening"] = draw.range("smile/opening", 0.035, 0.075)
   s["teeth"] = np.maximum(draw.range("smile/teeth", -0.01, 0.03), 0.0)
@@ -338,8 +356,81 @@ def _sample_appearance(draw: _Draw) -> dict:
   return a
 
 
+def _rotation(theta: np.ndarray) -> tuple:
+  """(cos, sin) by polynomials: angles are small, and plain arithmetic keeps
+  results bit-identical however the batch is laid out."""
+  theta = np.asarray(theta, np.float64)
+  t2 = theta * theta
+  cos = 1 - t2 / 2 + t2 * t2 / 24 - t2 * t2 * t2 / 720
+  sin = theta * (1 - t2 / 6 + t2 * t2 / 120 - t2 * t2 * t2 / 5040)
+  return cos, sin
+
+
+def landmarks_local(identity: np.ndarray) -> np.ndarray:
+  """float64 [N, 5, 2] landmarks in face-local units, in CelebA's order.
+
+  Left pupil, right pupil (image left first), nose tip, left and right mouth
+  corner of the neutral mouth. A smile moves the real mouth corners, but the
+  face's placement must not depend on an attribute, or exchanging Smiling
+  would move the whole face; so every layout is fitted on the neutral mouth.
+  """
+  column = lambda name: identity[:, _ID_COLUMN[name]].astype(np.float64)
+  eye_dx, eye_y = column("eye_dx"), column("eye_y")
+  mouth_w, mouth_y = column("mouth_w"), column("mouth_y")
+  zero = np.zeros_like(eye_dx)
+  points = [(-eye_dx, eye_y), (eye_dx, eye_y), (zero, column("nose_y")),
+            (-mouth_w, mouth_y), (mouth_w, mouth_y)]
+  return np.stack([np.stack(point, axis=1) for point in points], axis=1)
+
+
+def _template_image_units() -> np.ndarray:
+  """The alignment template in image units ([-1, 1] edge to edge), any size."""
+  size = 256
+  return (2.0 * alignment.template_landmarks(size).astype(np.float64) + 1.0) / size - 1.0
+
+
+def _fit_to_template(local: np.ndarray) -> dict:
+  """Per face, the least-squares similarity taking `local` landmarks onto the
+  template: what alignment.similarity_params computes for a photo, in numpy."""
+  target = _template_image_units()[None]
+  local_mean = local.mean(axis=1, keepdims=True)
+  target_mean = target.mean(axis=1, keepdims=True)
+  s, t = local - local_mean, target - target_mean
+  norm = np.sum(s * s, axis=(1, 2))
+  a = np.sum(s[..., 0] * t[..., 0] + s[..., 1] * t[..., 1], axis=1) / norm
+  b = np.sum(s[..., 0] * t[..., 1] - s[..., 1] * t[..., 0], axis=1) / norm
+  mx, my = local_mean[:, 0, 0], local_mean[:, 0, 1]
+  return {"scale": np.hypot(a, b), "angle": np.arctan2(b, a),
+          "shift_x": target_mean[:, 0, 0] - (a * mx - b * my),
+          "shift_y": target_mean[:, 0, 1] - (b * mx + a * my)}
+
+
+def landmarks_of(params: FaceParams, image_size: int) -> np.ndarray:
+  """float32 [N, 5, 2] pixel positions (x, y) of the five landmarks as rendered.
+
+  Pixel centres sit at integers, the convention of CelebA's landmark files and
+  of pipelines.alignment, so these can be fed to alignment.align directly.
+  """
+  local = landmarks_local(params.identity)
+  column = lambda name: params.identity[:, _ID_COLUMN[name]].astype(np.float64)[:, None]
+  cos, sin = _rotation(column("angle"))
+  scale = column("scale")
+  x = column("shift_x") + scale * (cos * local[..., 0] - sin * local[..., 1])
+  y = column("shift_y") + scale * (sin * local[..., 0] + cos * local[..., 1])
+  pixels = (np.stack([x, y], axis=-1) + 1.0) * (image_size / 2.0) - 0.5
+  return pixels.astype(np.float32)
+
+
+def _check_layout(layout: str) -> str:
+  if layout not in LAYOUTS:
+    raise ValueError(f"unknown synthetic layout {layout!r}; valid layouts: "
+                     + ", ".join(LAYOUTS))
+  return layout
+
+
 def sample_faces(seed: int, indices: np.ndarray,
-                 attribute_frequencies: Optional[Mapping] = None) -> FaceParams:
+                 attribute_frequencies: Optional[Mapping] = None,
+                 layout: str = DEFAULT_LAYOUT) -> FaceParams:
   """Sample the faces with global `indices` of `seed` (deterministic per index).
 
   Args:
@@ -347,11 +438,17 @@ def sample_faces(seed: int, indices: np.ndarray,
     indices: int array [N] of global face indices (>= 0).
     attribute_frequencies: {attribute name: probability}; missing names keep
       0.5. Unknown names raise ValueError.
+    layout: one of LAYOUTS. The two layouts give the same faces (identity,
+      attributes) and differ only in scale, shift and angle.
   """
   freqs = _check_frequencies(attribute_frequencies)
+  _check_layout(layout)
   indices = np.asarray(indices, np.int64).reshape(-1)
   draw = _Draw(seed, indices)
   ident = _sample_identity(draw)
+  if layout == "aligned":
+    ident.update(_fit_to_template(landmarks_local(
+        np.stack([ident[f] for f in IDENTITY_FIELDS], axis=1))))
   identity = np.stack([ident[f] for f in IDENTITY_FIELDS], axis=1)
   app = _sample_appearance(draw)
   appearance = np.zeros((len(indices), len(ATTRIBUTES), _NUM_APPEARANCE))
@@ -361,6 +458,28 @@ def sample_faces(seed: int, indices: np.ndarray,
   return FaceParams(identity=identity.astype(np.float32),
                     appearance=appearance.astype(np.float32),
                     states=_sample_states(seed, indices, freqs))
+
+
+def mean_style(seed: int, count: int = 4096) -> np.ndarray:
+  """float32 [len(ATTRIBUTES), max appearance fields]: every attribute's mean
+  appearance over the first `count` training faces of `seed`.
+
+  A generic version of each attribute, for the "placed generic" oracle: the
+  attribute drawn at a face's own geometry, but in nobody's particular style.
+  """
+  indices = np.arange(count) + SPLIT_BASES["train"]
+  return sample_faces(seed, indices).appearance.mean(axis=0)
+
+
+def with_generic_attributes(params: FaceParams, attribute_names,
+                            style: np.ndarray) -> FaceParams:
+  """`params` with the named attributes switched on in the given `style`."""
+  cols = _attribute_indices(attribute_names)
+  appearance = params.appearance.copy()
+  states = params.states.copy()
+  appearance[:, cols] = style[cols]
+  states[:, cols] = True
+  return FaceParams(identity=params.identity.copy(), appearance=appearance, states=states)
 
 
 def labels_of(params: FaceParams) -> np.ndarray:
@@ -513,12 +632,7 @@ class _Canvas:
     self.n, self.size, self.with_masks = n, size, with_masks
     self.p = p
     flat = lambda name: p[name].reshape(n)
-    theta = flat("angle").astype(np.float64)
-    # Polynomial sin/cos: small angles, and plain arithmetic keeps results
-    # bit-identical however the batch is laid out.
-    t2 = theta * theta
-    self.cos = 1 - t2 / 2 + t2 * t2 / 24 - t2 * t2 * t2 / 720
-    self.sin = theta * (1 - t2 / 6 + t2 * t2 / 120 - t2 * t2 * t2 / 5040)
+    self.cos, self.sin = _rotation(flat("angle"))
     self.scale = flat("scale").astype(np.float64)
     self.tx = flat("shift_x").astype(np.float64)
     self.ty = flat("shift_y").astype(np.float64)
@@ -835,9 +949,9 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
   if with_masks:
     # The smile mask is a fixed region around the mouth: the mouth exists in
     # both states and only changes shape inside it.
-    w = cv.window(-0.235, 0.235, mouth_y - 0.09, mouth_y + 0.12)
+    w = cv.window(-0.26, 0.26, mouth_y - 0.09, mouth_y + 0.12)
     d = _round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -mouth_y - 0.015),
-                   0.235, 0.105, 0.05)
+                   0.26, 0.105, 0.05)
     cv.add_mask(w, cv.alpha(d), _SMILING)
 
   # Mustache: a band under the nose that thins and droops towards its ends.
@@ -1045,12 +1159,14 @@ class SyntheticFaces(face_source.FaceSource):
 
   def __init__(self, image_size: int, seed: int = 0,
                split_sizes: Optional[Mapping] = None,
-               attribute_frequencies: Optional[Mapping] = None):
+               attribute_frequencies: Optional[Mapping] = None,
+               layout: str = DEFAULT_LAYOUT):
     if not MIN_IMAGE_SIZE <= int(image_size) <= MAX_IMAGE_SIZE:
       raise ValueError(f"image_size must be in [{MIN_IMAGE_SIZE}, "
                        f"{MAX_IMAGE_SIZE}], got {image_size}")
     super().__init__(ATTRIBUTES, image_size)
     self.seed = int(seed)
+    self.layout = _check_layout(layout)
     self.split_sizes = dict(DEFAULT_SPLIT_SIZES)
     for split, size in (split_sizes or {}).items():
       self.check_split(split)
@@ -1074,7 +1190,7 @@ class SyntheticFaces(face_source.FaceSource):
   def params(self, split: str, indices) -> FaceParams:
     """FaceParams of split-local `indices`."""
     return sample_faces(self.seed, self._global(split, indices),
-                        self.attribute_frequencies)
+                        self.attribute_frequencies, self.layout)
 
   def labels(self, split: str) -> np.ndarray:
     self.check_split(split)
@@ -1112,9 +1228,14 @@ _OPTIONS = ("seed", "attribute_frequencies", "split_sizes")
 
 
 def open_source(argument: str, image_size: int, **options) -> SyntheticFaces:
-  """Entry point for `--data=synthetic` (see pipelines.data_spec)."""
-  if argument:
-    raise ValueError(f"--data=synthetic takes no argument, got {argument!r}")
+  """Entry point for `--data=synthetic[:LAYOUT]` (see pipelines.data_spec).
+
+  `synthetic` and `synthetic:aligned` are the aligned faces, `synthetic:wild`
+  the unaligned ones.
+  """
+  if argument and argument not in LAYOUTS:
+    raise ValueError(f"--data=synthetic:{argument} names no layout; valid: "
+                     + ", ".join(f"synthetic:{name}" for name in LAYOUTS))
   unknown = sorted(k for k, v in options.items()
                    if k not in _OPTIONS and v is not None)
   if unknown:
@@ -1124,4 +1245,5 @@ def open_source(argument: str, image_size: int, **options) -> SyntheticFaces:
   return SyntheticFaces(image_size, seed=0 if seed is None else seed,
                         split_sizes=options.get("split_sizes"),
                         attribute_frequencies=options.get(
-                            "attribute_frequencies"))
+                            "attribute_frequencies"),
+                        layout=argument or DEFAULT_LAYOUT)

@@ -1,7 +1,7 @@
 """Write contact sheets of the synthetic faces, to check them by eye.
 
 Usage: python -m pipelines.benchmarks.synthetic_contact_sheet [--size=64]
-           [--out=/tmp/synthetic] [--seed=0]
+           [--out=/tmp/synthetic] [--seed=0] [--layout=aligned|wild]
 
 Writes two PNGs: `<out>_<size>_faces.png` (a grid of random faces) and
 `<out>_<size>_swaps.png`, where each row exchanges one attribute: target A,
@@ -38,15 +38,17 @@ def write_png(path: str, image: np.ndarray) -> None:
   tf.io.write_file(path, tf.io.encode_png(image))
 
 
-def faces_sheet(size: int, seed: int, count: int = 48) -> np.ndarray:
-  params = synthetic.sample_faces(seed, np.arange(count))
+def faces_sheet(size: int, seed: int, layout: str = synthetic.DEFAULT_LAYOUT,
+                count: int = 48) -> np.ndarray:
+  params = synthetic.sample_faces(seed, np.arange(count), layout=layout)
   images, _ = synthetic.render_faces(params, size)
   return grid(_to_uint8(images), columns=8)
 
 
-def swaps_sheet(size: int, seed: int) -> np.ndarray:
+def swaps_sheet(size: int, seed: int,
+                layout: str = synthetic.DEFAULT_LAYOUT) -> np.ndarray:
   """One row per attribute: A, B, A<-B, B<-A and their masks."""
-  params = synthetic.sample_faces(seed, np.arange(1000, 1200))
+  params = synthetic.sample_faces(seed, np.arange(1000, 1200), layout=layout)
   tiles = []
   for j, name in enumerate(synthetic.ATTRIBUTES):
     # A without the attribute and B with it, so the swap is visible.
@@ -70,10 +72,12 @@ def main():
   parser.add_argument("--size", type=int, default=64)
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--out", default="/tmp/synthetic")
+  parser.add_argument("--layout", default=synthetic.DEFAULT_LAYOUT,
+                      choices=synthetic.LAYOUTS)
   args = parser.parse_args()
   for kind, sheet in (("faces", faces_sheet), ("swaps", swaps_sheet)):
     path = f"{args.out}_{args.size}_{kind}.png"
-    write_png(path, sheet(args.size, args.seed))
+    write_png(path, sheet(args.size, args.seed, args.layout))
     print("wrote", path)
 
 

@@ -56,3 +56,35 @@ def test_patch_discriminator_scores_each_cell_of_the_last_map():
   y = np.ones((2, 2), "float32")
   model_checks.assert_config_round_trip(
       discriminator.Discriminator([4, 8, 8, 8], patch=True), lambda m: np.asarray(m(x, y)))
+
+
+def test_projection_discriminator_adds_the_signed_label_projection():
+  d = discriminator.Discriminator([4, 8, 8, 8], conditioning="projection", num_labels=3)
+  x = np.random.default_rng(5).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  y = np.array([[1, 0, 1], [0, 1, 1]], "float32")
+  scores = np.asarray(d(x, y))
+  assert scores.shape == (2,)
+  # Numpy reference: score(phi) + sum_j (2 y_j - 1) <v_j, phi>.
+  flat = np.asarray(d.flatten(d._features(x, y)))
+  expected = (flat @ d.score.kernel.numpy() + d.score.bias.numpy())[:, 0] + np.sum(
+      (2 * y - 1) * (flat @ d.projection.kernel.numpy()), axis=1)
+  np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5)
+  # The labels stay out of the input: the first block sees 3 channels only.
+  assert d.block_0.layers[0].kernel.shape[2] == 3
+  flipped = np.asarray(d(x, 1 - y))
+  assert np.abs(flipped - scores).max() > 0
+  model_checks.assert_config_round_trip(
+      discriminator.Discriminator([4, 8, 8, 8], conditioning="projection", num_labels=3),
+      lambda m: np.asarray(m(x, y)))
+
+
+def test_paper_conditioning_is_the_default_and_bad_settings_are_named():
+  d = discriminator.Discriminator([4, 8, 8, 8])
+  assert d.conditioning == "channels" and d.projection is None
+  with pytest.raises(ValueError, match="conditioning"):
+    discriminator.Discriminator([4, 8, 8, 8], conditioning="embedding")
+  with pytest.raises(ValueError, match="num_labels"):
+    discriminator.Discriminator([4, 8, 8, 8], conditioning="projection")
+  with pytest.raises(ValueError, match="patch"):
+    discriminator.Discriminator([4, 8, 8, 8], conditioning="projection", num_labels=2,
+                                patch=True)

@@ -89,6 +89,9 @@ def test_copy_baseline_scores_are_the_classifier_errors_on_the_inputs(setup):
   read_b = classifier.predict_probabilities(network, pairs["image_b"]) > 0.5
   reads_bangs = np.concatenate([read_a[:, 1], ~read_b[:, 1]]).mean()
   assert row["copy_editing_accuracy"] == pytest.approx(1.0 - reads_bangs)
+  # Removal (C from A) and addition (D from B) are also reported apart.
+  assert row["copy_editing_accuracy_C"] == pytest.approx(1.0 - read_a[:, 1].mean())
+  assert row["copy_editing_accuracy_D"] == pytest.approx(read_b[:, 1].mean())
   others = [0, 2]  # Eyeglasses, Smiling against each image's own labels.
   labels = np.concatenate([pairs["labels_a"], pairs["labels_b"]])[:, others] > 0.5
   reads = np.concatenate([read_a, read_b])[:, others]

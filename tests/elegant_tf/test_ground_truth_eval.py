@@ -83,3 +83,49 @@ def test_markdown_table_keeps_the_training_columns(source):
   assert len(table.splitlines()) == 2 + len(ATTRIBUTES)
   assert "paste_C_in" in ground_truth_eval.full_columns("psnr")
   assert "ssim_paste_D_out" in ground_truth_eval.full_columns("ssim")
+
+
+class GenericOracleModel:
+  """Returns the generic oracle as D (and copies A as C): D_gain must be 100%."""
+
+  attribute_names = ATTRIBUTES
+
+  def __init__(self, source):
+    self.source = source
+
+  def transfer(self, image, exemplar, attributes):
+    pairs = ground_truth_eval.swap_ground_truth(self.source, "Eyeglasses", len(image))
+    assert np.array_equal(pairs["image_b"], exemplar)
+    return {"edited": image, "exemplar_edited": pairs["generic_d"]}
+
+
+def test_generic_oracle_draws_the_mean_style_at_the_exemplar_geometry(source):
+  pairs = ground_truth_eval.swap_ground_truth(source, "Eyeglasses", 8)
+  style = synthetic.mean_style(source.seed)
+  params_b = synthetic.with_generic_attributes(source.params("test", pairs["index_b"]),
+                                               ["Eyeglasses"], style)
+  assert params_b.states[:, 0].all()
+  np.testing.assert_array_equal(params_b.appearance[:, 0], np.broadcast_to(
+      style[0], params_b.appearance[:, 0].shape))
+  generic_images, generic_masks = synthetic.render_faces(params_b, 32)
+  np.testing.assert_array_equal(pairs["generic_d"], generic_images)
+  # It changes B only where its own generic glasses are drawn (their shape is
+  # the mean one, not the exemplar's), and gets closer to the truth inside.
+  outside = generic_masks[..., 0] == 0
+  np.testing.assert_array_equal(pairs["generic_d"][outside], pairs["image_b"][outside])
+  generic = ground_truth_eval.psnr(pairs["generic_d"], pairs["truth_d"], pairs["region_d"])
+  copy = ground_truth_eval.psnr(pairs["image_b"], pairs["truth_d"], pairs["region_d"])
+  assert generic > copy
+
+
+def test_d_gain_is_the_share_of_the_generic_oracles_gain(source):
+  copy_row = ground_truth_eval.evaluate_swaps(CopyModel(), source, ("Eyeglasses",), 8,
+                                              with_ssim=False)[0]
+  assert copy_row["D_gain"] == pytest.approx(0.0)
+  oracle_row = ground_truth_eval.evaluate_swaps(GenericOracleModel(source), source,
+                                                ("Eyeglasses",), 8, with_ssim=False,
+                                                batch_size=8)[0]
+  assert oracle_row["D_in"] == pytest.approx(oracle_row["generic_D_in"])
+  assert oracle_row["D_gain"] == pytest.approx(100.0)
+  assert ground_truth_eval.gain_percent(31.0, 30.0, 34.0) == pytest.approx(25.0)
+  assert np.isnan(ground_truth_eval.gain_percent(31.0, 30.0, 29.0))

@@ -82,3 +82,20 @@ def test_r1_penalty_is_half_the_mean_squared_gradient_norm():
   gradients[0, 1, 1, 2] = 4.0  # |g_0|^2 = 25
   gradients[1] = 1.0  # |g_1|^2 = 12
   assert float(losses.r1_penalty(gradients)) == pytest.approx(0.5 * (25 + 12) / 2)
+
+
+@pytest.mark.parametrize("kind, boundary", [("gan", 0.0), ("hinge", 0.0), ("lsgan", 0.5)])
+def test_discriminator_accuracy_counts_the_correct_side_of_the_boundary(kind, boundary):
+  logits = np.array([-2.0, -0.1, 0.2, 0.4, 0.7, 3.0], np.float32)
+  real = float(losses.discriminator_accuracy(kind, logits, True))
+  fake = float(losses.discriminator_accuracy(kind, logits, False))
+  assert real == pytest.approx(np.mean(logits > boundary))
+  assert fake == pytest.approx(np.mean(logits <= boundary))
+  assert real + fake == pytest.approx(1.0)
+
+
+def test_flip_exchanged_labels_negates_only_the_exchanged_attribute():
+  labels = np.array([[1, 0, 1], [0, 0, 1]], np.float32)
+  exchanged = np.array([[1, 0, 0], [0, 0, 1]], np.float32)
+  np.testing.assert_array_equal(np.asarray(losses.flip_exchanged_labels(labels, exchanged)),
+                                [[0, 0, 1], [0, 0, 0]])

@@ -10,9 +10,13 @@ def test_template_has_paper_geometry():
   points = alignment.template_landmarks(256)
   assert abs(np.linalg.norm(points[1] - points[0]) - 70.0) < 1e-3
   eye_line = points[:2, 1].mean()
-  # Eye-to-top : eye-to-bottom = 1 : 1.42.
-  assert abs(eye_line / (256 - eye_line) - 1 / 1.42) < 1e-3
-  np.testing.assert_allclose(alignment.template_landmarks(128), points / 2 - 0.25, atol=0.3)
+  # Eye-to-top : eye-to-bottom = 1 : 1.42, measured from the image's edges, which
+  # sit at -0.5 and 255.5 in pixel-centre coordinates.
+  assert abs((eye_line + 0.5) / (255.5 - eye_line) - 1 / 1.42) < 1e-3
+  # The same shape at every size: halving the size halves the distance to the
+  # top-left edge (-0.5, -0.5) exactly.
+  np.testing.assert_allclose(alignment.template_landmarks(128) + 0.5, (points + 0.5) / 2,
+                             atol=1e-4)
 
 
 def test_similarity_recovers_exact_transform():

@@ -91,8 +91,9 @@ def test_unknown_attribute_names_raise_with_valid_names():
     synthetic.exchange_attributes(params, params, ["Hat"])
 
 
-def test_exchange_changes_only_the_attribute_region_and_is_reversible():
-  params = synthetic.sample_faces(5, np.arange(200))
+@pytest.mark.parametrize("layout", synthetic.LAYOUTS)
+def test_exchange_changes_only_the_attribute_region_and_is_reversible(layout):
+  params = synthetic.sample_faces(5, np.arange(200), layout=layout)
   for j, name in enumerate(ATTRIBUTES):
     # A without the attribute and B with it (for Smiling / Blond_Hair the
     # states differ as well, so the swap is a visible change).
@@ -203,7 +204,77 @@ def test_open_source_options():
   assert source.split_sizes["train"] == 100_000
   with pytest.raises(ValueError, match="seed"):
     synthetic.open_source("", 64, unknown_flag=1)
-  with pytest.raises(ValueError):
+  with pytest.raises(ValueError, match="synthetic:wild"):
     synthetic.open_source("somewhere", 64)
+  assert source.layout == "aligned"
+  assert synthetic.open_source("wild", 64).layout == "wild"
+  assert synthetic.open_source("aligned", 64).layout == "aligned"
   with pytest.raises(ValueError, match="Eyeglasses"):
     synthetic.open_source("", 64, attribute_frequencies={"Glasses": 0.1})
+
+
+# ---------------------------------------------------------------------------
+# Layouts: aligned faces on the template, wild faces through the aligner.
+
+
+def test_aligned_landmarks_land_on_the_template():
+  from pipelines import alignment
+  params = synthetic.sample_faces(0, np.arange(2000))
+  landmarks = synthetic.landmarks_of(params, 64)
+  residual = np.linalg.norm(landmarks - alignment.template_landmarks(64), axis=-1)
+  # The least-squares fit leaves a fraction of a pixel on the pupils and a
+  # little more on the nose and mouth, whose proportions vary per face.
+  assert residual[:, :2].mean() < 0.5 and np.percentile(residual[:, :2], 99) < 1.0
+  assert residual[:, 2:].mean() < 0.8 and residual.max() < 2.0
+  pupils = np.linalg.norm(landmarks[:, 1] - landmarks[:, 0], axis=-1) / 64
+  assert abs(np.median(pupils) - 70 / 256) < 0.005  # 27% of the width, as the template.
+  # The wild layout is what the aligner has to undo: pupils far off the template.
+  wild = synthetic.landmarks_of(synthetic.sample_faces(0, np.arange(2000), layout="wild"), 64)
+  wild_residual = np.linalg.norm(wild - alignment.template_landmarks(64), axis=-1)
+  assert wild_residual[:, :2].mean() > 3.0
+
+
+def test_layouts_are_the_same_faces_placed_differently():
+  aligned = synthetic.sample_faces(4, np.arange(50))
+  wild = synthetic.sample_faces(4, np.arange(50), layout="wild")
+  placement = [synthetic.IDENTITY_FIELDS.index(name)
+               for name in ("scale", "shift_x", "shift_y", "angle")]
+  keep = np.setdiff1d(np.arange(len(synthetic.IDENTITY_FIELDS)), placement)
+  np.testing.assert_array_equal(aligned.identity[:, keep], wild.identity[:, keep])
+  np.testing.assert_array_equal(aligned.appearance, wild.appearance)
+  np.testing.assert_array_equal(aligned.states, wild.states)
+  assert np.abs(aligned.identity[:, placement] - wild.identity[:, placement]).max() > 0.1
+  with pytest.raises(ValueError, match="aligned, wild"):
+    synthetic.sample_faces(4, np.arange(2), layout="centred")
+
+
+def test_wild_faces_aligned_by_their_landmarks_match_the_aligned_rendering():
+  from pipelines import alignment
+  indices = np.arange(12)
+  wild = synthetic.sample_faces(6, indices, layout="wild")
+  aligned = synthetic.sample_faces(6, indices)
+  # Render the wild faces at 128 px so that aligning to 64 px shrinks them
+  # rather than interpolating up.
+  wild_images, _ = synthetic.render_faces(wild, 128)
+  wild_landmarks = synthetic.landmarks_of(wild, 128)
+  target_images, _ = synthetic.render_faces(aligned, 64)
+  target_landmarks = synthetic.landmarks_of(aligned, 64)
+  template = alignment.template_landmarks(64)
+  for k in range(len(indices)):
+    warped = alignment.align(wild_images[k], wild_landmarks[k], 64).numpy()
+    params = alignment.similarity_params(wild_landmarks[k], template)
+    moved = alignment.apply_similarity(params, wild_landmarks[k]).numpy()
+    np.testing.assert_allclose(moved, target_landmarks[k], atol=0.05)
+    # Pixels agree up to resampling blur (measured 32.5-40.8 dB on these 12
+    # faces; two different aligned faces give 6-14 dB).
+    mse = np.mean(np.square((warped - target_images[k]) / 2.0))
+    assert 10 * np.log10(1.0 / mse) > 30.0, k
+
+
+def test_eyeglass_frames_are_resolvable_at_64px():
+  params = synthetic.sample_faces(1, np.arange(500))
+  j = ATTRIBUTES.index("Eyeglasses")
+  frame = params.appearance[:, j, synthetic.APPEARANCE_FIELDS["Eyeglasses"].index("frame_width")]
+  scale = params.identity[:, synthetic.IDENTITY_FIELDS.index("scale")]
+  # A local unit spans scale * 32 pixels at 64 px.
+  assert (frame * scale * 32).min() >= 2.5
