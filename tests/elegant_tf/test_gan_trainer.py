@@ -296,3 +296,21 @@ def test_quality_options_train_in_mixed_bfloat16(tmp_path, options):
   assert set(gan.loss_weights.loss_names) <= set(logs)
   assert all(np.isfinite(float(v)) for v in logs.values())
   assert all(logs[name].dtype == "float32" for name in logs)
+
+
+def test_mixed_bfloat16_under_mirrored_strategy_matches_one_replica(tmp_path):
+  # The policy scope sits inside the strategy scope; both replicas compute in
+  # bfloat16, so the comparison has bfloat16's tolerance (see above), not 1e-3.
+  config = tiny.tiny_config(tmp_path, precision="mixed_bfloat16", weight_decay=1e-3)
+  batch = tiny.random_pair_batch()
+  sgd = lambda: keras.optimizers.SGD(learning_rate=1.0)
+  logs_one, updates_one = _trained_once(tf.distribute.get_strategy(), config, batch, sgd)
+  mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  logs_two, updates_two = _trained_once(mirrored, config, batch, sgd)
+  for name in logs_one:
+    if name not in gan_trainer.ACCURACY_NAMES:
+      assert logs_two[name] == pytest.approx(logs_one[name], rel=1e-2), name
+  one = np.concatenate([u.ravel() for u in updates_one])
+  two = np.concatenate([u.ravel() for u in updates_two])
+  assert np.linalg.norm(two - one) / np.linalg.norm(one) < 0.4
+  assert two @ one / (np.linalg.norm(one) * np.linalg.norm(two)) > 0.95
