@@ -63,9 +63,11 @@ def run_line(strategy, config: train_config.TrainConfig) -> str:
   try:
     devices = ",".join(strategy.extended.worker_devices)
   except RuntimeError:  # The default strategy: ops go to the first GPU, else the CPU.
-    devices = (tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU"))[0].name
-  return (f"strategy={config.strategy} ({type(strategy).__name__}) replicas={strategy.num_replicas_in_sync} "
-          f"devices={devices} precision={policy} ({why})")
+    first = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    devices = first[0].name
+  return (f"strategy={config.strategy} ({type(strategy).__name__}) "
+          f"replicas={strategy.num_replicas_in_sync} devices={devices} "
+          f"precision={policy} ({why})")
 
 
 def open_data(config: train_config.TrainConfig):

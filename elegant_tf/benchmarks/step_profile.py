@@ -82,7 +82,8 @@ def main():
   print("self time per step, ms (share of the step)")
   print("| op type | " + " | ".join(names) + " |")
   print("|:--|" + "--:|" * len(names))
-  kinds = sorted(set().union(*times.values()), key=lambda k: -max(t.get(k, 0) for t in times.values()))
+  kinds = sorted(set().union(*times.values()),
+                 key=lambda k: -max(t.get(k, 0) for t in times.values()))
   for kind in kinds[:args.top]:
     cells = [f"{times[n].get(kind, 0):.0f} ({100 * times[n].get(kind, 0) / totals[n]:.0f}%)"
              for n in names]
