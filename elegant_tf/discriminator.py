@@ -92,20 +92,21 @@ class Discriminator(keras.Model):
   def call(self, images, labels):
     """Logits: [b] (global score) or [b, h, w] (patch scores)."""
     features = self._features(images, labels)
+    # Logits leave in float32 under every policy: sigmoid/BCE and the losses are float32.
     if self.patch:
-      return ops.squeeze(self.score(features), axis=-1)
+      return ops.cast(ops.squeeze(self.score(features), axis=-1), "float32")
     flat = self.flatten(features)
     logits = ops.squeeze(self.score(flat), axis=-1)
     if self.projection is not None:
       signs = 2.0 * ops.cast(labels, flat.dtype) - 1.0
       logits = logits + ops.sum(signs * self.projection(flat), axis=-1)
-    return logits
+    return ops.cast(logits, "float32")
 
   def classify(self, images, num_labels: int):
     """Attribute logits [b, num_classes] from the image alone: the label channels are
     zeros, so the classifier cannot read the answer from its input."""
     zeros = ops.zeros((ops.shape(images)[0], num_labels), images.dtype)
-    return self.classes(self.flatten(self._features(images, zeros)))
+    return ops.cast(self.classes(self.flatten(self._features(images, zeros))), "float32")
 
   def get_config(self):
     return {**super().get_config(), "widths": self.widths, "downsample": self.downsample,

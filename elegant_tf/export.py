@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from elegant_tf import latent_swap
+from elegant_tf import precision
 
 METADATA_FILE = "elegant_metadata.json"
 # Magic numbers of the formats tf.io.decode_image reads.
@@ -341,6 +342,9 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
     raise FileExistsError(f"{final_dir} exists; versions are never overwritten, pick another "
                           f"(next free: {next_version(export_dir)})")
   attribute_names = list(attribute_names)
+  # A mixed-precision generator is exported as its float32 twin (same weights):
+  # float32 signatures, and TFLite's builtin kernels have no bfloat16.
+  generator = precision.float32_copy(generator)
   if prototypes is None and prototype_source is not None:
     from elegant_tf import prototypes as prototypes_lib  # Needs the data pipelines.
     prototypes = prototypes_lib.compute_prototypes(

@@ -16,6 +16,7 @@ from keras import ops
 
 from elegant_tf import latent_swap
 from elegant_tf import losses
+from elegant_tf import precision
 
 # Loss terms logged per step; D1's accuracy on real (A, B) and fake (C, D)
 # images tells whether the discriminator is learning at all (0.5 = chance).
@@ -71,6 +72,7 @@ class ElegantGAN(keras.Model):
     self.discriminator_half = discriminator_half
     self.attribute_names = tuple(attribute_names)
     self.loss_weights = loss_weights
+    self._loss_scalers = {}  # id(optimizer) -> its LossScaleOptimizer; see build_for.
     self.loss_trackers = {name: keras.metrics.Mean(name=name)
                           for name in loss_weights.loss_names}
     # Per-attribute means, written to TensorBoard by a callback; not in `metrics`
@@ -100,9 +102,18 @@ class ElegantGAN(keras.Model):
     self.discriminator_half(images, labels)
     if self.loss_weights.classification:
       self.discriminator_full.classify(images, n)
+    # float16 gradients underflow without loss scaling. The scalers wrap the
+    # optimizers rather than replace them, so checkpoints (which hold the inner
+    # optimizers) are the same in every precision; the loss scale itself is not
+    # checkpointed and re-adapts within a few steps after a resume.
+    self._loss_scalers = {}
+    if precision.compute_dtype(self.generator) == "float16":
+      for optimizer in (self.generator_optimizer, self.discriminator_optimizer):
+        self._loss_scalers[id(optimizer)] = keras.optimizers.LossScaleOptimizer(optimizer)
     # Optimizers owned by train_step must exist before fit under MirroredStrategy.
-    self.generator_optimizer.build(self.generator.trainable_variables)
-    self.discriminator_optimizer.build(self.discriminator_variables)
+    for optimizer, variables in ((self.generator_optimizer, self.generator.trainable_variables),
+                                 (self.discriminator_optimizer, self.discriminator_variables)):
+      self._loss_scalers.get(id(optimizer), optimizer).build(variables)
     self.built = True
 
   def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -197,12 +208,22 @@ class ElegantGAN(keras.Model):
     return losses.r1_penalty(tape.gradient(scores, real))
 
   def _apply(self, optimizer, scaled_loss, tape, variables, replicas):
-    gradients = tape.gradient(scaled_loss, variables)
+    scaler = self._loss_scalers.get(id(optimizer))
+    if scaler is None:
+      loss_scale = 1.0
+      gradients = tape.gradient(scaled_loss, variables)
+    else:
+      # Loss scaling (float16): seeding backprop with the scale differentiates
+      # scale * loss; the scaler divides the gradients by it again, and skips
+      # the update (halving the scale) if any gradient overflowed.
+      loss_scale = ops.convert_to_tensor(scaler.dynamic_scale)
+      gradients = tape.gradient(scaled_loss, variables, output_gradients=loss_scale)
     decay = self.loss_weights.weight_decay
     if decay:
-      # Gradients are summed over replicas, so each adds its share of the L2 term.
-      gradients = [g + (decay / replicas) * v for g, v in zip(gradients, variables)]
-    optimizer.apply_gradients(zip(gradients, variables))
+      # Gradients are summed over replicas, so each adds its share of the L2 term
+      # (times the loss scale, which the scaler divides out with the rest).
+      gradients = [g + (decay / replicas * loss_scale) * v for g, v in zip(gradients, variables)]
+    (scaler or optimizer).apply_gradients(zip(gradients, variables))
 
   def train_step(self, batch):
     replicas = tf.distribute.get_strategy().num_replicas_in_sync

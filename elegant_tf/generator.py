@@ -41,8 +41,14 @@ class ElegantGenerator(keras.Model):
     return self.encoder(images)
 
   def edit(self, images, edited_latent, latent, skips):
-    """Decode an edited latent of `images` (with their own latent and skips) into images."""
-    return apply_residual(images, self.decoder(edited_latent, latent, skips))
+    """Decode an edited latent of `images` (with their own latent and skips) into images.
+
+    The result is float32 under every policy: the residual is added to the
+    image and clipped in float32, so a mixed-precision generator's outputs (loss
+    targets, samples, exports) carry no 16-bit rounding of the unchanged pixels.
+    """
+    residual = ops.cast(self.decoder(edited_latent, latent, skips), "float32")
+    return apply_residual(ops.cast(images, "float32"), residual)
 
   def call(self, inputs):
     """inputs: dict(image, exemplar: [b, S, S, 3] in [-1, 1]; attributes: [b, n] weights).

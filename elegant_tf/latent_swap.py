@@ -36,8 +36,11 @@ def swap_latent_slabs(latent, exemplar_latent, attribute_weights):
   channels = latent.shape[-1]
   num_attributes = attribute_weights.shape[-1]
   membership = ops.convert_to_tensor(slab_membership(channels, num_attributes))
-  weights = ops.cast(attribute_weights, latent.dtype)
-  channel_weights = ops.matmul(weights, membership)  # [batch, C] or [C]
+  # Channel weights in float32 (the membership constant's dtype), then one cast
+  # to the latent's dtype: under mixed precision the latent is bfloat16/float16,
+  # and 0 and 1 stay exact in every float type.
+  weights = ops.cast(attribute_weights, "float32")
+  channel_weights = ops.cast(ops.matmul(weights, membership), latent.dtype)  # [batch, C] or [C]
   if len(channel_weights.shape) == 2:
     channel_weights = channel_weights[:, None, None, :]
   # (1-w)*a + w*b rather than a + w*(b-a): exact copies at w = 0 and w = 1.

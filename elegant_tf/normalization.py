@@ -23,8 +23,11 @@ class PixelL2Normalization(keras.layers.Layer):
     self.shift = self.add_weight(name="shift", shape=(), initializer="zeros")
 
   def call(self, inputs):
+    # The sum of squares runs in float32 even under a mixed policy: over 512
+    # channels a bfloat16 sum (8-bit mantissa) would lose most of its digits.
     # epsilon inside the sqrt keeps the gradient finite at an all-zero pixel.
-    norm = ops.sqrt(ops.sum(ops.square(inputs), axis=-1, keepdims=True) + self.epsilon)
+    squares = ops.sum(ops.square(ops.cast(inputs, "float32")), axis=-1, keepdims=True)
+    norm = ops.cast(ops.sqrt(squares + self.epsilon), inputs.dtype)
     return self.scale * (inputs / norm) + self.shift
 
   def compute_output_shape(self, input_shape):

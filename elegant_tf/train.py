@@ -14,6 +14,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from elegant_tf import precision
 from elegant_tf import train_config
 
 _DEFAULTS = train_config.TrainConfig()
@@ -110,6 +111,12 @@ flags.DEFINE_bool("patch_discriminator", _DEFAULTS.patch_discriminator,
                   "Not in the paper: D1 and D2 score every cell of their last feature map "
                   "(a patch of about 31 input pixels for D1) instead of one global score.")
 flags.DEFINE_bool("jit_compile", _DEFAULTS.jit_compile, "Compile the train step with XLA.")
+flags.DEFINE_enum("precision", _DEFAULTS.precision, list(precision.PRECISIONS),
+                  "Compute precision of training (Keras mixed-precision policy): 'float32', "
+                  "'mixed_bfloat16' or 'mixed_float16' (16-bit compute, float32 variables, "
+                  "optimizer state and losses; float16 adds dynamic loss scaling), or 'auto' "
+                  "(mixed_bfloat16 if the CPU has amx_bf16/avx512_bf16 or a GPU has bfloat16, "
+                  "else float32). Exports are float32 whatever the training precision.")
 flags.DEFINE_integer("eval_pairs", _DEFAULTS.eval_pairs,
                      "Held-out synthetic pairs per attribute in the end-of-run ground-truth "
                      "evaluation (0: skip).")

@@ -4,6 +4,7 @@ import dataclasses
 from typing import Optional
 
 from elegant_tf import losses
+from elegant_tf import precision as precision_lib
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
@@ -17,7 +18,10 @@ RESUMABLE_CHANGES = frozenset({
     "train_steps", "run_dir", "export_dir", "strategy", "cpu_replicas", "checkpoint_every",
     "sample_every", "log_every", "eval_pairs", "jit_compile", "deterministic",
     "tfds_data_dir", "learning_rate", "discriminator_lr_ratio", "lr_decay_rate",
-    "lr_decay_every"})
+    "lr_decay_every",
+    # Checkpoints hold float32 weights whatever the compute precision, so a run
+    # may resume in another precision (tests/elegant_tf/test_checkpointing.py).
+    "precision"})
 
 
 class ConfigError(ValueError):
@@ -63,6 +67,7 @@ class TrainConfig:
   patch_discriminator: bool = False
   discriminator_conditioning: str = "channels"
   jit_compile: bool = False
+  precision: str = "float32"
   eval_pairs: int = 64
 
   @property
@@ -97,6 +102,9 @@ class TrainConfig:
     if self.batch_size < 1 or self.batch_size % self.num_replicas:
       problems.append(f"--batch_size={self.batch_size} must be positive and divisible by the "
                       f"{self.num_replicas} replicas")
+    if self.precision not in precision_lib.PRECISIONS:
+      problems.append(f"--precision={self.precision!r}; valid: "
+                      f"{', '.join(precision_lib.PRECISIONS)}")
     if self.gan_loss not in losses.GAN_LOSSES:
       problems.append(f"--gan_loss={self.gan_loss!r}; valid: {', '.join(losses.GAN_LOSSES)}")
     for name in ("train_steps", "checkpoint_every", "sample_every", "log_every",

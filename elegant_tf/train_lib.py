@@ -24,6 +24,7 @@ from elegant_tf import gan_trainer
 from elegant_tf import generator as generator_lib
 from elegant_tf import ground_truth_eval
 from elegant_tf import image_grid
+from elegant_tf import precision
 from elegant_tf import run_lock
 from elegant_tf import train_config
 from elegant_tf import training_callbacks
@@ -60,6 +61,19 @@ def make_strategy(config: train_config.TrainConfig) -> tf.distribute.Strategy:
   return tf.distribute.MirroredStrategy()  # Every visible GPU (or the CPU).
 
 
+def run_line(strategy, config: train_config.TrainConfig) -> str:
+  """One line naming the strategy, its replicas and devices, and the precision."""
+  policy, why = precision.resolve(config.precision)
+  try:
+    devices = ",".join(strategy.extended.worker_devices)
+  except RuntimeError:  # The default strategy: ops go to the first GPU, else the CPU.
+    first = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    devices = first[0].name
+  return (f"strategy={config.strategy} ({type(strategy).__name__}) "
+          f"replicas={strategy.num_replicas_in_sync} devices={devices} "
+          f"precision={policy} ({why})")
+
+
 def open_data(config: train_config.TrainConfig):
   """Open the source and check the attributes before any heavy work (ConfigError if not)."""
   try:
@@ -73,7 +87,15 @@ def open_data(config: train_config.TrainConfig):
 
 
 def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
-  """Networks, optimizers and the trainer; call inside strategy.scope()."""
+  """Networks, optimizers and the trainer; call inside strategy.scope().
+
+  The networks are built under --precision's Keras policy (variables float32).
+  """
+  with precision.policy_scope(precision.resolve(config.precision)[0]):
+    return _build_gan(config)
+
+
+def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
   generator = generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
                                              name="generator")
   gan = gan_trainer.ElegantGAN(
@@ -296,6 +318,7 @@ def _train(config: train_config.TrainConfig, problems: list,
   config.validate()
   worker = worker_of(config)
   strategy = make_strategy(config)
+  print(run_line(strategy, config), flush=True)
   is_chief = worker is None or worker.is_chief
   source = open_data(config)
   if is_chief:
@@ -362,7 +385,9 @@ def _train(config: train_config.TrainConfig, problems: list,
                                                prototype_split=config.split,
                                                training_data=config.data)
   if data_spec.parse_data_spec(config.data)[0] == "synthetic" and config.eval_pairs:
-    result["evaluation"] = evaluate_on_synthetic(gan.generator, source, config)
+    # The float32 twin: the numbers describe the exported model, whatever --precision.
+    result["evaluation"] = evaluate_on_synthetic(precision.float32_copy(gan.generator), source,
+                                                 config)
   if worker is not None:
     wait_for_all_workers(strategy)
   return result

@@ -2,6 +2,12 @@
 
 Usage: python -m elegant_tf.benchmarks.training_speed [--preset=paper|demo] [--steps=10]
        [--sizes=64,128,256] [--batch_size=16] [--jit_compile]
+       [--precision=float32,mixed_bfloat16] [--rounds=3]
+
+With several --precision values, each size builds one model per precision and
+times them in alternating rounds of --steps steps (A B A B ...), all in this
+process: on a shared machine, load that comes and goes then hits every
+precision alike, and the ratio stays fair. The table gives the median round.
 
 Times ElegantGAN.train_step (D step then G step) on a fixed in-memory pair
 batch, so the input pipeline is not measured here (see pipelines/benchmarks).
@@ -12,6 +18,7 @@ Also prints the synthetic renderer's images/s for comparison.
 import argparse
 import dataclasses
 import os
+import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from elegant_tf import precision  # noqa: E402
 from elegant_tf import train_config  # noqa: E402
 from elegant_tf import train_lib  # noqa: E402
 
@@ -32,7 +40,8 @@ PRESETS = {
 }
 
 
-def steps_per_second(config: train_config.TrainConfig, steps: int) -> float:
+def compiled_step(config: train_config.TrainConfig):
+  """A traced, warmed-up train step of a fresh model on a fixed batch: run() -> logs."""
   gan = train_lib.build_gan(config)
   rng = np.random.default_rng(0)
   n, size, batch = len(config.attributes), config.image_size, config.batch_size
@@ -47,11 +56,29 @@ def steps_per_second(config: train_config.TrainConfig, steps: int) -> float:
   step = tf.function(gan.train_step, jit_compile=config.jit_compile)
   for _ in range(2):  # Trace and warm up.
     step(pair)
+  return lambda: step(pair)
+
+
+def seconds_per_step(run, steps: int) -> float:
   start = time.perf_counter()
   for _ in range(steps):
-    logs = step(pair)
+    logs = run()
   float(logs["loss_g"])  # Wait for the last step.
-  return steps / (time.perf_counter() - start)
+  return (time.perf_counter() - start) / steps
+
+
+def steps_per_second(config: train_config.TrainConfig, steps: int) -> float:
+  return 1 / seconds_per_step(compiled_step(config), steps)
+
+
+def interleaved_seconds_per_step(configs: dict, steps: int, rounds: int) -> dict:
+  """{name: [s/step of each round]} for {name: config}, timed in alternating rounds."""
+  runs = {name: compiled_step(config) for name, config in configs.items()}
+  times = {name: [] for name in configs}
+  for _ in range(rounds):
+    for name, run in runs.items():
+      times[name].append(seconds_per_step(run, steps))
+  return times
 
 
 def main():
@@ -62,21 +89,46 @@ def main():
   parser.add_argument("--steps", type=int, default=10)
   parser.add_argument("--batch_size", type=int, default=16)
   parser.add_argument("--jit_compile", action="store_true")
+  parser.add_argument("--precision", default="float32",
+                      help="comma list of --precision values (float32, mixed_bfloat16, "
+                      "mixed_float16, auto); the first is the baseline of the speed-up column")
+  parser.add_argument("--rounds", type=int, default=1,
+                      help="alternating timing rounds per precision (median reported)")
   parser.add_argument("--skip_renderer", action="store_true")
   args = parser.parse_args()
+  names = args.precision.split(",")
+  policies = {name: precision.resolve(name)[0] for name in names}
   print(f"preset={args.preset} batch={args.batch_size} jit_compile={args.jit_compile} "
-        f"threads={os.cpu_count()}")
-  print(f"| {'size':>5} | {'steps/s':>8} | {'images/s':>9} | {'s/step':>7} |")
-  print("|------:|---------:|----------:|--------:|")
+        f"threads={os.cpu_count()} steps/round={args.steps} rounds={args.rounds} "
+        f"cpu bf16 flags={','.join(precision.cpu_bf16_flags()) or 'none'} "
+        f"load average at start={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+  # Speed-ups three ways: of the median rounds, of the best rounds (the ones
+  # other jobs disturbed least) and the median of per-round ratios (round i of
+  # the baseline ran just before round i of the others, under similar load).
+  print(f"| {'size':>5} | {'precision':>19} | {'s/step':>7} | {'best':>6} | {'images/s':>9} | "
+        f"{'speed-up':>8} | {'best':>6} | {'paired':>6} | rounds (s/step) |")
+  print("|------:|--------------------:|--------:|-------:|----------:|---------:|-------:|"
+        "-------:|:--|")
   for size in (int(s) for s in args.sizes.split(",")):
-    config = dataclasses.replace(
-        train_config.TrainConfig(), image_size=size, batch_size=args.batch_size,
-        attributes=("Eyeglasses", "Bangs", "Smiling", "Mustache"),
-        jit_compile=args.jit_compile, **PRESETS[args.preset])
-    config.validate()
-    rate = steps_per_second(config, args.steps)
-    print(f"| {size:>5} | {rate:>8.2f} | {rate * 2 * args.batch_size:>9.1f} | "
-          f"{1 / rate:>7.2f} |", flush=True)
+    configs = {}
+    for name in names:
+      configs[name] = dataclasses.replace(
+          train_config.TrainConfig(), image_size=size, batch_size=args.batch_size,
+          attributes=("Eyeglasses", "Bangs", "Smiling", "Mustache"),
+          jit_compile=args.jit_compile, precision=name, **PRESETS[args.preset])
+      configs[name].validate()
+    times = interleaved_seconds_per_step(configs, args.steps, args.rounds)
+    baseline = statistics.median(times[names[0]])
+    baseline_best = min(times[names[0]])
+    for name in names:
+      seconds, best = statistics.median(times[name]), min(times[name])
+      label = name if policies[name] == name else f"{name}={policies[name]}"
+      paired = statistics.median(b / t for b, t in zip(times[names[0]], times[name]))
+      print(f"| {size:>5} | {label:>19} | {seconds:>7.2f} | {best:>6.2f} | "
+            f"{2 * args.batch_size / seconds:>9.1f} | {baseline / seconds:>7.2f}x | "
+            f"{baseline_best / best:>5.2f}x | {paired:>5.2f}x | "
+            f"{' '.join(f'{t:.2f}' for t in times[name])} |", flush=True)
+  print(f"load average at end={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
   if not args.skip_renderer:
     from pipelines.benchmarks import synthetic_speed
     print("\nsynthetic renderer, one core (images/s):")

@@ -133,3 +133,26 @@ def test_no_restorable_checkpoint_is_an_error_not_step_zero(four_step_run, tmp_p
   with pytest.raises(ValueError, match="no checkpoint in .* can be restored.*ckpt-4 cannot "
                      "be read.*ckpt-2 cannot be read.*refusing to start from step 0"):
     _restored_weights(config)
+
+
+@pytest.mark.parametrize("first, second", [("float32", "mixed_bfloat16"),
+                                           ("mixed_bfloat16", "float32")])
+def test_a_checkpoint_resumes_in_the_other_precision(tmp_path, first, second):
+  # Variables and optimizer state are float32 under every policy, so the
+  # checkpoint is the same object graph with the same dtypes.
+  config = tiny.tiny_config(tmp_path, eval_pairs=0, precision=first)
+  train_lib.train(dataclasses.replace(config, train_steps=2))
+  step_first, weights_first = _restored_weights(config)
+  switched = dataclasses.replace(config, precision=second)
+  step_second, weights_second = _restored_weights(switched)
+  assert step_first == step_second == 2
+  for a, b in zip(weights_first, weights_second):  # Restored bit for bit.
+    assert a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)
+  result = train_lib.train(switched)  # Resumes at step 2 in the other precision.
+  assert result["step"] == 4
+  assert f"--precision={second}" in (tmp_path / "run" / "flags.txt").read_text()
+  step, weights = _restored_weights(switched)
+  assert step == 4
+  assert all(np.isfinite(w).all() for w in weights)
+  assert any(np.abs(a - b).max() > 0 for a, b in zip(weights, weights_second))

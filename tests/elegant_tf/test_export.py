@@ -257,3 +257,39 @@ def test_transfer_bytes_reads_every_formats_header(tmp_path, monkeypatch, fmt):
     add(image_bytes=tf.constant([_encoded(50, 30, fmt)]), **inputs)
   assert add(image_bytes=tf.constant([_encoded(30, 40, fmt)]), **inputs)[
       "edited_bytes"].shape == (1,)
+
+
+def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_path):
+  from elegant_tf import model_loading
+  from elegant_tf import tflite
+  config = tiny.tiny_config(tmp_path, train_steps=2, precision="mixed_bfloat16",
+                            export_dir=str(tmp_path / "models" / "tiny"))
+  result = train_lib.train(config)
+  assert "| Eyeglasses |" in result["evaluation"]  # The end-of-run evaluation ran too.
+  version_dir = result["export"]
+  signatures = tf.saved_model.load(version_dir).signatures
+  assert set(signatures) == {"serving_default", "transfer_bytes", "encode", "decode",
+                             "add_attribute", "metadata"}
+  for key in ("serving_default", "encode", "decode", "add_attribute"):
+    inputs = signatures[key].structured_input_signature[1]
+    assert {spec.dtype for spec in inputs.values()} == {tf.float32}, key
+    # A bfloat16 graph would hand out its bfloat16 latent and skips here.
+    assert {spec.dtype for spec in signatures[key].structured_outputs.values()} == {
+        tf.float32}, key
+  # The export is the checkpoint's weights computed in float32: the same numbers
+  # as the run directory loaded for inference (always float32).
+  image, exemplar = _inputs()
+  weights = np.array([[1, 0], [1, 1]], np.float32)
+  served = signatures["serving_default"](image=image, exemplar=exemplar,
+                                         attributes=tf.constant(weights),
+                                         strength=tf.ones([2, 2]))
+  expected = model_loading.load_run_dir(config.run_dir).transfer(image.numpy(), exemplar.numpy(),
+                                                                 weights)
+  for key in ("edited", "exemplar_edited"):
+    np.testing.assert_allclose(served[key].numpy(), expected[key], atol=1e-5)
+  # And it converts to TFLite with builtin ops as before, matching the SavedModel.
+  path = str(tmp_path / "bf16_trained.tflite")
+  tflite.write_atomically(path, tflite.convert(config.export_dir, "none"))
+  converted = tflite.load(path).transfer(image.numpy(), exemplar.numpy(), weights)
+  for key in ("edited", "exemplar_edited"):
+    np.testing.assert_allclose(converted[key], served[key].numpy(), atol=1e-4)

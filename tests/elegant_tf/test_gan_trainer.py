@@ -200,3 +200,117 @@ def test_projection_discriminators_train_one_step(tmp_path):
   assert gan.discriminator_half.projection is not None
   logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
   assert np.isfinite(float(logs["loss_d"])) and np.isfinite(float(logs["loss_g"]))
+
+
+def _sgd_step(tmp_path, precision, batch):
+  """One train_step with SGD(lr=1) from the same seed: the weight change is minus the
+  gradient (plus weight decay), so it shows gradient errors that Adam would hide."""
+  keras.utils.set_random_seed(7)
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, precision=precision, weight_decay=1e-3))
+  sgd = lambda: keras.optimizers.SGD(learning_rate=1.0)
+  gan.compile(sgd(), sgd())
+  gan.build_for(32)
+  networks = {"g": gan.generator.trainable_variables, "d": gan.discriminator_variables}
+  before = {k: [v.numpy().copy() for v in vs] for k, vs in networks.items()}
+  logs = gan.train_step({k: tf.constant(v) for k, v in batch.items()})
+  updates = {k: np.concatenate([(v.numpy() - b).ravel() for v, b in zip(vs, before[k])])
+             for k, vs in networks.items()}
+  return gan, {k: float(v) for k, v in logs.items()}, updates, before
+
+
+@pytest.mark.parametrize("precision, loss_rtol, max_relative_error, min_cosine", [
+    # bfloat16 keeps 8 significant bits (unit roundoff 2^-9 = 0.2%). Forward, the
+    # losses pass ~10 rounded layers: measured 0.1%, allowed 1%. Backward, bias
+    # and scale/shift gradients are sums over batch x pixels of terms that mostly
+    # cancel (the per-pixel L2 norm removes the radial component; D's real and
+    # fake terms nearly cancel while fakes are close to the reals at init), so
+    # the rounding is amplified: measured 21% (G) and 11% (D) relative L2 error of
+    # the whole update, cosine 0.98 / 0.99, on this seed. The error tracks the
+    # format's roundoff: float16 (3 more bits) measures 1.1% / 0.4%. A real bug
+    # (a missing loss-scale division, an update applied twice, a wrong sign)
+    # gives a relative error of 50% or more, which these bounds reject.
+    ("mixed_bfloat16", 1e-2, 0.4, 0.95),
+    ("mixed_float16", 1e-3, 0.1, 0.99),
+])
+def test_one_mixed_precision_step_matches_the_float32_step(
+    tmp_path, precision, loss_rtol, max_relative_error, min_cosine):
+  batch = tiny.random_pair_batch()
+  _, logs32, updates32, before32 = _sgd_step(tmp_path / "float32", "float32", batch)
+  gan, logs, updates, before = _sgd_step(tmp_path / precision, precision, batch)
+  compute = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}[precision]
+  assert gan.generator.encoder.block_0.layers[0].compute_dtype == compute
+  assert all(v.dtype == "float32" for v in gan.generator.weights + gan.discriminator_variables)
+  for k in before:  # Same initial weights: the difference is the precision alone.
+    for a, b in zip(before[k], before32[k]):
+      np.testing.assert_array_equal(a, b)
+  assert logs.keys() == logs32.keys()
+  for name in logs32:
+    if name in gan_trainer.ACCURACY_NAMES:
+      # Fractions of 8 images: a logit within rounding of 0 may flip one or two.
+      assert abs(logs[name] - logs32[name]) <= 0.25, name
+    else:
+      assert logs[name] == pytest.approx(logs32[name], rel=loss_rtol), name
+  for k in ("g", "d"):
+    update, reference = updates[k], updates32[k]
+    relative_error = np.linalg.norm(update - reference) / np.linalg.norm(reference)
+    cosine = update @ reference / (np.linalg.norm(update) * np.linalg.norm(reference))
+    assert relative_error < max_relative_error, (k, relative_error)
+    assert cosine > min_cosine, (k, cosine)
+    # And it did compute in 16 bits: a float32 step in disguise would be exact.
+    assert relative_error > 1e-4, (k, relative_error)
+  assert gan.trained_steps == 1
+
+
+def test_float16_overflow_skips_the_update_and_halves_the_loss_scale(tmp_path):
+  batch = tiny.random_pair_batch()
+  keras.utils.set_random_seed(7)
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, precision="mixed_float16"))
+  scaler = gan._loss_scalers[id(gan.generator_optimizer)]
+  scaler.dynamic_scale.assign(2.0**40)  # Any gradient times 2^40 overflows float16.
+  before = [v.numpy().copy() for v in gan.generator.trainable_variables]
+  gan.train_step({k: tf.constant(v) for k, v in batch.items()})
+  for v, b in zip(gan.generator.trainable_variables, before):
+    np.testing.assert_array_equal(v.numpy(), b)
+  assert float(scaler.dynamic_scale) == 2.0**39
+  assert gan.trained_steps == 0
+  # The discriminator's own scaler started at the default 2^15 and did update.
+  assert int(gan.discriminator_optimizer.iterations) == 1
+
+
+def test_float32_and_bfloat16_have_no_loss_scaler(tmp_path):
+  for precision in ("float32", "mixed_bfloat16"):
+    assert not train_lib.build_gan(tiny.tiny_config(tmp_path, precision=precision))._loss_scalers
+
+
+@pytest.mark.parametrize("options", [
+    dict(cycle_weight=5.0, classification_weight=1.0, r1_weight=1.0, patch_discriminator=True),
+    dict(matching_negatives_weight=1.0, discriminator_conditioning="projection"),
+])
+def test_quality_options_train_in_mixed_bfloat16(tmp_path, options):
+  # The options' code paths (classifier head, R1, cycle, patch scores, projection,
+  # mismatched labels) must also keep activations and losses apart: one step,
+  # every log finite and float32.
+  config = tiny.tiny_config(tmp_path, precision="mixed_bfloat16", **options)
+  gan = train_lib.build_gan(config)
+  logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
+  assert set(gan.loss_weights.loss_names) <= set(logs)
+  assert all(np.isfinite(float(v)) for v in logs.values())
+  assert all(logs[name].dtype == "float32" for name in logs)
+
+
+def test_mixed_bfloat16_under_mirrored_strategy_matches_one_replica(tmp_path):
+  # The policy scope sits inside the strategy scope; both replicas compute in
+  # bfloat16, so the comparison has bfloat16's tolerance (see above), not 1e-3.
+  config = tiny.tiny_config(tmp_path, precision="mixed_bfloat16", weight_decay=1e-3)
+  batch = tiny.random_pair_batch()
+  sgd = lambda: keras.optimizers.SGD(learning_rate=1.0)
+  logs_one, updates_one = _trained_once(tf.distribute.get_strategy(), config, batch, sgd)
+  mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  logs_two, updates_two = _trained_once(mirrored, config, batch, sgd)
+  for name in logs_one:
+    if name not in gan_trainer.ACCURACY_NAMES:
+      assert logs_two[name] == pytest.approx(logs_one[name], rel=1e-2), name
+  one = np.concatenate([u.ravel() for u in updates_one])
+  two = np.concatenate([u.ravel() for u in updates_two])
+  assert np.linalg.norm(two - one) / np.linalg.norm(one) < 0.4
+  assert two @ one / (np.linalg.norm(one) * np.linalg.norm(two)) > 0.95

@@ -1,6 +1,7 @@
 """The command line: smoke.flags end to end in a subprocess, resume after a kill, bad flags."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -82,3 +83,17 @@ def test_unknown_flag_is_rejected():
   result = _train(f"--flagfile={SMOKE}", "--image_sise=64")
   assert result.returncode != 0
   assert "image_sise" in result.stderr
+
+
+def test_run_starts_with_one_line_naming_strategy_devices_and_precision(tmp_path):
+  run_dir = tmp_path / "run"
+  result = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", "--train_steps=2",
+                  "--export_dir=", "--eval_pairs=0", "--precision=auto")
+  assert result.returncode == 0, result.stderr[-3000:]
+  first = result.stdout.splitlines()[0]
+  # auto resolves per machine: bfloat16 with amx_bf16/avx512_bf16 or a bf16 GPU.
+  assert re.fullmatch(r"strategy=default \(\w+\) replicas=1 devices=\S+ "
+                      r"precision=(float32|mixed_bfloat16) \(auto: .+\)", first), first
+  assert "--precision=auto\n" in (run_dir / "flags.txt").read_text()
+  bad = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", "--precision=bf16")
+  assert bad.returncode != 0 and "precision" in bad.stderr

@@ -52,3 +52,17 @@ def test_shipped_training_configs_are_valid(name):
             config.patch_discriminator, config.discriminator_lr_ratio,
             config.matching_negatives_weight, config.discriminator_conditioning) == (
                 0, 0, 0, False, 1, 0, "channels")
+
+
+def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
+  config = train_config.TrainConfig(image_size=64, encoder_depth=3)
+  assert config.precision == "float32"  # The default stays float32.
+  with pytest.raises(train_config.ConfigError, match=re.escape("--precision='bf16'; valid: ")):
+    dataclasses.replace(config, precision="bf16").validate()
+  for precision in ("mixed_bfloat16", "mixed_float16", "auto"):
+    chosen = dataclasses.replace(config, precision=precision)
+    chosen.validate()
+    path = tmp_path / f"{precision}.txt"
+    path.write_text(chosen.to_flagfile())
+    assert f"--precision={precision}\n" in path.read_text()
+    assert train_config.TrainConfig.from_flagfile(str(path)).precision == precision

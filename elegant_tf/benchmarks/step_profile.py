@@ -1,0 +1,97 @@
+"""Where a train step's time goes, per TensorFlow op type, for each precision.
+
+Usage: python -m elegant_tf.benchmarks.step_profile [--preset=paper|demo] [--size=64]
+       [--batch_size=16] [--precision=float32,mixed_bfloat16] [--steps=2] [--top=15]
+
+Traces --steps train steps per precision with the TensorFlow profiler (the
+precisions alternate, one step at a time, so load from other jobs hits them
+alike) and prints the self time of each op type per step: the convolutions
+(forward, input gradient, filter gradient), the casts that mixed precision
+adds, elementwise work and reductions. Self times are the wall time of each
+kernel: kernels running side by side (TensorFlow's inter-op threads) and
+preemption by other jobs both inflate them, so the total exceeds the step time;
+compare shares and the ratio between precisions, not the total with the step.
+"""
+
+import argparse
+import collections
+import dataclasses
+import glob
+import json
+import os
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+from tensorflow.python.profiler.internal import _pywrap_profiler_plugin  # noqa: E402
+
+from elegant_tf import train_config  # noqa: E402
+from elegant_tf.benchmarks import training_speed  # noqa: E402
+
+
+def op_self_times(run, steps: int) -> dict:
+  """{op type: self time in ms per step} of `steps` calls of `run`, from a profiler trace."""
+  logdir = tempfile.mkdtemp(prefix="step_profile-")
+  tf.profiler.experimental.start(logdir)
+  for _ in range(steps):
+    float(run()["loss_g"])
+  tf.profiler.experimental.stop()
+  paths = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+  data, ok = _pywrap_profiler_plugin.xspace_to_tools_data(paths, "framework_op_stats", {})
+  if not ok:
+    raise RuntimeError(f"the profiler could not read {paths}")
+  table = json.loads(data)[0]
+  columns = [c["id"] for c in table["cols"]]
+  kind, self_time = columns.index("type"), columns.index("total_self_time")
+  times = collections.Counter()
+  for row in table["rows"]:
+    values = [cell["v"] for cell in row["c"]]
+    if values[kind] != "IDLE":
+      times[values[kind]] += values[self_time] / 1000 / steps  # us -> ms per step.
+  return dict(times)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--preset", choices=sorted(training_speed.PRESETS), default="paper")
+  parser.add_argument("--size", type=int, default=64)
+  parser.add_argument("--batch_size", type=int, default=16)
+  parser.add_argument("--precision", default="float32,mixed_bfloat16")
+  parser.add_argument("--steps", type=int, default=2)
+  parser.add_argument("--top", type=int, default=15)
+  args = parser.parse_args()
+  names = args.precision.split(",")
+  runs = {}
+  for name in names:
+    config = dataclasses.replace(
+        train_config.TrainConfig(), image_size=args.size, batch_size=args.batch_size,
+        attributes=("Eyeglasses", "Bangs", "Smiling", "Mustache"), precision=name,
+        **training_speed.PRESETS[args.preset])
+    config.validate()
+    runs[name] = training_speed.compiled_step(config)
+  times = {name: collections.Counter() for name in names}
+  for _ in range(args.steps):  # Alternate precisions step by step.
+    for name, run in runs.items():
+      times[name].update(op_self_times(run, 1))
+  times = {name: {k: v / args.steps for k, v in counts.items()} for name, counts in times.items()}
+  totals = {name: sum(t.values()) for name, t in times.items()}
+  print(f"preset={args.preset} size={args.size} batch={args.batch_size} steps={args.steps} "
+        f"load average={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+  print("self time per step, ms (share of the step)")
+  print("| op type | " + " | ".join(names) + " |")
+  print("|:--|" + "--:|" * len(names))
+  kinds = sorted(set().union(*times.values()),
+                 key=lambda k: -max(t.get(k, 0) for t in times.values()))
+  for kind in kinds[:args.top]:
+    cells = [f"{times[n].get(kind, 0):.0f} ({100 * times[n].get(kind, 0) / totals[n]:.0f}%)"
+             for n in names]
+    print(f"| {kind} | " + " | ".join(cells) + " |")
+  rest = [sum(t for k, t in times[n].items() if k not in kinds[:args.top]) for n in names]
+  print("| (other) | " + " | ".join(f"{r:.0f}" for r in rest) + " |")
+  print("| **total** | " + " | ".join(f"{totals[n]:.0f}" for n in names) + " |")
+
+
+if __name__ == "__main__":
+  main()
