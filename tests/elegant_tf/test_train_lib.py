@@ -149,3 +149,14 @@ def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
     holder.wait()
   # The lock goes with its holder: the same run now trains.
   assert train_lib.train(config)["step"] == 2
+
+
+def test_a_float32_run_resumes_in_bfloat16(tmp_path):
+  # Checkpoints hold float32 weights whatever the compute precision, so the
+  # resume guard lets --precision change (and records it in flags.txt).
+  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
+  train_lib.train(config)
+  resumed = train_lib.train(dataclasses.replace(config, train_steps=4,
+                                                precision="mixed_bfloat16"))
+  assert resumed["step"] == 4
+  assert "--precision=mixed_bfloat16" in open(os.path.join(config.run_dir, "flags.txt")).read()
