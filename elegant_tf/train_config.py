@@ -170,11 +170,15 @@ class TrainConfig:
     with open(path) as f:
       for line in f:
         line = line.strip()
-        if not line.startswith("--"):
+        if not line or line.startswith("#"):
           continue
+        if not line.startswith("--"):
+          raise ConfigError(f"{path}: unknown line {line[:60]!r}")
         name, has_value, text = line[2:].partition("=")
         if not has_value:  # --flag / --noflag booleans.
           key = name[2:] if name.startswith("no") and name[2:] in fields else name
+          if key not in fields or not isinstance(getattr(defaults, key), bool):
+            raise ConfigError(f"{path}: unknown setting --{name}")
           values[key] = not (key != name)
           continue
         if name not in fields:
@@ -187,5 +191,9 @@ class TrainConfig:
         elif isinstance(default, bool):
           values[name] = text.lower() in ("1", "true")
         else:
-          values[name] = type(default)(text)
+          try:
+            values[name] = type(default)(text)
+          except ValueError as error:
+            raise ConfigError(f"{path}: --{name}={text!r}: expected "
+                              f"{type(default).__name__}") from error
     return cls(**values)

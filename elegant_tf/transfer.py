@@ -23,9 +23,12 @@ Modes and the PNG grid each writes (every cell is one S x S image):
            then cell (a, b) = a z_D1 + b z_D2 + (1 - a - b) z_input, where D1 takes
            attribute 1 from exemplar 1 and D2 attribute 2 from exemplar 2; a grows
            down, b right, and the far corner swaps both.
-Bad use (unknown attribute, wrong exemplar count, unreadable image, too many
---steps, an existing output without --overwrite) prints one line and exits with
-status 2 before anything is written. Files are written atomically.
+Bad use (unknown attribute, wrong exemplar count, unreadable or too small image,
+a binary or degenerate --landmarks file, too many --steps, --out naming a
+directory or an existing file without --overwrite, a run directory whose flags.txt
+does not parse) prints one line and exits with status 2 before anything is
+written. Files are written atomically; a failed write (a full disk) is reported
+the same way and leaves no new file behind.
 """
 
 import os
@@ -45,6 +48,13 @@ MAX_STEPS = {"linear": 64, "matrix": 16}
 # Edited codes decoded per call: the decoder's activations, not the grid, would
 # otherwise fill memory (a 17 x 17 matrix at 256 px is 289 full-size decodes).
 DECODE_CHUNK = 16
+# Landmarks whose pupils are closer than this (in the image's pixels) cannot be aligned:
+# the zoom would blow a point up into the whole face (five equal points gave a black image).
+MIN_PUPIL_DISTANCE = 4.0
+# Like training (image_decoding.MIN_SCALE_FRACTION), refuse faces that would have to be
+# upscaled more than 4x: under S/4 pixels on the short side (or between the pupils'
+# template spacing / 4) there is no face left to edit.
+MIN_SCALE_FRACTION = 0.25
 
 
 class UsageProblem(ValueError):
@@ -86,25 +96,42 @@ def check_steps(mode: str, steps: int) -> None:
 def read_landmarks(path: str) -> dict:
   """{file name: float32 [5, 2]} from `name x1 y1 ... x5 y5` lines (CelebA's format).
 
-  Lines that do not parse (CelebA's count and header lines) are skipped.
+  Lines that do not parse (CelebA's count and header lines) are skipped; a file that
+  is not UTF-8 text (a binary file given by mistake) is a UsageProblem.
   """
-  table = {}
   try:
-    with open(path) as f:
-      for line in f:
-        fields = line.split()
-        if len(fields) != 11:
-          continue
-        try:
-          points = np.array([float(v) for v in fields[1:]], np.float32).reshape(5, 2)
-        except ValueError:
-          continue
-        table[fields[0]] = points
+    with open(path, encoding="utf-8") as f:
+      text = f.read()
+  except UnicodeDecodeError as error:
+    raise UsageProblem(f"--landmarks={path}: not a text file (not UTF-8)") from error
   except OSError as error:
     raise UsageProblem(f"--landmarks={path}: cannot read ({error.strerror})") from error
+  if "\0" in text:
+    raise UsageProblem(f"--landmarks={path}: not a text file (contains NUL bytes)")
+  table = {}
+  for line in text.splitlines():
+    fields = line.split()
+    if len(fields) != 11:
+      continue
+    try:
+      points = np.array([float(v) for v in fields[1:]], np.float32).reshape(5, 2)
+    except ValueError:
+      continue
+    table[fields[0]] = points
   if not table:
     raise UsageProblem(f"--landmarks={path}: no 'name x1 y1 ... x5 y5' line found")
   return table
+
+
+def check_landmarks(path: str, points: np.ndarray) -> None:
+  """UsageProblem for landmarks that cannot be aligned: non-finite or pupils together."""
+  name = os.path.basename(path)
+  if not np.isfinite(points).all():
+    raise UsageProblem(f"--landmarks for {name} are not all finite numbers")
+  pupils = float(np.linalg.norm(points[1] - points[0]))
+  if pupils < MIN_PUPIL_DISTANCE:
+    raise UsageProblem(f"--landmarks for {name}: the pupils are {pupils:.1f} pixels apart; "
+                       f"at least {MIN_PUPIL_DISTANCE:g} are needed to align the face")
 
 
 def read_image(path: str, image_size: int, landmarks: Optional[dict] = None) -> np.ndarray:
@@ -123,6 +150,17 @@ def read_image(path: str, image_size: int, landmarks: Optional[dict] = None) -> 
     points = landmarks.get(os.path.basename(path), landmarks.get(path))
     if points is None:
       raise UsageProblem(f"--landmarks has no line for {os.path.basename(path)}")
+    check_landmarks(path, points)
+    face = float(np.linalg.norm(points[1] - points[0]))
+    zoom = alignment.template_pupil_distance(image_size) / face
+  else:
+    zoom = image_size / min(pixels.shape[:2])
+  if zoom * MIN_SCALE_FRACTION > 1.0:
+    height, width = pixels.shape[:2]
+    raise UsageProblem(f"image {path} is too small ({width}x{height}) for this "
+                       f"{image_size}-pixel model: the face would be upscaled {zoom:.1f}x, "
+                       f"at most {1 / MIN_SCALE_FRACTION:g}x")
+  if landmarks is not None:
     square = alignment.align(pixels, points, image_size)
   else:
     square = alignment.center_crop_resize(pixels, image_size)
@@ -232,11 +270,32 @@ def write_results(out: str, rows: list, names: list, each: bool,
   stem = os.path.splitext(out)[0]
   images = [image for row in rows for image in row]
   each_paths = [f"{stem}_{name}.png" for name in names] if each else []
+  check_output_paths([out] + each_paths)
   check_not_overwriting([out] + each_paths, overwrite)
-  atomic_files.write_png_atomically(out, image_grid.tile(rows))
-  for path, image in zip(each_paths, images):
-    atomic_files.write_png_atomically(path, image_grid.to_uint8(image))
-  return [out] + each_paths
+  new_paths = [path for path in [out] + each_paths if not os.path.exists(path)]
+  contents = [(out, image_grid.tile(rows))]
+  contents += [(path, image_grid.to_uint8(image)) for path, image in zip(each_paths, images)]
+  written = []
+  try:
+    for path, pixels in contents:
+      atomic_files.write_png_atomically(path, pixels)
+      written.append(path)
+  except OSError as error:
+    # The failed file was left as it was (atomic write); the new files of this call that
+    # did get written are removed, so a failed run leaves no partial set behind.
+    for done in written:
+      if done in new_paths:
+        os.remove(done)
+    reason = error.strerror or str(error)
+    raise UsageProblem(f"cannot write {path}: {reason}") from error
+  return written
+
+
+def check_output_paths(paths: Sequence[str]) -> None:
+  """UsageProblem when an output path names a directory."""
+  for path in paths:
+    if os.path.isdir(path):
+      raise UsageProblem(f"--out={path} is a directory; give a .png file name")
 
 
 def main(argv=None) -> int:
@@ -280,7 +339,8 @@ def main(argv=None) -> int:
     try:
       if not flag_values.out.lower().endswith(".png"):
         raise UsageProblem(f"--out={flag_values.out} must end in .png")
-      check_not_overwriting([flag_values.out], flag_values.overwrite)  # Before the slow part.
+      check_output_paths([flag_values.out])  # Before the slow part.
+      check_not_overwriting([flag_values.out], flag_values.overwrite)
       check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
       check_steps(flag_values.mode, flag_values.steps)
       try:

@@ -66,3 +66,17 @@ def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
     path.write_text(chosen.to_flagfile())
     assert f"--precision={precision}\n" in path.read_text()
     assert train_config.TrainConfig.from_flagfile(str(path)).precision == precision
+
+
+@pytest.mark.parametrize("line, message", [
+    ("--no_such_switch", "unknown setting --no_such_switch"),
+    ("--nono_such_switch", "unknown setting --nono_such_switch"),
+    ("--image_size", "unknown setting --image_size"),
+    ("stray text", "unknown line 'stray text'"),
+    ("--image_size=big", "--image_size='big': expected int"),
+])
+def test_flagfile_with_an_unknown_line_is_a_config_error(tmp_path, line, message):
+  path = tmp_path / "flags.txt"
+  path.write_text(f"# Resolved flags\n--batch_size=4\n{line}\n")
+  with pytest.raises(train_config.ConfigError, match=re.escape(f"{path}: {message}")):
+    train_config.TrainConfig.from_flagfile(str(path))

@@ -1,6 +1,8 @@
 """The transfer CLI's modes: grid layouts, linear end points, matrix corners, bad use."""
 
+import errno
 import os
+import re
 import subprocess
 import sys
 
@@ -198,3 +200,102 @@ def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models):
   assert too_many.stderr.strip().splitlines()[-1] == (
       "transfer: --steps=65 is too many for --mode=linear: at most 64")
   assert not out.parent.exists()
+
+
+def _png(path, height, width):
+  Image.fromarray(np.full((height, width, 3), 128, np.uint8)).save(path)
+  return str(path)
+
+
+def test_tiny_image_is_refused_naming_its_size(tmp_path):
+  path = _png(tmp_path / "dot.png", 1, 1)
+  with pytest.raises(transfer.UsageProblem, match=r"dot.png is too small \(1x1\) for this "
+                     r"32-pixel model"):
+    transfer.read_image(path, 32)
+  transfer.read_image(_png(tmp_path / "quarter.png", 8, 8), 32)  # S/4 is still accepted.
+
+
+@pytest.mark.parametrize("points, message", [
+    (np.full((5, 2), 20.0), "the pupils are 0.0 pixels apart; at least 4 are needed"),
+    ([[10, 20], [12, 20], [11, 25], [10, 30], [12, 30]], "the pupils are 2.0 pixels apart"),
+    ([[10, 20], [np.nan, 20], [20, 25], [12, 30], [28, 30]], "are not all finite numbers"),
+    ([[10, 20], [np.inf, 20], [20, 25], [12, 30], [28, 30]], "are not all finite numbers"),
+])
+def test_degenerate_landmarks_are_refused(tmp_path, points, message):
+  path = _png(tmp_path / "face.png", 40, 40)
+  landmarks = {"face.png": np.asarray(points, np.float32)}
+  with pytest.raises(transfer.UsageProblem, match=re.escape(message)):
+    transfer.read_image(path, 32, landmarks)
+
+
+def test_binary_landmarks_file_is_refused(tmp_path):
+  for name, contents in [("latin.bin", b"\xff\xd8\xff\xe0 JFIF \x00\x10"),
+                         ("nul.bin", b"face.png 1 2 3 4 5 6 7 8 9 10\x00\x00")]:
+    path = tmp_path / name
+    path.write_bytes(contents)
+    with pytest.raises(transfer.UsageProblem, match=f"--landmarks={re.escape(str(path))}: not "
+                       "a text file"):
+      transfer.read_landmarks(str(path))
+
+
+def test_a_full_disk_is_one_problem_and_leaves_no_new_file(tmp_path, monkeypatch):
+  image = np.zeros((32, 32, 3), np.float32)
+  out = tmp_path / "grid.png"
+  calls = []
+  original = transfer.atomic_files.write_png_atomically
+
+  def fill_the_disk_at_the_second_file(path, pixels):
+    calls.append(path)
+    if len(calls) == 2:
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    original(path, pixels)
+
+  monkeypatch.setattr(transfer.atomic_files, "write_png_atomically",
+                      fill_the_disk_at_the_second_file)
+  with pytest.raises(transfer.UsageProblem) as raised:
+    transfer.write_results(str(out), [[image, image]], ["input", "edited"], each=True)
+  assert str(raised.value) == (f"cannot write {tmp_path / 'grid_input.png'}: "
+                               f"{os.strerror(errno.ENOSPC)}")
+  assert os.listdir(tmp_path) == []
+
+
+def test_out_naming_a_directory_is_refused(tmp_path):
+  image = np.zeros((32, 32, 3), np.float32)
+  (tmp_path / "folder.png").mkdir()
+  with pytest.raises(transfer.UsageProblem, match="folder.png is a directory"):
+    transfer.write_results(str(tmp_path / "folder.png"), [[image]], ["input"], each=False)
+
+
+def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
+  tmp = models["tmp"]
+  out = tmp / "refused" / "x.png"
+  out.parent.mkdir()
+  swap = ["--mode=swap", f"--input={tmp / 'face0.jpg'}", f"--exemplars={tmp / 'face1.png'}",
+          "--attributes=Bangs"]
+  (out.parent / "dir.png").mkdir()
+  directory = _cli(f"--model={models['version_dir']}", *swap, f"--out={out.parent / 'dir.png'}")
+  assert directory.returncode == 2
+  assert directory.stderr.strip().splitlines()[-1] == (
+      f"transfer: --out={out.parent / 'dir.png'} is a directory; give a .png file name")
+  (tmp / "landmarks.bin").write_bytes(bytes(range(256)))
+  binary = _cli(f"--model={models['version_dir']}", *swap, f"--out={out}",
+                f"--landmarks={tmp / 'landmarks.bin'}")
+  assert binary.returncode == 2
+  assert binary.stderr.strip().splitlines()[-1] == (
+      f"transfer: --landmarks={tmp / 'landmarks.bin'}: not a text file (not UTF-8)")
+  (tmp / "same_point.txt").write_text(
+      "".join(f"face{k}.{'png' if k % 2 else 'jpg'}" + " 20 20" * 5 + "\n" for k in range(2)))
+  degenerate = _cli(f"--model={models['version_dir']}", *swap, f"--out={out}",
+                    f"--landmarks={tmp / 'same_point.txt'}")
+  assert degenerate.returncode == 2
+  assert degenerate.stderr.strip().splitlines()[-1] == (
+      "transfer: --landmarks for face0.jpg: the pupils are 0.0 pixels apart; at least 4 are "
+      "needed to align the face")
+  run_dir = tmp / "run"
+  run_dir.mkdir()
+  (run_dir / "flags.txt").write_text("# Resolved flags\n--image_size=32\n--no_such_switch\n")
+  run = _cli(f"--model={run_dir}", *swap, f"--out={out}")
+  assert run.returncode == 2
+  assert run.stderr.strip().splitlines()[-1] == (
+      f"transfer: {run_dir / 'flags.txt'}: unknown setting --no_such_switch")
+  assert os.listdir(out.parent) == ["dir.png"]
