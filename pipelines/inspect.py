@@ -5,11 +5,16 @@
 
 Reports images per split, positives and negatives per chosen attribute, warnings
 about attributes that always or never co-occur, files skipped and converted by
-reason, and writes a PNG contact sheet of aligned samples with their labels.
-Decode failures show up only when a file is read: `--check_all` decodes every
-image of the chosen split so the skip counts are complete (slow on 200k images).
+reason, and, with --sheet, writes a PNG contact sheet of aligned samples with
+their labels (no sheet without it). Decode failures show up only when a file is
+read: `--check_all` decodes every image of the chosen split so the skip counts
+are complete (slow on 200k images); the split's image and attribute counts are
+then of the usable images only, without the files found undecodable. Bad use (a
+bad --data spec, a missing data folder, an unknown split) prints one line and
+exits with status 2.
 """
 
+import os
 import sys
 
 from absl import app
@@ -33,7 +38,8 @@ def define_flags():
   flags.DEFINE_string("split", "train", "Split the samples and attribute counts come from.")
   flags.DEFINE_integer("image_size", 128, "Side of the aligned samples.")
   flags.DEFINE_integer("samples", 16, "Images on the contact sheet.")
-  flags.DEFINE_string("sheet", "inspect_sheet.png", "Where to write the contact sheet PNG.")
+  flags.DEFINE_string("sheet", None, "Where to write the contact sheet PNG (replaced if it "
+                      "exists); no sheet is written without it.")
   flags.DEFINE_bool("check_all", False, "Decode every image of the split to count decode failures.")
   flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
 
@@ -68,8 +74,22 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
   attributes = list(attributes or source.attribute_names)
   columns = pairs.attribute_columns(source, attributes)
   sizes = {s: len(source.labels(s)) for s in face_source.SPLITS}
-  print(f"images per split: " + ", ".join(f"{s} {n}" for s, n in sizes.items()), file=out)
   labels = source.labels(split)
+  listed = sizes[split]
+  if check_all and hasattr(source, "aligned_images") and sizes[split]:
+    for _ in source.aligned_images(split, tf.data.Dataset.range(sizes[split]), False):
+      pass
+    # Count only the usable images: drop the files this full check found undecodable.
+    ledger_skipped = set()
+    for reason in source.skipped_counts():
+      ledger_skipped.update(source.ledger.skipped_keys(reason))
+    usable = np.array([key not in ledger_skipped for key in source.keys(split)], bool)
+    labels = labels[usable]
+    sizes[split] = int(usable.sum())
+  print(f"images per split: " + ", ".join(f"{s} {n}" for s, n in sizes.items()), file=out)
+  if sizes[split] != listed:
+    print(f"  ({split}: {sizes[split]} usable of {listed} listed; counts below are of the "
+          "usable images)", file=out)
   counts = {}
   print(f"\n{split}: positives / negatives per attribute", file=out)
   for name, column in zip(attributes, columns):
@@ -81,12 +101,11 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
     print(f"warning: {warning}", file=out)
 
   images, captions = [], []
-  if hasattr(source, "aligned_images") and sizes[split]:
-    if check_all:
-      for _ in source.aligned_images(split, tf.data.Dataset.range(sizes[split]), False):
-        pass
+  if sheet_path is None:
+    pass  # No sheet asked for: decode no samples.
+  elif hasattr(source, "aligned_images") and listed:
     # Spread picks over the split; draw spares so skipped files don't shrink the sheet.
-    picks = np.unique(np.linspace(0, sizes[split] - 1, num=min(3 * samples, sizes[split])).astype(np.int64))
+    picks = np.unique(np.linspace(0, listed - 1, num=min(3 * samples, listed)).astype(np.int64))
     picks = np.concatenate([picks[::3], np.setdiff1d(picks, picks[::3])])
     aligned = source.aligned_images(split, tf.data.Dataset.from_tensor_slices(picks), True)
     for image, label, index in aligned.take(samples):
@@ -120,11 +139,26 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
 
 
 def main(argv):
-  del argv
-  source = data_spec.open_source(FLAGS.data, FLAGS.image_size, deterministic=True,
-                                 tfds_data_dir=FLAGS.tfds_data_dir)
-  source.check_split(FLAGS.split)
-  report(source, FLAGS.attributes, FLAGS.split, FLAGS.samples, FLAGS.sheet, FLAGS.check_all)
+  if len(argv) > 1:
+    print(f"inspect: unexpected arguments: {' '.join(argv[1:])}", file=sys.stderr)
+    sys.exit(2)
+  try:
+    if FLAGS.samples < 1:
+      raise ValueError(f"--samples={FLAGS.samples} must be at least 1")
+    if FLAGS.image_size < 1:
+      raise ValueError(f"--image_size={FLAGS.image_size} must be at least 1")
+    if FLAGS.sheet is not None and os.path.isdir(FLAGS.sheet):
+      raise ValueError(f"--sheet={FLAGS.sheet} is a directory; give a .png file name")
+    # Synthetic faces are rendered deterministically and take no such option.
+    kind, _ = data_spec.parse_data_spec(FLAGS.data)
+    options = {} if kind == "synthetic" else {"deterministic": True}
+    source = data_spec.open_source(FLAGS.data, FLAGS.image_size,
+                                   tfds_data_dir=FLAGS.tfds_data_dir, **options)
+    source.check_split(FLAGS.split)
+    report(source, FLAGS.attributes, FLAGS.split, FLAGS.samples, FLAGS.sheet, FLAGS.check_all)
+  except (ValueError, FileNotFoundError, NotADirectoryError) as error:
+    print(f"inspect: {error}", file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,20 @@ def check_out_dir(out: str) -> None:
                      "write them; give a new or empty folder")
 
 
+def check_settings(image_size: int, examples_per_shard: int, jpeg_quality: int,
+                   splits) -> None:
+  """ValueError for settings prepare cannot use."""
+  if image_size < 1:
+    raise ValueError(f"--image_size={image_size} must be at least 1")
+  if examples_per_shard < 1:
+    raise ValueError(f"--examples_per_shard={examples_per_shard} must be at least 1")
+  if not 1 <= jpeg_quality <= 100:
+    raise ValueError(f"--jpeg_quality={jpeg_quality} must lie in [1, 100]")
+  unknown = [split for split in splits if split not in face_source.SPLITS]
+  if unknown or not splits:
+    raise ValueError(f"--splits={','.join(splits)}; valid: {', '.join(face_source.SPLITS)}")
+
+
 def _merge(into: dict, reasons: dict) -> None:
   for reason, keys in reasons.items():
     into[reason] = sorted(set(into.get(reason, [])) | set(keys))
@@ -102,6 +116,7 @@ def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
   """
   if not isinstance(source, image_decoding.IndexedImageSource):
     raise ValueError(f"--data={spec} is not a stored-image source; nothing to prepare")
+  check_settings(source.image_size, examples_per_shard, jpeg_quality, splits)
   check_out_dir(out)
   os.makedirs(out, exist_ok=True)
   removed = tfrecord.remove_temporaries(out)
@@ -173,8 +188,12 @@ def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    print(f"prepare: unexpected arguments: {' '.join(argv[1:])}", file=sys.stderr)
+    sys.exit(2)
   try:
+    check_settings(FLAGS.image_size, FLAGS.examples_per_shard, FLAGS.jpeg_quality,
+                   FLAGS.splits)
     check_out_dir(FLAGS.out)  # Before the (slow) source opens.
     source = data_spec.open_source(FLAGS.data, FLAGS.image_size, deterministic=True,
                                    tfds_data_dir=FLAGS.tfds_data_dir)

@@ -2,12 +2,17 @@
 
 import io
 import os
+import subprocess
+import sys
 
 import pytest
 
 from pipelines import celeba
+from pipelines import folder
 from pipelines import inspect
 from tests.pipelines import fixtures
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_report_and_sheet(tmp_path):
@@ -19,7 +24,11 @@ def test_report_and_sheet(tmp_path):
   result = inspect.report(source, ["Black_Hair", "Blond_Hair"], "train", 6, sheet,
                           check_all=True, out=text)
   output = text.getvalue()
-  assert result["sizes"]["train"] == len(source.labels("train"))
+  # --check_all: the counts are of the usable images, without those found undecodable.
+  undecodable = {key for reason in result["skipped"] for key in source.ledger.skipped_keys(reason)}
+  usable = [key for key in source.keys("train") if key not in undecodable]
+  assert 0 < len(usable) < len(source.labels("train"))
+  assert result["sizes"]["train"] == len(usable)
   positives, negatives = result["counts"]["Black_Hair"]
   assert positives + negatives == result["sizes"]["train"]
   assert "mutually exclusive" in output
@@ -44,3 +53,43 @@ def test_sheet_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
                    out=io.StringIO())
   assert sheet.read_bytes() == b"the previous sheet"
   assert sorted(os.listdir(tmp_path)) == ["celeba", "sheet.png"]
+
+
+def test_check_all_counts_only_the_usable_images(tmp_path, monkeypatch):
+  root = str(tmp_path / "faces")
+  fixtures.make_folder(root, num_images=40, with_landmarks=False)
+  source = folder.open_source(root, 32)
+  keys, labels = source.keys("train"), source.labels("train")
+  smiling = source.attribute_names.index("Smiling")
+  broken = next(key for key, row in zip(keys, labels) if row[smiling])
+  with open(os.path.join(root, broken), "wb") as handle:
+    handle.write(b"not an image at all")
+  monkeypatch.chdir(tmp_path)
+  text = io.StringIO()
+  result = inspect.report(source, ["Smiling"], "train", 4, None, check_all=True, out=text)
+  assert result["sizes"]["train"] == len(keys) - 1
+  assert result["counts"]["Smiling"] == (int(labels[:, smiling].sum()) - 1,
+                                         len(keys) - int(labels[:, smiling].sum()))
+  assert f"train: {len(keys) - 1} usable of {len(keys)} listed" in text.getvalue()
+  assert sum(result["skipped"].values()) >= 1 and result["samples"] == 0
+  assert sorted(os.listdir(tmp_path)) == ["faces"]  # No sheet unless --sheet names one.
+
+
+def _inspect_cli(*args, cwd):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+  return subprocess.run([sys.executable, "-m", "pipelines.inspect", *args], cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data=nonsense"], "inspect: unknown --data kind 'nonsense'"),
+    (["--data=folder:{tmp}/missing"], "inspect: folder:{tmp}/missing needs "),
+    (["--data=synthetic", "--split=everything"], "inspect: unknown split 'everything'"),
+    (["--data=synthetic", "--samples=0"], "inspect: --samples=0 must be at least 1"),
+])
+def test_cli_bad_use_exits_2_with_one_line(tmp_path, args, message):
+  result = _inspect_cli(*[arg.format(tmp=tmp_path) for arg in args], cwd=tmp_path)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1].startswith(message.format(tmp=tmp_path))
+  assert os.listdir(tmp_path) == []

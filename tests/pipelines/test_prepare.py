@@ -73,3 +73,21 @@ def test_cli_refuses_a_foreign_out_folder_with_one_line(tmp_path):
       f"prepare: --out={out} holds files prepare did not write (family.tmp-2024.png); give a "
       "new or empty folder, or a folder of an earlier prepare to resume")
   assert os.listdir(out) == ["family.tmp-2024.png"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--examples_per_shard=0"], "prepare: --examples_per_shard=0 must be at least 1"),
+    (["--jpeg_quality=101"], "prepare: --jpeg_quality=101 must lie in [1, 100]"),
+    (["--splits=train,everything"], "prepare: --splits=train,everything; valid: "),
+])
+def test_cli_bad_settings_exit_2_with_one_line_and_write_nothing(tmp_path, args, message):
+  root = str(tmp_path / "faces")
+  fixtures.make_folder(root, num_images=6, with_landmarks=False)
+  out = tmp_path / "prepared"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+  result = subprocess.run(
+      [sys.executable, "-m", "pipelines.prepare", f"--data=folder:{root}", f"--out={out}",
+       "--image_size=32", *args], cwd=REPO, env=env, capture_output=True, text=True)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert result.stderr.strip().splitlines()[-1].startswith(message)
+  assert not out.exists()
