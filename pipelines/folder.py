@@ -6,10 +6,14 @@ image with values 0/1, -1/1, true/false or yes/no. An optional `landmarks.csv`
 (`filename` then 10 numbers: left pupil x y, right pupil x y, nose x y, left and
 right mouth corner x y) aligns faces onto the template; without it images are
 centre-cropped and resized. The split is a hash of the filename: 80% train,
-10% val, 10% test, stable across runs and machines.
+10% val, 10% test, stable across runs and machines. Both CSV files must be UTF-8;
+a repeated column name is an error; a file listed twice with different labels is
+skipped and counted. Symbolic links are followed inside DIR only: links leading
+outside it and link loops are skipped and counted.
 """
 
 import csv
+import errno
 import hashlib
 import os
 from typing import Optional
@@ -24,22 +28,52 @@ _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "-1", "false", "no", "n", "f"}
 
 
-def scan_images(root: str) -> dict:
+def scan_images(root: str, ledger: Optional[image_decoding.SkipLedger] = None) -> dict:
   """Return {relative path with '/': size in bytes} of image files under root.
 
   Only stat calls (no reads), so a 200k-image folder opens in about a second.
+  Symbolic links are followed only inside the data folder: a link leading outside it
+  is skipped ("outside the data folder"), and a link loop (a link to itself, or to a
+  folder already scanned) is skipped ("symlink loop"); both are counted in `ledger`.
   """
   found = {}
+  real_root = os.path.realpath(root)
+  visited = {real_root}
   stack = [""]
+
+  def skip(reason, name):
+    if ledger is not None:
+      ledger.skip(reason, name)
+
   while stack:
     relative = stack.pop()
     with os.scandir(os.path.join(root, relative)) as entries:
       for entry in entries:
         name = f"{relative}/{entry.name}" if relative else entry.name
-        if entry.is_dir():
+        is_image = entry.name.lower().endswith(IMAGE_EXTENSIONS)
+        if entry.is_symlink():
+          real = os.path.realpath(entry.path)
+          if os.path.commonpath([real_root, real]) != real_root:
+            skip("outside the data folder", name)
+            continue
+        try:
+          is_dir = entry.is_dir()
+          size = entry.stat().st_size if is_image and not is_dir else None
+        except OSError as error:  # ELOOP: a link to itself; or a link to nothing.
+          if error.errno == errno.ELOOP:
+            skip("symlink loop", name)
+          elif is_image:
+            skip("unreadable file or record", name)
+          continue
+        if is_dir:
+          real = os.path.realpath(entry.path)
+          if real in visited:
+            skip("symlink loop", name)
+            continue
+          visited.add(real)
           stack.append(name)
-        elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
-          found[name] = entry.stat().st_size
+        elif is_image:
+          found[name] = size
   return found
 
 
@@ -60,17 +94,21 @@ def parse_flag(value: str) -> Optional[int]:
 
 
 def check_listed_files(listed: list, present: dict, ledger: image_decoding.SkipLedger,
-                       mentioned: frozenset = frozenset()) -> list:
+                       mentioned: frozenset = frozenset(),
+                       scanned_out: frozenset = frozenset()) -> list:
   """Return the listed names that exist and are non-empty; record the rest and unlisted ones.
 
   `mentioned` are names listed on rows that were already skipped (bad rows): they
   are not "unlisted", and counting them twice would inflate the report.
+  `scanned_out` are names the scan already skipped (links outside the folder,
+  loops): not counted again as missing.
   """
   usable = []
   for name in listed:
     size = present.get(name)
     if size is None:
-      ledger.skip("listed but missing", name)
+      if name not in scanned_out:
+        ledger.skip("listed but missing", name)
     elif size == 0:
       ledger.skip("empty file", name)
     else:
@@ -80,16 +118,34 @@ def check_listed_files(listed: list, present: dict, ledger: image_decoding.SkipL
   return usable
 
 
+def read_csv_rows(path: str) -> list:
+  """All rows of a UTF-8 CSV file; ValueError naming the file if it is not UTF-8."""
+  try:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+      return list(csv.reader(handle))
+  except UnicodeDecodeError as error:
+    raise ValueError(f"{path} is not UTF-8 text (it holds byte "
+                     f"0x{error.object[error.start]:02x}, e.g. Latin-1); save it as UTF-8") from error
+
+
 def read_csv_attributes(path: str, ledger: image_decoding.SkipLedger):
-  """Parse attributes.csv into (attribute names, {filename: uint8 labels}, all names seen)."""
-  with open(path, newline="", encoding="utf-8-sig") as handle:
-    rows = list(csv.reader(handle))
+  """Parse attributes.csv into (attribute names, {filename: uint8 labels}, all names seen).
+
+  A file listed twice with the same labels is kept once; listed twice with
+  different labels, neither row can be trusted: both are skipped and counted as
+  "conflicting duplicate rows" (one bad row should not stop a 200k-image run).
+  """
+  rows = read_csv_rows(path)
   if not rows:
     raise ValueError(f"{path} is empty; it needs a header row 'filename,<attribute>,...'")
   names = [name.strip() for name in rows[0][1:]]
   if not names:
     raise ValueError(f"{path}: the header names no attribute columns after the filename")
+  repeated = sorted({name for name in names if names.count(name) > 1})
+  if repeated:
+    raise ValueError(f"{path}: the header names column {repeated[0]!r} more than once")
   labels = {}
+  conflicting = set()
   mentioned = set()
   for line, row in enumerate(rows[1:], start=2):
     if not row or all(not cell.strip() for cell in row):
@@ -100,15 +156,22 @@ def read_csv_attributes(path: str, ledger: image_decoding.SkipLedger):
     if len(values) != len(names) or None in values:
       ledger.skip("bad attribute row", filename or f"{os.path.basename(path)}:{line}")
       continue
-    labels[filename] = np.array(values, np.uint8)
+    row_labels = np.array(values, np.uint8)
+    if filename in conflicting:
+      continue
+    if filename in labels and not np.array_equal(labels[filename], row_labels):
+      del labels[filename]
+      conflicting.add(filename)
+      ledger.skip("conflicting duplicate rows", filename)
+      continue
+    labels[filename] = row_labels
   return names, labels, frozenset(mentioned)
 
 
 def read_csv_landmarks(path: str, ledger: image_decoding.SkipLedger) -> dict:
   """Parse landmarks.csv into {filename: float32 [5, 2]}."""
   landmarks = {}
-  with open(path, newline="", encoding="utf-8-sig") as handle:
-    rows = list(csv.reader(handle))
+  rows = read_csv_rows(path)
   for line, row in enumerate(rows, start=1):
     if not row:
       continue
@@ -183,8 +246,10 @@ def open_source(argument: str, image_size: int, deterministic: bool = True,
   landmarks_path = os.path.join(root, "landmarks.csv")
   landmarks = (read_csv_landmarks(landmarks_path, ledger)
                if os.path.isfile(landmarks_path) else None)
-  present = scan_images(root)
-  usable = check_listed_files(list(labels), present, ledger, mentioned)
+  present = scan_images(root, ledger)
+  scanned_out = frozenset(key for reason in ("outside the data folder", "symlink loop")
+                          for key in ledger.skipped_keys(reason))
+  usable = check_listed_files(list(labels), present, ledger, mentioned, scanned_out)
   split_of = {name: hash_split(name) for name in usable}
   tables = build_tables(usable, labels, landmarks, split_of, ledger)
   return FileSource(root, names, image_size, tables, ledger, deterministic)

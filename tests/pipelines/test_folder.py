@@ -1,6 +1,9 @@
 """folder:DIR: CSV labels in mixed styles, hash split, alignment or centre crop."""
 
+import re
+
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from pipelines import folder
@@ -34,3 +37,62 @@ def test_without_landmarks_center_crops(tmp_path):
 
 def test_flag_values():
   assert [folder.parse_flag(v) for v in ("1", "-1", "0", "TRUE", "false", "maybe")] == [1, 0, 0, 1, 0, None]
+
+
+def _write_faces(root, count=4):
+  rng = np.random.default_rng(0)
+  root.mkdir(exist_ok=True)
+  for k in range(count):
+    (root / f"face{k}.png").write_bytes(
+        fixtures.encode(rng.integers(0, 256, (40, 40, 3), np.uint8), "PNG"))
+
+
+def test_duplicate_rows_with_conflicting_labels_are_both_skipped_and_counted(tmp_path):
+  _write_faces(tmp_path)
+  (tmp_path / "attributes.csv").write_text(
+      "filename,Smiling\nface0.png,1\nface1.png,1\nface0.png,0\nface2.png,0\nface2.png,0\n"
+      "face3.png,1\nface0.png,1\n")
+  source = folder.open_source(str(tmp_path), 32)
+  keys = sorted(key for split in ("train", "val", "test") for key in source.keys(split))
+  assert keys == ["face1.png", "face2.png", "face3.png"]  # An identical repeat is kept once.
+  assert source.skipped_counts() == {"conflicting duplicate rows": 1}
+  assert source.ledger.skipped_keys("conflicting duplicate rows") == ["face0.png"]
+
+
+def test_duplicate_column_names_are_refused_naming_the_column(tmp_path):
+  _write_faces(tmp_path)
+  (tmp_path / "attributes.csv").write_text("filename,Smiling,Bangs,Smiling\nface0.png,1,0,1\n")
+  with pytest.raises(ValueError, match="the header names column 'Smiling' more than once"):
+    folder.open_source(str(tmp_path), 32)
+
+
+@pytest.mark.parametrize("name", ["attributes.csv", "landmarks.csv"])
+def test_latin1_csv_is_refused_naming_the_file(tmp_path, name):
+  _write_faces(tmp_path)
+  (tmp_path / "attributes.csv").write_text("filename,Smiling\nface0.png,1\n")
+  text = ("filename,Sourire\nfacé0.png,1\n" if name == "attributes.csv" else
+          "filename,lx,ly,rx,ry,nx,ny,mlx,mly,mrx,mry\nfacé0.png" + ",1" * 10 + "\n")
+  (tmp_path / name).write_bytes(text.encode("latin-1"))
+  with pytest.raises(ValueError, match=re.escape(f"{tmp_path / name} is not UTF-8 text")):
+    folder.open_source(str(tmp_path), 32)
+
+
+def test_symlink_loops_and_links_outside_are_skipped_and_counted(tmp_path):
+  root = tmp_path / "faces"
+  _write_faces(root)
+  outside = tmp_path / "elsewhere"
+  _write_faces(outside, 1)
+  (root / "self.png").symlink_to(root / "self.png")  # ELOOP on stat.
+  (root / "again").symlink_to(root, target_is_directory=True)  # A folder loop.
+  (root / "secret.png").symlink_to(outside / "face0.png")
+  (root / "away").symlink_to(outside, target_is_directory=True)
+  (root / "inside.png").symlink_to(root / "face1.png")  # Inside the folder: followed.
+  (root / "attributes.csv").write_text(
+      "filename,Smiling\n" + "".join(f"face{k}.png,{k % 2}\n" for k in range(4))
+      + "inside.png,1\nsecret.png,1\nself.png,0\n")
+  source = folder.open_source(str(root), 32)
+  keys = sorted(key for split in ("train", "val", "test") for key in source.keys(split))
+  assert keys == ["face0.png", "face1.png", "face2.png", "face3.png", "inside.png"]
+  assert source.skipped_counts() == {"outside the data folder": 2, "symlink loop": 2}
+  assert source.ledger.skipped_keys("outside the data folder") == ["away", "secret.png"]
+  assert source.ledger.skipped_keys("symlink loop") == ["again", "self.png"]
