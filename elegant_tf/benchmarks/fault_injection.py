@@ -1,7 +1,7 @@
 """Fault injection: kill training with SIGKILL at random points and resume each time.
 
 Usage: python -m elegant_tf.benchmarks.fault_injection [--kills=10] [--seed=0]
-       [--train_steps=400] [--checkpoint_every=5] [--min_wait=8] [--max_wait=30]
+       [--train_steps=5000] [--checkpoint_every=5] [--min_wait=8] [--max_wait=30]
        [--run_dir=DIR] [--keep]
 
 Trains elegant_tf/configs/smoke.flags (with more steps) in a subprocess, kills it
