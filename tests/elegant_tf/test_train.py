@@ -55,8 +55,11 @@ def test_killed_run_resumes_with_run_dir_alone(tmp_path):
   # How far the run got before the kill depends on the machine's speed, so the
   # target is read from the newest checkpoint (CheckpointManager numbers them by
   # step): resuming must train exactly 4 more steps from there.
-  saved_step = max(int(name.split("-")[1].split(".")[0])
-                   for name in os.listdir(run_dir / "checkpoints") if name.startswith("ckpt-"))
+  # A kill during a save leaves TensorFlow's "ckpt-N_temp" folder: count only
+  # finished checkpoints, named by their index files.
+  saved_step = max(int(match.group(1)) for match in (
+      re.fullmatch(r"ckpt-(\d+)\.index", name) for name in os.listdir(run_dir / "checkpoints"))
+      if match)
   target = saved_step + 4
   resumed = _train(f"--run_dir={run_dir}", f"--train_steps={target}")
   assert resumed.returncode == 0, resumed.stderr[-3000:]
