@@ -14,6 +14,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from elegant_tf import discriminator as discriminator_lib
 from elegant_tf import precision
 from elegant_tf import train_config
 
@@ -103,7 +104,7 @@ flags.DEFINE_float("matching_negatives_weight", _DEFAULTS.matching_negatives_wei
                    "with the exchanged attribute's label flipped is fake (matching-aware "
                    "negatives), with this weight relative to the C, D fake term.")
 flags.DEFINE_enum("discriminator_conditioning", _DEFAULTS.discriminator_conditioning,
-                  ["channels", "projection"],
+                  list(discriminator_lib.CONDITIONINGS),
                   "How D1 and D2 read the labels: 'channels' (the paper: tiled as input "
                   "channels) or 'projection' (not in the paper: a projection discriminator, "
                   "score + sum_j s_j <v_j, features>, s_j = +-1 for present / absent).")

@@ -3,6 +3,7 @@
 import dataclasses
 from typing import Optional
 
+from elegant_tf import discriminator as discriminator_lib
 from elegant_tf import losses
 from elegant_tf import precision as precision_lib
 
@@ -122,9 +123,9 @@ class TrainConfig:
     for name in ("learning_rate", "discriminator_lr_ratio"):
       if not getattr(self, name) > 0:
         problems.append(f"--{name}={getattr(self, name)} must be positive")
-    if self.discriminator_conditioning not in ("channels", "projection"):
+    if self.discriminator_conditioning not in discriminator_lib.CONDITIONINGS:
       problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} is "
-                      "not one of: channels, projection")
+                      "not one of: " + ", ".join(discriminator_lib.CONDITIONINGS))
     elif self.discriminator_conditioning == "projection" and self.patch_discriminator:
       problems.append("--discriminator_conditioning=projection scores whole images; it does "
                       "not combine with --patch_discriminator")

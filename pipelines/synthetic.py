@@ -20,6 +20,7 @@ each layer, which is what makes it fast enough to train from on a CPU.
 """
 
 import dataclasses
+import functools
 import zlib
 from typing import Iterable, Mapping, Optional
 
@@ -460,6 +461,7 @@ def sample_faces(seed: int, indices: np.ndarray,
                     states=_sample_states(seed, indices, freqs))
 
 
+@functools.lru_cache(maxsize=8)
 def mean_style(seed: int, count: int = 4096) -> np.ndarray:
   """float32 [len(ATTRIBUTES), max appearance fields]: every attribute's mean
   appearance over the first `count` training faces of `seed`.
@@ -468,7 +470,10 @@ def mean_style(seed: int, count: int = 4096) -> np.ndarray:
   attribute drawn at a face's own geometry, but in nobody's particular style.
   """
   indices = np.arange(count) + SPLIT_BASES["train"]
-  return sample_faces(seed, indices).appearance.mean(axis=0)
+  style = sample_faces(seed, indices).appearance.mean(axis=0)
+  # Cached (evaluation asks once per swap): read-only, so no caller can alter it.
+  style.flags.writeable = False
+  return style
 
 
 def with_generic_attributes(params: FaceParams, attribute_names,
