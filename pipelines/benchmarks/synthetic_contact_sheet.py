@@ -10,6 +10,7 @@ those attributes (white = covered).
 """
 
 import argparse
+import dataclasses
 
 import numpy as np
 import tensorflow as tf
@@ -59,7 +60,7 @@ def swaps_sheet(size: int, seed: int,
     ba = synthetic.exchange_attributes(b, a, [name])
     batch = synthetic.FaceParams(
         *(np.concatenate([getattr(x, f.name) for x in (a, b, ab, ba)])
-          for f in synthetic.dataclasses.fields(synthetic.FaceParams)))
+          for f in dataclasses.fields(synthetic.FaceParams)))
     images, masks = synthetic.render_faces(batch, size)
     mask_tiles = np.repeat(masks[..., j:j + 1], 3, axis=-1) * 2.0 - 1.0
     tiles.extend(_to_uint8(images))

@@ -22,12 +22,12 @@ def images_per_second(size: int, batch: int, seconds: float,
                       with_masks: bool) -> float:
   """Render distinct batches for about `seconds` of CPU; return images/s."""
   # Warm up once so that first-call allocation costs are not measured.
-  synthetic._render(synthetic.sample_faces(0, np.arange(batch)), size,
-                    with_masks)
+  synthetic.render_batch(synthetic.sample_faces(0, np.arange(batch)), size,
+                         with_masks)
   done, start, k = 0, time.process_time(), 1
   while True:
     params = synthetic.sample_faces(0, np.arange(k * batch, (k + 1) * batch))
-    synthetic._render(params, size, with_masks)
+    synthetic.render_batch(params, size, with_masks)
     done += batch
     k += 1
     elapsed = time.process_time() - start
