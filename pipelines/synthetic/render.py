@@ -50,16 +50,29 @@ _TEETH = _const(0.96, 0.94, 0.88)
 
 
 
-def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
-  """Draw one chunk of faces; returns planar rgb [3, n, S, S] and masks."""
-  cv = Canvas(p, size, with_masks)
-  on = lambda attr: p[f"{ATTRIBUTES[attr]}.on"]
-  rx, ry = p["face_rx"], p["face_ry"]
-  skin = _rgb(p, "skin")
-  blond = on(_BLOND)
-  hair = (_rgb(p, "Blond_Hair.blond") * blond
+def _on(p, attr):
+  """[n, 1, 1] 1.0 where the face shows attribute index `attr`, else 0.0."""
+  return p[f"{ATTRIBUTES[attr]}.on"]
+
+
+def _hair_colour(p):
+  """Blond or dark hair as [3, n, 1, 1], by the Blond_Hair state."""
+  blond = _on(p, _BLOND)
+  return (_rgb(p, "Blond_Hair.blond") * blond
           + _rgb(p, "Blond_Hair.dark") * (1 - blond))
 
+
+def _head_top(p):
+  """Top of the hair behind the head, where the hat's crown starts too."""
+  return -(p["face_ry"] + p["hair_volume"])
+
+
+def _brow_y(p):
+  """Height of the brows, which the bangs' fringe follows."""
+  return p["eye_y"] - p["brow_dy"]
+
+
+def _paint_background(cv: Canvas, p: dict):
   # Background: a linear gradient in image (not face) coordinates.
   x_img = cv.coords
   t = (p["bg_dx"] * np.float32(0.35)) * x_img[None, None, :] + (
@@ -68,10 +81,14 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
   np.multiply(_rgb(p, "bg1") - lo, t, out=cv.rgb)
   cv.rgb += lo
 
+
+def _paint_back_hair(cv: Canvas, p: dict):
   # Hair behind the head: a box with a fully rounded top, cut flat at the
   # hair length.
+  rx, ry = p["face_rx"], p["face_ry"]
+  hair = _hair_colour(p)
   vol, length = p["hair_volume"], p["hair_length"]
-  top = -(ry + vol)
+  top = _head_top(p)
   hw = rx + vol
   w = cv.window(-hw, hw, top, length)
   d = round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -(top + length + hw)
@@ -80,8 +97,12 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
   np.maximum(d, w.lin(0.0, 1.0, -length), out=d)
   cv.paint(w, cv.alpha(d), hair * np.float32(0.75), (_BLOND,))
 
+
+def _paint_neck_and_shirt(cv: Canvas, p: dict):
   # Neck, then shoulders in a shirt over its lower end.
   # The shirt covers the neck below ry + 0.24, so it can stop there.
+  rx, ry = p["face_rx"], p["face_ry"]
+  skin = _rgb(p, "skin")
   w = cv.window(-rx * 0.45, rx * 0.45, 0.2, ry + 0.3)
   if w is not None:
     d = round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -(ry + 0.5) * 0.5),
@@ -92,8 +113,12 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
     cv.paint(w, cv.ellipse_alpha(w, 0.0, ry + 0.75, 1.05, 0.52),
              _rgb(p, "shirt"))
 
+
+def _paint_ears_and_face(cv: Canvas, p: dict):
   # Ears, then the face; the jaw narrows by stretching u below the centre,
   # and the skin darkens towards the outline.
+  rx, ry = p["face_rx"], p["face_ry"]
+  skin = _rgb(p, "skin")
   eye_y, eye_dx = p["eye_y"], p["eye_dx"]
   ear_rx, ear_ry = 0.055 * p["ear_size"], 0.095 * p["ear_size"]
   ear_y = eye_y + 0.07
@@ -119,7 +144,10 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
   light += 1.04
   cv.paint(w, face, skin * light)
 
+
+def _paint_brows_and_eyes(cv: Canvas, p: dict):
   # Brows and eyes, one small window per side.
+  eye_y, eye_dx = p["eye_y"], p["eye_dx"]
   erx, ery = p["eye_rx"], p["eye_ry"]
   brow_y = eye_y - p["brow_dy"]
   bw, arch, tilt = erx * 1.35, p["brow_arch"], p["brow_tilt"]
@@ -163,7 +191,10 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
     np.maximum(d, w.lin(0.0, 1.0, -eye_y), out=d)
     cv.paint(w, cv.alpha(d), _LID)
 
+
+def _paint_nose(cv: Canvas, p: dict):
   # Nose: a soft shadow under the tip and two nostrils.
+  skin = _rgb(p, "skin")
   nose_y, nose_w = p["nose_y"], p["nose_w"]
   nose_cy = nose_y - 0.015
   w = cv.window(-(nose_w * 1.1 + 0.03), nose_w * 1.1 + 0.03,
@@ -175,9 +206,11 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
   cv.paint(w, cv.ellipse_alpha(w, nose_w * 0.55, nose_y, 0.022, 0.013),
            skin * np.float32(0.45))
 
+
+def _paint_mouth(cv: Canvas, p: dict):
   # Mouth: neutral lips, or an open smile with teeth.
   mouth_y, lip = p["mouth_y"], _rgb(p, "lip")
-  smiling = on(_SMILING)
+  smiling = _on(p, _SMILING)
   lip_th, mw = p["lip_thickness"], p["mouth_w"]
   w = cv.window(-mw, mw, mouth_y - lip_th, mouth_y + lip_th,
                 active=smiling < 1)
@@ -214,7 +247,7 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
     np.maximum(inner, np.subtract(v, upper, out=upper), out=inner)
     inner += (p["Smiling.teeth"] <= 0) * np.float32(10.0)
     cv.paint(w, cv.alpha(inner) * smiling, _TEETH)
-  if with_masks:
+  if cv.with_masks:
     # The smile mask is a fixed region around the mouth: the mouth exists in
     # both states and only changes shape inside it.
     w = cv.window(-0.26, 0.26, mouth_y - 0.09, mouth_y + 0.12)
@@ -222,8 +255,11 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
                    0.26, 0.105, 0.05)
     cv.add_mask(w, cv.alpha(d), _SMILING)
 
+
+def _paint_mustache(cv: Canvas, p: dict):
   # Mustache: a band under the nose that thins and droops towards its ends.
-  mus = on(_MUSTACHE)
+  nose_y = p["nose_y"]
+  mus = _on(p, _MUSTACHE)
   mus_w, mus_th, droop = (p["Mustache.width"], p["Mustache.thickness"],
                           p["Mustache.droop"])
   mus_top = nose_y + 0.04 - p["Mustache.lift"]
@@ -245,8 +281,14 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
     np.maximum(d, t, out=d)
     cv.paint(w, cv.alpha(d) * mus, _rgb(p, "Mustache.color"), (_MUSTACHE,))
 
+
+def _paint_hair_and_bangs(cv: Canvas, p: dict):
   # Hair over the top of the head down to a hairline that dips at the
   # temples, then the bangs below it.
+  rx, ry = p["face_rx"], p["face_ry"]
+  eye_y = p["eye_y"]
+  brow_y = _brow_y(p)
+  hair = _hair_colour(p)
   hl0 = -ry * p["hairline"]
   temple_y = eye_y - p["temple"]
   dip = temple_y - hl0
@@ -258,7 +300,7 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
   d = ellipse(w, 0.0, 0.0, rx + 0.02, ry + 0.02)
   np.maximum(d, t, out=d)
   cv.paint(w, cv.alpha(d), hair, (_BLOND,))
-  bangs = on(_BANGS)
+  bangs = _on(p, _BANGS)
   fringe = brow_y + 0.01 - p["Bangs.length"]
   slant, arch = p["Bangs.slant"], p["Bangs.arch"]
   lowest = (fringe + np.abs(slant) * 0.55 + np.maximum(arch, 0.0) * 0.3
@@ -287,8 +329,12 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
     alpha *= bangs
     cv.paint(w, alpha, hair * strands, (_BANGS, _BLOND))
 
+
+def _paint_eyeglasses(cv: Canvas, p: dict):
   # Eyeglasses: tinted lenses, then the frame (rims, bridge and arms).
-  glasses = on(_GLASSES)
+  rx, ry = p["face_rx"], p["face_ry"]
+  eye_y, eye_dx = p["eye_y"], p["eye_dx"]
+  glasses = _on(p, _GLASSES)
   a = p["Eyeglasses.lens_w"]
   b = a * p["Eyeglasses.lens_aspect"]
   fw = p["Eyeglasses.frame_width"]
@@ -322,8 +368,13 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
     alpha *= glasses
     cv.paint(w, alpha, _rgb(p, "Eyeglasses.frame"), (_GLASSES,))
 
+
+def _paint_hat(cv: Canvas, p: dict):
   # Hat: a crown cut flat at its base, an optional band and an optional brim.
-  hat = on(_HAT)
+  rx, ry = p["face_rx"], p["face_ry"]
+  vol = p["hair_volume"]
+  top = _head_top(p)
+  hat = _on(p, _HAT)
   base = -ry * p["Wearing_Hat.base"]
   crown_top = top - p["Wearing_Hat.crown_extra"]
   cw = (rx + vol * 0.7) * p["Wearing_Hat.crown_width"]
@@ -363,17 +414,35 @@ def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
     alpha *= hat
     cv.paint(w, alpha, hat_rgb * np.float32(0.82), (_HAT,))
 
+
+def _paint_lighting(cv: Canvas, p: dict):
   # Lighting (overall gain plus a directional gradient across the image),
   # folded into the mapping to [-1, 1].
+  x_img = cv.coords
   gain = (np.float32(2.0) * p["light_x"]) * x_img[None, None, :] + (
       np.float32(2.0) * (p["light_y"] * x_img[None, :, None] + p["light_gain"]))
   cv.rgb *= gain
   cv.rgb -= 1.0
   np.clip(cv.rgb, -1.0, 1.0, out=cv.rgb)
+
+
+# Back to front: a later painter covers an earlier one, and its masks.
+_PAINTERS = (_paint_background, _paint_back_hair, _paint_neck_and_shirt,
+             _paint_ears_and_face, _paint_brows_and_eyes, _paint_nose,
+             _paint_mouth, _paint_mustache, _paint_hair_and_bangs,
+             _paint_eyeglasses, _paint_hat, _paint_lighting)
+
+
+def _render_chunk(p: dict, size: int, with_masks: bool) -> tuple:
+  """Draw one chunk of faces; returns planar rgb [3, n, S, S] and masks."""
+  cv = Canvas(p, size, with_masks)
+  for paint in _PAINTERS:
+    paint(cv, p)
   return cv.rgb, cv.masks
 
 
 def render_batch(params: FaceParams, image_size: int, with_masks: bool):
+  """render_faces, with masks optional (training does not need them)."""
   if not MIN_IMAGE_SIZE <= int(image_size) <= MAX_IMAGE_SIZE:
     raise ValueError(f"image_size must be in [{MIN_IMAGE_SIZE}, "
                      f"{MAX_IMAGE_SIZE}], got {image_size}")
