@@ -76,7 +76,7 @@ def train_classifier(source, attributes: Sequence[str], out_dir: str, train_step
                      data_spec: str = "", verbose: int = 1) -> dict:
   """Train on `split`, test on `test_split`, save to out_dir; return the metadata written."""
   import keras
-  from elegant_tf import attribute_classifier
+  from elegant_tf.evaluation import attribute_classifier
   missing = [name for name in attributes if name not in source.attribute_names]
   if missing:
     raise UsageError(f"attributes {missing} are not in the data; it has: "

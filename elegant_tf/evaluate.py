@@ -44,7 +44,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from elegant_tf import ground_truth_eval
+from elegant_tf.evaluation import ground_truth_eval
 from pipelines import atomic_files
 
 DEFAULT_FIGURE_PAIRS = 6
@@ -114,7 +114,7 @@ def real_pairs(source, names: Sequence[str], num_pairs: int, split: str) -> dict
 def edit_real_pairs(model, source, swaps, num_pairs: int, split: str, batch_size: int,
                     progress_enabled: bool = True) -> tuple:
   """Edits of pairs from a source without ground truth: (reconstruction rows, outputs)."""
-  from elegant_tf import ssim as ssim_lib
+  from elegant_tf.evaluation import ssim as ssim_lib
   transfer = ground_truth_eval.as_transfer(model)
   rows, outputs = [], {}
   for swap in swaps:
@@ -186,7 +186,7 @@ def classifier_rows(classifier, classifier_names: Sequence[str], source_names: S
 def realism_rows(extractor, source, outputs: dict, attributes: Sequence[str],
                  reference_split: str, max_images: int, progress_enabled: bool = True) -> list:
   """FID/KID of added (D) and removed (C) edits, and of the unedited inputs, per attribute."""
-  from elegant_tf import realism
+  from elegant_tf.evaluation import realism
   labels = source.labels(reference_split)
   rows = []
   for name in attributes:
@@ -219,7 +219,7 @@ def realism_rows(extractor, source, outputs: dict, attributes: Sequence[str],
 
 def figure_sheets(outputs: dict, out_dir: str, count: int = DEFAULT_FIGURE_PAIRS) -> list:
   """One PNG per swap: rows of A | B | C | D (| C* | D* with ground truth)."""
-  from elegant_tf import image_grid
+  from pipelines import image_grid
   folder = os.path.join(out_dir, "figures")
   os.makedirs(folder, exist_ok=True)
   paths = []
@@ -347,7 +347,7 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
                 "pooled). copy = unedited inputs; truth = exact targets.\n\n"
                 + markdown(rows, _columns(rows)))
   if realism_images > 0:
-    from elegant_tf import realism
+    from elegant_tf.evaluation import realism
     weights = realism.resolve_weights(inception_weights)
     extractor = realism.InceptionFeatures(weights, inception_size)
     if not extractor.imagenet:
@@ -435,7 +435,7 @@ def main(argv):
       raise UsageError(f"--out={values.out} is not empty; pass --overwrite to replace its results")
     if values.num_pairs < 1 or values.realism_images < 0:
       raise UsageError("--num_pairs must be >= 1 and --realism_images >= 0")
-    from elegant_tf import model_loading
+    from elegant_tf.serving import model_loading
     from pipelines import data_spec
     try:
       model = model_loading.load(values.model)

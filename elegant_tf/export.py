@@ -42,8 +42,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf import latent_swap
-from elegant_tf import precision
+from elegant_tf.models import latent_swap
+from elegant_tf.models import precision
 
 METADATA_FILE = "elegant_metadata.json"
 # Magic numbers of the formats tf.io.decode_image reads.
@@ -346,7 +346,7 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
   # float32 signatures, and TFLite's builtin kernels have no bfloat16.
   generator = precision.float32_copy(generator)
   if prototypes is None and prototype_source is not None:
-    from elegant_tf import prototypes as prototypes_lib  # Needs the data pipelines.
+    from elegant_tf.serving import prototypes as prototypes_lib  # Needs the data pipelines.
     prototypes = prototypes_lib.compute_prototypes(
         generator, prototype_source, attribute_names, prototype_split, prototype_examples)
   if prototypes is not None:
@@ -406,8 +406,8 @@ def read_metadata(version_dir: str) -> dict:
 def export_run(run_dir: str, export_dir: str, version: Optional[int] = None,
                prototype_examples: int = 256) -> str:
   """Export the newest checkpoint of a training run (with prototypes from its data)."""
-  from elegant_tf import model_loading
-  from elegant_tf import train_config
+  from elegant_tf.serving import model_loading
+  from elegant_tf.training import train_config
   from pipelines import data_spec
   config = train_config.TrainConfig.from_flagfile(
       os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
@@ -443,7 +443,7 @@ def main(argv=None) -> int:
   def run(unused_argv):
     if len(unused_argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    from elegant_tf import train_config
+    from elegant_tf.training import train_config
     if not os.path.exists(os.path.join(flag_values.run_dir, train_config.RESOLVED_FLAGS_FILE)):
       raise app.UsageError(f"--run_dir={flag_values.run_dir} is not a training run directory "
                            f"(no {train_config.RESOLVED_FLAGS_FILE})", exitcode=2)

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from elegant_tf import export
-from elegant_tf import model_loading
+from elegant_tf.serving import model_loading
 from pipelines import atomic_files
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")

@@ -14,9 +14,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from elegant_tf import discriminator as discriminator_lib
-from elegant_tf import precision
-from elegant_tf import train_config
+from elegant_tf.models import discriminator as discriminator_lib
+from elegant_tf.models import precision
+from elegant_tf.training import train_config
 
 _DEFAULTS = train_config.TrainConfig()
 
@@ -160,7 +160,7 @@ def main(argv):
     config.validate()
     import tensorflow as tf  # Imported late: flag errors should not wait for TensorFlow.
     tf.get_logger().setLevel("WARNING")  # Its INFO chatter (saver, assets) hides our output.
-    from elegant_tf import train_lib
+    from elegant_tf.training import train_lib
     result = train_lib.train(config)
   except train_config.ConfigError as error:
     print(f"error: {error}", file=sys.stderr)

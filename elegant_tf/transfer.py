@@ -37,8 +37,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from elegant_tf import image_grid
-from elegant_tf import latent_swap
+from pipelines import image_grid
+from elegant_tf.models import latent_swap
 from pipelines import atomic_files
 
 MODES = ("swap", "linear", "matrix")
@@ -335,7 +335,7 @@ def main(argv=None) -> int:
   def run(unused_argv):
     if len(unused_argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    from elegant_tf import model_loading
+    from elegant_tf.serving import model_loading
     try:
       if not flag_values.out.lower().endswith(".png"):
         raise UsageProblem(f"--out={flag_values.out} must end in .png")

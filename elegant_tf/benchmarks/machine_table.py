@@ -70,8 +70,8 @@ def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: boo
   import dataclasses
   import numpy as np
   import tensorflow as tf
-  from elegant_tf import train_config
-  from elegant_tf import train_lib
+  from elegant_tf.training import train_config
+  from elegant_tf.training import train_lib
   from elegant_tf.benchmarks import training_speed as presets
   config = dataclasses.replace(train_config.TrainConfig(), image_size=size,
                                batch_size=batch_size, attributes=ATTRIBUTES,

@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 from tensorflow.python.profiler.internal import _pywrap_profiler_plugin  # noqa: E402
 
-from elegant_tf import train_config  # noqa: E402
+from elegant_tf.training import train_config  # noqa: E402
 from elegant_tf.benchmarks import training_speed  # noqa: E402
 
 

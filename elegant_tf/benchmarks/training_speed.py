@@ -26,9 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from elegant_tf import precision  # noqa: E402
-from elegant_tf import train_config  # noqa: E402
-from elegant_tf import train_lib  # noqa: E402
+from elegant_tf.models import precision  # noqa: E402
+from elegant_tf.training import train_config  # noqa: E402
+from elegant_tf.training import train_lib  # noqa: E402
 
 PRESETS = {
     # The paper's networks (encoder 64..512, depth 5; discriminators 64..512).

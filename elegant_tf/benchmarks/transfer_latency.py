@@ -21,7 +21,7 @@ VARIANTS = ("none", "float16", "dynamic", "int8")
 
 
 def _generator(size: int, max_width: int, num_attributes: int):
-  from elegant_tf import generator as generator_lib
+  from elegant_tf.models import generator as generator_lib
   depth = 5 if size >= 64 else 3
   widths = [min(64 * 2 ** k, max_width) for k in range(depth)]
   model = generator_lib.ElegantGenerator(num_attributes, widths, name="generator")
@@ -42,7 +42,7 @@ def _throughput(model, images, exemplars, attributes, repeats: int) -> float:
 def benchmark_size(size: int, variants, max_width: int, batch: int, repeats: int,
                    workdir: str) -> list[dict]:
   from elegant_tf import export
-  from elegant_tf import model_loading
+  from elegant_tf.serving import model_loading
   from elegant_tf import tflite
   attributes_names = ["Eyeglasses", "Bangs", "Smiling"]
   generator = _generator(size, max_width, len(attributes_names))

@@ -76,7 +76,7 @@ def pairs_per_second(source, batch_size: int, steps: int) -> float:
 def train_pairs_per_second(size: int, batch_size: int, steps: int) -> float:
   """Pairs/s the real train step consumes at `size` (paper widths), or NaN if unavailable."""
   try:
-    from elegant_tf import train_config, train_lib
+    from elegant_tf.training import train_config, train_lib
   except ImportError:
     return float("nan")
   config = train_config.TrainConfig(attributes=tuple(ATTRIBUTES), image_size=size,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from elegant_tf import attribute_classifier
+from elegant_tf.evaluation import attribute_classifier
 
 
 def test_paper_structure_five_double_conv_blocks_fc512():

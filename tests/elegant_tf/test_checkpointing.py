@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from elegant_tf import checkpointing
-from elegant_tf import model_loading
-from elegant_tf import train_lib
+from elegant_tf.training import checkpointing
+from elegant_tf.serving import model_loading
+from elegant_tf.training import train_lib
 from tests.elegant_tf import tiny
 
 

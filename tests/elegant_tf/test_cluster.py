@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from elegant_tf import cluster
+from elegant_tf.training import cluster
 
 TWO_WORKERS = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
                "task": {"type": "worker", "index": 1}}

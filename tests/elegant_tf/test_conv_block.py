@@ -1,7 +1,7 @@
 import numpy as np
 
-from elegant_tf import conv_block
-from elegant_tf import normalization
+from elegant_tf.models import conv_block
+from elegant_tf.models import normalization
 
 
 def test_block_halves_size_normalizes_and_leaks():

@@ -1,7 +1,7 @@
 import numpy as np
 
-from elegant_tf import decoder
-from elegant_tf import encoder
+from elegant_tf.models import decoder
+from elegant_tf.models import encoder
 from tests.elegant_tf import model_checks
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from elegant_tf import discriminator
+from elegant_tf.models import discriminator
 from tests.elegant_tf import model_checks
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from elegant_tf import encoder
+from elegant_tf.models import encoder
 from tests.elegant_tf import model_checks
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from elegant_tf import classifier
 from elegant_tf import evaluate
-from elegant_tf import ground_truth_eval
-from elegant_tf import model_loading
-from elegant_tf import train_lib
+from elegant_tf.evaluation import ground_truth_eval
+from elegant_tf.serving import model_loading
+from elegant_tf.training import train_lib
 from pipelines import synthetic
 from tests.elegant_tf import tiny
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from elegant_tf import gan_trainer
-from elegant_tf import losses
-from elegant_tf import train_lib
+from elegant_tf.training import gan_trainer
+from elegant_tf.training import losses
+from elegant_tf.training import train_lib
 from tests.elegant_tf import tiny
 
 

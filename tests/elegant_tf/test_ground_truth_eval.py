@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from elegant_tf import ground_truth_eval
+from elegant_tf.evaluation import ground_truth_eval
 from pipelines import synthetic
 
 ATTRIBUTES = ("Eyeglasses", "Bangs")

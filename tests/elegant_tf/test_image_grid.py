@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from elegant_tf import image_grid
+from pipelines import image_grid
 
 
 def test_tile_places_images_with_gaps():

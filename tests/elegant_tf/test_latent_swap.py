@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from elegant_tf import latent_swap
+from elegant_tf.models import latent_swap
 
 
 def test_slab_boundaries_use_rint_of_c_i_over_n():

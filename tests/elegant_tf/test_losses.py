@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from elegant_tf import losses
+from elegant_tf.training import losses
 
 
 def _bce(p, target):

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from elegant_tf import latent_swap
-from elegant_tf import model_loading
-from elegant_tf import train_config
-from elegant_tf import train_lib
+from elegant_tf.models import latent_swap
+from elegant_tf.serving import model_loading
+from elegant_tf.training import train_config
+from elegant_tf.training import train_lib
 from tests.elegant_tf import tiny
 
 

@@ -13,9 +13,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf import checkpointing
-from elegant_tf import train_config
-from elegant_tf import train_lib
+from elegant_tf.training import checkpointing
+from elegant_tf.training import train_config
+from elegant_tf.training import train_lib
 from pipelines import data_spec
 from pipelines import pairs
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from elegant_tf import normalization
+from elegant_tf.models import normalization
 from tests.elegant_tf import model_checks
 
 

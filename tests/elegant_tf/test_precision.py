@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from elegant_tf import discriminator as discriminator_lib
-from elegant_tf import precision
+from elegant_tf.models import discriminator as discriminator_lib
+from elegant_tf.models import precision
 from tests.elegant_tf import tiny
 
 

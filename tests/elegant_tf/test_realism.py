@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from elegant_tf import realism
+from elegant_tf.evaluation import realism
 
 
 def _gaussian(seed, count=400, dim=8, shift=0.0, scale=1.0):

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from elegant_tf import serving_client
+from elegant_tf.serving import serving_client
 from tests.elegant_tf import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

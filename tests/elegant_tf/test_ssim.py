@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf import ssim
+from elegant_tf.evaluation import ssim
 
 
 def _noisy_pair(seed=0, size=32, noise=0.2):

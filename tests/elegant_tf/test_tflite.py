@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from elegant_tf import model_loading
+from elegant_tf.serving import model_loading
 from elegant_tf import tflite
 from tests.elegant_tf import tiny
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from elegant_tf import train_config
+from elegant_tf.training import train_config
 
 
 def test_defaults_are_valid_and_paper_widths():

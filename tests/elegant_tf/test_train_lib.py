@@ -11,8 +11,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from elegant_tf import export
-from elegant_tf import train_config
-from elegant_tf import train_lib
+from elegant_tf.training import train_config
+from elegant_tf.training import train_lib
 from pipelines import celeba
 from pipelines import prepare
 from tests.elegant_tf import tiny
@@ -134,7 +134,7 @@ def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
   config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
   holder = subprocess.Popen(
       [sys.executable, "-c",
-       "import sys\nfrom elegant_tf import run_lock\n"
+       "import sys\nfrom elegant_tf.training import run_lock\n"
        f"with run_lock.hold({config.run_dir!r}):\n"
        "  print('locked', flush=True)\n  sys.stdin.read()\n"],
       cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from elegant_tf import model_loading
+from elegant_tf.serving import model_loading
 from elegant_tf import tflite
 from elegant_tf import transfer
 from tests.elegant_tf import tiny

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from elegant_tf import train_config
+from elegant_tf.training import train_config
 
 TINY = train_config.TrainConfig(
     data="synthetic", attributes=("Eyeglasses", "Bangs"), image_size=32, batch_size=4,
@@ -35,7 +35,7 @@ def untrained_generator():
 
   Tests of the serving algebra (modes, signatures, parity) need no training.
   """
-  from elegant_tf import generator as generator_lib
+  from elegant_tf.models import generator as generator_lib
   model = generator_lib.ElegantGenerator(2, [8, 16, 16], name="generator")
   zeros = np.zeros((1, 32, 32, 3), np.float32)
   model({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})

@@ -25,7 +25,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from elegant_tf import ssim as ssim_lib
+from elegant_tf.evaluation import ssim as ssim_lib
 from pipelines import synthetic
 
 # PSNR columns of the training-time table (dB); SSIM ones are "ssim_" + name.

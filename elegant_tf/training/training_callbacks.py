@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf import image_grid
+from pipelines import image_grid
 
 SAMPLE_COLUMNS = ("A", "B", "A'", "B'", "C", "D", "C-A", "D-B")
 

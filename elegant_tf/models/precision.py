@@ -100,7 +100,7 @@ def float32_copy(generator):
   """
   if compute_dtype(generator) == "float32":
     return generator
-  from elegant_tf import generator as generator_lib
+  from elegant_tf.models import generator as generator_lib
   with policy_scope("float32"):
     twin = generator_lib.ElegantGenerator(generator.num_attributes, generator.encoder_widths,
                                           name=generator.name)

@@ -14,9 +14,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from elegant_tf import latent_swap
-from elegant_tf import losses
-from elegant_tf import precision
+from elegant_tf.models import latent_swap
+from elegant_tf.training import losses
+from elegant_tf.models import precision
 
 # Loss terms logged per step; D1's accuracy on real (A, B) and fake (C, D)
 # images tells whether the discriminator is learning at all (0.5 = chance).

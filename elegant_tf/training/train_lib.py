@@ -16,18 +16,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf import checkpointing
-from elegant_tf import cluster
-from elegant_tf import discriminator as discriminator_lib
+from elegant_tf.training import checkpointing
+from elegant_tf.training import cluster
+from elegant_tf.models import discriminator as discriminator_lib
 from elegant_tf import export
-from elegant_tf import gan_trainer
-from elegant_tf import generator as generator_lib
-from elegant_tf import ground_truth_eval
-from elegant_tf import image_grid
-from elegant_tf import precision
-from elegant_tf import run_lock
-from elegant_tf import train_config
-from elegant_tf import training_callbacks
+from elegant_tf.training import gan_trainer
+from elegant_tf.models import generator as generator_lib
+from elegant_tf.evaluation import ground_truth_eval
+from pipelines import image_grid
+from elegant_tf.models import precision
+from elegant_tf.training import run_lock
+from elegant_tf.training import train_config
+from elegant_tf.training import training_callbacks
 from pipelines import atomic_files
 from pipelines import data_spec
 from pipelines import label_stats

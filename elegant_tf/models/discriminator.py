@@ -5,8 +5,8 @@ from typing import Sequence
 import keras
 from keras import ops
 
-from elegant_tf import conv_block
-from elegant_tf import initializers
+from elegant_tf.models import conv_block
+from elegant_tf.models import initializers
 
 # How the labels reach the score: tiled as input channels (the paper) or as a
 # projection onto the final features.

@@ -3,9 +3,9 @@
 import dataclasses
 from typing import Optional
 
-from elegant_tf import discriminator as discriminator_lib
-from elegant_tf import losses
-from elegant_tf import precision as precision_lib
+from elegant_tf.models import discriminator as discriminator_lib
+from elegant_tf.training import losses
+from elegant_tf.models import precision as precision_lib
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.

@@ -5,8 +5,8 @@ from typing import Sequence
 import keras
 from keras import ops
 
-from elegant_tf import initializers
-from elegant_tf import normalization
+from elegant_tf.models import initializers
+from elegant_tf.models import normalization
 
 
 @keras.saving.register_keras_serializable(package="elegant_tf")

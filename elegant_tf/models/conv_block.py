@@ -2,8 +2,8 @@
 
 import keras
 
-from elegant_tf import initializers
-from elegant_tf import normalization
+from elegant_tf.models import initializers
+from elegant_tf.models import normalization
 
 
 def downsampling_block(width: int, name: str) -> keras.Sequential:

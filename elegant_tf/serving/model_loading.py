@@ -13,10 +13,10 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf import checkpointing
+from elegant_tf.training import checkpointing
 from elegant_tf import export
-from elegant_tf import generator as generator_lib
-from elegant_tf import train_config
+from elegant_tf.models import generator as generator_lib
+from elegant_tf.training import train_config
 
 
 @dataclasses.dataclass

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf import latent_swap
+from elegant_tf.models import latent_swap
 from pipelines import pairs
 
 DEFAULT_MAX_EXAMPLES = 256

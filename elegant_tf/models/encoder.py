@@ -4,7 +4,7 @@ from typing import Sequence
 
 import keras
 
-from elegant_tf import conv_block
+from elegant_tf.models import conv_block
 
 
 @keras.saving.register_keras_serializable(package="elegant_tf")

@@ -9,9 +9,9 @@ from typing import Sequence
 import keras
 from keras import ops
 
-from elegant_tf import decoder as decoder_lib
-from elegant_tf import encoder as encoder_lib
-from elegant_tf import latent_swap
+from elegant_tf.models import decoder as decoder_lib
+from elegant_tf.models import encoder as encoder_lib
+from elegant_tf.models import latent_swap
 
 
 def apply_residual(images, residual):

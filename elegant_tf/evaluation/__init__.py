@@ -1,0 +1,1 @@
+"""Measuring a model: ground-truth PSNR/SSIM, realism, the attribute classifier."""

@@ -1,0 +1,1 @@
+"""The networks and layers of ELEGANT: what is trained and exported."""

@@ -1,0 +1,1 @@
+"""Using a trained model: export, loading, TFLite, prototypes, the REST client."""

@@ -1,0 +1,1 @@
+"""Training: settings, losses, the GAN train step, checkpoints, the run."""
