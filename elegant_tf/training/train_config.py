@@ -21,7 +21,7 @@ RESUMABLE_CHANGES = frozenset({
     "tfds_data_dir", "learning_rate", "discriminator_lr_ratio", "lr_decay_rate",
     "lr_decay_every",
     # Checkpoints hold float32 weights whatever the compute precision, so a run
-    # may resume in another precision (tests/elegant_tf/test_checkpointing.py).
+    # may resume in another precision (tests/elegant_tf/training/test_checkpointing.py).
     "precision"})
 
 

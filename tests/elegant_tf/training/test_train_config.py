@@ -44,7 +44,7 @@ TRAINING_CONFIGS = ("demo", "paper64", "smoke", "celeba256", "synthetic64_qualit
 
 @pytest.mark.parametrize("name", TRAINING_CONFIGS)
 def test_shipped_training_configs_are_valid(name):
-  path = os.path.join(os.path.dirname(train_config.__file__), "configs", f"{name}.flags")
+  path = os.path.join(os.path.dirname(os.path.dirname(train_config.__file__)), "configs", f"{name}.flags")
   config = train_config.TrainConfig.from_flagfile(path)
   config.validate()
   if name in ("paper64", "celeba256"):  # The paper-faithful configs use no quality option.

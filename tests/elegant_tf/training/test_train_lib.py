@@ -20,7 +20,7 @@ from tests.pipelines import fixtures
 from tests.pipelines import test_pairs
 from tests.pipelines import test_tfds_celeba
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _data_spec(kind, tmp_path):

@@ -19,7 +19,7 @@ from elegant_tf.training import train_lib
 from pipelines import data_spec
 from pipelines import pairs
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SMOKE = os.path.join(REPO, "elegant_tf", "configs", "smoke.flags")
 TIMEOUT = 300
 

@@ -24,7 +24,7 @@ from PIL import Image
 from elegant_tf.serving import serving_client
 from tests.elegant_tf import tiny
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 _SERVER = r'''
 import base64, http.server, json, sys
