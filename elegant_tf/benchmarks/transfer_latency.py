@@ -41,9 +41,9 @@ def _throughput(model, images, exemplars, attributes, repeats: int) -> float:
 
 def benchmark_size(size: int, variants, max_width: int, batch: int, repeats: int,
                    workdir: str) -> list[dict]:
-  from elegant_tf import export
+  from elegant_tf.serving import saved_model as export
   from elegant_tf.serving import model_loading
-  from elegant_tf import tflite
+  from elegant_tf.serving import tflite_convert as tflite
   attributes_names = ["Eyeglasses", "Bangs", "Smiling"]
   generator = _generator(size, max_width, len(attributes_names))
   version_dir = export.export_generator(generator, attributes_names, size,

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from elegant_tf.training import checkpointing
-from elegant_tf import export
+from elegant_tf.serving import saved_model as export
 from elegant_tf.models import generator as generator_lib
 from elegant_tf.training import train_config
 
@@ -132,7 +132,7 @@ def load_run_dir(run_dir: str) -> TransferModel:
 
 def load_tflite(path: str, num_threads: Optional[int] = None) -> TransferModel:
   """A .tflite file written by `python -m elegant_tf.tflite` (batch-1 signatures)."""
-  from elegant_tf import tflite  # Imports the LiteRT interpreter only when needed.
+  from elegant_tf.serving import tflite_convert as tflite  # Imports the LiteRT interpreter only when needed.
   return tflite.load(path, num_threads=num_threads)
 
 

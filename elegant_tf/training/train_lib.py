@@ -19,7 +19,7 @@ import tensorflow as tf
 from elegant_tf.training import checkpointing
 from elegant_tf.training import cluster
 from elegant_tf.models import discriminator as discriminator_lib
-from elegant_tf import export
+from elegant_tf.serving import saved_model as export
 from elegant_tf.training import gan_trainer
 from elegant_tf.models import generator as generator_lib
 from elegant_tf.evaluation import ground_truth_eval

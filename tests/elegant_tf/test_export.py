@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from elegant_tf import export
+from elegant_tf.serving import saved_model as export
 from elegant_tf.models import latent_swap
 from elegant_tf.training import train_lib
 from tests.elegant_tf import tiny
@@ -261,7 +261,7 @@ def test_transfer_bytes_reads_every_formats_header(tmp_path, monkeypatch, fmt):
 
 def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_path):
   from elegant_tf.serving import model_loading
-  from elegant_tf import tflite
+  from elegant_tf.serving import tflite_convert as tflite
   config = tiny.tiny_config(tmp_path, train_steps=2, precision="mixed_bfloat16",
                             export_dir=str(tmp_path / "models" / "tiny"))
   result = train_lib.train(config)

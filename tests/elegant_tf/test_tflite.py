@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from elegant_tf.serving import model_loading
-from elegant_tf import tflite
+from elegant_tf.serving import tflite_convert as tflite
 from tests.elegant_tf import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

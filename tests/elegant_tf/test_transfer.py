@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from elegant_tf.serving import model_loading
-from elegant_tf import tflite
+from elegant_tf.serving import tflite_convert as tflite
 from elegant_tf import transfer
 from tests.elegant_tf import tiny
 from tests.pipelines import test_image_decoding

@@ -45,7 +45,7 @@ def untrained_generator():
 def untrained_export(export_dir, prototypes=None, training_data=None, model=None) -> str:
   """Export `model` (default: a new untrained_generator()) for attributes Eyeglasses,
   Bangs at 32 px; return the version folder."""
-  from elegant_tf import export
+  from elegant_tf.serving import saved_model as export
   return export.export_generator(model or untrained_generator(), ["Eyeglasses", "Bangs"], 32,
                                  str(export_dir), prototypes=prototypes,
                                  training_data=training_data)

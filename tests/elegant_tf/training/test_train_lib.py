@@ -10,7 +10,7 @@ import sys
 import pytest
 import tensorflow_datasets as tfds
 
-from elegant_tf import export
+from elegant_tf.serving import saved_model as export
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
 from pipelines import celeba

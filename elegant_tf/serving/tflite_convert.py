@@ -31,7 +31,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf import export
+from elegant_tf.serving import saved_model as export
 from elegant_tf.serving import model_loading
 from pipelines import atomic_files
 
