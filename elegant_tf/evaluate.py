@@ -135,7 +135,7 @@ def edit_real_pairs(model, source, swaps, num_pairs: int, split: str, batch_size
     reconstructed = np.concatenate([rec_a, rec_b])
     name = ground_truth_eval.swap_name(names)
     rows.append({"attribute": name, "pairs": len(c),
-                 "reconstruction": ground_truth_eval.psnr(reconstructed, originals),
+                 "reconstruction": ssim_lib.psnr(reconstructed, originals),
                  "ssim_reconstruction": ssim_lib.ssim(reconstructed, originals)})
     outputs[name] = dict(pairs, edited_c=c, edited_d=d)
   return rows, outputs

@@ -127,8 +127,6 @@ def levels(arrows: dict) -> int:
   return max(level(v) for v in arrows)
 
 
-# Strict xfails until the regroup of issue 14 removes the cycle and the import.
-@pytest.mark.xfail(strict=True, reason="export <-> model_loading <-> tflite")
 def test_no_cycles_among_project_modules():
   arrows, _ = import_graph(project_modules())
   found = cycles(arrows)
@@ -149,6 +147,7 @@ def test_the_check_sees_a_cycle_and_imports_inside_functions(tmp_path):
   assert in_functions == [("elegant_tf.b", 2)]
 
 
+# Strict xfail until data_speed stops importing tests.pipelines.fixtures (issue 14).
 @pytest.mark.xfail(strict=True, reason="data_speed imports tests.pipelines")
 def test_the_installed_packages_never_import_tests():
   # tests/ is not installed, so a library module that imports it works only

@@ -41,14 +41,15 @@ def _throughput(model, images, exemplars, attributes, repeats: int) -> float:
 
 def benchmark_size(size: int, variants, max_width: int, batch: int, repeats: int,
                    workdir: str) -> list[dict]:
-  from elegant_tf.serving import saved_model as export
   from elegant_tf.serving import model_loading
-  from elegant_tf.serving import tflite_convert as tflite
+  from elegant_tf.serving import saved_model
+  from elegant_tf.serving import tflite_convert
+  from pipelines import atomic_files
   attributes_names = ["Eyeglasses", "Bangs", "Smiling"]
   generator = _generator(size, max_width, len(attributes_names))
-  version_dir = export.export_generator(generator, attributes_names, size,
-                                        os.path.join(workdir, f"model{size}"),
-                                        training_data="synthetic")
+  version_dir = saved_model.export_generator(generator, attributes_names, size,
+                                             os.path.join(workdir, f"model{size}"),
+                                             training_data="synthetic")
   rng = np.random.default_rng(0)
   images = rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
   exemplars = rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
@@ -56,11 +57,12 @@ def benchmark_size(size: int, variants, max_width: int, batch: int, repeats: int
   models = {"SavedModel": (model_loading.load_saved_model(version_dir), None)}
   for variant in variants:
     path = os.path.join(workdir, f"model{size}_{variant}.tflite")
-    tflite.write_atomically(path, tflite.convert(version_dir, variant, calibration_samples=8))
+    atomic_files.write_atomically(
+        path, tflite_convert.convert(version_dir, variant, calibration_samples=8))
     models[f"TFLite {variant}"] = (model_loading.load(path), os.path.getsize(path))
   rows = []
   for name, (model, size_bytes) in models.items():
-    latency = tflite.time_transfer(model, images[:1], exemplars[:1], attributes[:1], repeats)
+    latency = tflite_convert.time_transfer(model, images[:1], exemplars[:1], attributes[:1], repeats)
     rows.append({"size": size, "model": name, "file_mib": size_bytes and size_bytes / 2**20,
                  "latency_ms": 1000 * latency,
                  "throughput": _throughput(model, images, exemplars, attributes,

@@ -21,11 +21,14 @@ outside it (identity that must be kept). Two baselines sit next to the model:
 Reconstruction PSNR/SSIM (A' vs A, B' vs B) measures the autoencoder.
 """
 
+import json
+import os
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from elegant_tf.evaluation import ssim as ssim_lib
+from pipelines import atomic_files
 from pipelines import synthetic
 
 # PSNR columns of the training-time table (dB); SSIM ones are "ssim_" + name.
@@ -56,22 +59,6 @@ def full_columns(metric: str) -> tuple:
   if metric == "psnr":
     names.append("D_gain")
   return tuple(names)
-
-
-def psnr(predicted, target, mask=None) -> float:
-  """PSNR in dB of images in [-1, 1] (peak 1 after mapping to [0, 1]), pooled over pixels.
-
-  mask: optional [N, H, W] of 0/1 selecting the pixels that count.
-  """
-  error = np.square((np.asarray(predicted) - np.asarray(target)) / 2.0)
-  if mask is None:
-    mse = error.mean()
-  else:
-    weights = np.broadcast_to(np.asarray(mask, np.float32)[..., None], error.shape)
-    if weights.sum() == 0:
-      return float("nan")
-    mse = (error * weights).sum() / weights.sum()
-  return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))
 
 
 def as_transfer(generator_like) -> Callable:
@@ -181,13 +168,13 @@ def score_swap(name: str, pairs: dict, c, d, rec_a, rec_b, with_ssim: bool = Tru
       # One SSIM map per candidate, averaged inside and outside the region.
       values = ssim_lib.ssim_map(images, truth) if with_ssim else None
       for region_name, mask in (("in", region), ("out", ~region)):
-        row[metric_key(method, output, region_name)] = psnr(images, truth, mask)
+        row[metric_key(method, output, region_name)] = ssim_lib.psnr(images, truth, mask)
         if with_ssim:
           row[metric_key(method, output, region_name, "ssim")] = ssim_lib.masked_mean(
               values, mask)
   reconstructed = np.concatenate([rec_a, rec_b])
   originals = np.concatenate([pairs["image_a"], pairs["image_b"]])
-  row["reconstruction"] = psnr(reconstructed, originals)
+  row["reconstruction"] = ssim_lib.psnr(reconstructed, originals)
   row["D_gain"] = gain_percent(row["D_in"], row["copy_D_in"], row["generic_D_in"])
   if with_ssim:
     row["ssim_reconstruction"] = ssim_lib.ssim(reconstructed, originals)
@@ -232,3 +219,22 @@ def markdown_table(rows: list[dict], columns: Sequence[str] = COLUMNS,
     cells = [str(row[columns[0]])] + [f"{row[name]:.{digits}f}" for name in columns[1:]]
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines)
+
+
+def write_run_evaluation(generator, source, config) -> str:
+  """The end-of-training evaluation: evaluation.md and .json in config.run_dir; the table.
+
+  config: the run's TrainConfig (attributes, eval_pairs, run_dir).
+  """
+  rows = evaluate_swaps(generator, source, config.attributes, config.eval_pairs)
+  table = markdown_table(rows)
+  with atomic_files.atomic_open(os.path.join(config.run_dir, "evaluation.md")) as f:
+    f.write("PSNR (dB) on held-out synthetic pairs against exact ground truth "
+            f"({config.eval_pairs} pairs per attribute). C = attribute removed, D = added; "
+            "in/out = inside/outside the attribute's region; copy = input unchanged; "
+            "generic = B with the attribute drawn at its own geometry in the mean style; "
+            "D_gain = (D - copy) / (generic - copy) inside the region, in %.\n\n"
+            + table + "\n")
+  with atomic_files.atomic_open(os.path.join(config.run_dir, "evaluation.json")) as f:
+    json.dump(rows, f, indent=2)
+  return table

@@ -6,59 +6,26 @@ call over numpy batches, and encode/decode for the interpolation modes, so the
 CLIs need not care where the model came from.
 """
 
-import dataclasses
 import os
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf.training import checkpointing
-from elegant_tf.serving import saved_model as export
 from elegant_tf.models import generator as generator_lib
+from elegant_tf.serving import layout
+from elegant_tf.serving import litert_model
+from elegant_tf.serving import transfer_model
+from elegant_tf.training import checkpointing
 from elegant_tf.training import train_config
 
 
-@dataclasses.dataclass
-class TransferModel:
-  """transfer(image, exemplar, attributes, strength=None) -> {"edited", "exemplar_edited"}.
-
-  All numpy. image, exemplar: float32 [b, S, S, 3] in [-1, 1]; attributes: float32
-  [b, n] slab weights (1 = take from the exemplar); strength: optional [b, n] in
-  [0, 1] multiplying them.
-  `generator` is the Keras generator when loaded from a run directory (None otherwise).
-  encode(image) -> (latent, [skips]); decode(image, edited_latent, latent, skips) ->
-  edited image; add_attribute(image, attributes, strength) -> edited image, or None
-  when the model has no prototype slabs.
-  """
-  attribute_names: tuple
-  image_size: int
-  transfer: Callable
-  source: str
-  generator: object = None
-  encode: Optional[Callable] = None
-  decode: Optional[Callable] = None
-  add_attribute: Optional[Callable] = None
-  kind: str = "saved_model"
-  # The loaded SavedModel or interpreter, held so its variables live as long as the model.
-  backend: object = None
-
-
-def _strength_or_ones(attributes, strength):
-  attributes = np.asarray(attributes, np.float32)
-  return np.ones_like(attributes) if strength is None else np.asarray(strength, np.float32)
-
-
-def _latest_version(model_dir: str) -> str:
-  versions = export.existing_versions(model_dir)
-  if not versions:
-    raise FileNotFoundError(f"{model_dir} holds no numeric version folder")
-  return os.path.join(model_dir, str(versions[-1]))
+TransferModel = transfer_model.TransferModel  # The type every loader returns.
 
 
 def load_saved_model(version_dir: str) -> TransferModel:
   """Use the SavedModel's own signatures, as TF Serving would."""
-  metadata = export.read_metadata(version_dir)
+  metadata = layout.read_metadata(version_dir)
   loaded = tf.saved_model.load(version_dir)
   signatures = loaded.signatures
 
@@ -66,7 +33,7 @@ def load_saved_model(version_dir: str) -> TransferModel:
     outputs = signatures["serving_default"](
         image=tf.constant(image, tf.float32), exemplar=tf.constant(exemplar, tf.float32),
         attributes=tf.constant(attributes, tf.float32),
-        strength=tf.constant(_strength_or_ones(attributes, strength)))
+        strength=tf.constant(transfer_model.strength_or_ones(attributes, strength)))
     return {k: v.numpy() for k, v in outputs.items()}
 
   def encode(image):
@@ -85,7 +52,7 @@ def load_saved_model(version_dir: str) -> TransferModel:
     def add_attribute(image, attributes, strength=None):
       return signatures["add_attribute"](
           image=tf.constant(image, tf.float32), attributes=tf.constant(attributes, tf.float32),
-          strength=tf.constant(_strength_or_ones(attributes, strength)))["edited"].numpy()
+          strength=tf.constant(transfer_model.strength_or_ones(attributes, strength)))["edited"].numpy()
 
   return TransferModel(tuple(metadata["attribute_names"]), int(metadata["image_size"]),
                        transfer, version_dir, encode=encode, decode=decode,
@@ -114,7 +81,7 @@ def load_run_dir(run_dir: str) -> TransferModel:
     raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
 
   def transfer(image, exemplar, attributes, strength=None):
-    weights = np.asarray(attributes, np.float32) * _strength_or_ones(attributes, strength)
+    weights = np.asarray(attributes, np.float32) * transfer_model.strength_or_ones(attributes, strength)
     outputs = generator({"image": image, "exemplar": exemplar, "attributes": weights})
     return {k: np.asarray(v) for k, v in outputs.items()}
 
@@ -132,8 +99,7 @@ def load_run_dir(run_dir: str) -> TransferModel:
 
 def load_tflite(path: str, num_threads: Optional[int] = None) -> TransferModel:
   """A .tflite file written by `python -m elegant_tf.tflite` (batch-1 signatures)."""
-  from elegant_tf.serving import tflite_convert as tflite  # Imports the LiteRT interpreter only when needed.
-  return tflite.load(path, num_threads=num_threads)
+  return litert_model.load(path, num_threads=num_threads)
 
 
 def load(path: str) -> TransferModel:
@@ -147,8 +113,8 @@ def load(path: str) -> TransferModel:
     return load_saved_model(path)
   if os.path.exists(os.path.join(path, train_config.RESOLVED_FLAGS_FILE)):
     return load_run_dir(path)
-  if os.path.isdir(path) and export.existing_versions(path):
-    return load_saved_model(_latest_version(path))
+  if os.path.isdir(path) and layout.existing_versions(path):
+    return load_saved_model(layout.newest_version_dir(path))
   raise FileNotFoundError(
       f"--model={path} is neither a SavedModel (saved_model.pb), a model folder with numeric "
       "versions, a run directory (flags.txt + checkpoints/), nor a .tflite file")

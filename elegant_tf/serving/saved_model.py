@@ -1,6 +1,8 @@
 """Export the generator as a SavedModel that TF Serving loads, in numeric version folders.
 
-`python -m elegant_tf.export --run_dir=runs/demo --export_dir=saved_models/elegant_demo`
+The library behind `python -m elegant_tf.export` and the end of training. It is
+handed a generator and, optionally, its prototype slabs as an array: it never
+opens training data (the caller computes prototypes, see prototypes.py).
 
 Layout: <export_dir>/<version>/ (saved_model.pb, variables/, assets/elegant_metadata.json).
 A version is written under a temporary name and renamed when complete, so TF
@@ -32,10 +34,8 @@ A fixed-shape placeholder would leave that check to the client library (the TF
 Serving C++ server feeds placeholders without comparing shapes).
 """
 
-import json
 import os
 import shutil
-import sys
 from typing import Optional, Sequence
 
 import keras
@@ -44,21 +44,12 @@ import tensorflow as tf
 
 from elegant_tf.models import latent_swap
 from elegant_tf.models import precision
+from elegant_tf.serving import layout
+from pipelines import alignment
+from pipelines import image_decoding
 
-METADATA_FILE = "elegant_metadata.json"
 # Magic numbers of the formats tf.io.decode_image reads.
 _IMAGE_MAGICS = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
-
-
-def existing_versions(export_dir: str) -> list[int]:
-  if not os.path.isdir(export_dir):
-    return []
-  return sorted(int(name) for name in os.listdir(export_dir) if name.isdigit())
-
-
-def next_version(export_dir: str) -> int:
-  versions = existing_versions(export_dir)
-  return versions[-1] + 1 if versions else 1
 
 
 def latent_shape(generator, image_size: int) -> list[int]:
@@ -224,9 +215,6 @@ class _Signatures:
   def _decode_images(self, data, name: str):
     """string [b] encoded images -> float32 [b, S, S, 3] in [-1, 1]."""
     data = _check_shape(data, "transfer_bytes", name, [None])
-    # Imported here: pipelines is only needed by this signature's tracing.
-    from pipelines import alignment
-    from pipelines import image_decoding
 
     def decode_one(contents):
       known = tf.reduce_any([tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
@@ -321,34 +309,28 @@ def _spec(name: str, dtype=tf.float32, shape=None) -> tf.TensorSpec:
 
 def export_generator(generator, attribute_names: Sequence[str], image_size: int,
                      export_dir: str, version: Optional[int] = None,
-                     prototypes: Optional[np.ndarray] = None, prototype_source=None,
-                     prototype_split: str = "train", prototype_examples: int = 256,
+                     prototypes: Optional[np.ndarray] = None,
                      training_data: Optional[str] = None) -> str:
   """Write the SavedModel with every signature of the module docstring; return its folder.
 
-  prototypes: float32 [h, w, C] prototype slabs (see prototypes.py; a NaN slab marks an
-  attribute without a prototype, which add_attribute refuses to add); or give
-  `prototype_source` (a FaceSource with the training attributes) to compute them
-  here from up to `prototype_examples` positives per attribute of `prototype_split`.
-  Without either, the model has no `add_attribute` signature.
+  prototypes: float32 [h, w, C] prototype slabs computed by the caller
+  (prototypes.compute_prototypes; a NaN slab marks an attribute without a prototype,
+  which add_attribute refuses to add). Without them the model has no `add_attribute`
+  signature.
   training_data: the --data spec the model was trained on, recorded in the metadata
   so TFLite int8 calibration can draw from the same pipeline.
   """
-  version = next_version(export_dir) if version is None else int(version)
+  version = layout.next_version(export_dir) if version is None else int(version)
   if version < 1:
     raise ValueError(f"version {version}: TF Serving versions are positive integers")
   final_dir = os.path.join(export_dir, str(version))
   if os.path.exists(final_dir):
     raise FileExistsError(f"{final_dir} exists; versions are never overwritten, pick another "
-                          f"(next free: {next_version(export_dir)})")
+                          f"(next free: {layout.next_version(export_dir)})")
   attribute_names = list(attribute_names)
   # A mixed-precision generator is exported as its float32 twin (same weights):
   # float32 signatures, and TFLite's builtin kernels have no bfloat16.
   generator = precision.float32_copy(generator)
-  if prototypes is None and prototype_source is not None:
-    from elegant_tf.serving import prototypes as prototypes_lib  # Needs the data pipelines.
-    prototypes = prototypes_lib.compute_prototypes(
-        generator, prototype_source, attribute_names, prototype_split, prototype_examples)
   if prototypes is not None:
     prototypes = np.asarray(prototypes, np.float32)
     expected = latent_shape(generator, image_size)
@@ -377,7 +359,6 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
   temporary_dir = os.path.join(export_dir, f".incomplete-{version}")
   shutil.rmtree(temporary_dir, ignore_errors=True)
   archive.write_out(temporary_dir, verbose=False)
-  os.makedirs(os.path.join(temporary_dir, "assets"), exist_ok=True)
   metadata = {"attribute_names": attribute_names, "image_size": image_size,
               "value_range": [-1.0, 1.0], "version": version,
               "encoder_widths": list(generator.encoder_widths),
@@ -388,85 +369,10 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
                   name for i, name in enumerate(attribute_names)
                   if prototypes is not None and i not in signatures.missing_prototypes],
               "training_data": training_data}
-  with open(os.path.join(temporary_dir, "assets", METADATA_FILE), "w") as f:
-    json.dump(metadata, f, indent=2)
+  layout.write_metadata(temporary_dir, metadata)
   if os.path.exists(final_dir):  # Another exporter took this version meanwhile.
     shutil.rmtree(temporary_dir, ignore_errors=True)
     raise FileExistsError(f"{final_dir} appeared while exporting; versions are never "
                           "overwritten")
   os.rename(temporary_dir, final_dir)
   return final_dir
-
-
-def read_metadata(version_dir: str) -> dict:
-  with open(os.path.join(version_dir, "assets", METADATA_FILE)) as f:
-    return json.load(f)
-
-
-def export_run(run_dir: str, export_dir: str, version: Optional[int] = None,
-               prototype_examples: int = 256) -> str:
-  """Export the newest checkpoint of a training run (with prototypes from its data)."""
-  from elegant_tf.serving import model_loading
-  from elegant_tf.training import train_config
-  from pipelines import data_spec
-  config = train_config.TrainConfig.from_flagfile(
-      os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
-  model = model_loading.load_run_dir(run_dir)
-  source = data_spec.open_source(config.data, config.image_size, seed=config.seed,
-                                 tfds_data_dir=config.tfds_data_dir)
-  return export_generator(model.generator, config.attributes, config.image_size, export_dir,
-                          version, prototype_source=source, prototype_split=config.split,
-                          prototype_examples=prototype_examples, training_data=config.data)
-
-
-def main(argv=None) -> int:
-  """`python -m elegant_tf.export`: flags are defined here, so importing defines none."""
-  from absl import app
-  from absl import flags
-
-  flags.DEFINE_string("run_dir", None,
-                      "Training run directory (holds flags.txt and checkpoints/); its newest "
-                      "checkpoint is exported.")
-  flags.DEFINE_string("export_dir", None,
-                      "Model folder, e.g. saved_models/elegant_demo. The SavedModel goes to "
-                      "<export_dir>/<version>/, the layout TF Serving loads.")
-  flags.DEFINE_integer("version", None,
-                       "Version folder number (positive). Default: one above the highest "
-                       "existing version. An existing version is never overwritten.")
-  flags.DEFINE_integer("prototype_examples", 256,
-                       "Training positives averaged per attribute for the add_attribute "
-                       "prototype slabs.")
-  flags.register_validator("run_dir", lambda v: bool(v), "--run_dir is required")
-  flags.register_validator("export_dir", lambda v: bool(v), "--export_dir is required")
-  flag_values = flags.FLAGS
-
-  def run(unused_argv):
-    if len(unused_argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    from elegant_tf.training import train_config
-    if not os.path.exists(os.path.join(flag_values.run_dir, train_config.RESOLVED_FLAGS_FILE)):
-      raise app.UsageError(f"--run_dir={flag_values.run_dir} is not a training run directory "
-                           f"(no {train_config.RESOLVED_FLAGS_FILE})", exitcode=2)
-    if flag_values.version is not None:
-      if flag_values.version < 1:
-        raise app.UsageError(f"--version={flag_values.version} must be a positive integer",
-                             exitcode=2)
-      taken = os.path.join(flag_values.export_dir, str(flag_values.version))
-      if os.path.exists(taken):
-        raise app.UsageError(
-            f"--version={flag_values.version}: {taken} exists and is never overwritten; next "
-            f"free version: {next_version(flag_values.export_dir)}", exitcode=2)
-    try:
-      version_dir = export_run(flag_values.run_dir, flag_values.export_dir,
-                               flag_values.version, flag_values.prototype_examples)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
-      print(f"export: {error}", file=sys.stderr)
-      sys.exit(2)
-    print(version_dir)
-
-  app.run(run, argv=argv)
-  return 0
-
-
-if __name__ == "__main__":
-  main()

@@ -1,7 +1,6 @@
-"""Convert the exported SavedModel to TFLite for phones, verify it, and load it back.
+"""Convert the exported SavedModel to TFLite for phones, and verify the result.
 
-`python -m elegant_tf.tflite --saved_model=saved_models/elegant_demo --out=elegant.tflite
- --quantize=none|float16|dynamic|int8`
+The library behind `python -m elegant_tf.tflite`; litert_model.py loads the file back.
 
 Builtin TFLite ops only (no Flex). The file carries four batch-1 signatures:
 `transfer` (image, exemplar, attributes, strength -> edited, exemplar_edited),
@@ -20,10 +19,8 @@ pairs from the training pipeline, float32 inputs/outputs, ops without an int8
 kernel left in float (still builtin).
 """
 
-import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from typing import Optional
@@ -31,23 +28,14 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf.serving import saved_model as export
+from elegant_tf.evaluation import ssim
+from elegant_tf.serving import layout
+from elegant_tf.serving import litert_model
 from elegant_tf.serving import model_loading
-from pipelines import atomic_files
+from pipelines import data_spec
+from pipelines import pairs
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-METADATA_NAME = "elegant_metadata"
-
-
-def resolve_saved_model(path: str) -> str:
-  """A version folder as is; a model folder -> its newest version."""
-  if os.path.exists(os.path.join(path, "saved_model.pb")):
-    return path
-  versions = export.existing_versions(path)
-  if not versions:
-    raise FileNotFoundError(f"{path} is neither a SavedModel version folder (saved_model.pb) "
-                            "nor a model folder with numeric versions")
-  return os.path.join(path, str(versions[-1]))
 
 
 def _batch_one_wrapper(loaded, metadata: dict) -> tuple[tf.Module, list]:
@@ -92,8 +80,6 @@ def _batch_one_wrapper(loaded, metadata: dict) -> tuple[tf.Module, list]:
 def calibration_pairs(data: str, attributes, image_size: int, count: int, split: str = "train",
                       seed: int = 0):
   """`count` (image, exemplar, labels_a) batch-1 pairs from the training pipeline."""
-  from pipelines import data_spec
-  from pipelines import pairs
   source = data_spec.open_source(data, image_size, seed=seed)
   stream = pairs.attribute_pairs(source, list(attributes), 1, split=split, seed=seed)
   for batch in stream.take(count):
@@ -124,32 +110,6 @@ def _representative_dataset(loaded, metadata: dict, data: str, count: int, keys:
   return generate
 
 
-def embed_metadata(content: bytes, metadata: dict) -> bytes:
-  """Add the metadata JSON to the flatbuffer's metadata list (readable without TF)."""
-  from tensorflow.lite.python import schema_py_generated as schema
-  from tensorflow.lite.tools import flatbuffer_utils
-  model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
-  buffer = schema.BufferT()
-  buffer.data = np.frombuffer(json.dumps(metadata).encode(), np.uint8)
-  model.buffers.append(buffer)
-  entry = schema.MetadataT()
-  entry.name = METADATA_NAME
-  entry.buffer = len(model.buffers) - 1
-  model.metadata = list(model.metadata or []) + [entry]
-  return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-
-
-def read_metadata(content: bytes) -> dict:
-  """The metadata JSON embedded by `embed_metadata`."""
-  from tensorflow.lite.python import schema_py_generated as schema
-  model = schema.Model.GetRootAs(content, 0)
-  for i in range(model.MetadataLength()):
-    entry = model.Metadata(i)
-    if entry.Name() == METADATA_NAME.encode():
-      return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
-  raise ValueError(f"no {METADATA_NAME} entry: not written by `python -m elegant_tf.tflite`")
-
-
 def convert(saved_model: str, quantize: str = "none", data: Optional[str] = None,
             calibration_samples: int = 32) -> bytes:
   """TFLite flatbuffer bytes of the SavedModel (model or version folder).
@@ -158,8 +118,8 @@ def convert(saved_model: str, quantize: str = "none", data: Optional[str] = None
   """
   if quantize not in QUANTIZATIONS:
     raise ValueError(f"quantize={quantize!r}; valid: {', '.join(QUANTIZATIONS)}")
-  version_dir = resolve_saved_model(saved_model)
-  metadata = export.read_metadata(version_dir)
+  version_dir = layout.newest_version_dir(saved_model)
+  metadata = layout.read_metadata(version_dir)
   loaded = tf.saved_model.load(version_dir)
   module, keys = _batch_one_wrapper(loaded, metadata)
   staging = tempfile.mkdtemp(prefix="elegant_tflite_")
@@ -187,64 +147,7 @@ def convert(saved_model: str, quantize: str = "none", data: Optional[str] = None
     content = converter.convert()
   finally:
     shutil.rmtree(staging, ignore_errors=True)
-  return embed_metadata(content, {**metadata, "quantize": quantize})
-
-
-write_atomically = atomic_files.write_atomically  # Kept: callers and tests use this name.
-
-
-def load(path: str, num_threads: Optional[int] = None) -> model_loading.TransferModel:
-  """TransferModel over a .tflite file's signature runners (batch 1, looped over batches)."""
-  from ai_edge_litert import interpreter as litert
-  with open(path, "rb") as f:
-    content = f.read()
-  metadata = read_metadata(content)
-  interpreter = litert.Interpreter(model_content=content, num_threads=num_threads)
-  runners = {key: interpreter.get_signature_runner(key)
-             for key in interpreter.get_signature_list()}
-  num_skips = len(metadata["skip_shapes"])
-
-  def per_example(key, inputs: dict) -> dict:
-    """Run a batch-1 signature over a batch, one example at a time."""
-    batch = len(next(iter(inputs.values())))
-    rows = [runners[key](**{k: np.asarray(v[i:i + 1], np.float32) for k, v in inputs.items()})
-            for i in range(batch)]
-    return {k: np.concatenate([row[k] for row in rows]) for k in rows[0]}
-
-  def ones_if_none(attributes, strength):
-    return np.ones_like(np.asarray(attributes, np.float32)) if strength is None else strength
-
-  def transfer(image, exemplar, attributes, strength=None):
-    return per_example("transfer", {"image": image, "exemplar": exemplar,
-                                    "attributes": attributes,
-                                    "strength": ones_if_none(attributes, strength)})
-
-  def encode(image):
-    outputs = per_example("encode", {"image": image})
-    return outputs["latent"], [outputs[f"skip_{k}"] for k in range(num_skips)]
-
-  def decode(image, edited_latent, latent, skips):
-    return per_example("decode", {"image": image, "edited_latent": edited_latent,
-                                  "latent": latent,
-                                  **{f"skip_{k}": s for k, s in enumerate(skips)}})["edited"]
-
-  add_attribute = None
-  if "add_attribute" in runners:
-    def add_attribute(image, attributes, strength=None):
-      return per_example("add_attribute", {
-          "image": image, "attributes": attributes,
-          "strength": ones_if_none(attributes, strength)})["edited"]
-
-  return model_loading.TransferModel(
-      tuple(metadata["attribute_names"]), int(metadata["image_size"]), transfer, path,
-      encode=encode, decode=decode, add_attribute=add_attribute, kind="tflite",
-      backend=interpreter)
-
-
-def psnr(a, b) -> float:
-  """PSNR in dB of [-1, 1] images (peak-to-peak 2)."""
-  mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-  return float("inf") if mse == 0 else 10.0 * np.log10(4.0 / mse)
+  return layout.embed_tflite_metadata(content, {**metadata, "quantize": quantize})
 
 
 def time_transfer(model, image, exemplar, attributes, repeats: int = 10) -> float:
@@ -269,8 +172,9 @@ def held_out_pairs(metadata: dict, data: str, count: int):
 def verify(tflite_path: str, saved_model_dir: str, images: np.ndarray, exemplars: np.ndarray,
            reference: Optional[model_loading.TransferModel] = None, repeats: int = 10) -> dict:
   """Compare a .tflite file with the SavedModel on the same pairs; return one table row."""
-  reference = reference or model_loading.load_saved_model(resolve_saved_model(saved_model_dir))
-  candidate = load(tflite_path)
+  reference = reference or model_loading.load_saved_model(
+      layout.newest_version_dir(saved_model_dir))
+  candidate = litert_model.load(tflite_path)
   n = len(reference.attribute_names)
   rng = np.random.default_rng(0)
   attributes = rng.integers(0, 2, (len(images), n)).astype(np.float32)
@@ -278,7 +182,7 @@ def verify(tflite_path: str, saved_model_dir: str, images: np.ndarray, exemplars
   expected = reference.transfer(images, exemplars, attributes)
   actual = candidate.transfer(images, exemplars, attributes)
   difference = max(float(np.max(np.abs(actual[k] - expected[k]))) for k in expected)
-  quality = min(psnr(actual[k], expected[k]) for k in expected)
+  quality = min(ssim.psnr(actual[k], expected[k]) for k in expected)
   latency = time_transfer(candidate, images[:1], exemplars[:1], attributes[:1], repeats)
   return {"file": tflite_path, "size_bytes": os.path.getsize(tflite_path),
           "max_abs_diff": difference, "psnr_db": quality, "latency_ms": 1000 * latency}
@@ -293,61 +197,3 @@ def format_table(rows: list, reference_latency_ms: Optional[float] = None) -> st
     lines.append(f"| {row['file']} | {row['size_bytes'] / 1024:.1f} | {row['max_abs_diff']:.2e} "
                  f"| {row['psnr_db']:.1f} | {row['latency_ms']:.2f} |")
   return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-  """`python -m elegant_tf.tflite`: flags are defined here, so importing defines none."""
-  from absl import app
-  from absl import flags
-
-  flags.DEFINE_string("saved_model", None,
-                      "Exported SavedModel: a model folder (newest version is used) or one "
-                      "version folder, e.g. saved_models/elegant_demo or .../elegant_demo/3.")
-  flags.DEFINE_string("out", None, "Output .tflite file (written atomically).")
-  flags.DEFINE_enum("quantize", "none", list(QUANTIZATIONS),
-                    "none: float32 (matches the SavedModel to ~1e-4); float16: half-size "
-                    "weights; dynamic: int8 weights, float activations; int8: int8 weights and "
-                    "activations calibrated on training pairs (float32 inputs/outputs).")
-  flags.DEFINE_string("data", None,
-                      "--data spec for int8 calibration and the held-out verification pairs. "
-                      "Default: the data the model was trained on (from its metadata).")
-  flags.DEFINE_integer("calibration_samples", 32, "Training pairs used to calibrate int8.")
-  flags.DEFINE_integer("verify_pairs", 8,
-                       "Held-out test-split pairs to compare against the SavedModel (0: skip).")
-  flags.register_validator("saved_model", lambda v: bool(v), "--saved_model is required")
-  flags.register_validator("out", lambda v: bool(v) and v.endswith(".tflite"),
-                           "--out is required and must end in .tflite")
-  flag_values = flags.FLAGS
-
-  def run(unused_argv):
-    if len(unused_argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    try:
-      version_dir = resolve_saved_model(flag_values.saved_model)
-      metadata = export.read_metadata(version_dir)
-      data = flag_values.data or metadata.get("training_data")
-      if (flag_values.quantize == "int8" or flag_values.verify_pairs) and not data:
-        raise ValueError("this SavedModel does not record its training data; pass --data")
-      content = convert(version_dir, flag_values.quantize, data,
-                        flag_values.calibration_samples)
-    except (FileNotFoundError, ValueError) as error:
-      print(f"tflite: {error}", file=sys.stderr)
-      sys.exit(2)
-    write_atomically(flag_values.out, content)
-    print(f"wrote {flag_values.out} ({len(content) / 1024:.1f} KiB, quantize="
-          f"{flag_values.quantize}) from {version_dir}")
-    if flag_values.verify_pairs:
-      images, exemplars = held_out_pairs(metadata, data, flag_values.verify_pairs)
-      reference = model_loading.load_saved_model(version_dir)
-      attributes = np.ones((1, len(reference.attribute_names)), np.float32)
-      reference_ms = 1000 * time_transfer(reference, images[:1], exemplars[:1], attributes)
-      row = verify(flag_values.out, version_dir, images, exemplars, reference)
-      print(f"verified on {len(images)} held-out pairs (test split of {data}):")
-      print(format_table([row], reference_ms))
-
-  app.run(run, argv=argv)
-  return 0
-
-
-if __name__ == "__main__":
-  main()

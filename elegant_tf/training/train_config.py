@@ -3,9 +3,10 @@
 import dataclasses
 from typing import Optional
 
+from elegant_tf import usage
 from elegant_tf.models import discriminator as discriminator_lib
-from elegant_tf.training import losses
 from elegant_tf.models import precision as precision_lib
+from elegant_tf.training import losses
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
@@ -25,8 +26,11 @@ RESUMABLE_CHANGES = frozenset({
     "precision"})
 
 
-class ConfigError(ValueError):
-  """A setting (or the data it names) cannot work; raised before any training work."""
+class ConfigError(usage.UsageError):
+  """A setting (or the data it names) cannot work; raised before any training work.
+
+  A UsageError, so every command reports it the same way (one line, exit 2).
+  """
 
 
 @dataclasses.dataclass(frozen=True)

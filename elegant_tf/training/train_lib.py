@@ -1,16 +1,17 @@
-"""The work of `python -m elegant_tf.train`: data, networks, fit, checkpoints, export, evaluation.
+"""The work of `python -m elegant_tf.train`: data, networks, fit, checkpoints, samples.
 
 `train(config)` takes a validated TrainConfig; the command line lives in train.py.
+Export and the end-of-run evaluation are not training: the command hands them in
+as `end_of_run`, so this package imports nothing from serving/ or evaluation/.
 """
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import shutil
 import tempfile
-from typing import Optional
+from typing import Callable, Optional
 
 import keras
 import numpy as np
@@ -19,10 +20,8 @@ import tensorflow as tf
 from elegant_tf.training import checkpointing
 from elegant_tf.training import cluster
 from elegant_tf.models import discriminator as discriminator_lib
-from elegant_tf.serving import saved_model as export
 from elegant_tf.training import gan_trainer
 from elegant_tf.models import generator as generator_lib
-from elegant_tf.evaluation import ground_truth_eval
 from pipelines import image_grid
 from elegant_tf.models import precision
 from elegant_tf.training import run_lock
@@ -210,22 +209,6 @@ def report_data(source, config: train_config.TrainConfig) -> None:
     logging.warning("%s", warning)
 
 
-def evaluate_on_synthetic(generator, source, config: train_config.TrainConfig) -> str:
-  rows = ground_truth_eval.evaluate_swaps(generator, source, config.attributes,
-                                          config.eval_pairs)
-  table = ground_truth_eval.markdown_table(rows)
-  with atomic_files.atomic_open(os.path.join(config.run_dir, "evaluation.md")) as f:
-    f.write("PSNR (dB) on held-out synthetic pairs against exact ground truth "
-            f"({config.eval_pairs} pairs per attribute). C = attribute removed, D = added; "
-            "in/out = inside/outside the attribute's region; copy = input unchanged; "
-            "generic = B with the attribute drawn at its own geometry in the mean style; "
-            "D_gain = (D - copy) / (generic - copy) inside the region, in %.\n\n"
-            + table + "\n")
-  with atomic_files.atomic_open(os.path.join(config.run_dir, "evaluation.json")) as f:
-    json.dump(rows, f, indent=2)
-  return table
-
-
 def worker_of(config: train_config.TrainConfig):
   """This process's ClusterInfo under --strategy=multi_worker (else None), checked."""
   if config.strategy != "multi_worker":
@@ -296,19 +279,24 @@ def unusable_data_is_a_config_error(config: train_config.TrainConfig, problems: 
     raise train_config.ConfigError(f"--data={config.data}: {problems[0]}") from error
 
 
-def train(config: train_config.TrainConfig) -> dict:
+# What the command does once the weights are final: (generator, source) -> more result
+# entries (e.g. {"export": ..., "evaluation": ...}). Runs on the chief only.
+EndOfRun = Callable[[keras.Model, object], dict]
+
+
+def train(config: train_config.TrainConfig, end_of_run: Optional[EndOfRun] = None) -> dict:
   """Train (or resume) a run; see _train. Data found unusable while training: ConfigError.
 
-  The chief holds run_dir's lock until this returns (run_lock.py).
+  The chief holds run_dir's lock until this returns (run_lock.py), end_of_run included.
   """
   problems = []
   with contextlib.ExitStack() as held, unusable_data_is_a_config_error(config, problems):
-    return _train(config, problems, held)
+    return _train(config, problems, held, end_of_run)
 
 
 def _train(config: train_config.TrainConfig, problems: list,
-           held: contextlib.ExitStack) -> dict:
-  """Train (or resume) a run; return paths and the evaluation rows it produced.
+           held: contextlib.ExitStack, end_of_run: Optional[EndOfRun]) -> dict:
+  """Train (or resume) a run; return its step, sample grid and what end_of_run added.
 
   Under --strategy=multi_worker every worker runs this; only the chief writes the
   run directory, samples and export. The others save the checkpoints the
@@ -378,16 +366,9 @@ def _train(config: train_config.TrainConfig, problems: list,
     return result
   image_grid.write_png(os.path.join(config.run_dir, "samples", "latest.png"), samples.latest_grid)
   result["sample_grid"] = os.path.join(config.run_dir, "samples", "latest.png")
-  if config.export_dir:
-    result["export"] = export.export_generator(gan.generator, config.attributes,
-                                               config.image_size, config.export_dir,
-                                               prototype_source=source,
-                                               prototype_split=config.split,
-                                               training_data=config.data)
-  if data_spec.parse_data_spec(config.data)[0] == "synthetic" and config.eval_pairs:
-    # The float32 twin: the numbers describe the exported model, whatever --precision.
-    result["evaluation"] = evaluate_on_synthetic(precision.float32_copy(gan.generator), source,
-                                                 config)
+  if end_of_run is not None:
+    result.update(end_of_run(gan.generator, source))
+  # The other workers wait here until the chief's end of run is written.
   if worker is not None:
     wait_for_all_workers(strategy)
   return result

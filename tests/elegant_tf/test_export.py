@@ -10,9 +10,13 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from elegant_tf.serving import saved_model as export
 from elegant_tf.models import latent_swap
-from elegant_tf.training import train_lib
+from elegant_tf.serving import layout
+from elegant_tf.serving import litert_model
+from elegant_tf.serving import model_loading
+from elegant_tf.serving import saved_model
+from elegant_tf.serving import tflite_convert
+from pipelines import atomic_files
 from tests.elegant_tf import tiny
 from tests.pipelines import test_image_decoding
 
@@ -25,7 +29,7 @@ def trained(tmp_path_factory):
   tmp_path = tmp_path_factory.mktemp("export")
   config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0,
                             export_dir=str(tmp_path / "models" / "tiny"))
-  result = train_lib.train(config)
+  result = tiny.train_as_command(config)
   return {"config": config, "version_dir": result["export"],
           "loaded": tf.saved_model.load(result["export"])}
 
@@ -55,7 +59,7 @@ def test_signatures_inputs_outputs_and_metadata(trained):
   assert [n.decode() for n in metadata["attribute_names"]] == ["Eyeglasses", "Bangs"]
   assert metadata["image_size"] == 32 and metadata["version"] == 1
   assert list(metadata["value_range"]) == [-1.0, 1.0] and metadata["has_prototypes"]
-  assets = export.read_metadata(trained["version_dir"])
+  assets = layout.read_metadata(trained["version_dir"])
   assert assets["attribute_names"] == ["Eyeglasses", "Bangs"] and assets["version"] == 1
   assert assets["latent_shape"] == [4, 4, 16] and assets["training_data"] == "synthetic"
 
@@ -98,7 +102,7 @@ def test_attribute_without_prototype_is_refused_by_add_attribute(tmp_path):
   start, stop = latent_swap.slab_boundaries(16, 2)[1]
   prototypes[..., start:stop] = np.nan
   version_dir = tiny.untrained_export(tmp_path, prototypes=prototypes)
-  assert export.read_metadata(version_dir)["prototype_attributes"] == ["Eyeglasses"]
+  assert layout.read_metadata(version_dir)["prototype_attributes"] == ["Eyeglasses"]
   add = tf.saved_model.load(version_dir).signatures["add_attribute"]
   image, _ = _inputs()
   edited = add(image=image, attributes=tf.constant([[1.0, 0.0]] * 2),
@@ -194,17 +198,17 @@ def test_bad_requests_name_the_input(trained, signature, inputs, message):
 
 def test_versions_count_up_and_are_never_overwritten(trained, tmp_path):
   model = tiny.untrained_generator()
-  first = export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
-  second = export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
+  first = saved_model.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
+  second = saved_model.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
   assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
   with pytest.raises(FileExistsError, match="never overwritten.*next free: 3"):
-    export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path), version=2)
+    saved_model.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path), version=2)
   with pytest.raises(ValueError, match="positive"):
-    export.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path), version=0)
+    saved_model.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path), version=0)
   assert sorted(os.listdir(tmp_path)) == ["1", "2"]  # No .incomplete-* left behind.
   # Without prototypes there is no add_attribute signature, and the metadata says so.
   assert "add_attribute" not in tf.saved_model.load(second).signatures
-  assert export.read_metadata(second)["has_prototypes"] is False
+  assert layout.read_metadata(second)["has_prototypes"] is False
 
 
 
@@ -260,11 +264,9 @@ def test_transfer_bytes_reads_every_formats_header(tmp_path, monkeypatch, fmt):
 
 
 def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_path):
-  from elegant_tf.serving import model_loading
-  from elegant_tf.serving import tflite_convert as tflite
   config = tiny.tiny_config(tmp_path, train_steps=2, precision="mixed_bfloat16",
                             export_dir=str(tmp_path / "models" / "tiny"))
-  result = train_lib.train(config)
+  result = tiny.train_as_command(config)
   assert "| Eyeglasses |" in result["evaluation"]  # The end-of-run evaluation ran too.
   version_dir = result["export"]
   signatures = tf.saved_model.load(version_dir).signatures
@@ -289,7 +291,7 @@ def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_pa
     np.testing.assert_allclose(served[key].numpy(), expected[key], atol=1e-5)
   # And it converts to TFLite with builtin ops as before, matching the SavedModel.
   path = str(tmp_path / "bf16_trained.tflite")
-  tflite.write_atomically(path, tflite.convert(config.export_dir, "none"))
-  converted = tflite.load(path).transfer(image.numpy(), exemplar.numpy(), weights)
+  atomic_files.write_atomically(path, tflite_convert.convert(config.export_dir, "none"))
+  converted = litert_model.load(path).transfer(image.numpy(), exemplar.numpy(), weights)
   for key in ("edited", "exemplar_edited"):
     np.testing.assert_allclose(converted[key], served[key].numpy(), atol=1e-4)

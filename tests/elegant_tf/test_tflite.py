@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from elegant_tf.serving import model_loading
-from elegant_tf.serving import tflite_convert as tflite
+from elegant_tf.serving import layout
+from elegant_tf.serving import tflite_convert
+from pipelines import atomic_files
 from tests.elegant_tf import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -25,7 +27,7 @@ def converted(tmp_path_factory):
   tmp_path = tmp_path_factory.mktemp("tflite")
   version_dir = _tiny_export(tmp_path / "models")
   path = str(tmp_path / "float32.tflite")
-  tflite.write_atomically(path, tflite.convert(str(tmp_path / "models"), "none"))
+  atomic_files.write_atomically(path, tflite_convert.convert(str(tmp_path / "models"), "none"))
   return {"version_dir": version_dir, "path": path, "tmp": tmp_path,
           "reference": model_loading.load_saved_model(version_dir)}
 
@@ -66,23 +68,23 @@ def _op_names(path):
 @pytest.mark.parametrize("quantize,min_psnr", [("float16", 60), ("dynamic", 35), ("int8", 20)])
 def test_quantized_files_use_builtin_ops_and_stay_close(converted, quantize, min_psnr):
   path = str(converted["tmp"] / f"{quantize}.tflite")
-  tflite.write_atomically(path, tflite.convert(converted["version_dir"], quantize,
+  atomic_files.write_atomically(path, tflite_convert.convert(converted["version_dir"], quantize,
                                                calibration_samples=4))
   names = _op_names(path)
   assert not any(name.startswith("Flex") or name == "CUSTOM" for name in names), names
   assert os.path.getsize(path) < os.path.getsize(converted["path"])
   images, exemplars, _ = _pairs()
-  row = tflite.verify(path, converted["version_dir"], images, exemplars,
+  row = tflite_convert.verify(path, converted["version_dir"], images, exemplars,
                       converted["reference"], repeats=2)
   assert row["psnr_db"] > min_psnr and row["latency_ms"] > 0
-  assert tflite.read_metadata(open(path, "rb").read())["quantize"] == quantize
+  assert layout.read_tflite_metadata(open(path, "rb").read())["quantize"] == quantize
 
 
 def test_metadata_travels_inside_the_file(converted):
-  metadata = tflite.read_metadata(open(converted["path"], "rb").read())
+  metadata = layout.read_tflite_metadata(open(converted["path"], "rb").read())
   assert metadata["attribute_names"] == ["Eyeglasses", "Bangs"] and metadata["image_size"] == 32
   with pytest.raises(ValueError, match="no elegant_metadata"):
-    tflite.read_metadata(open(converted["path"], "rb").read().replace(
+    layout.read_tflite_metadata(open(converted["path"], "rb").read().replace(
         b"elegant_metadata", b"other_metadata__"))
 
 

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from elegant_tf.serving import model_loading
-from elegant_tf.serving import tflite_convert as tflite
+from elegant_tf.serving import tflite_convert
+from pipelines import atomic_files
 from elegant_tf import transfer
 from tests.elegant_tf import tiny
 from tests.pipelines import test_image_decoding
@@ -26,7 +27,7 @@ def models(tmp_path_factory):
   tmp_path = tmp_path_factory.mktemp("transfer")
   version_dir = tiny.untrained_export(tmp_path / "models")
   tflite_path = str(tmp_path / "model.tflite")
-  tflite.write_atomically(tflite_path, tflite.convert(version_dir, "none"))
+  atomic_files.write_atomically(tflite_path, tflite_convert.convert(version_dir, "none"))
   rng = np.random.default_rng(0)
   for k in range(4):  # Different sizes and formats on purpose.
     pixels = rng.integers(0, 256, (40 + 10 * k, 36 + 5 * k, 3), np.uint8)

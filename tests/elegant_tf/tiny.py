@@ -1,10 +1,13 @@
-"""Tiny settings and a fake pair batch shared by the training tests."""
+"""Tiny settings, a fake pair batch and tiny exports shared by the tests."""
 
 import dataclasses
 
 import numpy as np
 
+from elegant_tf import train
+from elegant_tf.serving import saved_model
 from elegant_tf.training import train_config
+from elegant_tf.training import train_lib
 
 TINY = train_config.TrainConfig(
     data="synthetic", attributes=("Eyeglasses", "Bangs"), image_size=32, batch_size=4,
@@ -15,6 +18,12 @@ TINY = train_config.TrainConfig(
 
 def tiny_config(tmp_path, **changes) -> train_config.TrainConfig:
   return dataclasses.replace(TINY, run_dir=str(tmp_path / "run"), **changes)
+
+
+def train_as_command(config: train_config.TrainConfig) -> dict:
+  """train_lib.train followed by what `python -m elegant_tf.train` does at the end of a
+  run (export, ground-truth evaluation), without a subprocess."""
+  return train_lib.train(config, train.end_of_run(config))
 
 
 def random_pair_batch(batch_size=4, size=32, num_attributes=2, attribute=1, seed=0) -> dict:
@@ -45,7 +54,6 @@ def untrained_generator():
 def untrained_export(export_dir, prototypes=None, training_data=None, model=None) -> str:
   """Export `model` (default: a new untrained_generator()) for attributes Eyeglasses,
   Bangs at 32 px; return the version folder."""
-  from elegant_tf.serving import saved_model as export
-  return export.export_generator(model or untrained_generator(), ["Eyeglasses", "Bangs"], 32,
+  return saved_model.export_generator(model or untrained_generator(), ["Eyeglasses", "Bangs"], 32,
                                  str(export_dir), prototypes=prototypes,
                                  training_data=training_data)

@@ -4,14 +4,13 @@ import pytest
 from elegant_tf.models import latent_swap
 from elegant_tf.serving import model_loading
 from elegant_tf.training import train_config
-from elegant_tf.training import train_lib
 from tests.elegant_tf import tiny
 
 
 def test_run_dir_saved_model_and_model_folder_give_the_same_transfer(tmp_path):
   config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0,
                             export_dir=str(tmp_path / "models" / "tiny"))
-  result = train_lib.train(config)
+  result = tiny.train_as_command(config)
   batch = tiny.random_pair_batch()
   weights = np.array([[1, 0], [0, 1], [1, 1], [0.5, 0]], np.float32)
   outputs = []

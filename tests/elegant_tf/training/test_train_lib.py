@@ -10,7 +10,7 @@ import sys
 import pytest
 import tensorflow_datasets as tfds
 
-from elegant_tf.serving import saved_model as export
+from elegant_tf.serving import layout
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
 from pipelines import celeba
@@ -65,9 +65,9 @@ def test_bad_files_among_positives_do_not_break_the_end_of_run_export(tmp_path):
                                                 eval_pairs=0,
                                                 export_dir=str(tmp_path / "model")),
                                attributes=("Bangs", "Eyeglasses"))
-  result = train_lib.train(config)
+  result = tiny.train_as_command(config)
   assert result["step"] == 3
-  assert export.read_metadata(result["export"])["prototype_attributes"] == ["Bangs",
+  assert layout.read_metadata(result["export"])["prototype_attributes"] == ["Bangs",
                                                                              "Eyeglasses"]
 
 

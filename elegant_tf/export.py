@@ -1,0 +1,70 @@
+"""Export a training run as a SavedModel for TF Serving: flags and main only.
+
+`python -m elegant_tf.export --run_dir=runs/demo --export_dir=saved_models/elegant_demo`
+
+The newest checkpoint of --run_dir goes to <export_dir>/<version>/ with the
+add_attribute prototypes computed from the run's own data (serving/export_lib.py;
+the signatures are described in serving/saved_model.py). Versions count up from
+1 and are never overwritten.
+"""
+
+import os
+
+from absl import flags
+
+from elegant_tf import usage
+from elegant_tf.serving import export_lib
+from elegant_tf.serving import layout
+from elegant_tf.serving import prototypes
+from elegant_tf.training import train_config
+
+def define_flags() -> None:
+  """Defined when the command runs: importing defines no flags."""
+  flags.DEFINE_string("run_dir", None,
+                      "Training run directory (holds flags.txt and checkpoints/); its newest "
+                      "checkpoint is exported.")
+  flags.DEFINE_string("export_dir", None,
+                      "Model folder, e.g. saved_models/elegant_demo. The SavedModel goes to "
+                      "<export_dir>/<version>/, the layout TF Serving loads.")
+  flags.DEFINE_integer("version", None,
+                       "Version folder number (positive). Default: one above the highest "
+                       "existing version. An existing version is never overwritten.")
+  flags.DEFINE_integer("prototype_examples", prototypes.DEFAULT_MAX_EXAMPLES,
+                       "Training positives averaged per attribute for the add_attribute "
+                       "prototype slabs.")
+  flags.register_validator("run_dir", bool, "--run_dir is required")
+  flags.register_validator("export_dir", bool, "--export_dir is required")
+
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  usage.check_no_arguments(argv)
+  if not os.path.exists(os.path.join(FLAGS.run_dir, train_config.RESOLVED_FLAGS_FILE)):
+    raise usage.UsageError(f"--run_dir={FLAGS.run_dir} is not a training run directory "
+                           f"(no {train_config.RESOLVED_FLAGS_FILE})")
+  if FLAGS.version is not None:
+    if FLAGS.version < 1:
+      raise usage.UsageError(f"--version={FLAGS.version} must be a positive integer")
+    taken = os.path.join(FLAGS.export_dir, str(FLAGS.version))
+    if os.path.exists(taken):
+      raise usage.UsageError(
+          f"--version={FLAGS.version}: {taken} exists and is never overwritten; next free "
+          f"version: {layout.next_version(FLAGS.export_dir)}")
+  try:
+    version_dir = export_lib.export_run(FLAGS.run_dir, FLAGS.export_dir, FLAGS.version,
+                                        FLAGS.prototype_examples)
+  except (FileNotFoundError, FileExistsError, ValueError) as error:
+    raise usage.UsageError(str(error)) from error
+  print(version_dir)
+
+
+def run():
+  """Entry point of `python -m elegant_tf.export` and the elegant-export console script."""
+  define_flags()
+  usage.run("export", main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,60 @@
+"""A .tflite file written by `python -m elegant_tf.tflite`, run with the LiteRT interpreter.
+
+Its signatures take batch 1 (phones fix shapes at build time); `load` loops
+over a batch one example at a time so callers see the same TransferModel as
+for a SavedModel.
+"""
+
+from typing import Optional
+
+import numpy as np
+
+from elegant_tf.serving import layout
+from elegant_tf.serving import transfer_model
+
+
+def load(path: str, num_threads: Optional[int] = None) -> transfer_model.TransferModel:
+  """TransferModel over a .tflite file's signature runners (batch 1, looped over batches)."""
+  # Deferred on purpose: ai-edge-litert is an optional dependency (the `test` extra),
+  # needed only by whoever opens a .tflite file.
+  from ai_edge_litert import interpreter as litert
+  with open(path, "rb") as f:
+    content = f.read()
+  metadata = layout.read_tflite_metadata(content)
+  interpreter = litert.Interpreter(model_content=content, num_threads=num_threads)
+  runners = {key: interpreter.get_signature_runner(key)
+             for key in interpreter.get_signature_list()}
+  num_skips = len(metadata["skip_shapes"])
+
+  def per_example(key, inputs: dict) -> dict:
+    """Run a batch-1 signature over a batch, one example at a time."""
+    batch = len(next(iter(inputs.values())))
+    rows = [runners[key](**{k: np.asarray(v[i:i + 1], np.float32) for k, v in inputs.items()})
+            for i in range(batch)]
+    return {k: np.concatenate([row[k] for row in rows]) for k in rows[0]}
+
+  def transfer(image, exemplar, attributes, strength=None):
+    return per_example("transfer", {
+        "image": image, "exemplar": exemplar, "attributes": attributes,
+        "strength": transfer_model.strength_or_ones(attributes, strength)})
+
+  def encode(image):
+    outputs = per_example("encode", {"image": image})
+    return outputs["latent"], [outputs[f"skip_{k}"] for k in range(num_skips)]
+
+  def decode(image, edited_latent, latent, skips):
+    return per_example("decode", {"image": image, "edited_latent": edited_latent,
+                                  "latent": latent,
+                                  **{f"skip_{k}": s for k, s in enumerate(skips)}})["edited"]
+
+  add_attribute = None
+  if "add_attribute" in runners:
+    def add_attribute(image, attributes, strength=None):
+      return per_example("add_attribute", {
+          "image": image, "attributes": attributes,
+          "strength": transfer_model.strength_or_ones(attributes, strength)})["edited"]
+
+  return transfer_model.TransferModel(
+      tuple(metadata["attribute_names"]), int(metadata["image_size"]), transfer, path,
+      encode=encode, decode=decode, add_attribute=add_attribute, kind="tflite",
+      backend=interpreter)
