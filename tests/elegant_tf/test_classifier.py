@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from elegant_tf import classifier
+from elegant_tf.evaluation import classifier_lib as classifier
 from pipelines import synthetic
 
 

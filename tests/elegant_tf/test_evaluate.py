@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from elegant_tf import classifier
-from elegant_tf import evaluate
+from elegant_tf.evaluation import classifier_lib as classifier
+from elegant_tf.evaluation import evaluate_lib as evaluate
 from elegant_tf.evaluation import ground_truth_eval
 from elegant_tf.serving import model_loading
 from elegant_tf.training import train_lib

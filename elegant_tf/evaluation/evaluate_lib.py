@@ -149,7 +149,7 @@ def classifier_rows(classifier, classifier_names: Sequence[str], source_names: S
   others as A's; for D the reverse. Labels are the data's, so the classifier's
   own error (see its accuracy) is a floor under both numbers.
   """
-  from elegant_tf import classifier as classifier_lib
+  from elegant_tf.evaluation import classifier_lib
   judged = [name for name in classifier_names if name in source_names]
   source_columns = [list(source_names).index(name) for name in judged]
   classifier_columns = [list(classifier_names).index(name) for name in judged]
@@ -323,7 +323,7 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
                 + markdown(rows, ("attribute", "pairs", "reconstruction",
                                   "ssim_reconstruction")))
   if classifier_dir:
-    from elegant_tf import classifier as classifier_lib
+    from elegant_tf.evaluation import classifier_lib
     classifier, metadata = classifier_lib.load(classifier_dir)
     if metadata["image_size"] != source.image_size:
       raise UsageError(f"--classifier takes {metadata['image_size']} px images, the model "
