@@ -38,6 +38,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from pipelines import image_grid
+from elegant_tf import usage
 from elegant_tf.models import latent_swap
 from pipelines import atomic_files
 
@@ -57,8 +58,8 @@ MIN_PUPIL_DISTANCE = 4.0
 MIN_SCALE_FRACTION = 0.25
 
 
-class UsageProblem(ValueError):
-  """Bad use of the CLI: reported as one line, exit status 2."""
+# The one "bad use, exit 2" exception of every command (elegant_tf/usage.py).
+UsageProblem = usage.UsageError
 
 
 def attribute_indices(names: Sequence[str], model_names: Sequence[str]) -> list[int]:
@@ -168,11 +169,10 @@ def read_image(path: str, image_size: int, landmarks: Optional[dict] = None) -> 
 
 
 def mix_slabs(latent, other, weights) -> np.ndarray:
-  """Numpy slab exchange: slab i = (1 - w_i) * latent + w_i * other (w: [n])."""
-  latent = np.asarray(latent, np.float32)
-  membership = latent_swap.slab_membership(latent.shape[-1], len(weights))
-  channel_weights = np.asarray(weights, np.float32) @ membership
-  return (1.0 - channel_weights) * latent + channel_weights * np.asarray(other, np.float32)
+  """swap_latent_slabs on numpy arrays: slab i = (1 - w_i) * latent + w_i * other (w: [n])."""
+  return np.asarray(latent_swap.swap_latent_slabs(
+      np.asarray(latent, np.float32), np.asarray(other, np.float32),
+      np.asarray(weights, np.float32)))
 
 
 def _decode_codes(model, image, latent, skips, codes: list) -> list:

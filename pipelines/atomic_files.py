@@ -13,6 +13,8 @@ import contextlib
 import os
 import tempfile
 
+from PIL import Image
+
 # Prefix of the temporary files; hidden, and recognisably ours if a kill -9 leaves one.
 TEMPORARY_PREFIX = ".incomplete-"
 
@@ -78,6 +80,5 @@ def write_atomically(path: str, content) -> None:
 
 def write_png_atomically(path: str, pixels) -> None:
   """Write uint8 [H, W, 3] (or [H, W]) pixels to `path` as a PNG, atomically."""
-  from PIL import Image  # Only the PNG writers need Pillow.
   with atomic_open(path, "wb") as f:
     Image.fromarray(pixels).save(f, format="PNG")

@@ -5,6 +5,7 @@ images WITHOUT it (other attributes free). Attributes take turns round-robin,
 one batch pair per step, so every attribute is updated equally often.
 """
 
+import difflib
 from typing import Optional, Sequence
 
 import numpy as np
@@ -18,7 +19,6 @@ def attribute_columns(source: face_source.FaceSource, attributes: Sequence[str])
   columns = []
   for name in attributes:
     if name not in source.attribute_names:
-      import difflib
       nearest = difflib.get_close_matches(name, source.attribute_names, n=1)
       hint = f" (did you mean {nearest[0]!r}?)" if nearest else ""
       raise ValueError(f"unknown attribute {name!r}{hint}; this data set has: "

@@ -21,6 +21,8 @@ import os
 import statistics
 import time
 
+from pipelines.benchmarks import synthetic_speed
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -130,7 +132,6 @@ def main():
             f"{' '.join(f'{t:.2f}' for t in times[name])} |", flush=True)
   print(f"load average at end={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
   if not args.skip_renderer:
-    from pipelines.benchmarks import synthetic_speed
     print("\nsynthetic renderer, one core (images/s):")
     for size in (int(s) for s in args.sizes.split(",")):
       print(f"  {size:>4} px: {synthetic_speed.images_per_second(size, 256, 2.0, False):.0f}")

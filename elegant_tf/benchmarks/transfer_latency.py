@@ -16,12 +16,19 @@ import tempfile
 import time
 
 import numpy as np
+from absl import app
+from absl import flags
+
+from elegant_tf.models import generator as generator_lib
+from elegant_tf.serving import model_loading
+from elegant_tf.serving import saved_model
+from elegant_tf.serving import tflite_convert
+from pipelines import atomic_files
 
 VARIANTS = ("none", "float16", "dynamic", "int8")
 
 
 def _generator(size: int, max_width: int, num_attributes: int):
-  from elegant_tf.models import generator as generator_lib
   depth = 5 if size >= 64 else 3
   widths = [min(64 * 2 ** k, max_width) for k in range(depth)]
   model = generator_lib.ElegantGenerator(num_attributes, widths, name="generator")
@@ -41,10 +48,6 @@ def _throughput(model, images, exemplars, attributes, repeats: int) -> float:
 
 def benchmark_size(size: int, variants, max_width: int, batch: int, repeats: int,
                    workdir: str) -> list[dict]:
-  from elegant_tf.serving import model_loading
-  from elegant_tf.serving import saved_model
-  from elegant_tf.serving import tflite_convert
-  from pipelines import atomic_files
   attributes_names = ["Eyeglasses", "Bangs", "Smiling"]
   generator = _generator(size, max_width, len(attributes_names))
   version_dir = saved_model.export_generator(generator, attributes_names, size,
@@ -81,8 +84,6 @@ def format_rows(rows: list) -> str:
 
 
 def main(argv=None) -> int:
-  from absl import app
-  from absl import flags
   flags.DEFINE_list("sizes", ["64", "128", "256"], "Image sizes to measure.")
   flags.DEFINE_list("variants", list(VARIANTS), "TFLite quantizations to measure.")
   flags.DEFINE_integer("max_width", 512, "Channel cap (paper: 512).")

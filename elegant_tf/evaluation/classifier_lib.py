@@ -1,7 +1,5 @@
-"""Train and test the AttGAN-style attribute classifier on any face source.
-
-  python -m elegant_tf.classifier --data=synthetic --image_size=64 \
-      --train_steps=1500 --out=saved_models/classifier_synthetic_64
+"""The work of `python -m elegant_tf.classifier`: train, save, load and test the
+AttGAN-style attribute classifier (the network is attribute_classifier.py).
 
 The output directory holds `classifier.keras` (the network) and
 `classifier.json` (attribute names, image size, data spec and per-attribute
@@ -11,25 +9,23 @@ whether an edit flipped the swapped attribute and kept the others.
 
 import json
 import os
-import sys
 from typing import Optional, Sequence
 
+import keras
 import numpy as np
+import tensorflow as tf
 
+from elegant_tf import usage
+from elegant_tf.evaluation import attribute_classifier
 from pipelines import atomic_files
 
 MODEL_FILE = "classifier.keras"
 METADATA_FILE = "classifier.json"
 
 
-class UsageError(ValueError):
-  """Bad command-line use: reported in one line, exit status 2."""
-
-
 def _labelled_batches(source, split: str, columns: Sequence[int], batch_size: int,
                       shuffle_seed: Optional[int], limit: Optional[int] = None):
   """tf.data of (images, labels[:, columns]); shuffled and endless when shuffle_seed is set."""
-  import tensorflow as tf
   count = len(source.labels(split))
   if limit is not None:
     count = min(count, limit)
@@ -75,11 +71,9 @@ def train_classifier(source, attributes: Sequence[str], out_dir: str, train_step
                      test_split: str = "test", test_examples: int = 2000,
                      data_spec: str = "", verbose: int = 1) -> dict:
   """Train on `split`, test on `test_split`, save to out_dir; return the metadata written."""
-  import keras
-  from elegant_tf.evaluation import attribute_classifier
   missing = [name for name in attributes if name not in source.attribute_names]
   if missing:
-    raise UsageError(f"attributes {missing} are not in the data; it has: "
+    raise usage.UsageError(f"attributes {missing} are not in the data; it has: "
                      + ", ".join(source.attribute_names))
   columns = [source.attribute_names.index(name) for name in attributes]
   keras.utils.set_random_seed(seed)
@@ -111,7 +105,6 @@ def train_classifier(source, attributes: Sequence[str], out_dir: str, train_step
 
 def load(directory: str) -> tuple:
   """(Keras model, metadata dict) saved by train_classifier."""
-  import keras
   model_path = os.path.join(directory, MODEL_FILE)
   if not os.path.exists(model_path):
     raise FileNotFoundError(f"{directory} holds no {MODEL_FILE}; train one with "
@@ -128,62 +121,3 @@ def accuracy_table(metadata: dict) -> str:
   lines += [f"| {name} | {metadata['test_accuracy'][name]:.4f} |" for name in names]
   lines.append(f"| mean | {metadata['mean_test_accuracy']:.4f} |")
   return "\n".join(lines)
-
-
-def _define_flags():
-  from absl import flags
-  flags.DEFINE_string("data", "synthetic",
-                      "Faces: synthetic, celeba:DIR, tfrecord:DIR, folder:DIR or tfds:celeb_a.")
-  flags.DEFINE_list("attributes", None,
-                    "Attributes to classify, comma separated (default: all the data has).")
-  flags.DEFINE_integer("image_size", 128, "Square input size in pixels, a multiple of 32 "
-                       "(AttGAN/STGAN: 128).")
-  flags.DEFINE_integer("train_steps", 2000, "Training batches.")
-  flags.DEFINE_integer("batch_size", 32, "Images per batch.")
-  flags.DEFINE_integer("base_width", 32, "Channels of the first block, doubling per block "
-                       "(papers: 64).")
-  flags.DEFINE_integer("max_width", 256, "Channel cap of the blocks (papers: 512).")
-  flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate (cosine-decayed to 0).")
-  flags.DEFINE_string("split", "train", "Split to train on.")
-  flags.DEFINE_string("test_split", "test", "Split to report accuracy on.")
-  flags.DEFINE_integer("test_examples", 2000, "Examples of the test split to score.")
-  flags.DEFINE_integer("seed", 0, "Seed of weights and data order.")
-  flags.DEFINE_string("tfds_data_dir", None, "data_dir for --data=tfds:celeb_a.")
-  flags.DEFINE_string("out", None, "Directory to write classifier.keras and classifier.json.")
-
-
-def main(argv):
-  from absl import flags
-  flag_values = flags.FLAGS
-  try:
-    if len(argv) > 1:
-      raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not flag_values.out:
-      raise UsageError("--out=DIR is required (where the classifier is saved)")
-    if flag_values.image_size < 32 or flag_values.image_size % 32:
-      raise UsageError(f"--image_size must be a positive multiple of 32, got "
-                       f"{flag_values.image_size}")
-    from pipelines import data_spec
-    try:
-      source = data_spec.open_source(flag_values.data, flag_values.image_size,
-                                     seed=flag_values.seed,
-                                     tfds_data_dir=flag_values.tfds_data_dir)
-    except (ValueError, FileNotFoundError) as error:
-      raise UsageError(f"--data={flag_values.data}: {error}") from error
-    metadata = train_classifier(
-        source, flag_values.attributes or list(source.attribute_names), flag_values.out,
-        flag_values.train_steps, flag_values.batch_size, flag_values.base_width,
-        flag_values.max_width, flag_values.learning_rate, flag_values.seed,
-        flag_values.split, flag_values.test_split, flag_values.test_examples,
-        data_spec=flag_values.data, verbose=2 if not sys.stdout.isatty() else 1)
-  except UsageError as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
-  print(f"\nclassifier saved to {flag_values.out}; accuracy on {metadata['test_examples']} "
-        f"{metadata['test_split']} images:\n" + accuracy_table(metadata))
-
-
-if __name__ == "__main__":
-  from absl import app
-  _define_flags()
-  app.run(main)

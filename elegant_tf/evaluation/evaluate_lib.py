@@ -1,38 +1,8 @@
-"""How good is a transfer: one command, one table.
+"""The work of `python -m elegant_tf.evaluate` (see that command for the report's sections).
 
-  python -m elegant_tf.evaluate --model=PATH --data=SPEC [--split=test] \
-      [--num_pairs=N] [--classifier=DIR] [--inception_weights=FILE] --out=DIR
-
---model is a SavedModel version folder, a model folder or a run directory.
-For every attribute of the model (and the multi-attribute swaps in --swaps),
-A has the attribute and B lacks it; C = A with B's state of it (removed), D =
-B with A's (added). Sections of the report, each a Markdown table:
-
-1. Ground truth (synthetic data only): PSNR and SSIM of C and D against the
-   exact targets inside / outside the swap's region, next to the copy and
-   oracle-paste baselines (see ground_truth_eval); reconstruction PSNR/SSIM.
-   On other data only reconstruction can be measured against the input.
-2. Attribute classifier (--classifier=DIR, from elegant_tf.classifier): its
-   accuracy on this split, then editing accuracy (the swapped attribute now
-   reads as the exemplar's label) and preservation error (another attribute
-   no longer reads as the edited image's label), for the model, the unedited
-   input (copy) and, on synthetic data, the exact targets.
-3. Realism (--realism_images > 0): FID and KID of D (added) against real
-   images with the attribute and of C (removed) against real images without
-   it, from --reference_split; the unedited inputs as a baseline.
-
-Writes to --out: results.md (the tables, as printed), results.csv (one row per
-number), results.json and figures/<swap>.png (rows of A | B | C | D, plus C* |
-D* on synthetic data).
-
-Paper-style CelebA protocol (official test split, 128 px classifier; a GPU
-makes the Inception pass quick):
-
-  python -m elegant_tf.classifier --data=celeba:DIR --image_size=128 \
-      --base_width=64 --max_width=512 --train_steps=20000 --out=CLF
-  python -m elegant_tf.evaluate --model=MODEL --data=celeba:DIR --split=test \
-      --num_pairs=2000 --classifier=CLF --realism_images=2000 \
-      --reference_split=test --inception_weights=inception_notop.h5 --out=DIR
+`evaluate(model, source, out_dir, ...)` runs every section that applies and writes
+results.md, results.csv, results.json and figures/; it raises usage.UsageError for
+bad combinations (unknown swaps, a classifier of another size) and never exits.
 """
 
 import csv
@@ -42,16 +12,19 @@ import os
 import sys
 from typing import Optional, Sequence
 
+import keras
 import numpy as np
+import tensorflow as tf
 
+from elegant_tf import usage
+from elegant_tf.evaluation import classifier_lib
 from elegant_tf.evaluation import ground_truth_eval
+from elegant_tf.evaluation import realism
+from elegant_tf.evaluation import ssim as ssim_lib
 from pipelines import atomic_files
+from pipelines import image_grid
 
 DEFAULT_FIGURE_PAIRS = 6
-
-
-class UsageError(ValueError):
-  """Bad command-line use: reported in one line, exit status 2."""
 
 
 class Progress:
@@ -60,7 +33,6 @@ class Progress:
   def __init__(self, title: str, total: int, enabled: bool = True):
     self.bar = None
     if enabled and total > 0:
-      import keras
       print(title, flush=True)
       self.bar = keras.utils.Progbar(total, unit_name="image")
     self.done = 0
@@ -83,7 +55,6 @@ def default_swaps(attributes: Sequence[str]) -> list:
 
 def _source_images(source, split: str, indices: np.ndarray, batch_size: int = 16) -> tuple:
   """(images, labels) of `indices` from any FaceSource (undecodable ones are skipped)."""
-  import tensorflow as tf
   if len(indices) == 0:
     return (np.zeros((0, source.image_size, source.image_size, 3), np.float32),
             np.zeros((0, len(source.attribute_names)), np.float32))
@@ -114,14 +85,13 @@ def real_pairs(source, names: Sequence[str], num_pairs: int, split: str) -> dict
 def edit_real_pairs(model, source, swaps, num_pairs: int, split: str, batch_size: int,
                     progress_enabled: bool = True) -> tuple:
   """Edits of pairs from a source without ground truth: (reconstruction rows, outputs)."""
-  from elegant_tf.evaluation import ssim as ssim_lib
   transfer = ground_truth_eval.as_transfer(model)
   rows, outputs = [], {}
   for swap in swaps:
     names = ground_truth_eval.parse_swap(swap)
     pairs = real_pairs(source, names, num_pairs, split)
     if not len(pairs["image_a"]):
-      raise UsageError(f"--split={split} has no pair for {ground_truth_eval.swap_name(names)}")
+      raise usage.UsageError(f"--split={split} has no pair for {ground_truth_eval.swap_name(names)}")
     weights = np.zeros(len(model.attribute_names), np.float32)
     for name in names:
       weights[list(model.attribute_names).index(name)] = 1.0
@@ -149,7 +119,6 @@ def classifier_rows(classifier, classifier_names: Sequence[str], source_names: S
   others as A's; for D the reverse. Labels are the data's, so the classifier's
   own error (see its accuracy) is a floor under both numbers.
   """
-  from elegant_tf.evaluation import classifier_lib
   judged = [name for name in classifier_names if name in source_names]
   source_columns = [list(source_names).index(name) for name in judged]
   classifier_columns = [list(classifier_names).index(name) for name in judged]
@@ -186,7 +155,6 @@ def classifier_rows(classifier, classifier_names: Sequence[str], source_names: S
 def realism_rows(extractor, source, outputs: dict, attributes: Sequence[str],
                  reference_split: str, max_images: int, progress_enabled: bool = True) -> list:
   """FID/KID of added (D) and removed (C) edits, and of the unedited inputs, per attribute."""
-  from elegant_tf.evaluation import realism
   labels = source.labels(reference_split)
   rows = []
   for name in attributes:
@@ -219,7 +187,6 @@ def realism_rows(extractor, source, outputs: dict, attributes: Sequence[str],
 
 def figure_sheets(outputs: dict, out_dir: str, count: int = DEFAULT_FIGURE_PAIRS) -> list:
   """One PNG per swap: rows of A | B | C | D (| C* | D* with ground truth)."""
-  from pipelines import image_grid
   folder = os.path.join(out_dir, "figures")
   os.makedirs(folder, exist_ok=True)
   paths = []
@@ -284,12 +251,12 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
   attributes = list(model.attribute_names)
   missing = [name for name in attributes if name not in source.attribute_names]
   if missing:
-    raise UsageError(f"the model's attributes {missing} are not in the data, which has: "
+    raise usage.UsageError(f"the model's attributes {missing} are not in the data, which has: "
                      + ", ".join(source.attribute_names))
   swaps = [ground_truth_eval.parse_swap(swap) for swap in (swaps or default_swaps(attributes))]
   unknown = sorted({name for swap in swaps for name in swap} - set(attributes))
   if unknown:
-    raise UsageError(f"--swaps names {unknown}, not attributes of the model: "
+    raise usage.UsageError(f"--swaps names {unknown}, not attributes of the model: "
                      + ", ".join(attributes))
   os.makedirs(out_dir, exist_ok=True)
   sections, text = {}, []
@@ -323,10 +290,9 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
                 + markdown(rows, ("attribute", "pairs", "reconstruction",
                                   "ssim_reconstruction")))
   if classifier_dir:
-    from elegant_tf.evaluation import classifier_lib
     classifier, metadata = classifier_lib.load(classifier_dir)
     if metadata["image_size"] != source.image_size:
-      raise UsageError(f"--classifier takes {metadata['image_size']} px images, the model "
+      raise usage.UsageError(f"--classifier takes {metadata['image_size']} px images, the model "
                        f"{source.image_size} px; train one at the model's size")
     judged = [name for name in metadata["attribute_names"] if name in source.attribute_names]
     accuracy, seen = classifier_lib.test_accuracy(
@@ -347,7 +313,6 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
                 "pooled). copy = unedited inputs; truth = exact targets.\n\n"
                 + markdown(rows, _columns(rows)))
   if realism_images > 0:
-    from elegant_tf.evaluation import realism
     weights = realism.resolve_weights(inception_weights)
     extractor = realism.InceptionFeatures(weights, inception_size)
     if not extractor.imagenet:
@@ -387,82 +352,6 @@ class _SubsetSource:
     return self._source.labels(split)[:, self._columns]
 
   def batches(self, split, indices, batch_size, deterministic=True):
-    import tensorflow as tf
     columns = tf.constant(self._columns, tf.int32)
     return self._source.batches(split, indices, batch_size, deterministic).map(
         lambda images, labels: (images, tf.gather(labels, columns, axis=1)))
-
-
-def _define_flags():
-  from absl import flags
-  flags.DEFINE_string("model", None, "SavedModel version folder, model folder or run directory.")
-  flags.DEFINE_string("data", "synthetic",
-                      "Faces: synthetic (exact ground truth), celeba:DIR, tfrecord:DIR, "
-                      "folder:DIR or tfds:celeb_a.")
-  flags.DEFINE_string("split", "test", "Split the pairs come from.")
-  flags.DEFINE_integer("num_pairs", 200, "Pairs per swap.")
-  flags.DEFINE_list("swaps", None,
-                    "Swaps to evaluate, comma separated; join attributes swapped together "
-                    "with '+' (default: each attribute, the first two together, all together).")
-  flags.DEFINE_string("classifier", None,
-                      "Directory from `python -m elegant_tf.classifier --out=DIR` (trained at "
-                      "the model's image size); omit to skip editing accuracy.")
-  flags.DEFINE_integer("realism_images", 100,
-                       "Edited and real images per attribute and direction for FID/KID "
-                       "(0: skip; Inception-v3 at 299 px is the slow part on a CPU).")
-  flags.DEFINE_string("reference_split", "val", "Split the real reference images come from.")
-  flags.DEFINE_string("inception_weights", None,
-                      "ImageNet InceptionV3 no-top weights (.h5); default: the Keras cache file "
-                      "if present, else random weights (flagged in the output).")
-  flags.DEFINE_integer("batch_size", 32, "Pairs per transfer call.")
-  flags.DEFINE_integer("seed", 0, "Seed of the synthetic faces (must match training's).")
-  flags.DEFINE_string("tfds_data_dir", None, "data_dir for --data=tfds:celeb_a.")
-  flags.DEFINE_string("out", None, "Directory for results.md, results.csv, results.json and "
-                      "figures/.")
-  flags.DEFINE_bool("overwrite", False, "Write into an --out that is not empty, replacing "
-                    "earlier results; without it that is an error.")
-
-
-def main(argv):
-  from absl import flags
-  values = flags.FLAGS
-  try:
-    if len(argv) > 1:
-      raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not values.model or not values.out:
-      raise UsageError("--model=PATH and --out=DIR are required")
-    if os.path.isdir(values.out) and os.listdir(values.out) and not values.overwrite:
-      raise UsageError(f"--out={values.out} is not empty; pass --overwrite to replace its results")
-    if values.num_pairs < 1 or values.realism_images < 0:
-      raise UsageError("--num_pairs must be >= 1 and --realism_images >= 0")
-    from elegant_tf.serving import model_loading
-    from pipelines import data_spec
-    try:
-      model = model_loading.load(values.model)
-    except FileNotFoundError as error:
-      raise UsageError(str(error)) from error
-    try:
-      source = data_spec.open_source(values.data, model.image_size, seed=values.seed,
-                                     tfds_data_dir=values.tfds_data_dir)
-      source.check_split(values.split)
-      source.check_split(values.reference_split)
-    except (ValueError, FileNotFoundError) as error:
-      raise UsageError(f"--data={values.data}: {error}") from error
-    try:
-      result = evaluate(model, source, values.out, values.split, values.num_pairs,
-                        values.swaps, values.classifier, values.realism_images,
-                        values.reference_split, values.inception_weights,
-                        batch_size=values.batch_size, progress=True)
-    except FileNotFoundError as error:
-      raise UsageError(str(error)) from error
-  except UsageError as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
-  print("\n" + result["report"])
-  print(f"written to {values.out}: results.md, results.csv, results.json, figures/")
-
-
-if __name__ == "__main__":
-  from absl import app
-  _define_flags()
-  app.run(main)

@@ -18,7 +18,9 @@ same, but the numbers measure nothing about realism, and every output says so.
 import os
 from typing import Optional
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 INCEPTION_SIZE = 299
 FEATURE_DIM = 2048
@@ -55,14 +57,12 @@ class InceptionFeatures:
 
   def __init__(self, weights_path: Optional[str] = None, input_size: int = INCEPTION_SIZE,
                batch_size: int = 32, seed: int = 0):
-    import keras
     keras.utils.set_random_seed(seed)
     self.network = keras.applications.InceptionV3(
         include_top=False, weights=None, pooling="avg",
         input_shape=(input_size, input_size, 3))
     if weights_path:
       self.network.load_weights(weights_path)
-    import tensorflow as tf
     # One traced graph instead of ~300 eager layer calls per batch.
     self._forward = tf.function(lambda batch: self.network(batch, training=False))
     self.imagenet = bool(weights_path)
@@ -74,7 +74,6 @@ class InceptionFeatures:
         + f"; images in [-1, 1] resized bilinearly to {input_size}x{input_size}")
 
   def __call__(self, images, progress=None) -> np.ndarray:
-    import tensorflow as tf
     images = np.asarray(images, np.float32)
     features = []
     for start in range(0, len(images), self.batch_size):

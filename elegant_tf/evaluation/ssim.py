@@ -13,6 +13,7 @@ the mask is cropped the same way. Channels are averaged (as tf.image.ssim).
 """
 
 import numpy as np
+import tensorflow as tf
 
 WINDOW_SIZE = 11
 SIGMA = 1.5
@@ -31,7 +32,6 @@ def _filter_valid(stack, window: np.ndarray):
   Two depthwise convolutions (11x1 then 1x11) in TensorFlow: an order of
   magnitude faster than numpy slicing, which matters at 1,000s of pairs.
   """
-  import tensorflow as tf
   channels = stack.shape[-1]
   column = np.tile(window.reshape(-1, 1, 1, 1), (1, 1, channels, 1)).astype(np.float32)
   row = np.tile(window.reshape(1, -1, 1, 1), (1, 1, channels, 1)).astype(np.float32)
@@ -55,7 +55,6 @@ def ssim_map(predicted, target, batch_size: int = 256) -> np.ndarray:
 
 
 def _ssim_map_batch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-  import tensorflow as tf
   x, y = (tf.constant(x) + 1.0) / 2.0, (tf.constant(y) + 1.0) / 2.0
   # The five local moments in one filtering pass.
   moments = _filter_valid(tf.concat([x, y, x * x, y * y, x * y], axis=-1), _gaussian_window())

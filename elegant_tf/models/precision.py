@@ -17,6 +17,9 @@ import os
 from typing import Optional
 
 import keras
+import tensorflow as tf
+
+from elegant_tf.models import generator as generator_lib
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 # CPU flags (Linux /proc/cpuinfo) of instructions that make bfloat16 faster than
@@ -43,7 +46,6 @@ def cpu_bf16_flags(cpuinfo_path: str = "/proc/cpuinfo") -> list[str]:
 
 def gpu_bf16_names() -> list[str]:
   """Names of visible GPUs with bfloat16 tensor cores (compute capability >= 8.0)."""
-  import tensorflow as tf
   names = []
   for gpu in tf.config.list_physical_devices("GPU"):
     capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
@@ -100,7 +102,6 @@ def float32_copy(generator):
   """
   if compute_dtype(generator) == "float32":
     return generator
-  from elegant_tf.models import generator as generator_lib
   with policy_scope("float32"):
     twin = generator_lib.ElegantGenerator(generator.num_attributes, generator.encoder_widths,
                                           name=generator.name)

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib as classifier
 from pipelines import synthetic
 
@@ -48,7 +49,7 @@ def test_loaded_model_reproduces_the_reported_accuracy(trained):
 
 def test_unknown_attribute_is_a_usage_error(tmp_path):
   source = synthetic.SyntheticFaces(32, split_sizes={"train": 50, "test": 50})
-  with pytest.raises(classifier.UsageError, match="not in the data"):
+  with pytest.raises(usage.UsageError, match="not in the data"):
     classifier.train_classifier(source, ["Bald"], str(tmp_path), train_steps=1)
 
 
@@ -63,4 +64,4 @@ def test_cli_bad_use_exits_2_with_one_line(tmp_path):
       capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
           os.path.dirname(os.path.abspath(__file__)))))
   assert result.returncode == 2
-  assert result.stderr.strip().splitlines()[-1].startswith("error: --image_size")
+  assert result.stderr.strip().splitlines()[-1].startswith("classifier: --image_size")

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib as classifier
 from elegant_tf.evaluation import evaluate_lib as evaluate
 from elegant_tf.evaluation import ground_truth_eval
@@ -110,7 +111,7 @@ def test_source_without_ground_truth_reports_reconstruction(setup):
 
 def test_unknown_swap_is_a_usage_error(setup):
   model, source, _, root = setup
-  with pytest.raises(evaluate.UsageError, match="Mustache"):
+  with pytest.raises(usage.UsageError, match="Mustache"):
     evaluate.evaluate(model, source, str(root / "bad"), swaps=["Mustache"], progress=False)
 
 
@@ -125,7 +126,7 @@ def test_cli_bad_use_exits_2_with_one_line(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith(
-      "error: --model=/nonexistent is neither")
+      "evaluate: --model=/nonexistent is neither")
 
 
 def test_cli_refuses_a_non_empty_out_without_overwrite(tmp_path):
@@ -135,7 +136,7 @@ def test_cli_refuses_a_non_empty_out_without_overwrite(tmp_path):
   result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
-      f"error: --out={tmp_path} is not empty; pass --overwrite to replace its results")
+      f"evaluate: --out={tmp_path} is not empty; pass --overwrite to replace its results")
   assert (tmp_path / "results.md").read_text() == "earlier results"
   # With --overwrite the check passes (and the missing model is the next problem).
   result = subprocess.run(command + ["--overwrite"], capture_output=True, text=True, cwd=ROOT)
