@@ -31,6 +31,9 @@ import sys
 import tempfile
 import time
 
+from absl import app
+from absl import flags
+
 ATTRIBUTES = ("Eyeglasses", "Bangs", "Smiling", "Mustache")
 
 
@@ -40,6 +43,8 @@ def _peak_rss_mib() -> float:
 
 def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> dict:
   """Dense float32 matmul rate of TensorFlow on this machine."""
+  # Deferred: each measurement runs in a fresh spawned process and reports its peak
+  # memory, so it imports only what it measures (see run_isolated).
   import tensorflow as tf
   a = tf.random.normal([size, size])
   b = tf.random.normal([size, size])
@@ -57,6 +62,8 @@ def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> dict:
 
 def step_flops(function, *args) -> float:
   """FLOPs of one call of a tf.function, counted by the TF profiler on its graph."""
+  # Deferred: each measurement runs in a fresh spawned process and reports its peak
+  # memory, so it imports only what it measures (see run_isolated).
   from tensorflow.python.profiler import model_analyzer
   from tensorflow.python.profiler import option_builder
   options = option_builder.ProfileOptionBuilder.float_operation()
@@ -67,6 +74,8 @@ def step_flops(function, *args) -> float:
 
 def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: bool) -> dict:
   """Images/s and FLOPs of the real train step on a fixed in-memory batch."""
+  # Deferred: each measurement runs in a fresh spawned process and reports its peak
+  # memory, so it imports only what it measures (see run_isolated).
   import dataclasses
   import numpy as np
   import tensorflow as tf
@@ -106,6 +115,8 @@ def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: boo
 
 def data_speed(size: int, images: int, batch_size: int, steps: int) -> list:
   """Pairs/s of attribute_pairs for synthetic, celeba:, folder: and tfrecord: at `size`."""
+  # Deferred: each measurement runs in a fresh spawned process and reports its peak
+  # memory, so it imports only what it measures (see run_isolated).
   from pipelines import synthetic
   from pipelines.benchmarks import data_speed as data_bench
   sources = {"synthetic": synthetic.SyntheticFaces(size)}
@@ -134,6 +145,8 @@ def data_speed(size: int, images: int, batch_size: int, steps: int) -> list:
 
 def transfer_latency(size: int, max_width: int, repeats: int) -> list:
   """Batch-1 latency of SavedModel and float TFLite (elegant_tf.benchmarks.transfer_latency)."""
+  # Deferred: each measurement runs in a fresh spawned process and reports its peak
+  # memory, so it imports only what it measures (see run_isolated).
   import shutil
   from elegant_tf.benchmarks import transfer_latency as latency_bench
   workdir = tempfile.mkdtemp(prefix="machine_table_latency_")
@@ -180,7 +193,6 @@ def format_table(rows: list, matmul_rate: float) -> str:
 
 
 def _define_flags():
-  from absl import flags
   flags.DEFINE_enum("preset", "paper", ["paper", "demo"],
                     "Network widths: 'paper' (64..512, 5 blocks) or 'demo' (demo.flags).")
   flags.DEFINE_list("sizes", ["64", "128", "256"], "Training image sizes.")
@@ -197,7 +209,6 @@ def _define_flags():
 
 
 def main(argv):
-  from absl import flags
   values = flags.FLAGS
   sizes = [int(s) for s in values.sizes]
   if len(argv) > 1 or any(s % 32 for s in sizes) or not set(values.jit) <= {"off", "on"}:
@@ -220,14 +231,7 @@ def main(argv):
     rows += run_isolated(data_speed, int(size), values.data_images, values.batch_size,
                          values.data_steps)
     print(f"tf.data at {size} px done", flush=True)
-  try:
-    import elegant_tf.benchmarks.transfer_latency  # noqa: F401  Written separately.
-    has_latency = True
-  except ImportError:
-    has_latency = False
-    print("transfer latency skipped: elegant_tf.benchmarks.transfer_latency is absent",
-          file=sys.stderr)
-  for size in values.latency_sizes if has_latency else []:
+  for size in values.latency_sizes:
     rows += run_isolated(transfer_latency, int(size), values.latency_max_width,
                          values.latency_repeats)
     print(f"transfer latency at {size} px done", flush=True)
@@ -237,6 +241,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  from absl import app
   _define_flags()
   app.run(main)

@@ -19,7 +19,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from elegant_tf.training import train_config
+from elegant_tf.training import train_lib
 from pipelines import celeba
+from pipelines import fixtures
 from pipelines import folder
 from pipelines import pairs
 from pipelines import prepare
@@ -30,7 +33,6 @@ ATTRIBUTES = ["Bangs", "Eyeglasses"]
 
 def make_data(root: str, count: int) -> None:
   """CelebA- and folder-format copies of `count` generated faces at 178x218."""
-  from tests.pipelines import fixtures  # Generators only; no test runs.
   rng = np.random.default_rng(0)
   os.makedirs(os.path.join(root, "celeba", "img_align_celeba"), exist_ok=True)
   os.makedirs(os.path.join(root, "folder"), exist_ok=True)
@@ -74,11 +76,7 @@ def pairs_per_second(source, batch_size: int, steps: int) -> float:
 
 
 def train_pairs_per_second(size: int, batch_size: int, steps: int) -> float:
-  """Pairs/s the real train step consumes at `size` (paper widths), or NaN if unavailable."""
-  try:
-    from elegant_tf.training import train_config, train_lib
-  except ImportError:
-    return float("nan")
+  """Pairs/s the real train step consumes at `size` (paper widths)."""
   config = train_config.TrainConfig(attributes=tuple(ATTRIBUTES), image_size=size,
                                     batch_size=batch_size)
   gan = train_lib.build_gan(config)

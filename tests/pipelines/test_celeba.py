@@ -7,7 +7,7 @@ import tensorflow as tf
 from pipelines import celeba
 from pipelines import data_spec
 from pipelines import pairs
-from tests.pipelines import fixtures
+from pipelines import fixtures
 
 
 @pytest.fixture(scope="module")

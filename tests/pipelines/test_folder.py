@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from pipelines import folder
-from tests.pipelines import fixtures
+from pipelines import fixtures
 
 
 def test_labels_split_and_skips(tmp_path):

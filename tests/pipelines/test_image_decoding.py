@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipelines import image_decoding
-from tests.pipelines import fixtures
+from pipelines import fixtures
 
 _RGB = np.random.default_rng(0).integers(0, 255, (24, 20, 3), np.uint8)
 

@@ -10,7 +10,7 @@ import pytest
 from pipelines import celeba
 from pipelines import folder
 from pipelines import inspect
-from tests.pipelines import fixtures
+from pipelines import fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

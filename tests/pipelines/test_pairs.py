@@ -8,7 +8,7 @@ from pipelines import celeba
 from pipelines import face_source
 from pipelines import image_decoding
 from pipelines import pairs
-from tests.pipelines import fixtures
+from pipelines import fixtures
 
 
 class CountingSource(face_source.FaceSource):

@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from pipelines import tfds_celeba
-from tests.pipelines import fixtures
+from pipelines import fixtures
 
 
 def _examples(count):

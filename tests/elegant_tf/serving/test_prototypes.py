@@ -9,7 +9,7 @@ from elegant_tf.serving import prototypes
 from pipelines import celeba
 from pipelines import face_source
 from tests.elegant_tf import tiny
-from tests.pipelines import fixtures
+from pipelines import fixtures
 
 
 class _FixedFaces(face_source.FaceSource):

@@ -16,7 +16,7 @@ from elegant_tf.training import train_lib
 from pipelines import celeba
 from pipelines import prepare
 from tests.elegant_tf import tiny
-from tests.pipelines import fixtures
+from pipelines import fixtures
 from tests.pipelines import test_pairs
 from tests.pipelines import test_tfds_celeba
 

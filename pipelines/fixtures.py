@@ -1,4 +1,4 @@
-"""Builders of small on-disk data sets for the pipeline tests.
+"""Builders of small on-disk data sets for tests and benchmarks.
 
 `make_celeba` writes a CelebA-format folder (the distributed text formats) with a
 few dozen generated JPEGs plus one file of every bad kind the pipelines must
