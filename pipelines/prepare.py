@@ -207,7 +207,12 @@ def main(argv):
   print(f"train with --data=tfrecord:{FLAGS.out}")
 
 
-if __name__ == "__main__":
+def run():
+  """Entry point of `python -m pipelines.prepare` and the elegant-prepare console script."""
   define_flags()
   flags.mark_flags_as_required(["data", "out"])
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()
