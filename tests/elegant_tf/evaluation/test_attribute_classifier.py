@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from elegant_tf.evaluation import attribute_classifier
+from tests.elegant_tf import model_checks
 
 
 def test_paper_structure_five_double_conv_blocks_fc512():
@@ -27,3 +28,10 @@ def test_small_widths_and_logits_shape():
 def test_image_size_must_survive_five_pools():
   with pytest.raises(ValueError, match="multiple of 32"):
     attribute_classifier.build_classifier(2, 48)
+
+
+def test_shared_layer_checks(tmp_path):
+  x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  model_checks.run_layer_test(
+      lambda: attribute_classifier.build_classifier(2, 32, (4, 4, 8, 8, 8), 16), (x,),
+      tmp_path, expected_shapes=[(2, 2)])

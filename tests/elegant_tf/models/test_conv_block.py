@@ -2,6 +2,7 @@ import numpy as np
 
 from elegant_tf.models import conv_block
 from elegant_tf.models import normalization
+from tests.elegant_tf import model_checks
 
 
 def test_block_halves_size_normalizes_and_leaks():
@@ -14,3 +15,9 @@ def test_block_halves_size_normalizes_and_leaks():
   # Before the activation, each pixel's channel vector has unit norm.
   pre = np.asarray(block.layers[1](block.layers[0](x)))
   np.testing.assert_allclose(np.linalg.norm(pre, axis=-1), 1.0, rtol=1e-5)
+
+
+def test_shared_layer_checks(tmp_path):
+  x = np.random.default_rng(1).normal(size=(2, 8, 8, 3)).astype("float32")
+  model_checks.run_layer_test(lambda: conv_block.downsampling_block(6, "b"), (x,), tmp_path,
+                              expected_shapes=[(2, 4, 4, 6)])

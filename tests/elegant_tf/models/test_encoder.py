@@ -26,7 +26,7 @@ def test_kernels_initialised_with_std_002_and_zero_bias():
   assert not np.any(conv.bias.numpy())
 
 
-def test_config_round_trip():
-  x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
-  model_checks.assert_config_round_trip(encoder.Encoder([4, 8, 8]),
-                                        lambda m: np.asarray(m(x)[0]))
+def test_shared_layer_checks(tmp_path):
+  x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  model_checks.run_layer_test(lambda: encoder.Encoder([4, 8, 8]), (x,), tmp_path,
+                              expected_shapes=[(2, 4, 4, 8), (2, 16, 16, 4), (2, 8, 8, 8)])

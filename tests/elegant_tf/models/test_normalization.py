@@ -34,7 +34,7 @@ def test_does_not_mix_examples_of_a_batch():
   np.testing.assert_allclose(whole[:1], np.asarray(layer(x[:1])), rtol=1e-6)
 
 
-def test_config_round_trip():
-  x = np.random.default_rng(2).normal(size=(1, 3, 3, 4)).astype("float32")
-  model_checks.assert_config_round_trip(
-      normalization.PixelL2Normalization(epsilon=1e-6), lambda m: np.asarray(m(x)))
+def test_shared_layer_checks(tmp_path):
+  x = np.random.default_rng(2).normal(size=(2, 3, 3, 4)).astype("float32")
+  model_checks.run_layer_test(lambda: normalization.PixelL2Normalization(epsilon=1e-6), (x,),
+                              tmp_path, expected_shapes=[(2, 3, 3, 4)])
