@@ -33,8 +33,12 @@ def project_modules(root=ROOT) -> dict:
   return modules
 
 
-def _imported_names(node, module: str, is_package: bool) -> list:
-  """Dotted names an import statement may refer to, made absolute."""
+def _imported_names(node, module: str, is_package: bool, modules=()) -> list:
+  """Dotted names an import statement refers to, made absolute.
+
+  `from a import b` names module a.b when that is one of `modules`, else
+  attribute b of module a (then the arrow goes to a).
+  """
   if isinstance(node, ast.Import):
     return [alias.name for alias in node.names]
   base = node.module or ""
@@ -45,8 +49,8 @@ def _imported_names(node, module: str, is_package: bool) -> list:
       anchor = anchor[:-1]
     anchor = anchor[:len(anchor) - (node.level - 1)]
     base = ".".join(anchor + ([base] if base else []))
-  # `from a import b` may name module a.b or an attribute b of module a.
-  return [f"{base}.{alias.name}" for alias in node.names] + [base]
+  return [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+          for alias in node.names]
 
 
 def _resolve(name: str, modules: dict):
@@ -72,7 +76,7 @@ def import_graph(modules: dict) -> tuple:
         continue
       if id(node) in nested:
         in_functions.append((name, node.lineno))
-      for target in _imported_names(node, name, path.name == "__init__.py"):
+      for target in _imported_names(node, name, path.name == "__init__.py", modules):
         target = _resolve(target, modules)
         # A package's __init__ is not an arrow to the package's own modules'
         # parent: importing pipelines.x.y runs pipelines/x/__init__ anyway.
