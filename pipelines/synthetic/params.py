@@ -132,7 +132,7 @@ def check_frequencies(attribute_frequencies: Optional[Mapping]) -> np.ndarray:
 
 
 def sample_states(seed: int, indices: np.ndarray,
-                   frequencies: np.ndarray) -> np.ndarray:
+                  frequencies: np.ndarray) -> np.ndarray:
   """bool [N, n_attributes]; uses its own hash fields, so no rendering needed."""
   draw = Draw(seed, indices)
   return np.stack([draw.u(f"state/{name}") < frequencies[j]

@@ -106,7 +106,7 @@ def _paint_neck_and_shirt(cv: Canvas, p: dict):
   w = cv.window(-rx * 0.45, rx * 0.45, 0.2, ry + 0.3)
   if w is not None:
     d = round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -(ry + 0.5) * 0.5),
-                   rx * 0.45, (ry + 0.1) * 0.5, 0.05)
+                  rx * 0.45, (ry + 0.1) * 0.5, 0.05)
     cv.paint(w, cv.alpha(d), skin * np.float32(0.8))
   w = cv.window(-1.05, 1.05, ry + 0.23, ry + 1.27)
   if w is not None:
@@ -216,10 +216,10 @@ def _paint_mouth(cv: Canvas, p: dict):
                 active=smiling < 1)
   if w is not None:
     d = round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -mouth_y), mw, lip_th,
-                   lip_th)
+                  lip_th)
     cv.paint(w, cv.alpha(d) * (1 - smiling), lip)
     d = round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -mouth_y), mw * 0.95,
-                   0.004, 0.004)
+                  0.004, 0.004)
     cv.paint(w, cv.alpha(d) * (1 - smiling), lip * np.float32(0.45))
   # The smile is an open crescent between two parabolas meeting at raised
   # corners, outlined by lips.
@@ -252,7 +252,7 @@ def _paint_mouth(cv: Canvas, p: dict):
     # both states and only changes shape inside it.
     w = cv.window(-0.26, 0.26, mouth_y - 0.09, mouth_y + 0.12)
     d = round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -mouth_y - 0.015),
-                   0.26, 0.105, 0.05)
+                  0.26, 0.105, 0.05)
     cv.add_mask(w, cv.alpha(d), _SMILING)
 
 
@@ -347,7 +347,7 @@ def _paint_eyeglasses(cv: Canvas, p: dict):
   if w is not None:
     au = np.abs(w.u)
     lens = round_box(au - eye_dx, w.lin(0.0, 1.0, -lens_y), a, b,
-                      p["Eyeglasses.lens_roundness"] * np.minimum(a, b))
+                     p["Eyeglasses.lens_roundness"] * np.minimum(a, b))
     lens_alpha = cv.alpha(lens.copy())
     lens_alpha *= glasses
     cv.paint(w, lens_alpha * p["Eyeglasses.tint_alpha"],
@@ -356,12 +356,12 @@ def _paint_eyeglasses(cv: Canvas, p: dict):
     d -= fw * 0.5
     bridge_y = eye_y - b * p["Eyeglasses.bridge_height"]
     bridge = round_box(w.lin(1.0, 0.0, 0.0), w.lin(0.0, 1.0, -bridge_y),
-                        eye_dx - a + fw, fw * 0.45, 0.0)
+                       eye_dx - a + fw, fw * 0.45, 0.0)
     np.minimum(d, bridge, out=d)
     # Arms run from the outer rim to the side of the face.
     au -= (x_in + x_out) * 0.5
     arm = round_box(au, w.lin(0.0, 1.0, -(eye_y - b * 0.5)),
-                     np.maximum(x_out - x_in, 0.0) * 0.5, fw * 0.4, 0.0)
+                    np.maximum(x_out - x_in, 0.0) * 0.5, fw * 0.4, 0.0)
     arm += (x_out <= x_in) * np.float32(10.0)
     np.minimum(d, arm, out=d)
     alpha = cv.alpha(d)
@@ -385,8 +385,8 @@ def _paint_hat(cv: Canvas, p: dict):
   def crown(w):
     # The box extends r below the base so that its bottom corners are square.
     d = round_box(w.lin(1.0, 0.0, 0.0),
-                   w.lin(0.0, 1.0, -(crown_top + base + r) * 0.5), cw,
-                   (base + r - crown_top) * 0.5, r)
+                  w.lin(0.0, 1.0, -(crown_top + base + r) * 0.5), cw,
+                  (base + r - crown_top) * 0.5, r)
     return np.maximum(d, w.lin(0.0, 1.0, -base), out=d)
 
   w = cv.window(-cw, cw, crown_top, base, active=hat > 0)
