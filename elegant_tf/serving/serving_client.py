@@ -26,6 +26,8 @@ from typing import Optional
 
 import numpy as np
 
+from elegant_tf.serving import transfer_model
+
 
 class ServingError(RuntimeError):
   """TF Serving answered with an error (bad request, failed assertion, ...)."""
@@ -240,7 +242,7 @@ class ServingClient:
   def transfer(self, image, exemplar, attributes, strength=None) -> dict:
     """float32 batches in [-1, 1] -> {"edited", "exemplar_edited"}."""
     attributes = np.asarray(attributes, np.float32)
-    strength = np.ones_like(attributes) if strength is None else strength
+    strength = transfer_model.strength_or_ones(attributes, strength)
     return self.predict("serving_default", {"image": image, "exemplar": exemplar,
                                             "attributes": attributes, "strength": strength})
 
@@ -248,7 +250,7 @@ class ServingClient:
     """Encoded images (one bytes or a list) -> {"edited_bytes", "exemplar_edited_bytes"} PNGs."""
     as_list = lambda v: [v] if isinstance(v, (bytes, bytearray)) else list(v)
     attributes = np.asarray(attributes, np.float32)
-    strength = np.ones_like(attributes) if strength is None else strength
+    strength = transfer_model.strength_or_ones(attributes, strength)
     return self.predict("transfer_bytes", {
         "image_bytes": as_list(image_bytes), "exemplar_bytes": as_list(exemplar_bytes),
         "attributes": attributes, "strength": strength})
@@ -263,7 +265,7 @@ class ServingClient:
 
   def add_attribute(self, image, attributes, strength=None) -> np.ndarray:
     attributes = np.asarray(attributes, np.float32)
-    strength = np.ones_like(attributes) if strength is None else strength
+    strength = transfer_model.strength_or_ones(attributes, strength)
     return self.predict("add_attribute", {"image": image, "attributes": attributes,
                                           "strength": strength}, ["edited"])["edited"]
 
