@@ -1,0 +1,36 @@
+"""usage.py: every command's bad use ends the same way, one line and exit status 2."""
+
+import pytest
+
+from elegant_tf import usage
+from elegant_tf.training import train_config
+
+
+def test_a_usage_error_is_one_line_on_stderr_and_exit_2(capsys):
+  with pytest.raises(SystemExit) as exited:
+    usage.fail("export", usage.UsageError("--version=0 must be a positive integer"))
+  assert exited.value.code == 2
+  assert capsys.readouterr().err == "export: --version=0 must be a positive integer\n"
+
+
+def test_several_problems_are_joined_into_one_line(capsys):
+  with pytest.raises(SystemExit):
+    usage.fail("train", train_config.ConfigError("invalid settings:\n  --a=1 bad\n  --b=2 bad"))
+  assert capsys.readouterr().err == "train: invalid settings: --a=1 bad; --b=2 bad\n"
+
+
+def test_config_errors_are_usage_errors_and_stray_words_are_refused():
+  assert issubclass(train_config.ConfigError, usage.UsageError)
+  usage.check_no_arguments(["prog"])
+  with pytest.raises(usage.UsageError, match="unexpected arguments: typo"):
+    usage.check_no_arguments(["prog", "typo"])
+
+
+def test_run_turns_a_usage_error_from_main_into_exit_2(capsys):
+  def main(argv):
+    raise usage.UsageError(f"bad {argv[1:]}")
+
+  with pytest.raises(SystemExit) as exited:
+    usage.run("demo", main, argv=["demo"])
+  assert exited.value.code == 2
+  assert capsys.readouterr().err.strip() == "demo: bad []"
