@@ -45,6 +45,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from elegant_tf import ground_truth_eval
+from elegant_tf import precision
 from pipelines import atomic_files
 
 DEFAULT_FIGURE_PAIRS = 6
@@ -415,6 +416,9 @@ def _define_flags():
                       "ImageNet InceptionV3 no-top weights (.h5); default: the Keras cache file "
                       "if present, else random weights (flagged in the output).")
   flags.DEFINE_integer("batch_size", 32, "Pairs per transfer call.")
+  flags.DEFINE_enum("precision", "float32", list(precision.PRECISIONS),
+                    "Compute precision of the generator when --model is a run directory "
+                    "(its checkpoint restores in any precision); exports are float32 only.")
   flags.DEFINE_integer("seed", 0, "Seed of the synthetic faces (must match training's).")
   flags.DEFINE_string("tfds_data_dir", None, "data_dir for --data=tfds:celeb_a.")
   flags.DEFINE_string("out", None, "Directory for results.md, results.csv, results.json and "
@@ -438,8 +442,8 @@ def main(argv):
     from elegant_tf import model_loading
     from pipelines import data_spec
     try:
-      model = model_loading.load(values.model)
-    except FileNotFoundError as error:
+      model = model_loading.load(values.model, values.precision)
+    except (FileNotFoundError, ValueError) as error:
       raise UsageError(str(error)) from error
     try:
       source = data_spec.open_source(values.data, model.image_size, seed=values.seed,
