@@ -150,9 +150,10 @@ def _cli(*args):
 def test_cli_writes_grid_and_each_image_from_a_tflite_file(models):
   tmp = models["tmp"]
   out = tmp / "out" / "linear.png"
+  # The test faces are noise, already "aligned": centre-cropped, not detected.
   result = _cli(f"--model={models['tflite_path']}", "--mode=linear", f"--input={tmp / 'face0.jpg'}",
                 f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--steps=2",
-                f"--out={out}", "--each")
+                f"--out={out}", "--each", "--align=center")
   assert result.returncode == 0, result.stderr[-2000:]
   grid = np.asarray(Image.open(out))
   assert grid.shape == (32, 5 * 32 + 4 * GAP, 3)
@@ -167,7 +168,8 @@ def test_cli_refuses_an_existing_output_without_overwrite(models):
   out.parent.mkdir()
   out.write_bytes(b"an earlier result")
   command = [f"--model={models['version_dir']}", "--mode=swap", f"--input={tmp / 'face0.jpg'}",
-             f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", f"--out={out}"]
+             f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--align=center",
+             f"--out={out}"]
   refused = _cli(*command)
   assert refused.returncode == 2
   assert refused.stderr.strip().splitlines()[-1] == (
@@ -186,7 +188,7 @@ def test_cli_refuses_an_existing_output_without_overwrite(models):
 def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models):
   tmp = models["tmp"]
   out = tmp / "bad" / "x.png"
-  common = [f"--model={models['version_dir']}", f"--out={out}"]
+  common = [f"--model={models['version_dir']}", f"--out={out}", "--align=center"]
   unreadable = _cli(*common, "--mode=swap", f"--input={tmp / 'broken.png'}",
                     f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs")
   assert unreadable.returncode == 2
@@ -276,7 +278,7 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
   directory = _cli(f"--model={models['version_dir']}", *swap, f"--out={out.parent / 'dir.png'}")
   assert directory.returncode == 2
   assert directory.stderr.strip().splitlines()[-1] == (
-      f"transfer: --out={out.parent / 'dir.png'} is a directory; give a .png file name")
+      f"transfer: --out={out.parent / 'dir.png'} is a directory; give a .png or .jpg file name")
   (tmp / "landmarks.bin").write_bytes(bytes(range(256)))
   binary = _cli(f"--model={models['version_dir']}", *swap, f"--out={out}",
                 f"--landmarks={tmp / 'landmarks.bin'}")
