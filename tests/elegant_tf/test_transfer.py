@@ -301,3 +301,74 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
   assert run.stderr.strip().splitlines()[-1] == (
       f"transfer: {run_dir / 'flags.txt'}: unknown setting --no_such_switch")
   assert os.listdir(out.parent) == ["dir.png"]
+
+
+# Photos in, photos out: non-aligned faces found by the detector, the edit pasted back.
+DEMO_MODEL = os.path.join(REPO, "saved_models", "elegant_demo")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+  """Two non-aligned synthetic faces on 480 x 640 canvases (MTCNN finds both), and noise."""
+  from tests.pipelines import fixtures
+  tmp = tmp_path_factory.mktemp("photos")
+  photo, _ = fixtures.wild_photo(0, 256, pad=(120, 104, 200, 184))
+  other, _ = fixtures.wild_photo(2, 256, pad=(100, 124, 300, 84))
+  Image.fromarray(photo).save(tmp / "photo.png")
+  Image.fromarray(other).save(tmp / "other.jpg", quality=92)
+  noise = np.random.default_rng(0).integers(0, 256, (200, 260, 3), np.uint8)
+  Image.fromarray(noise).save(tmp / "noise.png")
+  return tmp
+
+
+def test_cli_edits_a_non_aligned_photo_and_pastes_it_back(photos):
+  out = photos / "pasted" / "out.png"
+  result = _cli(f"--model={DEMO_MODEL}", f"--input={photos / 'photo.png'}",
+                f"--exemplars={photos / 'other.jpg'}", "--attributes=Eyeglasses",
+                "--paste_back", f"--out={out}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.split() == [str(out)]
+  photo = np.asarray(Image.open(photos / "photo.png"))
+  edited = np.asarray(Image.open(out))
+  assert edited.shape == photo.shape
+  # The same detection and alignment in this process give the blend region.
+  from elegant_tf import photo_edit
+  mask = photo_edit.paste_mask(photo_edit.prepare_face(photo, 64))
+  assert 0 < (mask > 0).mean() < 0.5
+  assert np.array_equal(edited[mask == 0], photo[mask == 0])
+  assert np.abs(edited[mask > 0.99].astype(int) - photo[mask > 0.99]).mean() > 2
+
+
+def test_cli_done_when_command_writes_a_jpeg_grid_of_detected_faces(photos):
+  out = photos / "grid" / "out.jpg"
+  result = _cli(f"--model={DEMO_MODEL}", f"--input={photos / 'photo.png'}",
+                f"--exemplars={photos / 'other.jpg'}", "--attributes=Eyeglasses", f"--out={out}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  with Image.open(out) as written:
+    assert written.format == "JPEG" and written.size == (4 * 64 + 3 * GAP, 64)
+
+
+def test_cli_no_face_or_bad_photo_flags_exit_2_and_write_nothing(photos):
+  out = photos / "refused" / "out.png"
+  common = [f"--model={DEMO_MODEL}", "--attributes=Eyeglasses", f"--out={out}"]
+  no_face = _cli(*common, f"--input={photos / 'noise.png'}", f"--exemplars={photos / 'other.jpg'}")
+  assert no_face.returncode == 2
+  assert no_face.stderr.strip().splitlines()[-1] == (
+      f"transfer: no face found in {photos / 'noise.png'}")
+  linear = _cli(*common, "--mode=linear", "--paste_back", f"--input={photos / 'photo.png'}",
+                f"--exemplars={photos / 'other.jpg'}")
+  assert linear.returncode == 2
+  assert linear.stderr.strip().splitlines()[-1] == (
+      "transfer: --paste_back works with --mode=swap only, not --mode=linear")
+  assert not out.parent.exists()
+
+
+def test_align_defaults_and_conflicts():
+  assert transfer.resolve_align(None, None) == "auto"
+  assert transfer.resolve_align(None, "marks.txt") == "landmarks"
+  assert transfer.resolve_align("center", None) == "center"
+  with pytest.raises(transfer.UsageProblem, match="^--align=landmarks needs --landmarks=FILE$"):
+    transfer.resolve_align("landmarks", None)
+  with pytest.raises(transfer.UsageProblem,
+                     match="^--landmarks is used only with --align=landmarks, not --align=auto$"):
+    transfer.resolve_align("auto", "marks.txt")
