@@ -191,6 +191,14 @@ def test_the_command_serves_the_page_and_refuses_a_bad_model(tmp_path):
     process.wait(timeout=60)
 
 
+def test_the_browser_test_says_why_it_cannot_run(monkeypatch, tmp_path):
+  monkeypatch.setenv("PATH", str(tmp_path))  # Nothing to find.
+  assert headless_chromium.missing().startswith("no Chromium found")
+  (tmp_path / "chromium").write_text("#!/bin/sh\n")
+  (tmp_path / "chromium").chmod(0o755)
+  assert headless_chromium.missing().startswith("no chromedriver found")
+
+
 @pytest.mark.slow
 def test_the_page_in_headless_chromium(served, tmp_path):
   reason = headless_chromium.missing()
