@@ -1164,12 +1164,19 @@ def render_photo(index: int, face_size: int = 256, pad: tuple = (60, 40, 120, 30
   detector, paste-back and photo-editing tests and benchmarks.
   """
   params = sample_faces(seed, [index], layout="wild")
-  image, _ = render_faces(params, face_size)
+  # The renderer stops at MAX_IMAGE_SIZE; a larger face (a high-resolution photo) is
+  # rendered at that size and enlarged bilinearly.
+  rendered = min(face_size, MAX_IMAGE_SIZE)
+  image, _ = render_faces(params, rendered)
+  landmarks = landmarks_of(params, rendered)[0].astype(np.float64)
+  if face_size != rendered:
+    image = tf.image.resize(image, [face_size, face_size]).numpy()
+    # Pixel centres scale about -0.5 (tf.image.resize's half-pixel convention).
+    landmarks = (landmarks + 0.5) * (face_size / rendered) - 0.5
   pixels = np.clip((image[0] + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
   top, bottom, left, right = pad
   photo = np.pad(pixels, ((top, bottom), (left, right), (0, 0)), mode="edge")
-  landmarks = landmarks_of(params, face_size)[0] + np.array([left, top], np.float32)
-  return photo, landmarks.astype(np.float32)
+  return photo, (landmarks + np.array([left, top])).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def agreement(detector, faces: int, size: int, seed: int = 0) -> dict:
 
 
 def format_rows(rows: list) -> str:
-  lines = ["| px | found | faces | " + " | ".join(POINTS) + " |",
+  lines = ["| px | found | faces measured | " + " | ".join(POINTS) + " |",
            "|---|---|---|" + "---|" * len(POINTS)]
   for row in rows:
     for name in ("all", "not smiling", "smiling", "after alignment"):
