@@ -10,9 +10,10 @@ aligned onto the paper's 5-point template first: --align=auto (the default witho
 --face=N for the input), --align=landmarks takes them from --landmarks (the default
 when it is given), --align=center centre-crops a square (for faces already aligned).
 --paste_back (swap mode) writes the input photo itself, same size, with the edited
-face blended back in; nothing outside the face changes. --out ends in .png or .jpg.
+face blended back in (pixels outside the blend region are the input's own). --out
+ends in .png or .jpg.
 
-Modes and the PNG grid each writes (every cell is one S x S image):
+Modes and the grid each writes (every cell is one S x S image):
   swap     1 exemplar, any subset of the attributes (all swapped in one pass):
            [input | exemplar | input with the exemplar's attributes |
             exemplar with the input's]

@@ -37,7 +37,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Define the CLI flags; only when run as a program, so importing never clashes."""
-  flags.DEFINE_string("data", "synthetic", "Data spec: synthetic, celeba:DIR, folder:DIR, tfrecord:DIR, tfds:celeb_a.")
+  flags.DEFINE_string("data", "synthetic", "Data spec: synthetic, celeba:DIR, folder:DIR[,landmarks=auto], tfrecord:DIR, tfds:celeb_a.")
   flags.DEFINE_list("attributes", None, "Attributes to report (default: all).")
   flags.DEFINE_string("split", "train", "Split the samples and attribute counts come from.")
   flags.DEFINE_integer("image_size", 128, "Side of the aligned samples.")

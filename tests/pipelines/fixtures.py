@@ -179,15 +179,9 @@ def make_folder(root: str, num_images: int = 30, with_landmarks: bool = True, se
   return expected
 
 
+
 def wild_photo(index: int, face_size: int = 256, pad: tuple = (60, 40, 120, 30),
                seed: int = 0) -> tuple:
-  """A non-aligned "photo": synthetic wild face `index` rendered at face_size and padded
-  (top, bottom, left, right) by repeating its edges, and its exact landmarks [5, 2]."""
+  """A non-aligned "photo" and its exact landmarks (synthetic.render_photo)."""
   from pipelines import synthetic
-  params = synthetic.sample_faces(seed, [index], layout="wild")
-  image, _ = synthetic.render_faces(params, face_size)
-  pixels = np.clip((image[0] + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-  top, bottom, left, right = pad
-  photo = np.pad(pixels, ((top, bottom), (left, right), (0, 0)), mode="edge")
-  landmarks = synthetic.landmarks_of(params, face_size)[0] + np.array([left, top], np.float32)
-  return photo, landmarks.astype(np.float32)
+  return synthetic.render_photo(index, face_size, pad, seed)
