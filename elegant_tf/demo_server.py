@@ -37,9 +37,12 @@ from pipelines import synthetic
 
 UsageProblem = transfer.UsageProblem
 
-# A request holds two photos as base64 (4/3 of their size) plus a few fields: 2 x 24 MB
-# photos fit. Larger bodies are refused before they are read.
-MAX_REQUEST_BYTES = 64 << 20
+# Per photo file; the page refuses larger files before sending them. The decoder's own
+# limit (image_decoding.MAX_PIXELS) still applies to what is inside.
+MAX_PHOTO_BYTES = 24 << 20
+# A request holds two photos as base64 (4/3 of their size) plus a few fields. Larger
+# bodies are refused from their Content-Length, before they are read.
+MAX_REQUEST_BYTES = 2 * (MAX_PHOTO_BYTES * 4 // 3 + (1 << 20))
 # Interpolation steps offered on the page; each step is one decode of the strip.
 MAX_STEPS = 8
 # Bundled sample photos: rendered at this size in the "wild" layout (face not centred,
@@ -112,7 +115,8 @@ class DemoApp:
     return (template.replace("{{SAMPLE_OPTIONS}}", options)
             .replace("{{ATTRIBUTE_BOXES}}", boxes)
             .replace("{{IMAGE_SIZE}}", str(self.model.image_size))
-            .replace("{{MAX_STEPS}}", str(MAX_STEPS)))
+            .replace("{{MAX_STEPS}}", str(MAX_STEPS))
+            .replace("{{MAX_PHOTO_BYTES}}", str(MAX_PHOTO_BYTES)))
 
   def sample_png(self, index: int) -> Optional[bytes]:
     if 0 <= index < len(self.samples):
@@ -132,6 +136,9 @@ class DemoApp:
         contents = base64.b64decode(data, validate=True)
       except (binascii.Error, ValueError) as error:
         raise UsageProblem(f"photo {label} ({name}): the upload is not valid base64") from error
+      if len(contents) > MAX_PHOTO_BYTES:
+        raise UsageProblem(f"photo {label} ({name}) is too big: {len(contents) / 2**20:.1f} MB, "
+                           f"at most {MAX_PHOTO_BYTES >> 20} MB")
       photo, reason, _ = image_decoding.decode_to_rgb(contents)
       if photo is None:
         raise UsageProblem(f"photo {label} ({name}) cannot be read: {reason}")
@@ -226,7 +233,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     if length > MAX_REQUEST_BYTES:
       self.close_connection = True  # The body is not read.
       return self._json(413, {"error": f"the photos are too big: {length / 2**20:.0f} MB "
-                                       f"sent, at most {MAX_REQUEST_BYTES >> 20} MB"})
+                                       f"sent, at most {MAX_PHOTO_BYTES >> 20} MB each"})
     try:
       try:
         request = json.loads(self.rfile.read(length))

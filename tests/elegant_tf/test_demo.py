@@ -143,6 +143,8 @@ def test_a_good_request_answers_edited_photos_and_the_strip(served):
      "no face found in photo B (tiny.png)"),
     ({"a": _upload(np.full((160, 200, 3), 128, np.uint8), name="wall.png")},
      "no face found in photo A (wall.png)"),
+    ({"b": _upload(contents=b"\xff" * (demo_server.MAX_PHOTO_BYTES + 1), name="huge.jpg")},
+     "photo B (huge.jpg) is too big: 24.0 MB, at most 24 MB"),
     ({"attributes": ["Wings"]}, "unknown attribute(s) Wings"),
     ({"attributes": []}, "tick at least one attribute"),
     ({"a": {"sample": 42}}, "photo A: choose a sample or upload a photo"),
@@ -230,3 +232,9 @@ def test_the_page_in_headless_chromium(served, tmp_path):
     state = browser.wait_for(FINISHED)
     error = browser.script("return document.getElementById('error').textContent")
     assert state == "error" and error.startswith("photo A (notes.png) cannot be read"), error
+    # A file over the limit is refused by the page itself (limit lowered for the test).
+    browser.script("document.body.dataset.maxPhotoBytes = '10';")
+    browser.click("#run")
+    assert browser.wait_for(FINISHED) == "error"
+    error = browser.script("return document.getElementById('error').textContent")
+    assert error == "photo A (notes.png) is too big: 0.0 MB, at most 0.0 MB", error
