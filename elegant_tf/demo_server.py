@@ -176,7 +176,8 @@ class DemoApp:
       raise UsageProblem(f"strength={strength} must lie in [0, 1]")
     if not 1 <= steps <= MAX_STEPS:
       raise UsageProblem(f"steps={steps} must be between 1 and {MAX_STEPS}")
-    transfer.attribute_indices([str(a) for a in attributes], self.model.attribute_names)
+    attributes = [str(name) for name in attributes]
+    transfer.attribute_indices(attributes, self.model.attribute_names)  # Before the slow part.
     with self._lock:
       face_a = self._face(request.get("a"), "A")
       face_b = self._face(request.get("b"), "B")
