@@ -163,6 +163,15 @@ def resolve_align(align: Optional[str], landmarks_file: Optional[str]) -> str:
   return align
 
 
+def check_face(face: int, align: str) -> None:
+  """UsageProblem for a --face that cannot apply (negative, or without the detector)."""
+  if face < 0:
+    raise UsageProblem(f"--face={face} must be 0 or more (0 = the largest)")
+  if face and align != "auto":
+    raise UsageProblem(f"--face picks a detected face; it needs --align=auto, not "
+                       f"--align={align}")
+
+
 def align_photo(path: str, image_size: int, align: str, landmarks: Optional[dict] = None,
                 face: int = 0, detector=None) -> photo_edit.AlignedFace:
   """Read `path` and align its face (photo_edit.prepare_face); UsageProblem on bad input."""
@@ -416,11 +425,7 @@ def main(argv=None) -> int:
       if flag_values.paste_back and flag_values.mode != "swap":
         raise UsageProblem(f"--paste_back works with --mode=swap only, not "
                            f"--mode={flag_values.mode}")
-      if flag_values.face < 0:
-        raise UsageProblem(f"--face={flag_values.face} must be 0 or more (0 = the largest)")
-      if flag_values.face and align != "auto":
-        raise UsageProblem(f"--face picks a detected face; it needs --align=auto, not "
-                           f"--align={align}")
+      check_face(flag_values.face, align)
       try:
         model = model_loading.load(flag_values.model)
       except (FileNotFoundError, ValueError) as error:
