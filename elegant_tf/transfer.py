@@ -137,7 +137,8 @@ def check_landmarks(path: str, points: np.ndarray) -> None:
 
 
 def read_photo(path: str) -> np.ndarray:
-  """uint8 [H, W, 3] of an image file; UsageProblem naming the file when it cannot be used."""
+  """uint8 [H, W, 3] of an image file, upright as its EXIF orientation says; UsageProblem
+  naming the file when it cannot be used."""
   from pipelines import image_decoding
   try:
     with open(path, "rb") as f:
@@ -147,7 +148,9 @@ def read_photo(path: str) -> np.ndarray:
   pixels, reason, _ = image_decoding.decode_to_rgb(contents)
   if pixels is None:
     raise UsageProblem(f"cannot read image {path}: {reason}")
-  return pixels
+  # A phone photo stored sideways would hide its face from the detector, and its
+  # paste-back (written without the EXIF tag) would come out turned.
+  return image_decoding.upright(pixels, contents)
 
 
 def resolve_align(align: Optional[str], landmarks_file: Optional[str]) -> str:
