@@ -139,18 +139,15 @@ def check_landmarks(path: str, points: np.ndarray) -> None:
 def read_photo(path: str) -> np.ndarray:
   """uint8 [H, W, 3] of an image file, upright as its EXIF orientation says; UsageProblem
   naming the file when it cannot be used."""
-  from pipelines import image_decoding
   try:
     with open(path, "rb") as f:
       contents = f.read()
   except OSError as error:
     raise UsageProblem(f"cannot read image {path}: {error.strerror}") from error
-  pixels, reason, _ = image_decoding.decode_to_rgb(contents)
-  if pixels is None:
-    raise UsageProblem(f"cannot read image {path}: {reason}")
-  # A phone photo stored sideways would hide its face from the detector, and its
-  # paste-back (written without the EXIF tag) would come out turned.
-  return image_decoding.upright(pixels, contents)
+  try:
+    return photo_edit.decode_photo(contents, path)
+  except ValueError as error:
+    raise UsageProblem(str(error)) from error
 
 
 def resolve_align(align: Optional[str], landmarks_file: Optional[str]) -> str:
