@@ -61,6 +61,18 @@ def check_photo(photo: np.ndarray, name: str = "photo") -> np.ndarray:
   return photo
 
 
+def decode_photo(contents: bytes, name: str = "photo") -> np.ndarray:
+  """uint8 [H, W, 3] of image file bytes (any format image_decoding reads), turned
+  upright by its EXIF orientation; ValueError "cannot read image <name>: <reason>"."""
+  from pipelines import image_decoding
+  pixels, reason, _ = image_decoding.decode_to_rgb(contents)
+  if pixels is None:
+    raise ValueError(f"cannot read image {name}: {reason}")
+  # A phone photo stored sideways would hide its face from the detector, and its
+  # paste-back (written without the EXIF tag) would come out turned.
+  return image_decoding.upright(pixels, contents)
+
+
 def check_landmarks(name: str, points: np.ndarray, what: str = "--landmarks") -> np.ndarray:
   """float32 [5, 2] points that can be aligned; ValueError naming `name` otherwise."""
   points = np.asarray(points, np.float32)

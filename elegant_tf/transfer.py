@@ -137,17 +137,17 @@ def check_landmarks(path: str, points: np.ndarray) -> None:
 
 
 def read_photo(path: str) -> np.ndarray:
-  """uint8 [H, W, 3] of an image file; UsageProblem naming the file when it cannot be used."""
-  from pipelines import image_decoding
+  """uint8 [H, W, 3] of an image file, upright as its EXIF orientation says; UsageProblem
+  naming the file when it cannot be used."""
   try:
     with open(path, "rb") as f:
       contents = f.read()
   except OSError as error:
     raise UsageProblem(f"cannot read image {path}: {error.strerror}") from error
-  pixels, reason, _ = image_decoding.decode_to_rgb(contents)
-  if pixels is None:
-    raise UsageProblem(f"cannot read image {path}: {reason}")
-  return pixels
+  try:
+    return photo_edit.decode_photo(contents, path)
+  except ValueError as error:
+    raise UsageProblem(str(error)) from error
 
 
 def resolve_align(align: Optional[str], landmarks_file: Optional[str]) -> str:
@@ -161,6 +161,15 @@ def resolve_align(align: Optional[str], landmarks_file: Optional[str]) -> str:
   if align != "landmarks" and landmarks_file:
     raise UsageProblem(f"--landmarks is used only with --align=landmarks, not --align={align}")
   return align
+
+
+def check_face(face: int, align: str) -> None:
+  """UsageProblem for a --face that cannot apply (negative, or without the detector)."""
+  if face < 0:
+    raise UsageProblem(f"--face={face} must be 0 or more (0 = the largest)")
+  if face and align != "auto":
+    raise UsageProblem(f"--face picks a detected face; it needs --align=auto, not "
+                       f"--align={align}")
 
 
 def align_photo(path: str, image_size: int, align: str, landmarks: Optional[dict] = None,
@@ -416,11 +425,7 @@ def main(argv=None) -> int:
       if flag_values.paste_back and flag_values.mode != "swap":
         raise UsageProblem(f"--paste_back works with --mode=swap only, not "
                            f"--mode={flag_values.mode}")
-      if flag_values.face < 0:
-        raise UsageProblem(f"--face={flag_values.face} must be 0 or more (0 = the largest)")
-      if flag_values.face and align != "auto":
-        raise UsageProblem(f"--face picks a detected face; it needs --align=auto, not "
-                           f"--align={align}")
+      check_face(flag_values.face, align)
       try:
         model = model_loading.load(flag_values.model)
       except (FileNotFoundError, ValueError) as error:

@@ -139,3 +139,19 @@ def test_bad_input_is_one_clear_error_naming_the_photo():
   aligned = photo_edit.prepare_face(photo, SIZE, "center")
   with pytest.raises(ValueError, match=r"edited crop has shape \[32, 32, 3\]"):
     photo_edit.paste_back(aligned, np.zeros((32, 32, 3), np.float32))
+
+
+def test_decode_photo_turns_a_sideways_phone_photo_upright_and_names_bad_files():
+  import io
+  from PIL import Image
+  stored = np.zeros((40, 24, 3), np.uint8)
+  stored[:8] = 255  # A white band along the stored top edge.
+  exif = Image.Exif()
+  exif[0x0112] = 6  # "Rotate 90 degrees clockwise to view."
+  buffer = io.BytesIO()
+  Image.fromarray(stored).save(buffer, format="JPEG", quality=95, exif=exif.tobytes())
+  photo = photo_edit.decode_photo(buffer.getvalue(), "phone.jpg")
+  assert photo.shape == (24, 40, 3)
+  assert photo[:, -8:].mean() > 240 and photo[:, :-10].mean() < 15  # Band now on the right.
+  with pytest.raises(ValueError, match="^cannot read image junk.png: "):
+    photo_edit.decode_photo(b"\x89PNG no image here", "junk.png")

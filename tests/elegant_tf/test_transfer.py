@@ -309,12 +309,14 @@ DEMO_MODEL = os.path.join(REPO, "saved_models", "elegant_demo")
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-  """Two non-aligned synthetic faces on 480 x 640 canvases (MTCNN finds both), and noise."""
+  """Non-aligned synthetic faces MTCNN finds: a 480 x 528 photo with a large and a small
+  face, a 480 x 640 exemplar; and noise."""
   from tests.pipelines import fixtures
   tmp = tmp_path_factory.mktemp("photos")
-  photo, _ = fixtures.wild_photo(0, 256, pad=(120, 104, 200, 184))
+  large, _ = fixtures.wild_photo(0, 256, pad=(120, 104, 40, 24))
+  small, _ = fixtures.wild_photo(8, 128, pad=(200, 152, 40, 40))
   other, _ = fixtures.wild_photo(2, 256, pad=(100, 124, 300, 84))
-  Image.fromarray(photo).save(tmp / "photo.png")
+  Image.fromarray(np.concatenate([large, small], axis=1)).save(tmp / "photo.png")
   Image.fromarray(other).save(tmp / "other.jpg", quality=92)
   noise = np.random.default_rng(0).integers(0, 256, (200, 260, 3), np.uint8)
   Image.fromarray(noise).save(tmp / "noise.png")
@@ -328,13 +330,15 @@ def test_cli_edits_a_non_aligned_photo_and_pastes_it_back(photos):
                 "--paste_back", f"--out={out}")
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.split() == [str(out)]
+  assert (f"transfer: 2 faces found in {photos / 'photo.png'}; using face 0 (0 = the largest; "
+          "--face=N picks another in --input)") in result.stderr
   photo = np.asarray(Image.open(photos / "photo.png"))
   edited = np.asarray(Image.open(out))
   assert edited.shape == photo.shape
   # The same detection and alignment in this process give the blend region.
   from elegant_tf import photo_edit
   mask = photo_edit.paste_mask(photo_edit.prepare_face(photo, 64))
-  assert 0 < (mask > 0).mean() < 0.5
+  assert 0 < (mask > 0).mean() < 0.5 and not (mask[:, 320:] > 0).any()  # The large face.
   assert np.array_equal(edited[mask == 0], photo[mask == 0])
   assert np.abs(edited[mask > 0.99].astype(int) - photo[mask > 0.99]).mean() > 2
 
@@ -372,3 +376,9 @@ def test_align_defaults_and_conflicts():
   with pytest.raises(transfer.UsageProblem,
                      match="^--landmarks is used only with --align=landmarks, not --align=auto$"):
     transfer.resolve_align("auto", "marks.txt")
+  transfer.check_face(2, "auto")
+  with pytest.raises(transfer.UsageProblem, match=r"^--face=-1 must be 0 or more"):
+    transfer.check_face(-1, "auto")
+  with pytest.raises(transfer.UsageProblem, match="^--face picks a detected face; it needs "
+                     "--align=auto, not --align=center$"):
+    transfer.check_face(1, "center")
