@@ -32,7 +32,6 @@ from PIL import Image
 from elegant_tf import image_grid
 from elegant_tf import photo_edit
 from elegant_tf import transfer
-from pipelines import image_decoding
 from pipelines import synthetic
 
 UsageProblem = transfer.UsageProblem
@@ -139,10 +138,12 @@ class DemoApp:
       if len(contents) > MAX_PHOTO_BYTES:
         raise UsageProblem(f"photo {label} ({name}) is too big: {len(contents) / 2**20:.1f} MB, "
                            f"at most {MAX_PHOTO_BYTES >> 20} MB")
-      photo, reason, _ = image_decoding.decode_to_rgb(contents)
-      if photo is None:
-        raise UsageProblem(f"photo {label} ({name}) cannot be read: {reason}")
-      return self._align(photo, name=f"photo {label} ({name})", align="auto")
+      label = f"photo {label} ({name})"
+      try:
+        photo = photo_edit.decode_photo(contents, label)  # Upright by its EXIF orientation.
+      except ValueError as error:
+        raise UsageProblem(str(error)) from error
+      return self._align(photo, name=label, align="auto")
     sample = spec.get("sample")
     if isinstance(sample, str) and sample.isdigit():
       sample = int(sample)

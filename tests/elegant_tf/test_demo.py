@@ -138,7 +138,7 @@ def test_a_good_request_answers_edited_photos_and_the_strip(served):
 
 @pytest.mark.parametrize("change, message", [
     ({"a": _upload(contents=b"this is not an image", name="notes.txt")},
-     "photo A (notes.txt) cannot be read: unsupported format"),
+     "cannot read image photo A (notes.txt): unsupported format"),
     ({"b": _upload(np.full((8, 8, 3), 100, np.uint8), name="tiny.png")},
      "no face found in photo B (tiny.png)"),
     ({"a": _upload(np.full((160, 200, 3), 128, np.uint8), name="wall.png")},
@@ -231,7 +231,7 @@ def test_the_page_in_headless_chromium(served, tmp_path):
     browser.click("#run")
     state = browser.wait_for(FINISHED)
     error = browser.script("return document.getElementById('error').textContent")
-    assert state == "error" and error.startswith("photo A (notes.png) cannot be read"), error
+    assert state == "error" and error.startswith("cannot read image photo A (notes.png)"), error
     # A file over the limit is refused by the page itself (limit lowered for the test).
     browser.script("document.body.dataset.maxPhotoBytes = '10';")
     browser.click("#run")
