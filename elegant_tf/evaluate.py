@@ -399,7 +399,7 @@ def _define_flags():
   flags.DEFINE_string("model", None, "SavedModel version folder, model folder or run directory.")
   flags.DEFINE_string("data", "synthetic",
                       "Faces: synthetic (exact ground truth), celeba:DIR, tfrecord:DIR, "
-                      "folder:DIR or tfds:celeb_a.")
+                      "folder:DIR[,landmarks=auto] or tfds:celeb_a.")
   flags.DEFINE_string("split", "test", "Split the pairs come from.")
   flags.DEFINE_integer("num_pairs", 200, "Pairs per swap.")
   flags.DEFINE_list("swaps", None,
