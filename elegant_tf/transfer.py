@@ -172,6 +172,12 @@ def check_face(face: int, align: str) -> None:
                        f"--align={align}")
 
 
+def check_paste_back(paste_back: bool, mode: str) -> None:
+  """UsageProblem for --paste_back outside swap mode (linear and matrix write grids)."""
+  if paste_back and mode != "swap":
+    raise UsageProblem(f"--paste_back works with --mode=swap only, not --mode={mode}")
+
+
 def align_photo(path: str, image_size: int, align: str, landmarks: Optional[dict] = None,
                 face: int = 0, detector=None) -> photo_edit.AlignedFace:
   """Read `path` and align its face (photo_edit.prepare_face); UsageProblem on bad input."""
@@ -422,10 +428,8 @@ def main(argv=None) -> int:
       check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
       check_steps(flag_values.mode, flag_values.steps)
       align = resolve_align(flag_values.align, flag_values.landmarks)
-      if flag_values.paste_back and flag_values.mode != "swap":
-        raise UsageProblem(f"--paste_back works with --mode=swap only, not "
-                           f"--mode={flag_values.mode}")
       check_face(flag_values.face, align)
+      check_paste_back(flag_values.paste_back, flag_values.mode)
       try:
         model = model_loading.load(flag_values.model)
       except (FileNotFoundError, ValueError) as error:

@@ -352,22 +352,18 @@ def test_cli_done_when_command_writes_a_jpeg_grid_of_detected_faces(photos):
     assert written.format == "JPEG" and written.size == (4 * 64 + 3 * GAP, 64)
 
 
-def test_cli_no_face_or_bad_photo_flags_exit_2_and_write_nothing(photos):
+def test_cli_no_face_exits_2_naming_the_file_and_writes_nothing(photos):
   out = photos / "refused" / "out.png"
-  common = [f"--model={DEMO_MODEL}", "--attributes=Eyeglasses", f"--out={out}"]
-  no_face = _cli(*common, f"--input={photos / 'noise.png'}", f"--exemplars={photos / 'other.jpg'}")
+  no_face = _cli(f"--model={DEMO_MODEL}", "--attributes=Eyeglasses", f"--out={out}",
+                 "--paste_back", f"--input={photos / 'noise.png'}",
+                 f"--exemplars={photos / 'other.jpg'}")
   assert no_face.returncode == 2
   assert no_face.stderr.strip().splitlines()[-1] == (
       f"transfer: no face found in {photos / 'noise.png'}")
-  linear = _cli(*common, "--mode=linear", "--paste_back", f"--input={photos / 'photo.png'}",
-                f"--exemplars={photos / 'other.jpg'}")
-  assert linear.returncode == 2
-  assert linear.stderr.strip().splitlines()[-1] == (
-      "transfer: --paste_back works with --mode=swap only, not --mode=linear")
   assert not out.parent.exists()
 
 
-def test_align_defaults_and_conflicts():
+def test_photo_flags_defaults_and_conflicts():
   assert transfer.resolve_align(None, None) == "auto"
   assert transfer.resolve_align(None, "marks.txt") == "landmarks"
   assert transfer.resolve_align("center", None) == "center"
@@ -382,3 +378,8 @@ def test_align_defaults_and_conflicts():
   with pytest.raises(transfer.UsageProblem, match="^--face picks a detected face; it needs "
                      "--align=auto, not --align=center$"):
     transfer.check_face(1, "center")
+  transfer.check_paste_back(True, "swap")
+  transfer.check_paste_back(False, "linear")
+  with pytest.raises(transfer.UsageProblem,
+                     match="^--paste_back works with --mode=swap only, not --mode=linear$"):
+    transfer.check_paste_back(True, "linear")
