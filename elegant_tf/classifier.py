@@ -19,7 +19,8 @@ from pipelines import data_spec
 def define_flags() -> None:
   """Defined when the command runs: importing defines no flags."""
   flags.DEFINE_string("data", "synthetic",
-                      "Faces: synthetic, celeba:DIR, tfrecord:DIR, folder:DIR or tfds:celeb_a.")
+                      "Faces: synthetic, celeba:DIR, tfrecord:DIR, folder:DIR[,landmarks=auto] "
+                      "or tfds:celeb_a.")
   flags.DEFINE_list("attributes", None,
                     "Attributes to classify, comma separated (default: all the data has).")
   flags.DEFINE_integer("image_size", 128, "Square input size in pixels, a multiple of 32 "

@@ -42,6 +42,7 @@ from absl import flags
 
 from elegant_tf import usage
 from elegant_tf.evaluation import evaluate_lib
+from elegant_tf.models import precision
 from elegant_tf.serving import model_loading
 from pipelines import data_spec
 
@@ -51,7 +52,7 @@ def define_flags() -> None:
   flags.DEFINE_string("model", None, "SavedModel version folder, model folder or run directory.")
   flags.DEFINE_string("data", "synthetic",
                       "Faces: synthetic (exact ground truth), celeba:DIR, tfrecord:DIR, "
-                      "folder:DIR or tfds:celeb_a.")
+                      "folder:DIR[,landmarks=auto] or tfds:celeb_a.")
   flags.DEFINE_string("split", "test", "Split the pairs come from.")
   flags.DEFINE_integer("num_pairs", 200, "Pairs per swap.")
   flags.DEFINE_list("swaps", None,
@@ -68,6 +69,9 @@ def define_flags() -> None:
                       "ImageNet InceptionV3 no-top weights (.h5); default: the Keras cache file "
                       "if present, else random weights (flagged in the output).")
   flags.DEFINE_integer("batch_size", 32, "Pairs per transfer call.")
+  flags.DEFINE_enum("precision", "float32", list(precision.PRECISIONS),
+                    "Compute precision of the generator when --model is a run directory "
+                    "(its checkpoint restores in any precision); exports are float32 only.")
   flags.DEFINE_integer("seed", 0, "Seed of the synthetic faces (must match training's).")
   flags.DEFINE_string("tfds_data_dir", None, "data_dir for --data=tfds:celeb_a.")
   flags.DEFINE_string("out", None, "Directory for results.md, results.csv, results.json and "
@@ -87,8 +91,8 @@ def main(argv):
   if values.num_pairs < 1 or values.realism_images < 0:
     raise usage.UsageError("--num_pairs must be >= 1 and --realism_images >= 0")
   try:
-    model = model_loading.load(values.model)
-  except FileNotFoundError as error:
+    model = model_loading.load(values.model, values.precision)
+  except (FileNotFoundError, ValueError) as error:
     raise usage.UsageError(str(error)) from error
   try:
     source = data_spec.open_source(values.data, model.image_size, seed=values.seed,

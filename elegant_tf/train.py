@@ -32,8 +32,8 @@ def define_flags() -> None:
   flags.DEFINE_string("data", _DEFAULTS.data,
                       "Training faces: 'synthetic' (embedded procedural faces with exact ground "
                       "truth, aligned like CelebA's aligned crops), 'synthetic:wild' (the same "
-                      "faces unaligned), 'celeba:DIR', 'tfrecord:DIR', 'folder:DIR' or "
-                      "'tfds:celeb_a'.")
+                      "faces unaligned), 'celeba:DIR', 'tfrecord:DIR', "
+                      "'folder:DIR[,landmarks=auto]' or 'tfds:celeb_a'.")
   flags.DEFINE_list("attributes", list(_DEFAULTS.attributes),
                     "Attributes to disentangle, comma separated, as the data names them "
                     "(synthetic: Eyeglasses, Bangs, Smiling, Mustache, Blond_Hair, Wearing_Hat). "

@@ -4,11 +4,16 @@
       --input=me.jpg --exemplars=glasses.png --attributes=Eyeglasses --out=swap.png
 
 --model: a SavedModel (model or version folder), a .tflite file, or a training run
-directory (newest checkpoint). Images of any size and common format; faces should
-be aligned (centre-cropped to a square and resized), or give --landmarks to align
-them with the paper's 5-point template first.
+directory (newest checkpoint). Photos of any size and common format. Every face is
+aligned onto the paper's 5-point template first: --align=auto (the default without
+--landmarks) finds the landmarks with a face detector (MTCNN; the largest face, or
+--face=N for the input), --align=landmarks takes them from --landmarks (the default
+when it is given), --align=center centre-crops a square (for faces already aligned).
+--paste_back (swap mode) writes the input photo itself, same size, with the edited
+face blended back in (pixels outside the blend region are the input's own). --out
+ends in .png or .jpg.
 
-Modes and the PNG grid each writes (every cell is one S x S image):
+Modes and the grid each writes (every cell is one S x S image):
   swap     1 exemplar, any subset of the attributes (all swapped in one pass):
            [input | exemplar | input with the exemplar's attributes |
             exemplar with the input's]
@@ -24,7 +29,7 @@ Modes and the PNG grid each writes (every cell is one S x S image):
            attribute 1 from exemplar 1 and D2 attribute 2 from exemplar 2; a grows
            down, b right, and the far corner swaps both.
 Bad use (unknown attribute, wrong exemplar count, unreadable or too small image,
-a binary or degenerate --landmarks file, too many --steps, --out naming a
+no face found, a binary or degenerate --landmarks file, too many --steps, --out naming a
 directory or an existing file without --overwrite, a run directory whose flags.txt
 does not parse) prints one line and exits with status 2 before anything is
 written. Files are written atomically; a failed write (a full disk) is reported
@@ -37,10 +42,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from pipelines import image_grid
+from elegant_tf import photo_edit
 from elegant_tf import usage
 from elegant_tf.models import latent_swap
 from pipelines import atomic_files
+from pipelines import image_grid
 
 MODES = ("swap", "linear", "matrix")
 # --steps bounds: linear writes steps + 1 images, matrix (steps + 1)^2; past these the
@@ -49,13 +55,12 @@ MAX_STEPS = {"linear": 64, "matrix": 16}
 # Edited codes decoded per call: the decoder's activations, not the grid, would
 # otherwise fill memory (a 17 x 17 matrix at 256 px is 289 full-size decodes).
 DECODE_CHUNK = 16
-# Landmarks whose pupils are closer than this (in the image's pixels) cannot be aligned:
-# the zoom would blow a point up into the whole face (five equal points gave a black image).
-MIN_PUPIL_DISTANCE = 4.0
-# Like training (image_decoding.MIN_SCALE_FRACTION), refuse faces that would have to be
-# upscaled more than 4x: under S/4 pixels on the short side (or between the pupils'
-# template spacing / 4) there is no face left to edit.
-MIN_SCALE_FRACTION = 0.25
+# Limits on what can be aligned live with the alignment (photo_edit); named here too.
+MIN_PUPIL_DISTANCE = photo_edit.MIN_PUPIL_DISTANCE
+MIN_SCALE_FRACTION = photo_edit.MIN_SCALE_FRACTION
+ALIGN_MODES = photo_edit.ALIGN_MODES
+# Output formats, by --out's extension.
+OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
 # The one "bad use, exit 2" exception of every command (elegant_tf/usage.py).
@@ -126,46 +131,75 @@ def read_landmarks(path: str) -> dict:
 
 def check_landmarks(path: str, points: np.ndarray) -> None:
   """UsageProblem for landmarks that cannot be aligned: non-finite or pupils together."""
-  name = os.path.basename(path)
-  if not np.isfinite(points).all():
-    raise UsageProblem(f"--landmarks for {name} are not all finite numbers")
-  pupils = float(np.linalg.norm(points[1] - points[0]))
-  if pupils < MIN_PUPIL_DISTANCE:
-    raise UsageProblem(f"--landmarks for {name}: the pupils are {pupils:.1f} pixels apart; "
-                       f"at least {MIN_PUPIL_DISTANCE:g} are needed to align the face")
+  try:
+    photo_edit.check_landmarks(os.path.basename(path), points)
+  except ValueError as error:
+    raise UsageProblem(str(error)) from error
 
 
-def read_image(path: str, image_size: int, landmarks: Optional[dict] = None) -> np.ndarray:
-  """float32 [S, S, 3] in [-1, 1]: decoded, aligned (with landmarks) or centre-cropped."""
-  from pipelines import alignment
-  from pipelines import image_decoding
+def read_photo(path: str) -> np.ndarray:
+  """uint8 [H, W, 3] of an image file, upright as its EXIF orientation says; UsageProblem
+  naming the file when it cannot be used."""
   try:
     with open(path, "rb") as f:
       contents = f.read()
   except OSError as error:
     raise UsageProblem(f"cannot read image {path}: {error.strerror}") from error
-  pixels, reason, _ = image_decoding.decode_to_rgb(contents)
-  if pixels is None:
-    raise UsageProblem(f"cannot read image {path}: {reason}")
-  if landmarks is not None:
+  try:
+    return photo_edit.decode_photo(contents, path)
+  except ValueError as error:
+    raise UsageProblem(str(error)) from error
+
+
+def resolve_align(align: Optional[str], landmarks_file: Optional[str]) -> str:
+  """--align as given, or its default: landmarks when --landmarks is given, else auto."""
+  if align is None:
+    return "landmarks" if landmarks_file else "auto"
+  if align not in ALIGN_MODES:
+    raise UsageProblem(f"--align={align!r}; valid: {', '.join(ALIGN_MODES)}")
+  if align == "landmarks" and not landmarks_file:
+    raise UsageProblem("--align=landmarks needs --landmarks=FILE")
+  if align != "landmarks" and landmarks_file:
+    raise UsageProblem(f"--landmarks is used only with --align=landmarks, not --align={align}")
+  return align
+
+
+def check_face(face: int, align: str) -> None:
+  """UsageProblem for a --face that cannot apply (negative, or without the detector)."""
+  if face < 0:
+    raise UsageProblem(f"--face={face} must be 0 or more (0 = the largest)")
+  if face and align != "auto":
+    raise UsageProblem(f"--face picks a detected face; it needs --align=auto, not "
+                       f"--align={align}")
+
+
+def check_paste_back(paste_back: bool, mode: str) -> None:
+  """UsageProblem for --paste_back outside swap mode (linear and matrix write grids)."""
+  if paste_back and mode != "swap":
+    raise UsageProblem(f"--paste_back works with --mode=swap only, not --mode={mode}")
+
+
+def align_photo(path: str, image_size: int, align: str, landmarks: Optional[dict] = None,
+                face: int = 0, detector=None) -> photo_edit.AlignedFace:
+  """Read `path` and align its face (photo_edit.prepare_face); UsageProblem on bad input."""
+  pixels = read_photo(path)
+  points = None
+  if align == "landmarks":
     points = landmarks.get(os.path.basename(path), landmarks.get(path))
     if points is None:
       raise UsageProblem(f"--landmarks has no line for {os.path.basename(path)}")
     check_landmarks(path, points)
-    face = float(np.linalg.norm(points[1] - points[0]))
-    zoom = alignment.template_pupil_distance(image_size) / face
-  else:
-    zoom = image_size / min(pixels.shape[:2])
-  if zoom * MIN_SCALE_FRACTION > 1.0:
-    height, width = pixels.shape[:2]
-    raise UsageProblem(f"image {path} is too small ({width}x{height}) for this "
-                       f"{image_size}-pixel model: the face would be upscaled {zoom:.1f}x, "
-                       f"at most {1 / MIN_SCALE_FRACTION:g}x")
-  if landmarks is not None:
-    square = alignment.align(pixels, points, image_size)
-  else:
-    square = alignment.center_crop_resize(pixels, image_size)
-  return np.clip(np.asarray(square, np.float32) / 127.5 - 1.0, -1.0, 1.0)
+  try:
+    return photo_edit.prepare_face(pixels, image_size, align, points, face, detector,
+                                   name=path)
+  except ValueError as error:
+    raise UsageProblem(str(error)) from error
+
+
+def read_image(path: str, image_size: int, landmarks: Optional[dict] = None) -> np.ndarray:
+  """float32 [S, S, 3] in [-1, 1]: decoded, aligned (with landmarks) or centre-cropped."""
+  align = "center" if landmarks is None else "landmarks"
+  return align_photo(path, image_size, align, landmarks).crop
 
 
 def mix_slabs(latent, other, weights) -> np.ndarray:
@@ -260,25 +294,40 @@ def check_not_overwriting(paths: Sequence[str], overwrite: bool) -> None:
     raise UsageProblem(f"{existing[0]}{more} exists; pass --overwrite to replace it")
 
 
+def write_image(path: str, pixels: np.ndarray) -> None:
+  """Write uint8 pixels atomically, as JPEG for .jpg/.jpeg and PNG otherwise."""
+  if path.lower().endswith((".jpg", ".jpeg")):
+    atomic_files.write_jpeg_atomically(path, pixels)
+  else:
+    atomic_files.write_png_atomically(path, pixels)
+
+
 def write_results(out: str, rows: list, names: list, each: bool,
                   overwrite: bool = True) -> list[str]:
-  """Write the grid (and each image as <out stem>_<name>.png); return the paths written.
+  """Write the grid (and each image as <out stem>_<name><out's extension>); return the
+  paths written.
 
   Every file is written atomically. With overwrite=False nothing is written when
   any of the files exists (UsageProblem).
   """
-  stem = os.path.splitext(out)[0]
+  stem, extension = os.path.splitext(out)
   images = [image for row in rows for image in row]
-  each_paths = [f"{stem}_{name}.png" for name in names] if each else []
-  check_output_paths([out] + each_paths)
-  check_not_overwriting([out] + each_paths, overwrite)
-  new_paths = [path for path in [out] + each_paths if not os.path.exists(path)]
+  each_paths = [f"{stem}_{name}{extension}" for name in names] if each else []
   contents = [(out, image_grid.tile(rows))]
   contents += [(path, image_grid.to_uint8(image)) for path, image in zip(each_paths, images)]
+  return write_files(contents, overwrite)
+
+
+def write_files(contents: list, overwrite: bool = True) -> list[str]:
+  """Write [(path, uint8 pixels)] atomically, all or none (see write_results)."""
+  paths = [path for path, _ in contents]
+  check_output_paths(paths)
+  check_not_overwriting(paths, overwrite)
+  new_paths = [path for path in paths if not os.path.exists(path)]
   written = []
   try:
     for path, pixels in contents:
-      atomic_files.write_png_atomically(path, pixels)
+      write_image(path, pixels)
       written.append(path)
   except OSError as error:
     # The failed file was left as it was (atomic write); the new files of this call that
@@ -295,7 +344,27 @@ def check_output_paths(paths: Sequence[str]) -> None:
   """UsageProblem when an output path names a directory."""
   for path in paths:
     if os.path.isdir(path):
-      raise UsageProblem(f"--out={path} is a directory; give a .png file name")
+      raise UsageProblem(f"--out={path} is a directory; give a .png or .jpg file name")
+
+
+def report_faces(path: str, found: int, chosen: int) -> None:
+  """Tell the user, on stderr, when a photo held several faces and which one is used."""
+  if found > 1:
+    print(f"transfer: {found} faces found in {path}; using face {chosen} (0 = the largest; "
+          "--face=N picks another in --input)", file=sys.stderr)
+
+
+def write_pasted_back(out: str, photo: photo_edit.AlignedFace,
+                      exemplar: photo_edit.AlignedFace, swap_row: list, each: bool,
+                      overwrite: bool) -> list[str]:
+  """Write the input photo with its edited face pasted back (and with --each the exemplar's);
+  `swap_row` is swap mode's [input, exemplar, edited, exemplar_edited]."""
+  contents = [(out, photo_edit.paste_back(photo, swap_row[2]))]
+  if each:
+    stem, extension = os.path.splitext(out)
+    contents.append((f"{stem}_exemplar_edited{extension}",
+                     photo_edit.paste_back(exemplar, swap_row[3])))
+  return write_files(contents, overwrite)
 
 
 def main(argv=None) -> int:
@@ -323,9 +392,24 @@ def main(argv=None) -> int:
                      "linear (1 = full swap).")
   flags.DEFINE_string("landmarks", None,
                       "Optional 5-point landmark file (`name x1 y1 ... x5 y5` per line, pupils, "
-                      "nose, mouth corners, CelebA's format): align the images with it first.")
-  flags.DEFINE_string("out", None, "Output PNG grid.")
-  flags.DEFINE_bool("each", False, "Also write every image of the grid as <out>_<name>.png.")
+                      "nose, mouth corners, CelebA's format): align the images with it "
+                      "(implies --align=landmarks).")
+  flags.DEFINE_enum("align", None, list(ALIGN_MODES),
+                    "How faces are aligned onto the template: auto = find the five landmarks "
+                    "with the face detector (MTCNN); landmarks = from --landmarks; center = "
+                    "centre-crop a square (faces already aligned). Default: landmarks when "
+                    "--landmarks is given, else auto.")
+  flags.DEFINE_integer("face", 0, "With --align=auto: which face of --input to edit when the "
+                       "detector finds several, counted from 0 by size (0 = the largest). "
+                       "Exemplars always give their largest face.")
+  flags.DEFINE_bool("paste_back", False,
+                    "swap mode only: write --input's own photo, at its size, with the edited "
+                    "face blended back in (nothing outside the face changes) instead of the "
+                    "grid; with --each also <out>_exemplar_edited, the exemplar's photo.")
+  flags.DEFINE_string("out", None, "Output image (.png or .jpg): the grid, or the edited "
+                      "photo with --paste_back.")
+  flags.DEFINE_bool("each", False, "Also write every image of the grid as <out>_<name> "
+                    "(same extension as --out).")
   flags.DEFINE_bool("overwrite", False, "Replace --out (and the --each images) if they exist; "
                     "without it an existing file is an error and nothing is written.")
   for name in ("model", "input", "out"):
@@ -337,26 +421,38 @@ def main(argv=None) -> int:
       raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
     from elegant_tf.serving import model_loading
     try:
-      if not flag_values.out.lower().endswith(".png"):
-        raise UsageProblem(f"--out={flag_values.out} must end in .png")
+      if not flag_values.out.lower().endswith(OUTPUT_EXTENSIONS):
+        raise UsageProblem(f"--out={flag_values.out} must end in .png or .jpg")
       check_output_paths([flag_values.out])  # Before the slow part.
       check_not_overwriting([flag_values.out], flag_values.overwrite)
       check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
       check_steps(flag_values.mode, flag_values.steps)
+      align = resolve_align(flag_values.align, flag_values.landmarks)
+      check_face(flag_values.face, align)
+      check_paste_back(flag_values.paste_back, flag_values.mode)
       try:
         model = model_loading.load(flag_values.model)
       except (FileNotFoundError, ValueError) as error:
         raise UsageProblem(str(error)) from error
       attribute_indices(flag_values.attributes, model.attribute_names)
       landmarks = read_landmarks(flag_values.landmarks) if flag_values.landmarks else None
-      image = read_image(flag_values.input, model.image_size, landmarks)
-      exemplars = [read_image(path, model.image_size, landmarks)
-                   for path in flag_values.exemplars]
-      rows, names = run_transfer(model, flag_values.mode, image, exemplars,
+      photo = align_photo(flag_values.input, model.image_size, align, landmarks,
+                          flag_values.face)
+      report_faces(flag_values.input, photo.faces_found, flag_values.face)
+      exemplar_photos = []
+      for path in flag_values.exemplars:
+        exemplar_photos.append(align_photo(path, model.image_size, align, landmarks))
+        report_faces(path, exemplar_photos[-1].faces_found, 0)
+      exemplars = [exemplar.crop for exemplar in exemplar_photos]
+      rows, names = run_transfer(model, flag_values.mode, photo.crop, exemplars,
                                  flag_values.attributes, flag_values.steps,
                                  flag_values.strength)
-      written = write_results(flag_values.out, rows, names, flag_values.each,
-                              flag_values.overwrite)
+      if flag_values.paste_back:
+        written = write_pasted_back(flag_values.out, photo, exemplar_photos[0], rows[0],
+                                    flag_values.each, flag_values.overwrite)
+      else:
+        written = write_results(flag_values.out, rows, names, flag_values.each,
+                                flag_values.overwrite)
     except UsageProblem as problem:
       print(f"transfer: {problem}", file=sys.stderr)
       sys.exit(2)

@@ -121,11 +121,32 @@ def align(image: tf.Tensor, landmarks: tf.Tensor, image_size: int) -> tf.Tensor:
 
   image, landmarks = tf.cond(zoom < 0.5, shrink, lambda: (image, landmarks))
   params = similarity_params(landmarks, template)
-  transform = _inverse_as_projective(params)[tf.newaxis]
+  return warp(image, params, image_size, image_size)
+
+
+def inverse_similarity(params: tf.Tensor) -> tf.Tensor:
+  """(a, b, tx, ty) of the similarity that undoes `params` [..., 4]."""
+  params = tf.cast(params, tf.float32)
+  a, b, tx, ty = tf.unstack(params, axis=-1)
+  det = a * a + b * b
+  ia, ib = a / det, -b / det
+  return tf.stack([ia, ib, -(ia * tx - ib * ty), -(ib * tx + ia * ty)], axis=-1)
+
+
+def warp(image: tf.Tensor, params: tf.Tensor, height: int, width: int,
+         fill_mode: str = "NEAREST") -> tf.Tensor:
+  """Resample [H, W, C] `image` into a [height, width, C] float32 canvas through
+  similarity `params` [4] (image pixel -> canvas pixel), bilinearly.
+
+  fill_mode "NEAREST" repeats the edge pixels (aligning a face near the photo's border);
+  "CONSTANT" fills with zeros (pasting a crop back, where outside the crop is "nothing").
+  """
+  image = tf.cast(image, tf.float32)
+  transform = _inverse_as_projective(tf.cast(params, tf.float32))[tf.newaxis]
   warped = tf.raw_ops.ImageProjectiveTransformV3(
       images=image[tf.newaxis], transforms=transform,
-      output_shape=tf.constant([image_size, image_size], tf.int32),
-      fill_value=0.0, interpolation="BILINEAR", fill_mode="NEAREST")
+      output_shape=tf.constant([height, width], tf.int32),
+      fill_value=0.0, interpolation="BILINEAR", fill_mode=fill_mode)
   return warped[0]
 
 

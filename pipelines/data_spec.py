@@ -2,7 +2,8 @@
 
 Specs: `synthetic` (the embedded procedural faces, aligned; the default),
 `synthetic:wild` (the same faces unaligned),
-`celeba:DIR`, `tfrecord:DIR`, `folder:DIR`, `tfds:celeb_a`.
+`celeba:DIR`, `tfrecord:DIR`, `folder:DIR` (`folder:DIR,landmarks=auto` detects and
+caches the landmarks, see pipelines.folder), `tfds:celeb_a`.
 Each kind lives in its own module exposing `open_source(argument, image_size, **options)`.
 """
 

@@ -177,3 +177,11 @@ def make_folder(root: str, num_images: int = 30, with_landmarks: bool = True, se
     with open(os.path.join(root, "landmarks.csv"), "w") as handle:
       handle.write("\n".join(landmark_rows) + "\n")
   return expected
+
+
+
+def wild_photo(index: int, face_size: int = 256, pad: tuple = (60, 40, 120, 30),
+               seed: int = 0) -> tuple:
+  """A non-aligned "photo" and its exact landmarks (synthetic.render_photo)."""
+  from pipelines import synthetic
+  return synthetic.render_photo(index, face_size, pad, seed)

@@ -5,7 +5,12 @@ DIR holds images (JPEG/PNG/BMP/..., any size, subfolders allowed) and
 image with values 0/1, -1/1, true/false or yes/no. An optional `landmarks.csv`
 (`filename` then 10 numbers: left pupil x y, right pupil x y, nose x y, left and
 right mouth corner x y) aligns faces onto the template; without it images are
-centre-cropped and resized. The split is a hash of the filename: 80% train,
+centre-cropped and resized. `folder:DIR,landmarks=auto` finds the landmarks with the
+face detector (pipelines.face_detection; the largest face of each image) once, with
+a progress bar, and caches them in DIR/landmarks.csv; images without a face, or that
+cannot be decoded, are skipped and counted by reason. An existing landmarks.csv is
+always used as it is, never overwritten (delete it to detect again; images it does not
+list are then skipped as "no landmarks"). The split is a hash of the filename: 80% train,
 10% val, 10% test, stable across runs and machines. Both CSV files must be UTF-8;
 a repeated column name is an error; a file listed twice with different labels is
 skipped and counted. Symbolic links are followed inside DIR only: links leading
@@ -20,10 +25,18 @@ from typing import Optional
 
 import numpy as np
 
+from pipelines import atomic_files
+from pipelines import face_detection
 from pipelines import face_source
 from pipelines import image_decoding
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# `folder:DIR,key=value` options and their valid values.
+OPTIONS = {"landmarks": ("auto",)}
+# landmarks.csv's header: CelebA's column names (list_landmarks_align_celeba.txt).
+LANDMARK_COLUMNS = ("lefteye_x", "lefteye_y", "righteye_x", "righteye_y", "nose_x", "nose_y",
+                    "leftmouth_x", "leftmouth_y", "rightmouth_x", "rightmouth_y")
+NO_FACE = "no face found"
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "-1", "false", "no", "n", "f"}
 
@@ -189,6 +202,70 @@ def read_csv_landmarks(path: str, ledger: image_decoding.SkipLedger) -> dict:
   return landmarks
 
 
+def split_options(argument: str) -> tuple:
+  """(folder, {option: value}) of `DIR[,key=value...]`; ValueError for unknown options."""
+  folder, options = argument, {}
+  if os.path.isdir(os.path.expanduser(argument)):
+    return folder, options  # A folder whose own name holds a comma.
+  while "," in folder:
+    head, _, tail = folder.rpartition(",")
+    key, equals, value = tail.partition("=")
+    if not equals:
+      break
+    valid = ", ".join(f"{k}={v}" for k, values in OPTIONS.items() for v in values)
+    if key not in OPTIONS or value not in OPTIONS[key]:
+      raise ValueError(f"folder:{argument}: unknown option {tail!r}; valid: {valid}")
+    options[key] = value
+    folder = head
+  return folder, options
+
+
+def detect_landmarks(root: str, names: list, ledger: image_decoding.SkipLedger,
+                     detector: Optional[face_detection.FaceDetector] = None,
+                     progress: bool = True) -> dict:
+  """{name: float32 [5, 2]} of the largest face in each image under `root`.
+
+  Images that cannot be decoded are counted in `ledger` by the decoder's reason, images
+  without a face as NO_FACE; neither is in the result.
+  """
+  detector = face_detection.default_detector(detector)
+  bar = None
+  if progress and names:
+    import keras  # The project's progress bar (as in training and evaluation).
+    bar = keras.utils.Progbar(len(names), unit_name="image")
+  landmarks = {}
+  for count, name in enumerate(names, start=1):
+    try:
+      with open(os.path.join(root, name), "rb") as handle:
+        contents = handle.read()
+    except OSError:
+      ledger.skip("unreadable file or record", name)
+      contents = None
+    if contents is not None:
+      image, reason, _ = image_decoding.decode_to_rgb(contents)
+      if image is None:
+        ledger.skip(reason, name)
+      else:
+        faces = detector.detect(image)
+        if faces:
+          landmarks[name] = face_detection.choose_face(faces, 0, name).landmarks
+        else:
+          ledger.skip(NO_FACE, name)
+    if bar is not None:
+      bar.update(count)
+  return landmarks
+
+
+def write_csv_landmarks(path: str, landmarks: dict) -> None:
+  """Write {name: [5, 2]} as landmarks.csv (what read_csv_landmarks reads), atomically."""
+  with atomic_files.atomic_open(path, "w", newline="") as handle:
+    writer = csv.writer(handle)
+    writer.writerow(("filename",) + LANDMARK_COLUMNS)
+    for name in sorted(landmarks):
+      writer.writerow([name] + [f"{value:.2f}" for value in
+                                np.asarray(landmarks[name], np.float64).reshape(-1)])
+
+
 class FileSource(image_decoding.IndexedImageSource):
   """Examples are files under a root folder; keys are paths relative to it."""
 
@@ -233,13 +310,18 @@ def build_tables(usable: list, labels: dict, landmarks: Optional[dict], split_of
 
 
 def open_source(argument: str, image_size: int, deterministic: bool = True,
-                **unused_options) -> FileSource:
-  """Open `folder:DIR`; raises FileNotFoundError naming what is missing."""
-  root = os.path.abspath(os.path.expanduser(argument))
+                face_detector: Optional[face_detection.FaceDetector] = None,
+                progress: bool = True, **unused_options) -> FileSource:
+  """Open `folder:DIR[,landmarks=auto]`; raises FileNotFoundError naming what is missing.
+
+  `face_detector` (landmarks=auto) defaults to MTCNN; `progress` shows the detection's bar.
+  """
+  folder, options = split_options(argument)
+  root = os.path.abspath(os.path.expanduser(folder))
   attributes_path = os.path.join(root, "attributes.csv")
   if not os.path.isfile(attributes_path):
     raise FileNotFoundError(
-        f"folder:{argument} needs {attributes_path}: a header 'filename,<attribute>,...' "
+        f"folder:{folder} needs {attributes_path}: a header 'filename,<attribute>,...' "
         "and one row per image with 0/1, -1/1 or true/false values")
   ledger = image_decoding.SkipLedger()
   names, labels, mentioned = read_csv_attributes(attributes_path, ledger)
@@ -250,6 +332,11 @@ def open_source(argument: str, image_size: int, deterministic: bool = True,
   scanned_out = frozenset(key for reason in ("outside the data folder", "symlink loop")
                           for key in ledger.skipped_keys(reason))
   usable = check_listed_files(list(labels), present, ledger, mentioned, scanned_out)
+  if landmarks is None and options.get("landmarks") == "auto":
+    landmarks = detect_landmarks(root, sorted(usable), ledger, face_detector, progress)
+    write_csv_landmarks(landmarks_path, landmarks)
+    # Skipped above with their own reason: not counted again as "no landmarks".
+    usable = [name for name in usable if name in landmarks]
   split_of = {name: hash_split(name) for name in usable}
   tables = build_tables(usable, labels, landmarks, split_of, ledger)
   return FileSource(root, names, image_size, tables, ledger, deterministic)

@@ -239,6 +239,45 @@ def decode_to_rgb(contents: bytes):
     return None, ("corrupt or truncated image" if kind != "unknown" else "unsupported format"), []
 
 
+# EXIF orientation (tag 0x0112) -> how to turn the stored pixels upright, as numpy ops;
+# the same transposes as Pillow's ImageOps.exif_transpose (tested against it).
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, k=-1),
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, k=1),
+}
+
+
+def exif_orientation(contents: bytes) -> int:
+  """The EXIF orientation of a JPEG (1 = stored upright; also for other formats, no
+  EXIF, or no Pillow)."""
+  if _pil_image is None or _sniff(contents) != "jpeg":
+    return 1
+  try:
+    with _pil_image.open(_io.BytesIO(contents)) as pil:
+      orientation = pil.getexif().get(0x0112, 1)
+  except Exception:  # A damaged EXIF block: show the pixels as stored.
+    return 1
+  return orientation if orientation in _UPRIGHT else 1
+
+
+def upright(pixels: np.ndarray, contents: bytes) -> np.ndarray:
+  """`pixels` decoded from `contents`, turned the way the camera's EXIF orientation says
+  they are meant to be seen (phones store most photos sideways and set this tag).
+
+  Applied to photos a person edits (transfer, the photo editor), not to data sets, whose
+  landmark files refer to the stored pixels.
+  """
+  orientation = exif_orientation(contents)
+  if orientation == 1:
+    return pixels
+  return np.ascontiguousarray(_UPRIGHT[orientation](pixels))
+
+
 class IndexedImageSource(face_source.FaceSource):
   """A FaceSource whose examples are stored images fetched by (split, index).
 

@@ -1,19 +1,23 @@
 """One table for this machine: training speed next to what the hardware can do.
 
   python -m elegant_tf.benchmarks.machine_table [--preset=paper|demo] \
-      [--sizes=64,128,256] [--steps=3] [--jit=off,on] [--data_size=128] \
+      [--sizes=64,128,256] [--steps=3] [--jit=off,on] [--data_sizes=128] \
+      [--precision=float32,mixed_bfloat16] \
       [--latency_sizes=64,128,256]
 
 Rows, each measured in its own fresh process (so "peak RSS" is that
 measurement's own peak resident memory, TensorFlow runtime included):
 
-* dense matmul: GFLOP/s of a float32 2048x2048 tf.linalg.matmul, the ceiling
-  the convolutions can hope to approach on this CPU;
+* dense matmul: GFLOP/s of a 2048x2048 tf.linalg.matmul in float32 and in
+  bfloat16, the ceilings the convolutions can hope to approach on this CPU
+  (bfloat16 is fast only where the CPU has AMX or AVX512-BF16);
 * train: images/s of ElegantGAN.train_step (D step then G step) on a fixed
-  batch, FLOPs per step counted by TensorFlow's profiler on the traced step
-  (convolutions, their gradients, matmuls; multiply-add = 2 FLOPs), hence
-  achieved GFLOP/s and its share of the matmul rate; XLA (jit_compile) off
-  and on;
+  batch, per --precision, FLOPs per step counted by TensorFlow's profiler on
+  the traced step (convolutions, their gradients, matmuls; multiply-add = 2
+  FLOPs), hence achieved GFLOP/s and its share of the ceiling of the precision
+  it computes in (float32 rows: the float32 matmul; bfloat16 rows: the bfloat16
+  matmul), and the speed-up over the float32 row of the same size; XLA
+  (jit_compile) off and on;
 * tf.data: pairs/s of `pairs.attribute_pairs` per source (synthetic renders;
   celeba/folder decode and align generated JPEGs; tfrecord reads prepared
   records), from pipelines.benchmarks.data_speed;
@@ -41,13 +45,13 @@ def _peak_rss_mib() -> float:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux.
 
 
-def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> dict:
-  """Dense float32 matmul rate of TensorFlow on this machine."""
+def matmul_gflops(size: int = 2048, seconds: float = 2.0, dtype: str = "float32") -> dict:
+  """Dense matmul rate of TensorFlow on this machine in `dtype` (float32 or bfloat16)."""
   # Deferred: each measurement runs in a fresh spawned process and reports its peak
   # memory, so it imports only what it measures (see run_isolated).
   import tensorflow as tf
-  a = tf.random.normal([size, size])
-  b = tf.random.normal([size, size])
+  a = tf.cast(tf.random.normal([size, size]), dtype)
+  b = tf.cast(tf.random.normal([size, size]), dtype)
   matmul = tf.function(lambda x, y: tf.linalg.matmul(x, y))
   matmul(a, b).numpy()
   count, start = 0, time.perf_counter()
@@ -56,8 +60,9 @@ def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> dict:
     count += 1
   result.numpy()  # Wait for the last one.
   rate = count * 2.0 * size ** 3 / (time.perf_counter() - start) / 1e9
-  return {"measure": "dense matmul", "setting": f"float32 {size}x{size}", "value": rate,
-          "unit": "GFLOP/s", "gflop_per_item": None, "achieved_gflops": rate}
+  return {"measure": "dense matmul", "setting": f"{dtype} {size}x{size}", "value": rate,
+          "unit": "GFLOP/s", "gflop_per_item": None, "achieved_gflops": rate,
+          "compute_dtype": dtype}
 
 
 def step_flops(function, *args) -> float:
@@ -72,19 +77,21 @@ def step_flops(function, *args) -> float:
   return float(model_analyzer.profile(graph, options=options).total_float_ops)
 
 
-def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: bool) -> dict:
+def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: bool,
+                   precision_name: str = "float32") -> dict:
   """Images/s and FLOPs of the real train step on a fixed in-memory batch."""
   # Deferred: each measurement runs in a fresh spawned process and reports its peak
   # memory, so it imports only what it measures (see run_isolated).
   import dataclasses
   import numpy as np
   import tensorflow as tf
+  from elegant_tf.models import precision
   from elegant_tf.training import train_config
   from elegant_tf.training import train_lib
   from elegant_tf.benchmarks import training_speed as presets
   config = dataclasses.replace(train_config.TrainConfig(), image_size=size,
                                batch_size=batch_size, attributes=ATTRIBUTES,
-                               **presets.PRESETS[preset])
+                               precision=precision_name, **presets.PRESETS[preset])
   config.validate()
   gan = train_lib.build_gan(config)
   rng = np.random.default_rng(0)
@@ -108,9 +115,11 @@ def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: boo
   # One step reads A and B: 2 x batch real images.
   images = 2 * batch_size
   return {"measure": "train step", "setting": f"{size} px, {preset} widths, batch "
-          f"{batch_size}, XLA {'on' if jit else 'off'}", "value": images / seconds,
-          "unit": "images/s", "gflop_per_item": flops / images / 1e9,
-          "achieved_gflops": flops / seconds / 1e9}
+          f"{batch_size}, XLA {'on' if jit else 'off'}, {precision_name}",
+          "value": images / seconds, "unit": "images/s", "gflop_per_item": flops / images / 1e9,
+          "achieved_gflops": flops / seconds / 1e9,
+          "compute_dtype": precision.compute_dtype(gan.generator),
+          "group": (size, jit), "precision": precision_name}
 
 
 def data_speed(size: int, images: int, batch_size: int, steps: int) -> list:
@@ -180,15 +189,22 @@ def _cell(value, digits=1) -> str:
   return "-" if value is None else f"{value:.{digits}f}"
 
 
-def format_table(rows: list, matmul_rate: float) -> str:
-  lines = ["| measure | setting | value | unit | GFLOP per image | achieved GFLOP/s | "
-           "% of matmul | peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|"]
+def format_table(rows: list, ceilings: dict) -> str:
+  """Markdown table; `ceilings` maps a compute dtype to its measured matmul GFLOP/s."""
+  float32_rate = {row["group"]: row["value"] for row in rows
+                  if row.get("precision") == "float32" and "group" in row}
+  lines = ["| measure | setting | value | unit | vs float32 | GFLOP per image | "
+           "achieved GFLOP/s | % of its matmul ceiling | peak RSS (MiB) |",
+           "|---|---|---|---|---|---|---|---|---|"]
   for row in rows:
     achieved = row["achieved_gflops"]
-    share = None if achieved is None or not matmul_rate else 100.0 * achieved / matmul_rate
+    ceiling = ceilings.get(row.get("compute_dtype"))
+    share = None if achieved is None or not ceiling else 100.0 * achieved / ceiling
+    baseline = float32_rate.get(row.get("group"))
+    ratio = f"{row['value'] / baseline:.2f}x" if baseline else "-"
     lines.append(f"| {row['measure']} | {row['setting']} | {_cell(row['value'])} | "
-                 f"{row['unit']} | {_cell(row['gflop_per_item'], 2)} | {_cell(achieved)} | "
-                 f"{_cell(share)} | {_cell(row['peak_rss_mib'], 0)} |")
+                 f"{row['unit']} | {ratio} | {_cell(row['gflop_per_item'], 2)} | "
+                 f"{_cell(achieved)} | {_cell(share)} | {_cell(row['peak_rss_mib'], 0)} |")
   return "\n".join(lines)
 
 
@@ -197,6 +213,9 @@ def _define_flags():
                     "Network widths: 'paper' (64..512, 5 blocks) or 'demo' (demo.flags).")
   flags.DEFINE_list("sizes", ["64", "128", "256"], "Training image sizes.")
   flags.DEFINE_list("jit", ["off", "on"], "XLA settings to measure for the train step.")
+  flags.DEFINE_list("precision", ["float32", "mixed_bfloat16"],
+                    "--precision values of the train rows (float32, mixed_bfloat16, "
+                    "mixed_float16, auto); speed-ups are against the float32 row.")
   flags.DEFINE_integer("batch_size", 16, "Pairs per train step (paper: 16).")
   flags.DEFINE_integer("steps", 3, "Timed train steps per row (after 2 warm-up steps).")
   flags.DEFINE_list("data_sizes", ["128"], "Sizes for the tf.data rows (empty: skip).")
@@ -211,22 +230,29 @@ def _define_flags():
 def main(argv):
   values = flags.FLAGS
   sizes = [int(s) for s in values.sizes]
-  if len(argv) > 1 or any(s % 32 for s in sizes) or not set(values.jit) <= {"off", "on"}:
-    print("error: --sizes must be multiples of 32 and --jit a list of off/on "
-          "(no positional arguments)", file=sys.stderr)
+  known = {"float32", "mixed_bfloat16", "mixed_float16", "auto"}
+  if (len(argv) > 1 or any(s % 32 for s in sizes) or not set(values.jit) <= {"off", "on"}
+      or not set(values.precision) <= known):
+    print("error: --sizes must be multiples of 32, --jit a list of off/on and --precision a "
+          f"list of {', '.join(sorted(known))} (no positional arguments)", file=sys.stderr)
     sys.exit(2)
   load_before = os.getloadavg()[0]
-  rows = run_isolated(matmul_gflops)
-  matmul_rate = rows[0]["value"]
-  print(f"dense matmul: {matmul_rate:.1f} GFLOP/s", flush=True)
+  rows = []
+  for dtype in ("float32", "bfloat16"):
+    rows += run_isolated(matmul_gflops, 2048, 2.0, dtype)
+    print(f"dense matmul {dtype}: {rows[-1]['value']:.1f} GFLOP/s", flush=True)
+  ceilings = {row["compute_dtype"]: row["value"] for row in rows}
+  ceilings["float16"] = None  # Not measured: float16 matmul is slow on CPUs without AMX-FP16.
   for size in sizes:
     for jit in values.jit:
-      try:
-        rows += run_isolated(training_speed, size, values.preset, values.batch_size,
-                             values.steps, jit == "on")
-        print(f"train {size} px XLA {jit}: {rows[-1]['value']:.1f} images/s", flush=True)
-      except Exception as error:  # XLA may not support an op on some builds; say so.
-        print(f"train {size} px XLA {jit} failed: {error}", file=sys.stderr)
+      for precision_name in values.precision:
+        try:
+          rows += run_isolated(training_speed, size, values.preset, values.batch_size,
+                               values.steps, jit == "on", precision_name)
+          print(f"train {size} px XLA {jit} {precision_name}: {rows[-1]['value']:.1f} images/s",
+                flush=True)
+        except Exception as error:  # XLA may not support an op on some builds; say so.
+          print(f"train {size} px XLA {jit} {precision_name} failed: {error}", file=sys.stderr)
   for size in values.data_sizes:
     rows += run_isolated(data_speed, int(size), values.data_images, values.batch_size,
                          values.data_steps)
@@ -237,7 +263,7 @@ def main(argv):
     print(f"transfer latency at {size} px done", flush=True)
   print(f"\n{os.cpu_count()} CPUs visible; 1-minute load average {load_before:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after (other jobs share this machine).\n")
-  print(format_table(rows, matmul_rate))
+  print(format_table(rows, ceilings))
 
 
 if __name__ == "__main__":

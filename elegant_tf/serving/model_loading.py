@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from elegant_tf.models import generator as generator_lib
+from elegant_tf.models import precision
 from elegant_tf.serving import layout
 from elegant_tf.serving import litert_model
 from elegant_tf.serving import transfer_model
@@ -59,12 +60,17 @@ def load_saved_model(version_dir: str) -> TransferModel:
                        add_attribute=add_attribute, backend=loaded)
 
 
-def load_run_dir(run_dir: str) -> TransferModel:
-  """Rebuild the generator from the run's flags.txt and restore it from the newest checkpoint."""
+def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel:
+  """Rebuild the generator from the run's flags.txt and restore it from the newest checkpoint.
+
+  precision_name: a --precision value the generator computes in. Checkpoints hold
+  float32 variables under every policy, so any run restores in any precision.
+  """
   config = train_config.TrainConfig.from_flagfile(
       os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
-  generator = generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
-                                             name="generator")
+  with precision.policy_scope(precision.resolve(precision_name)[0]):
+    generator = generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
+                                               name="generator")
   images = np.zeros((1, config.image_size, config.image_size, 3), np.float32)
   generator({"image": images, "exemplar": images,
              "attributes": np.zeros((1, len(config.attributes)), np.float32)})
@@ -81,17 +87,19 @@ def load_run_dir(run_dir: str) -> TransferModel:
     raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
 
   def transfer(image, exemplar, attributes, strength=None):
-    weights = np.asarray(attributes, np.float32) * transfer_model.strength_or_ones(attributes, strength)
+    weights = (np.asarray(attributes, np.float32)
+               * transfer_model.strength_or_ones(attributes, strength))
     outputs = generator({"image": image, "exemplar": exemplar, "attributes": weights})
-    return {k: np.asarray(v) for k, v in outputs.items()}
+    # Callers get float32 whatever the compute precision, as from an export.
+    return {k: np.asarray(v, np.float32) for k, v in outputs.items()}
 
   def encode(image):
     latent, skips = generator.encode(np.asarray(image, np.float32))
-    return np.asarray(latent), [np.asarray(skip) for skip in skips]
+    return np.asarray(latent, np.float32), [np.asarray(skip, np.float32) for skip in skips]
 
   def decode(image, edited_latent, latent, skips):
     return np.asarray(generator.edit(np.asarray(image, np.float32), edited_latent, latent,
-                                     list(skips)))
+                                     list(skips)), np.float32)
 
   return TransferModel(tuple(config.attributes), config.image_size, transfer, latest,
                        generator, encode=encode, decode=decode, kind="run_dir")
@@ -102,9 +110,19 @@ def load_tflite(path: str, num_threads: Optional[int] = None) -> TransferModel:
   return litert_model.load(path, num_threads=num_threads)
 
 
-def load(path: str) -> TransferModel:
+def load(path: str, precision_name: str = "float32") -> TransferModel:
   """A SavedModel version folder, a model folder (newest version), a run directory, or a
-  .tflite file."""
+  .tflite file.
+
+  precision_name: compute precision of a run directory's generator. Exports
+  (SavedModel, TFLite) are float32 by construction, so anything else is refused
+  for them rather than silently ignored.
+  """
+  if precision_name != "float32" and (
+      path.endswith(".tflite") or not os.path.exists(
+          os.path.join(path, train_config.RESOLVED_FLAGS_FILE))):
+    raise ValueError(f"--precision={precision_name} needs a run directory; {path} is an "
+                     "export, which computes in float32")
   if path.endswith(".tflite"):
     if not os.path.isfile(path):
       raise FileNotFoundError(f"--model={path}: no such .tflite file")
@@ -112,7 +130,7 @@ def load(path: str) -> TransferModel:
   if os.path.exists(os.path.join(path, "saved_model.pb")):
     return load_saved_model(path)
   if os.path.exists(os.path.join(path, train_config.RESOLVED_FLAGS_FILE)):
-    return load_run_dir(path)
+    return load_run_dir(path, precision_name)
   if os.path.isdir(path) and layout.existing_versions(path):
     return load_saved_model(layout.newest_version_dir(path))
   raise FileNotFoundError(

@@ -23,6 +23,7 @@ The package, one module per idea:
   params.py          FaceParams, sampling, landmarks, attribute exchange
   canvas.py          shapes, windows and compositing with coverage masks
   render.py          one painter per layer; render_faces
+  photo.py           render_photo: a face as an unaligned, padded photo
   source.py          SyntheticFaces, the FaceSource behind --data=synthetic
 The names below are what callers use; import them from here.
 """
@@ -36,6 +37,7 @@ from pipelines.synthetic.params import (APPEARANCE_FIELDS, ATTRIBUTES,
                                         landmarks_local, landmarks_of,
                                         mean_style, sample_faces,
                                         with_generic_attributes)
+from pipelines.synthetic.photo import render_photo
 from pipelines.synthetic.render import render_batch, render_faces
 from pipelines.synthetic.source import SyntheticFaces, open_source
 
@@ -44,6 +46,6 @@ __all__ = [
     "IDENTITY_FIELDS", "LAYOUTS", "MAX_IMAGE_SIZE", "MIN_IMAGE_SIZE",
     "SPLIT_BASES", "FaceParams", "exchange_attributes", "labels_of",
     "landmarks_local", "landmarks_of", "mean_style", "sample_faces",
-    "with_generic_attributes", "render_batch", "render_faces",
+    "with_generic_attributes", "render_batch", "render_faces", "render_photo",
     "SyntheticFaces", "open_source",
 ]

@@ -141,3 +141,15 @@ def test_cli_refuses_a_non_empty_out_without_overwrite(tmp_path):
   # With --overwrite the check passes (and the missing model is the next problem).
   result = subprocess.run(command + ["--overwrite"], capture_output=True, text=True, cwd=ROOT)
   assert result.returncode == 2 and "--model=/nonexistent is neither" in result.stderr
+
+
+def test_cli_precision_other_than_float32_is_refused_for_an_export(tmp_path):
+  out = tmp_path / "out"
+  result = subprocess.run([sys.executable, "-m", "elegant_tf.evaluate",
+                           "--model=saved_models/elegant_demo", "--precision=mixed_bfloat16",
+                           f"--out={out}"], capture_output=True, text=True, cwd=ROOT)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: --precision=mixed_bfloat16 needs a run directory; saved_models/elegant_demo is "
+      "an export, which computes in float32")
+  assert not out.exists()

@@ -151,9 +151,10 @@ def _cli(*args):
 def test_cli_writes_grid_and_each_image_from_a_tflite_file(models):
   tmp = models["tmp"]
   out = tmp / "out" / "linear.png"
+  # The test faces are noise, already "aligned": centre-cropped, not detected.
   result = _cli(f"--model={models['tflite_path']}", "--mode=linear", f"--input={tmp / 'face0.jpg'}",
                 f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--steps=2",
-                f"--out={out}", "--each")
+                f"--out={out}", "--each", "--align=center")
   assert result.returncode == 0, result.stderr[-2000:]
   grid = np.asarray(Image.open(out))
   assert grid.shape == (32, 5 * 32 + 4 * GAP, 3)
@@ -168,7 +169,8 @@ def test_cli_refuses_an_existing_output_without_overwrite(models):
   out.parent.mkdir()
   out.write_bytes(b"an earlier result")
   command = [f"--model={models['version_dir']}", "--mode=swap", f"--input={tmp / 'face0.jpg'}",
-             f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", f"--out={out}"]
+             f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--align=center",
+             f"--out={out}"]
   refused = _cli(*command)
   assert refused.returncode == 2
   assert refused.stderr.strip().splitlines()[-1] == (
@@ -187,7 +189,7 @@ def test_cli_refuses_an_existing_output_without_overwrite(models):
 def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models):
   tmp = models["tmp"]
   out = tmp / "bad" / "x.png"
-  common = [f"--model={models['version_dir']}", f"--out={out}"]
+  common = [f"--model={models['version_dir']}", f"--out={out}", "--align=center"]
   unreadable = _cli(*common, "--mode=swap", f"--input={tmp / 'broken.png'}",
                     f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs")
   assert unreadable.returncode == 2
@@ -277,7 +279,7 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
   directory = _cli(f"--model={models['version_dir']}", *swap, f"--out={out.parent / 'dir.png'}")
   assert directory.returncode == 2
   assert directory.stderr.strip().splitlines()[-1] == (
-      f"transfer: --out={out.parent / 'dir.png'} is a directory; give a .png file name")
+      f"transfer: --out={out.parent / 'dir.png'} is a directory; give a .png or .jpg file name")
   (tmp / "landmarks.bin").write_bytes(bytes(range(256)))
   binary = _cli(f"--model={models['version_dir']}", *swap, f"--out={out}",
                 f"--landmarks={tmp / 'landmarks.bin'}")
@@ -300,3 +302,85 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
   assert run.stderr.strip().splitlines()[-1] == (
       f"transfer: {run_dir / 'flags.txt'}: unknown setting --no_such_switch")
   assert os.listdir(out.parent) == ["dir.png"]
+
+
+# Photos in, photos out: non-aligned faces found by the detector, the edit pasted back.
+DEMO_MODEL = os.path.join(REPO, "saved_models", "elegant_demo")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+  """Non-aligned synthetic faces MTCNN finds: a 480 x 528 photo with a large and a small
+  face, a 480 x 640 exemplar; and noise."""
+  from pipelines import fixtures
+  tmp = tmp_path_factory.mktemp("photos")
+  large, _ = fixtures.wild_photo(0, 256, pad=(120, 104, 40, 24))
+  small, _ = fixtures.wild_photo(8, 128, pad=(200, 152, 40, 40))
+  other, _ = fixtures.wild_photo(2, 256, pad=(100, 124, 300, 84))
+  Image.fromarray(np.concatenate([large, small], axis=1)).save(tmp / "photo.png")
+  Image.fromarray(other).save(tmp / "other.jpg", quality=92)
+  noise = np.random.default_rng(0).integers(0, 256, (200, 260, 3), np.uint8)
+  Image.fromarray(noise).save(tmp / "noise.png")
+  return tmp
+
+
+def test_cli_edits_a_non_aligned_photo_and_pastes_it_back(photos):
+  out = photos / "pasted" / "out.png"
+  result = _cli(f"--model={DEMO_MODEL}", f"--input={photos / 'photo.png'}",
+                f"--exemplars={photos / 'other.jpg'}", "--attributes=Eyeglasses",
+                "--paste_back", f"--out={out}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.split() == [str(out)]
+  assert (f"transfer: 2 faces found in {photos / 'photo.png'}; using face 0 (0 = the largest; "
+          "--face=N picks another in --input)") in result.stderr
+  photo = np.asarray(Image.open(photos / "photo.png"))
+  edited = np.asarray(Image.open(out))
+  assert edited.shape == photo.shape
+  # The same detection and alignment in this process give the blend region.
+  from elegant_tf import photo_edit
+  mask = photo_edit.paste_mask(photo_edit.prepare_face(photo, 64))
+  assert 0 < (mask > 0).mean() < 0.5 and not (mask[:, 320:] > 0).any()  # The large face.
+  assert np.array_equal(edited[mask == 0], photo[mask == 0])
+  assert np.abs(edited[mask > 0.99].astype(int) - photo[mask > 0.99]).mean() > 2
+
+
+def test_cli_done_when_command_writes_a_jpeg_grid_of_detected_faces(photos):
+  out = photos / "grid" / "out.jpg"
+  result = _cli(f"--model={DEMO_MODEL}", f"--input={photos / 'photo.png'}",
+                f"--exemplars={photos / 'other.jpg'}", "--attributes=Eyeglasses", f"--out={out}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  with Image.open(out) as written:
+    assert written.format == "JPEG" and written.size == (4 * 64 + 3 * GAP, 64)
+
+
+def test_cli_no_face_exits_2_naming_the_file_and_writes_nothing(photos):
+  out = photos / "refused" / "out.png"
+  no_face = _cli(f"--model={DEMO_MODEL}", "--attributes=Eyeglasses", f"--out={out}",
+                 "--paste_back", f"--input={photos / 'noise.png'}",
+                 f"--exemplars={photos / 'other.jpg'}")
+  assert no_face.returncode == 2
+  assert no_face.stderr.strip().splitlines()[-1] == (
+      f"transfer: no face found in {photos / 'noise.png'}")
+  assert not out.parent.exists()
+
+
+def test_photo_flags_defaults_and_conflicts():
+  assert transfer.resolve_align(None, None) == "auto"
+  assert transfer.resolve_align(None, "marks.txt") == "landmarks"
+  assert transfer.resolve_align("center", None) == "center"
+  with pytest.raises(transfer.UsageProblem, match="^--align=landmarks needs --landmarks=FILE$"):
+    transfer.resolve_align("landmarks", None)
+  with pytest.raises(transfer.UsageProblem,
+                     match="^--landmarks is used only with --align=landmarks, not --align=auto$"):
+    transfer.resolve_align("auto", "marks.txt")
+  transfer.check_face(2, "auto")
+  with pytest.raises(transfer.UsageProblem, match=r"^--face=-1 must be 0 or more"):
+    transfer.check_face(-1, "auto")
+  with pytest.raises(transfer.UsageProblem, match="^--face picks a detected face; it needs "
+                     "--align=auto, not --align=center$"):
+    transfer.check_face(1, "center")
+  transfer.check_paste_back(True, "swap")
+  transfer.check_paste_back(False, "linear")
+  with pytest.raises(transfer.UsageProblem,
+                     match="^--paste_back works with --mode=swap only, not --mode=linear$"):
+    transfer.check_paste_back(True, "linear")

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pipelines import face_detection
 from pipelines import folder
 from pipelines import fixtures
+from pipelines import image_decoding
 
 
 def test_labels_split_and_skips(tmp_path):
@@ -96,3 +98,66 @@ def test_symlink_loops_and_links_outside_are_skipped_and_counted(tmp_path):
   assert source.skipped_counts() == {"outside the data folder": 2, "symlink loop": 2}
   assert source.ledger.skipped_keys("outside the data folder") == ["away", "secret.png"]
   assert source.ledger.skipped_keys("symlink loop") == ["again", "self.png"]
+
+
+class _LookupDetector(face_detection.FaceDetector):
+  """Knows each test image's landmarks by its pixels; counts the images it is shown."""
+
+  def __init__(self, root, expected_landmarks, faceless):
+    self.table, self.calls = {}, 0
+    for name, points in expected_landmarks.items():
+      with open(root / name, "rb") as handle:
+        image, _, _ = image_decoding.decode_to_rgb(handle.read())
+      if name not in faceless:
+        self.table[image.tobytes()] = points
+
+  def detect(self, image):
+    self.calls += 1
+    points = self.table.get(image.tobytes())
+    return [] if points is None else [face_detection.DetectedFace((0, 0, 9, 9), points, 0.9)]
+
+
+def test_landmarks_auto_detects_once_caches_and_counts_skips(tmp_path):
+  expected = fixtures.make_folder(str(tmp_path), num_images=12, with_landmarks=False)
+  faceless = {"face_004.png", "people/face_005.bmp"}
+  detector = _LookupDetector(tmp_path, expected["landmarks"], faceless)
+  (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not a whole jpeg")
+  with open(tmp_path / "attributes.csv", "a") as handle:
+    handle.write("broken.jpg,1,0\n")
+  source = folder.open_source(f"{tmp_path},landmarks=auto", 32, face_detector=detector,
+                              progress=False)
+  assert detector.calls == 12  # Every decodable listed image, once; not the broken one.
+  skipped = source.skipped_counts()
+  assert skipped[folder.NO_FACE] == 2
+  assert skipped["corrupt or truncated image"] == 1
+  assert "no landmarks" not in skipped  # Counted once, by their own reason.
+  keys = [key for split in ("train", "val", "test") for key in source.keys(split)]
+  assert sorted(keys) == sorted(set(expected["labels"]) - faceless)
+  for split in ("train", "val", "test"):
+    for key, points in zip(source.keys(split), source.landmarks(split)):
+      np.testing.assert_allclose(points, expected["landmarks"][key], atol=0.006)
+  cache = (tmp_path / "landmarks.csv").read_text()
+  assert cache.splitlines()[0].startswith("filename,lefteye_x,lefteye_y")
+  assert len(cache.splitlines()) == 1 + 10
+  # Opened again: the cache is read, nothing is detected, the file is left as it was.
+  again = folder.open_source(f"{tmp_path},landmarks=auto", 32, face_detector=detector,
+                             progress=False)
+  assert detector.calls == 12
+  assert (tmp_path / "landmarks.csv").read_text() == cache
+  assert sorted(k for s in ("train", "val", "test") for k in again.keys(s)) == sorted(keys)
+
+
+def test_landmarks_auto_never_overwrites_the_users_landmarks(tmp_path):
+  fixtures.make_folder(str(tmp_path), num_images=6, with_landmarks=True)
+  before = (tmp_path / "landmarks.csv").read_bytes()
+  detector = _LookupDetector(tmp_path, {}, set())
+  source = folder.open_source(f"{tmp_path},landmarks=auto", 32, face_detector=detector,
+                              progress=False)
+  assert detector.calls == 0 and source.landmarks("train") is not None
+  assert (tmp_path / "landmarks.csv").read_bytes() == before
+
+
+def test_unknown_folder_option_is_refused_naming_the_valid_ones(tmp_path):
+  with pytest.raises(ValueError, match=re.escape("unknown option 'landmarks=yes'; valid: "
+                                                 "landmarks=auto")):
+    folder.open_source(f"{tmp_path},landmarks=yes", 32)

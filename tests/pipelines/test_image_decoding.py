@@ -1,10 +1,12 @@
 """Every kind of image file decodes to RGB uint8 or gives a reason."""
 
+import io
 import struct
 import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipelines import image_decoding
 from pipelines import fixtures
@@ -85,3 +87,23 @@ def test_every_format_is_measured_from_its_header(monkeypatch, fmt, mode):
   assert image is None and reason == "too large (over 1,499 pixels)"
   monkeypatch.setattr(image_decoding, "MAX_PIXELS", 50 * 30)
   assert image_decoding.decode_to_rgb(data)[0].shape == (30, 50, 3)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_turns_photos_upright_like_pillow(orientation):
+  from PIL import ImageOps
+  # Blocks of 8 pixels survive JPEG; the picture has no symmetry, so every turn differs.
+  stored = np.kron(np.arange(12, dtype=np.uint8).reshape(3, 4) * 20, np.ones((8, 8), np.uint8))
+  stored = np.stack([stored, 255 - stored, np.zeros_like(stored)], axis=-1)
+  exif = Image.Exif()
+  exif[0x0112] = orientation
+  buffer = io.BytesIO()
+  Image.fromarray(stored).save(buffer, format="JPEG", quality=95, exif=exif.tobytes())
+  contents = buffer.getvalue()
+  assert image_decoding.exif_orientation(contents) == orientation
+  # Both from Pillow's decoding, so only the turn can differ.
+  decoded = np.asarray(Image.open(io.BytesIO(contents)).convert("RGB"))
+  expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(contents))).convert("RGB"))
+  assert np.array_equal(image_decoding.upright(decoded, contents), expected)
+  if orientation != 1:  # The picture has no symmetry: every turn changes it.
+    assert expected.shape != decoded.shape or not np.array_equal(expected, decoded)

@@ -5,8 +5,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from pipelines import alignment
 from pipelines import celeba
 from pipelines import folder
 from pipelines import inspect
@@ -93,3 +96,28 @@ def test_cli_bad_use_exits_2_with_one_line(tmp_path, args, message):
   assert "Traceback" not in result.stderr
   assert result.stderr.strip().splitlines()[-1].startswith(message.format(tmp=tmp_path))
   assert os.listdir(tmp_path) == []
+
+
+def test_landmark_dots_land_where_the_alignment_puts_the_landmarks():
+  template = alignment.template_landmarks(64)
+  # A photo twice as large, shifted: the similarity maps its landmarks onto the template.
+  photo_points = template * 2.0 + np.array([13.0, 7.0], np.float32)
+  marked = inspect.draw_landmarks(np.zeros((64, 64, 3), np.uint8), photo_points)
+  red = np.all(marked == inspect.DOT_COLOUR, axis=-1)
+  assert red.sum() == 5 * 9
+  for x, y in np.round(template).astype(int):
+    assert red[y - 1:y + 2, x - 1:x + 2].all()
+
+
+def test_sheet_with_landmarks_differs_only_by_the_dots(tmp_path):
+  fixtures.make_folder(str(tmp_path / "faces"), num_images=12)
+  source = folder.open_source(str(tmp_path / "faces"), 48)
+  sheets = {}
+  for with_landmarks in (False, True):
+    path = tmp_path / f"sheet_{with_landmarks}.png"
+    inspect.report(source, None, "train", 4, str(path), out=io.StringIO(),
+                   with_landmarks=with_landmarks)
+    sheets[with_landmarks] = np.asarray(Image.open(path))
+  changed = np.any(sheets[True] != sheets[False], axis=-1)
+  assert changed.sum() >= 4 * 5 * 4  # At least most of 5 dots on each of the 4 tiles.
+  assert np.all(sheets[True][changed] == inspect.DOT_COLOUR)

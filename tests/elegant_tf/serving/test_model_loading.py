@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from elegant_tf.models import latent_swap
+from elegant_tf.models import precision
 from elegant_tf.serving import model_loading
 from elegant_tf.training import train_config
 from tests.elegant_tf import tiny
@@ -35,6 +36,20 @@ def test_run_dir_saved_model_and_model_folder_give_the_same_transfer(tmp_path):
         model.decode(batch["image_a"], edited_latent, latent, skips),
         model.transfer(batch["image_a"], batch["image_b"], weights, half)["edited"], atol=1e-5)
   assert saved.add_attribute is not None and run_model.add_attribute is None
+  # The same checkpoint restores into a bfloat16-computing generator (variables are
+  # float32 under every policy). bfloat16 keeps 8 significant bits (relative step
+  # 2**-8 = 0.4%); over a few layers the outputs in [-1, 1] stay within a few
+  # hundredths, while any mis-restored weight would move them by tenths.
+  bf16 = model_loading.load(config.run_dir, "mixed_bfloat16")
+  assert precision.compute_dtype(bf16.generator) == "bfloat16"
+  bf16_out = bf16.transfer(batch["image_a"], batch["image_b"], weights)
+  for key in ("edited", "exemplar_edited"):
+    assert bf16_out[key].dtype == np.float32
+    difference = np.abs(bf16_out[key] - outputs[0][key])
+    assert difference.mean() < 0.01 and difference.max() < 0.1, key
+  for export_path in (result["export"], config.export_dir):
+    with pytest.raises(ValueError, match="needs a run directory"):
+      model_loading.load(export_path, "mixed_bfloat16")
 
 
 def test_missing_tflite_file_is_named(tmp_path):

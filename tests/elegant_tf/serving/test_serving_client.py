@@ -1,8 +1,9 @@
 """The REST client against the real SavedModel in a fresh process, and its HTTP behaviour.
 
-TF Serving itself is not available here, so `serve_like_tf_serving` answers TF
+TF Serving itself is not available here, so tf_serving_stand_in.py answers TF
 Serving's columnar REST predict protocol from the exported SavedModel, loaded in a
-separate Python process as TF Serving would load it: signatures only, no Python
+separate process the way TF Serving's C++ loader does: the "serve" MetaGraph in a TF1
+session, each SignatureDef run by its tensor names; no TF2 object API, no Python
 objects of ours.
 """
 
@@ -22,62 +23,12 @@ import pytest
 from PIL import Image
 
 from elegant_tf.serving import serving_client
+from tests.elegant_tf import tf_serving_stand_in
 from tests.elegant_tf import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-_SERVER = r'''
-import base64, http.server, json, sys
-import numpy as np, tensorflow as tf
-model_name, version_dir, port_file = sys.argv[1:4]
-loaded = tf.saved_model.load(version_dir)
-
-def to_tensor(value, spec):
-  def unwrap(v):
-    if isinstance(v, dict):
-      return base64.b64decode(v["b64"])
-    return [unwrap(x) for x in v] if isinstance(v, list) else v
-  return tf.constant(unwrap(value), spec.dtype)
-
-def to_json(name, tensor):
-  value = tensor.numpy()
-  if tensor.dtype == tf.string:
-    items = value.tolist() if value.ndim else [value]
-    out = [{"b64": base64.b64encode(v).decode()} if name.endswith("_bytes") else v.decode()
-           for v in items]
-    return out if value.ndim else out[0]
-  return value.tolist()
-
-class Handler(http.server.BaseHTTPRequestHandler):
-  def log_message(self, *args):
-    pass
-  def reply(self, code, body):
-    data = json.dumps(body).encode()
-    self.send_response(code)
-    self.send_header("Content-Type", "application/json")
-    self.send_header("Content-Length", str(len(data)))
-    self.end_headers()
-    self.wfile.write(data)
-  def do_POST(self):
-    body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-    if self.path != f"/v1/models/{model_name}:predict":
-      name = self.path.split("/")[3].split(":")[0]
-      return self.reply(404, {"error": f"Servable not found for request: Latest({name})"})
-    key = body.get("signature_name", "serving_default")
-    if key not in loaded.signatures:
-      return self.reply(400, {"error": f'Serving signature name: "{key}" not found in signature def'})
-    function = loaded.signatures[key]
-    specs = function.structured_input_signature[1]
-    try:
-      outputs = function(**{k: to_tensor(v, specs[k]) for k, v in body["inputs"].items()})
-    except Exception as error:
-      return self.reply(400, {"error": str(error).strip().splitlines()[-2] if "\n" in str(error) else str(error)})
-    self.reply(200, {"outputs": {k: to_json(k, v) for k, v in outputs.items()}})
-
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-open(port_file, "w").write(str(server.server_address[1]))
-server.serve_forever()
-'''
+STAND_IN = tf_serving_stand_in.__file__
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +39,14 @@ def served(tmp_path_factory):
   version_dir = tiny.untrained_export(tmp_path / "elegant", prototypes=prototypes, model=model)
   port_file = tmp_path / "port"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  process = subprocess.Popen([sys.executable, "-c", _SERVER, "elegant", version_dir,
+  process = subprocess.Popen([sys.executable, STAND_IN, "elegant", version_dir,
                               str(port_file)], env=env)
   deadline = time.time() + 240
   while not (port_file.exists() and port_file.read_text()) and time.time() < deadline:
     assert process.poll() is None, "the serving process died"
     time.sleep(0.2)
   yield {"url": f"http://127.0.0.1:{port_file.read_text()}", "model": model,
-         "prototypes": prototypes}
+         "prototypes": prototypes, "version_dir": version_dir}
   process.terminate()
   process.wait(timeout=30)
 
@@ -158,6 +109,20 @@ def test_missing_model_and_signature_have_their_own_errors(served):
   client = serving_client.ServingClient(served["url"], "elegant", retries=0)
   with pytest.raises(serving_client.SignatureNotFoundError, match="no signature 'swap'"):
     client.predict("swap", {"image": _batch()[0]})
+
+
+def test_the_stand_in_runs_signature_defs_by_tensor_name_as_tf_serving_does(served):
+  """Fed and fetched by the SignatureDefs' tensor names in a TF1 session: every exported
+  signature is there, and inputs the SignatureDef does not list (or misses) are refused."""
+  runner = tf_serving_stand_in.SignatureRunner(served["version_dir"])
+  assert {"serving_default", "transfer_bytes", "encode", "decode", "add_attribute",
+          "metadata"} <= set(runner.signatures)
+  image = _batch()[0][:1]
+  assert runner.run("encode", {"image": image})["latent"].shape == (1, 4, 4, 16)
+  with pytest.raises(KeyError, match="input tensor alias not found in signature: picture"):
+    runner.run("encode", {"image": image, "picture": image})
+  with pytest.raises(ValueError, match="missing input\\(s\\) exemplar,strength"):
+    runner.run("serving_default", {"image": image, "attributes": [[1.0, 0.0]]})
 
 
 class _Flaky(http.server.BaseHTTPRequestHandler):

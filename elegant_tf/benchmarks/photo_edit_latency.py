@@ -1,0 +1,124 @@
+"""Photo in, photo out latency: detect, align, edit and paste back one face.
+
+  python -m elegant_tf.benchmarks.photo_edit_latency [--model=saved_models/elegant_demo]
+
+For each photo size (one non-aligned synthetic face on a canvas of that size, the
+exemplar the same) and each model, the median wall time over --repeats runs after a
+warm-up of: detecting and aligning the input and the exemplar photo (MTCNN), the
+swap (model.transfer), and pasting the edited face back into the input photo; model
+loading is excluded. Models: the 64 px demo SavedModel (--model) and an untrained
+256 px generator with the paper's widths (64..512, 5 blocks), exported and loaded the
+same way (speed does not depend on the weights). Prints the load average before and
+after: the machine is shared, so compare rows of one run.
+"""
+
+import os
+import shutil
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+# (height, width) of the photos, and the side the face is rendered at inside them.
+PHOTOS = {"640x480": ((480, 640), 256), "1920x1080": ((1080, 1920), 512)}
+
+
+def photo_with_face(shape: tuple, face_size: int, index: int) -> np.ndarray:
+  """uint8 photo of `shape` with synthetic wild face `index` off-centre in it."""
+  from pipelines import synthetic
+  height, width = shape
+  top, left = (height - face_size) // 3, (width - face_size) // 3
+  photo, _ = synthetic.render_photo(index, face_size, pad=(top, height - face_size - top,
+                                                           left, width - face_size - left))
+  return photo
+
+
+def untrained_256(workdir: str, attribute_names) -> str:
+  """Export an untrained paper-width 256 px generator; return its version folder."""
+  from elegant_tf.serving import saved_model
+  from elegant_tf.benchmarks import transfer_latency
+  generator = transfer_latency._generator(256, 512, len(attribute_names))
+  return saved_model.export_generator(generator, list(attribute_names), 256,
+                                      os.path.join(workdir, "model256"), training_data="synthetic")
+
+
+def time_photo_edit(model, photo: np.ndarray, exemplar: np.ndarray, repeats: int,
+                    detector) -> dict:
+  """Median seconds of each stage and of the whole edit (after one warm-up run)."""
+  from elegant_tf import photo_edit
+  weights = np.zeros((1, len(model.attribute_names)), np.float32)
+  weights[0, 0] = 1.0
+  stages = {"detect + align (2 photos)": [], "transfer": [], "paste back": [], "total": []}
+  for run in range(repeats + 1):
+    start = time.perf_counter()
+    aligned = photo_edit.prepare_face(photo, model.image_size, detector=detector)
+    other = photo_edit.prepare_face(exemplar, model.image_size, detector=detector)
+    aligned_at = time.perf_counter()
+    edited = model.transfer(aligned.crop[None], other.crop[None], weights)["edited"][0]
+    edited = np.asarray(edited)
+    edited_at = time.perf_counter()
+    result = photo_edit.paste_back(aligned, edited)
+    done = time.perf_counter()
+    assert result.shape == photo.shape
+    if run:  # The first run builds the graphs.
+      stages["detect + align (2 photos)"].append(aligned_at - start)
+      stages["transfer"].append(edited_at - aligned_at)
+      stages["paste back"].append(done - edited_at)
+      stages["total"].append(done - start)
+  return {name: statistics.median(times) for name, times in stages.items()}
+
+
+def format_rows(rows: list) -> str:
+  stages = list(rows[0]["seconds"])
+  lines = ["| photo | model | " + " | ".join(f"{s} (s)" for s in stages) + " |",
+           "|---|---|" + "---|" * len(stages)]
+  for row in rows:
+    lines.append(f"| {row['photo']} | {row['model']} | "
+                 + " | ".join(f"{row['seconds'][s]:.2f}" for s in stages) + " |")
+  return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+  from absl import app
+  from absl import flags
+  flags.DEFINE_string("model", "saved_models/elegant_demo", "The 64 px model (any --model "
+                      "transfer takes).")
+  flags.DEFINE_integer("repeats", 5, "Timed runs per row (median reported).")
+  flags.DEFINE_bool("with_256", True, "Also time an untrained 256 px paper-width model.")
+  flag_values = flags.FLAGS
+
+  def run(unused_argv):
+    if len(unused_argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
+    from elegant_tf.serving import model_loading
+    from pipelines import face_detection
+    print(f"load average before: {os.getloadavg()} ({os.cpu_count()} CPUs visible)")
+    detector = face_detection.MtcnnDetector()
+    models = {"demo 64 px": model_loading.load(flag_values.model)}
+    workdir = tempfile.mkdtemp(prefix="elegant_photo_latency_")
+    rows = []
+    try:
+      if flag_values.with_256:
+        models["untrained 256 px"] = model_loading.load(
+            untrained_256(workdir, models["demo 64 px"].attribute_names))
+      for photo_name, (shape, face_size) in PHOTOS.items():
+        photo = photo_with_face(shape, face_size, 0)
+        exemplar = photo_with_face(shape, face_size, 2)
+        for model_name, model in models.items():
+          rows.append({"photo": photo_name, "model": model_name,
+                       "seconds": time_photo_edit(model, photo, exemplar, flag_values.repeats,
+                                                  detector)})
+          print(format_rows(rows[-1:]), flush=True)
+    finally:
+      shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\nload average after: {os.getloadavg()}; medians of {flag_values.repeats} runs, "
+          "model load excluded:")
+    print(format_rows(rows))
+
+  app.run(run, argv=argv)
+  return 0
+
+
+if __name__ == "__main__":
+  main()

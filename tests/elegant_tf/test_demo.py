@@ -1,0 +1,240 @@
+"""The web page: HTTP answers of the server, the command, and the page in headless Chromium.
+
+All against the committed demo model (saved_models/elegant_demo/1: 64 px, Eyeglasses,
+Bangs, Smiling, Mustache), served in this process on a free port of 127.0.0.1.
+"""
+
+import base64
+import http.client
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from elegant_tf import demo_server
+from elegant_tf.serving import model_loading
+from pipelines import alignment
+from tests.elegant_tf import headless_chromium
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO_MODEL = os.path.join(REPO, "saved_models", "elegant_demo", "1")
+ATTRIBUTES = ["Eyeglasses", "Bangs", "Smiling", "Mustache"]
+DEMO_IMAGE_SIZE = 64
+# The page's state once a click on Transfer has been answered (it is "working" until then).
+FINISHED = ("const state = document.body.dataset.state;"
+            "return ['done', 'error'].includes(state) && state;")
+
+
+@pytest.fixture(scope="module")
+def served():
+  app = demo_server.DemoApp(model_loading.load(DEMO_MODEL))
+  server = demo_server.make_server(app, "127.0.0.1", 0)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  yield {"app": app, "host": "127.0.0.1", "port": server.server_address[1],
+         "url": f"http://127.0.0.1:{server.server_address[1]}"}
+  server.shutdown()
+  server.server_close()
+
+
+def _post(served, body, headers=None):
+  """(status, decoded JSON answer) of POST /api/transfer."""
+  connection = http.client.HTTPConnection(served["host"], served["port"], timeout=300)
+  data = body if isinstance(body, bytes) else json.dumps(body).encode()
+  connection.request("POST", "/api/transfer", data,
+                     {"Content-Type": "application/json", **(headers or {})})
+  response = connection.getresponse()
+  answer = json.loads(response.read())
+  connection.close()
+  return response.status, answer
+
+
+def _get(served, path):
+  connection = http.client.HTTPConnection(served["host"], served["port"], timeout=60)
+  connection.request("GET", path)
+  response = connection.getresponse()
+  body = response.read()
+  connection.close()
+  return response.status, response.getheader("Content-Type"), body
+
+
+def _png(text: str) -> np.ndarray:
+  image = Image.open(io.BytesIO(base64.b64decode(text)))
+  assert image.format == "PNG"
+  return np.asarray(image.convert("RGB"))
+
+
+def _upload(pixels=None, contents=None, name="photo.png") -> dict:
+  if contents is None:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    contents = buffer.getvalue()
+  return {"upload": base64.b64encode(contents).decode(), "name": name}
+
+
+def _request(a, b, attributes=("Eyeglasses",), strength=1.0, steps=4) -> dict:
+  return {"a": a, "b": b, "attributes": list(attributes), "strength": strength, "steps": steps}
+
+
+def _check_edited(edited: np.ndarray, sample: demo_server.SamplePhoto) -> None:
+  """Same size as the photo, changed on the face, bit-identical far from it."""
+  assert edited.shape == sample.photo.shape
+  points = sample.landmarks
+  pupils = float(np.linalg.norm(points[1] - points[0]))
+  rows, columns = np.mgrid[:edited.shape[0], :edited.shape[1]]
+  distance = np.hypot(columns - points[:, 0].mean(), rows - points[:, 1].mean())
+  difference = np.abs(edited.astype(int) - sample.photo).max(axis=-1)
+  near = distance < pupils  # Eyes, nose and mouth.
+  assert difference[near].mean() > 2.0, "the face is unchanged"
+  # The aligned crop's corners are this far from the template landmarks' centre; scaled
+  # to the photo (+2 pixels for the bilinear reach), anything farther is outside the
+  # crop, whatever its rotation.
+  size = DEMO_IMAGE_SIZE
+  template = alignment.template_landmarks(size)
+  corners = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [-0.5, size - 0.5],
+                      [size - 0.5, size - 0.5]])
+  reach = np.linalg.norm(corners - template.mean(axis=0), axis=1).max()
+  far = distance > reach * pupils / alignment.template_pupil_distance(size) + 2
+  assert far.mean() > 0.1  # The sample photos have room around the face.
+  assert difference[far].max() == 0, "pixels far from the face changed"
+
+
+def test_page_lists_the_models_attributes_and_the_samples(served):
+  status, content_type, body = _get(served, "/")
+  page = body.decode()
+  assert status == 200 and content_type.startswith("text/html")
+  for name in ATTRIBUTES:
+    assert f'value="{name}"' in page
+  samples = served["app"].samples
+  # One face without the attributes, then one per attribute.
+  assert [s.name.split(": ")[1] for s in samples] == ["no attribute"] + ATTRIBUTES
+  assert page.count('<option value="') == 2 * len(samples)  # Both photo pickers.
+  status, content_type, body = _get(served, "/samples/1.png")
+  assert status == 200 and content_type == "image/png"
+  np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(body))), samples[1].photo)
+  assert _get(served, "/samples/99.png")[0] == 404
+  assert _get(served, "/nothing")[0] == 404
+
+
+def test_a_good_request_answers_edited_photos_and_the_strip(served):
+  samples = served["app"].samples
+  status, answer = _post(served, _request({"sample": 0}, {"sample": 1}, steps=3))
+  assert status == 200, answer
+  _check_edited(_png(answer["a_edited"]), samples[0])  # A gains B's glasses.
+  _check_edited(_png(answer["b_edited"]), samples[1])  # B loses them.
+  # The strip is transfer's linear grid: input, exemplar, steps 0..3, 64 px, 2 px gaps.
+  assert _png(answer["strip"]).shape == (64, 6 * 64 + 5 * 2, 3)
+  # Strength 0 changes nothing that the model changes (the strip ends where it starts).
+  status, zero = _post(served, _request({"sample": 0}, {"sample": 1}, strength=0.0, steps=1))
+  strip = _png(zero["strip"]).astype(int)
+  np.testing.assert_array_equal(strip[:, 2 * 66:2 * 66 + 64], strip[:, 3 * 66:3 * 66 + 64])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"a": _upload(contents=b"this is not an image", name="notes.txt")},
+     "cannot read image photo A (notes.txt): unsupported format"),
+    ({"b": _upload(np.full((8, 8, 3), 100, np.uint8), name="tiny.png")},
+     "no face found in photo B (tiny.png)"),
+    ({"a": _upload(np.full((160, 200, 3), 128, np.uint8), name="wall.png")},
+     "no face found in photo A (wall.png)"),
+    ({"b": _upload(contents=b"\xff" * (demo_server.MAX_PHOTO_BYTES + 1), name="huge.jpg")},
+     "photo B (huge.jpg) is too big: 24.0 MB, at most 24 MB"),
+    ({"attributes": ["Wings"]}, "unknown attribute(s) Wings"),
+    ({"attributes": []}, "tick at least one attribute"),
+    ({"a": {"sample": 42}}, "photo A: choose a sample or upload a photo"),
+    ({"steps": 99}, "steps=99 must be between 1 and 8"),
+    ({"strength": 2}, "strength=2.0 must lie in [0, 1]"),
+])
+def test_bad_input_gets_one_line_and_the_server_keeps_serving(served, change, message):
+  status, answer = _post(served, {**_request({"sample": 0}, {"sample": 1}), **change})
+  assert status == 400
+  assert message in answer["error"] and "\n" not in answer["error"]
+  assert _get(served, "/")[0] == 200
+
+
+def test_a_body_that_is_not_json_or_too_big_is_refused(served):
+  status, answer = _post(served, b"{not json")
+  assert (status, answer) == (400, {"error": "the request is not JSON"})
+  # Refused from the declared length, before the body is read (none is sent).
+  connection = http.client.HTTPConnection(served["host"], served["port"], timeout=60)
+  connection.putrequest("POST", "/api/transfer")
+  connection.putheader("Content-Length", str(demo_server.MAX_REQUEST_BYTES + 1))
+  connection.endheaders()
+  response = connection.getresponse()
+  assert response.status == 413
+  assert json.loads(response.read())["error"].startswith("the photos are too big")
+  connection.close()
+  assert _get(served, "/")[0] == 200
+
+
+@pytest.mark.slow
+def test_the_command_serves_the_page_and_refuses_a_bad_model(tmp_path):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  bad = subprocess.run([sys.executable, "-m", "elegant_tf.demo", f"--model={tmp_path}"],
+                       capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+  assert bad.returncode == 2
+  assert bad.stderr.strip().splitlines()[-1].startswith(f"demo: --model={tmp_path} is neither")
+  process = subprocess.Popen([sys.executable, "-m", "elegant_tf.demo", f"--model={DEMO_MODEL}",
+                              "--port=0"], stdout=subprocess.PIPE, text=True, cwd=REPO, env=env)
+  try:
+    line = process.stdout.readline()  # "serving ... on http://127.0.0.1:PORT/ ..."
+    assert " on http://127.0.0.1:" in line, line
+    port = int(line.split(" on http://127.0.0.1:")[1].split("/")[0])
+    status, _, body = _get({"host": "127.0.0.1", "port": port}, "/")
+    assert status == 200 and b'value="Mustache"' in body
+  finally:
+    process.terminate()
+    process.wait(timeout=60)
+
+
+def test_the_browser_test_says_why_it_cannot_run(monkeypatch, tmp_path):
+  monkeypatch.setenv("PATH", str(tmp_path))  # Nothing to find.
+  assert headless_chromium.missing().startswith("no Chromium found")
+  (tmp_path / "chromium").write_text("#!/bin/sh\n")
+  (tmp_path / "chromium").chmod(0o755)
+  assert headless_chromium.missing().startswith("no chromedriver found")
+
+
+@pytest.mark.slow
+def test_the_page_in_headless_chromium(served, tmp_path):
+  reason = headless_chromium.missing()
+  if reason:
+    pytest.skip(reason)
+  samples = served["app"].samples
+  upload = tmp_path / "my photo.png"  # Photo A is uploaded, photo B picked from the samples.
+  Image.fromarray(samples[2].photo).save(upload)
+  with headless_chromium.Browser() as browser:
+    browser.open(served["url"] + "/")
+    browser.type("#a_file", str(upload))
+    browser.script("const s = document.getElementById('b_sample'); s.value = '1';"
+                   "s.dispatchEvent(new Event('change'));")
+    browser.click("input[name=attribute][value=Eyeglasses]")
+    browser.click("#run")
+    state = browser.wait_for(FINISHED)
+    assert state == "done", browser.script("return document.getElementById('error').textContent")
+    sources = browser.script("return ['a_edited', 'b_edited', 'strip'].map("
+                             "(id) => document.getElementById(id).src)")
+    for source in sources:
+      assert source.startswith("data:image/png;base64,")
+    _check_edited(_png(sources[0].partition(",")[2]), samples[2])
+    _check_edited(_png(sources[1].partition(",")[2]), samples[1])
+    # A file that is not an image: one line on the page, and the page still works.
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"not an image at all")
+    browser.type("#a_file", str(bad))
+    browser.click("#run")
+    state = browser.wait_for(FINISHED)
+    error = browser.script("return document.getElementById('error').textContent")
+    assert state == "error" and error.startswith("cannot read image photo A (notes.png)"), error
+    # A file over the limit is refused by the page itself (limit lowered for the test).
+    browser.script("document.body.dataset.maxPhotoBytes = '10';")
+    browser.click("#run")
+    assert browser.wait_for(FINISHED) == "error"
+    error = browser.script("return document.getElementById('error').textContent")
+    assert error == "photo A (notes.png) is too big: 0.0 MB, at most 0.0 MB", error
