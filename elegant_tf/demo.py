@@ -9,7 +9,7 @@ status 2; bad photos are reported on the page and the server keeps running.
 
 import sys
 
-from elegant_tf import demo_server
+from elegant_tf.serving import demo_server
 from elegant_tf import transfer
 
 

@@ -42,9 +42,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from elegant_tf import photo_edit
 from elegant_tf import usage
 from elegant_tf.models import latent_swap
+from elegant_tf.serving import photo_edit
 from pipelines import atomic_files
 from pipelines import image_grid
 

@@ -46,7 +46,7 @@ def untrained_256(workdir: str, attribute_names) -> str:
 def time_photo_edit(model, photo: np.ndarray, exemplar: np.ndarray, repeats: int,
                     detector) -> dict:
   """Median seconds of each stage and of the whole edit (after one warm-up run)."""
-  from elegant_tf import photo_edit
+  from elegant_tf.serving import photo_edit
   weights = np.zeros((1, len(model.attribute_names)), np.float32)
   weights[0, 0] = 1.0
   stages = {"detect + align (2 photos)": [], "transfer": [], "paste back": [], "total": []}

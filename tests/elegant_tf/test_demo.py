@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from elegant_tf import demo_server
+from elegant_tf.serving import demo_server
 from elegant_tf.serving import model_loading
 from pipelines import alignment
 from tests.elegant_tf import headless_chromium

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from pipelines import image_grid
-from elegant_tf import photo_edit
+from elegant_tf.serving import photo_edit
 from elegant_tf import transfer
 from pipelines import synthetic
 
