@@ -2,22 +2,20 @@
 
   python -m elegant_tf.demo --model=saved_models/elegant_demo [--port=7860] [--host=127.0.0.1]
 
-Then open http://127.0.0.1:7860/ . The work is in elegant_tf/demo_server.py. A model
+Then open http://127.0.0.1:7860/ . The work is in elegant_tf/serving/demo_server.py. A model
 that cannot be loaded or a port that cannot be bound prints one line and exits with
 status 2; bad photos are reported on the page and the server keeps running.
 """
 
-import sys
+from absl import flags
 
+from elegant_tf import usage
 from elegant_tf.serving import demo_server
-from elegant_tf import transfer
+from elegant_tf.serving import model_loading
 
 
-def main(argv=None) -> int:
-  """`python -m elegant_tf.demo`: flags are defined here, so importing defines none."""
-  from absl import app
-  from absl import flags
-
+def define_flags() -> None:
+  """Defined when the command runs: importing defines no flags."""
   flags.DEFINE_string("model", None,
                       "Trained model: SavedModel model folder (newest version) or version "
                       "folder, a .tflite file, or a training run directory (newest checkpoint).")
@@ -26,41 +24,39 @@ def main(argv=None) -> int:
   flags.DEFINE_integer("port", 7860, "Port to listen on (0: any free port, printed).")
   flags.DEFINE_bool("verbose", False, "Log every HTTP request to stderr.")
   flags.mark_flag_as_required("model")
+
+
+def main(argv):
   flag_values = flags.FLAGS
+  usage.check_no_arguments(argv)
+  if not 0 <= flag_values.port <= 65535:
+    raise usage.UsageError(f"--port={flag_values.port} must be in [0, 65535]")
+  try:
+    model = model_loading.load(flag_values.model)
+  except (FileNotFoundError, ValueError) as error:
+    raise usage.UsageError(str(error)) from error
+  try:
+    server = demo_server.make_server(demo_server.DemoApp(model), flag_values.host,
+                                     flag_values.port, verbose=flag_values.verbose)
+  except OSError as error:
+    raise usage.UsageError(f"cannot listen on {flag_values.host}:{flag_values.port}: "
+                           f"{error.strerror or error}") from error
+  host, port = server.server_address[:2]
+  print(f"serving {model.source} ({', '.join(model.attribute_names)}) on "
+        f"http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
+  try:
+    server.serve_forever()
+  except KeyboardInterrupt:
+    pass
+  finally:
+    server.server_close()
 
-  def run(unused_argv):
-    if len(unused_argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    from elegant_tf.serving import model_loading
-    try:
-      if not 0 <= flag_values.port <= 65535:
-        raise transfer.UsageProblem(f"--port={flag_values.port} must be in [0, 65535]")
-      try:
-        model = model_loading.load(flag_values.model)
-      except (FileNotFoundError, ValueError) as error:
-        raise transfer.UsageProblem(str(error)) from error
-      try:
-        server = demo_server.make_server(demo_server.DemoApp(model), flag_values.host,
-                                         flag_values.port, verbose=flag_values.verbose)
-      except OSError as error:
-        raise transfer.UsageProblem(f"cannot listen on {flag_values.host}:{flag_values.port}: "
-                                    f"{error.strerror or error}") from error
-    except transfer.UsageProblem as problem:
-      print(f"demo: {problem}", file=sys.stderr)
-      sys.exit(2)
-    host, port = server.server_address[:2]
-    print(f"serving {model.source} ({', '.join(model.attribute_names)}) on "
-          f"http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
-    try:
-      server.serve_forever()
-    except KeyboardInterrupt:
-      pass
-    finally:
-      server.server_close()
 
-  app.run(run, argv=argv)
-  return 0
+def run():
+  """Entry point of `python -m elegant_tf.demo` and the elegant-demo console script."""
+  define_flags()
+  usage.run("demo", main)
 
 
 if __name__ == "__main__":
-  main()
+  run()

@@ -41,9 +41,11 @@ import sys
 from typing import Optional, Sequence
 
 import numpy as np
+from absl import flags
 
 from elegant_tf import usage
 from elegant_tf.models import latent_swap
+from elegant_tf.serving import model_loading
 from elegant_tf.serving import photo_edit
 from pipelines import atomic_files
 from pipelines import image_grid
@@ -367,11 +369,8 @@ def write_pasted_back(out: str, photo: photo_edit.AlignedFace,
   return write_files(contents, overwrite)
 
 
-def main(argv=None) -> int:
-  """`python -m elegant_tf.transfer`: flags are defined here, so importing defines none."""
-  from absl import app
-  from absl import flags
-
+def define_flags() -> None:
+  """Defined when the command runs: importing defines no flags."""
   flags.DEFINE_string("model", None,
                       "Trained model: SavedModel model folder (newest version) or version "
                       "folder, a .tflite file from `python -m elegant_tf.tflite`, or a training "
@@ -414,54 +413,52 @@ def main(argv=None) -> int:
                     "without it an existing file is an error and nothing is written.")
   for name in ("model", "input", "out"):
     flags.mark_flag_as_required(name)
+
+
+def main(argv):
   flag_values = flags.FLAGS
+  usage.check_no_arguments(argv)
+  if not flag_values.out.lower().endswith(OUTPUT_EXTENSIONS):
+    raise UsageProblem(f"--out={flag_values.out} must end in .png or .jpg")
+  check_output_paths([flag_values.out])  # Before the slow part.
+  check_not_overwriting([flag_values.out], flag_values.overwrite)
+  check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
+  check_steps(flag_values.mode, flag_values.steps)
+  align = resolve_align(flag_values.align, flag_values.landmarks)
+  check_face(flag_values.face, align)
+  check_paste_back(flag_values.paste_back, flag_values.mode)
+  try:
+    model = model_loading.load(flag_values.model)
+  except (FileNotFoundError, ValueError) as error:
+    raise UsageProblem(str(error)) from error
+  attribute_indices(flag_values.attributes, model.attribute_names)
+  landmarks = read_landmarks(flag_values.landmarks) if flag_values.landmarks else None
+  photo = align_photo(flag_values.input, model.image_size, align, landmarks,
+                      flag_values.face)
+  report_faces(flag_values.input, photo.faces_found, flag_values.face)
+  exemplar_photos = []
+  for path in flag_values.exemplars:
+    exemplar_photos.append(align_photo(path, model.image_size, align, landmarks))
+    report_faces(path, exemplar_photos[-1].faces_found, 0)
+  exemplars = [exemplar.crop for exemplar in exemplar_photos]
+  rows, names = run_transfer(model, flag_values.mode, photo.crop, exemplars,
+                             flag_values.attributes, flag_values.steps,
+                             flag_values.strength)
+  if flag_values.paste_back:
+    written = write_pasted_back(flag_values.out, photo, exemplar_photos[0], rows[0],
+                                flag_values.each, flag_values.overwrite)
+  else:
+    written = write_results(flag_values.out, rows, names, flag_values.each,
+                            flag_values.overwrite)
+  for path in written:
+    print(path)
 
-  def run(unused_argv):
-    if len(unused_argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    from elegant_tf.serving import model_loading
-    try:
-      if not flag_values.out.lower().endswith(OUTPUT_EXTENSIONS):
-        raise UsageProblem(f"--out={flag_values.out} must end in .png or .jpg")
-      check_output_paths([flag_values.out])  # Before the slow part.
-      check_not_overwriting([flag_values.out], flag_values.overwrite)
-      check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
-      check_steps(flag_values.mode, flag_values.steps)
-      align = resolve_align(flag_values.align, flag_values.landmarks)
-      check_face(flag_values.face, align)
-      check_paste_back(flag_values.paste_back, flag_values.mode)
-      try:
-        model = model_loading.load(flag_values.model)
-      except (FileNotFoundError, ValueError) as error:
-        raise UsageProblem(str(error)) from error
-      attribute_indices(flag_values.attributes, model.attribute_names)
-      landmarks = read_landmarks(flag_values.landmarks) if flag_values.landmarks else None
-      photo = align_photo(flag_values.input, model.image_size, align, landmarks,
-                          flag_values.face)
-      report_faces(flag_values.input, photo.faces_found, flag_values.face)
-      exemplar_photos = []
-      for path in flag_values.exemplars:
-        exemplar_photos.append(align_photo(path, model.image_size, align, landmarks))
-        report_faces(path, exemplar_photos[-1].faces_found, 0)
-      exemplars = [exemplar.crop for exemplar in exemplar_photos]
-      rows, names = run_transfer(model, flag_values.mode, photo.crop, exemplars,
-                                 flag_values.attributes, flag_values.steps,
-                                 flag_values.strength)
-      if flag_values.paste_back:
-        written = write_pasted_back(flag_values.out, photo, exemplar_photos[0], rows[0],
-                                    flag_values.each, flag_values.overwrite)
-      else:
-        written = write_results(flag_values.out, rows, names, flag_values.each,
-                                flag_values.overwrite)
-    except UsageProblem as problem:
-      print(f"transfer: {problem}", file=sys.stderr)
-      sys.exit(2)
-    for path in written:
-      print(path)
 
-  app.run(run, argv=argv)
-  return 0
+def run():
+  """Entry point of `python -m elegant_tf.transfer` and the elegant-transfer console script."""
+  define_flags()
+  usage.run("transfer", main)
 
 
 if __name__ == "__main__":
-  main()
+  run()

@@ -91,6 +91,5 @@ JPEG_QUALITY = 95
 
 def write_jpeg_atomically(path: str, pixels) -> None:
   """Write uint8 [H, W, 3] pixels to `path` as a JPEG (JPEG_QUALITY), atomically."""
-  from PIL import Image
   with atomic_open(path, "wb") as f:
     Image.fromarray(pixels).save(f, format="JPEG", quality=JPEG_QUALITY)

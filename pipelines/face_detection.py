@@ -66,7 +66,7 @@ class MtcnnDetector(FaceDetector):
 
   def _network(self):
     if self._model is None:
-      # Imported here, not at the top: mtcnn is only needed when photos are aligned
+      # Deferred: mtcnn (and the networks it loads) is only needed when photos are aligned
       # automatically, and training, export and the aligned data sets never need it.
       from mtcnn import MTCNN
       self._model = MTCNN()

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from pipelines import alignment
+from pipelines import synthetic
 
 ATTRIBUTES = ("Bangs", "Black_Hair", "Blond_Hair", "Eyeglasses", "Male")
 CROP_WIDTH, CROP_HEIGHT = 89, 109  # Half of CelebA's 178x218, to keep tests quick.
@@ -183,5 +184,4 @@ def make_folder(root: str, num_images: int = 30, with_landmarks: bool = True, se
 def wild_photo(index: int, face_size: int = 256, pad: tuple = (60, 40, 120, 30),
                seed: int = 0) -> tuple:
   """A non-aligned "photo" and its exact landmarks (synthetic.render_photo)."""
-  from pipelines import synthetic
   return synthetic.render_photo(index, face_size, pad, seed)

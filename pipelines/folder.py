@@ -23,6 +23,7 @@ import hashlib
 import os
 from typing import Optional
 
+import keras
 import numpy as np
 
 from pipelines import atomic_files
@@ -231,7 +232,6 @@ def detect_landmarks(root: str, names: list, ledger: image_decoding.SkipLedger,
   detector = face_detection.default_detector(detector)
   bar = None
   if progress and names:
-    import keras  # The project's progress bar (as in training and evaluation).
     bar = keras.utils.Progbar(len(names), unit_name="image")
   landmarks = {}
   for count, name in enumerate(names, start=1):

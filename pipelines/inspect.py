@@ -20,10 +20,12 @@ exits with status 2.
 import os
 import sys
 
-from absl import app
-from absl import flags
 import numpy as np
 import tensorflow as tf
+from absl import app
+from absl import flags
+from PIL import Image
+from PIL import ImageDraw
 
 from pipelines import alignment
 from pipelines import atomic_files
@@ -57,22 +59,17 @@ def contact_sheet(images: np.ndarray, captions: list, columns: int = 4) -> np.nd
   caption_height = 12 * max((len(c) for c in captions), default=1) + 4
   rows = max(1, -(-count // columns))
   sheet = np.full((rows * (size + caption_height), columns * size, 3), 255, np.uint8)
-  try:
-    from PIL import Image, ImageDraw  # Optional: captions need it, the tiles do not.
-  except ImportError:
-    Image = None
   for n, (image, lines) in enumerate(zip(images, captions)):
     top, left = (n // columns) * (size + caption_height), (n % columns) * size
     sheet[top:top + size, left:left + size] = image
-  if Image is not None:
-    picture = Image.fromarray(sheet)
-    draw = ImageDraw.Draw(picture)
-    for n, lines in enumerate(captions):
-      top, left = (n // columns) * (size + caption_height) + size + 2, (n % columns) * size + 2
-      for k, line in enumerate(lines):
-        draw.text((left, top + 12 * k), line, fill=(0, 0, 0))
-    sheet = np.asarray(picture)
-  return sheet
+  # Pillow is a dependency of the package (setup.cfg), so captions are always drawn.
+  picture = Image.fromarray(sheet)
+  draw = ImageDraw.Draw(picture)
+  for n, lines in enumerate(captions):
+    top, left = (n // columns) * (size + caption_height) + size + 2, (n % columns) * size + 2
+    for k, line in enumerate(lines):
+      draw.text((left, top + 12 * k), line, fill=(0, 0, 0))
+  return np.asarray(picture)
 
 
 # Landmark dots: red, 3 x 3 pixels (visible on a 64-256 px tile without hiding the eye).

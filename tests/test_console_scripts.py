@@ -14,7 +14,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-COMMANDS = ("train", "transfer", "export", "tflite", "evaluate", "classifier")
+COMMANDS = ("train", "transfer", "export", "tflite", "evaluate", "classifier", "demo")
 
 
 def console_scripts() -> dict:

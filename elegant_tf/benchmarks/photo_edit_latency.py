@@ -19,6 +19,15 @@ import tempfile
 import time
 
 import numpy as np
+from absl import app
+from absl import flags
+
+from elegant_tf.benchmarks import transfer_latency
+from elegant_tf.serving import model_loading
+from elegant_tf.serving import photo_edit
+from elegant_tf.serving import saved_model
+from pipelines import face_detection
+from pipelines import synthetic
 
 # (height, width) of the photos, and the side the face is rendered at inside them.
 PHOTOS = {"640x480": ((480, 640), 256), "1920x1080": ((1080, 1920), 512)}
@@ -26,7 +35,6 @@ PHOTOS = {"640x480": ((480, 640), 256), "1920x1080": ((1080, 1920), 512)}
 
 def photo_with_face(shape: tuple, face_size: int, index: int) -> np.ndarray:
   """uint8 photo of `shape` with synthetic wild face `index` off-centre in it."""
-  from pipelines import synthetic
   height, width = shape
   top, left = (height - face_size) // 3, (width - face_size) // 3
   photo, _ = synthetic.render_photo(index, face_size, pad=(top, height - face_size - top,
@@ -36,8 +44,6 @@ def photo_with_face(shape: tuple, face_size: int, index: int) -> np.ndarray:
 
 def untrained_256(workdir: str, attribute_names) -> str:
   """Export an untrained paper-width 256 px generator; return its version folder."""
-  from elegant_tf.serving import saved_model
-  from elegant_tf.benchmarks import transfer_latency
   generator = transfer_latency._generator(256, 512, len(attribute_names))
   return saved_model.export_generator(generator, list(attribute_names), 256,
                                       os.path.join(workdir, "model256"), training_data="synthetic")
@@ -46,7 +52,6 @@ def untrained_256(workdir: str, attribute_names) -> str:
 def time_photo_edit(model, photo: np.ndarray, exemplar: np.ndarray, repeats: int,
                     detector) -> dict:
   """Median seconds of each stage and of the whole edit (after one warm-up run)."""
-  from elegant_tf.serving import photo_edit
   weights = np.zeros((1, len(model.attribute_names)), np.float32)
   weights[0, 0] = 1.0
   stages = {"detect + align (2 photos)": [], "transfer": [], "paste back": [], "total": []}
@@ -80,8 +85,6 @@ def format_rows(rows: list) -> str:
 
 
 def main(argv=None) -> int:
-  from absl import app
-  from absl import flags
   flags.DEFINE_string("model", "saved_models/elegant_demo", "The 64 px model (any --model "
                       "transfer takes).")
   flags.DEFINE_integer("repeats", 5, "Timed runs per row (median reported).")
@@ -91,8 +94,6 @@ def main(argv=None) -> int:
   def run(unused_argv):
     if len(unused_argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    from elegant_tf.serving import model_loading
-    from pipelines import face_detection
     print(f"load average before: {os.getloadavg()} ({os.cpu_count()} CPUs visible)")
     detector = face_detection.MtcnnDetector()
     models = {"demo 64 px": model_loading.load(flag_values.model)}

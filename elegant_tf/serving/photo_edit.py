@@ -23,6 +23,7 @@ import numpy as np
 
 from pipelines import alignment
 from pipelines import face_detection
+from pipelines import image_decoding
 
 ALIGN_MODES = ("auto", "landmarks", "center")
 # Landmarks whose pupils are closer than this (in the photo's pixels) cannot be aligned:
@@ -64,7 +65,6 @@ def check_photo(photo: np.ndarray, name: str = "photo") -> np.ndarray:
 def decode_photo(contents: bytes, name: str = "photo") -> np.ndarray:
   """uint8 [H, W, 3] of image file bytes (any format image_decoding reads), turned
   upright by its EXIF orientation; ValueError "cannot read image <name>: <reason>"."""
-  from pipelines import image_decoding
   pixels, reason, _ = image_decoding.decode_to_rgb(contents)
   if pixels is None:
     raise ValueError(f"cannot read image {name}: {reason}")

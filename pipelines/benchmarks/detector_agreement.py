@@ -13,14 +13,17 @@ template's pupil distance.
 """
 
 import numpy as np
+from absl import app
+from absl import flags
+
+from pipelines import alignment
+from pipelines import face_detection
+from pipelines import synthetic
 
 POINTS = ("left pupil", "right pupil", "nose", "left mouth", "right mouth")
 
 
 def agreement(detector, faces: int, size: int, seed: int = 0) -> dict:
-  from pipelines import alignment
-  from pipelines import face_detection
-  from pipelines import synthetic
   params = synthetic.sample_faces(seed, np.arange(faces), layout="wild")
   smiling = synthetic.labels_of(params)[:, synthetic.ATTRIBUTES.index("Smiling")] > 0
   images, _ = synthetic.render_faces(params, size)
@@ -59,8 +62,6 @@ def format_rows(rows: list) -> str:
 
 
 def main(argv=None) -> int:
-  from absl import app
-  from absl import flags
   flags.DEFINE_integer("faces", 60, "Wild faces rendered per size.")
   flags.DEFINE_list("sizes", ["128", "256"], "Render sizes.")
   flag_values = flags.FLAGS
@@ -68,7 +69,6 @@ def main(argv=None) -> int:
   def run(unused_argv):
     if len(unused_argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    from pipelines import face_detection
     detector = face_detection.MtcnnDetector()
     rows = [agreement(detector, flag_values.faces, int(size)) for size in flag_values.sizes]
     print("Median distance to the exact landmark, in units of the exact pupil distance:")
