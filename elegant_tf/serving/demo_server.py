@@ -31,7 +31,7 @@ from PIL import Image
 
 from pipelines import image_grid
 from elegant_tf.serving import photo_edit
-from elegant_tf import transfer
+from elegant_tf.serving import transfer_lib as transfer
 from pipelines import synthetic
 
 UsageProblem = transfer.UsageProblem

@@ -13,7 +13,7 @@ from PIL import Image
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import tflite_convert
 from pipelines import atomic_files
-from elegant_tf import transfer
+from elegant_tf.serving import transfer_lib as transfer
 from tests.elegant_tf import tiny
 from tests.pipelines import test_image_decoding
 
