@@ -1,6 +1,6 @@
 """The local web page: two photos in, both edited (pasted back) and the interpolation strip out.
 
-A standard-library HTTP server (no web framework) over `transfer.run_transfer`:
+A standard-library HTTP server (no web framework) over `transfer_lib.run_transfer`:
 
   GET  /                 the page (demo_page.html, with the model's attributes and samples)
   GET  /samples/<k>.png  bundled sample photo k (rendered from the synthetic generator)
@@ -29,12 +29,12 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from pipelines import image_grid
+from elegant_tf import usage
 from elegant_tf.serving import photo_edit
-from elegant_tf.serving import transfer_lib as transfer
+from elegant_tf.serving import transfer_lib
+from pipelines import image_grid
 from pipelines import synthetic
 
-UsageProblem = transfer.UsageProblem
 
 # Per photo file; the page refuses larger files before sending them. The decoder's own
 # limit (image_decoding.MAX_PIXELS) still applies to what is inside.
@@ -91,7 +91,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 class DemoApp:
-  """The page's work, apart from HTTP: photos in, PNGs out; UsageProblem for bad input."""
+  """The page's work, apart from HTTP: photos in, PNGs out; usage.UsageError for bad input."""
 
   def __init__(self, model, samples: Optional[list] = None, detector=None):
     """`detector`: a face_detection.FaceDetector for uploads (default: the shared MTCNN,
@@ -125,7 +125,7 @@ class DemoApp:
   def _face(self, spec, label: str):
     """The aligned face of one request photo ({"sample": k} or {"upload": ...})."""
     if not isinstance(spec, dict):
-      raise UsageProblem(f"photo {label}: choose a sample or upload a photo")
+      raise usage.UsageError(f"photo {label}: choose a sample or upload a photo")
     if spec.get("upload"):
       name = os.path.basename(str(spec.get("name") or "upload"))
       data = str(spec["upload"])
@@ -134,21 +134,21 @@ class DemoApp:
       try:
         contents = base64.b64decode(data, validate=True)
       except (binascii.Error, ValueError) as error:
-        raise UsageProblem(f"photo {label} ({name}): the upload is not valid base64") from error
+        raise usage.UsageError(f"photo {label} ({name}): the upload is not valid base64") from error
       if len(contents) > MAX_PHOTO_BYTES:
-        raise UsageProblem(f"photo {label} ({name}) is too big: {len(contents) / 2**20:.1f} MB, "
+        raise usage.UsageError(f"photo {label} ({name}) is too big: {len(contents) / 2**20:.1f} MB, "
                            f"at most {MAX_PHOTO_BYTES >> 20} MB")
       label = f"photo {label} ({name})"
       try:
         photo = photo_edit.decode_photo(contents, label)  # Upright by its EXIF orientation.
       except ValueError as error:
-        raise UsageProblem(str(error)) from error
+        raise usage.UsageError(str(error)) from error
       return self._align(photo, name=label, align="auto")
     sample = spec.get("sample")
     if isinstance(sample, str) and sample.isdigit():
       sample = int(sample)
     if not isinstance(sample, int) or not 0 <= sample < len(self.samples):
-      raise UsageProblem(f"photo {label}: choose a sample or upload a photo")
+      raise usage.UsageError(f"photo {label}: choose a sample or upload a photo")
     chosen = self.samples[sample]
     # The samples' landmarks are exact (the generator drew them): no detection needed.
     return self._align(chosen.photo, name=f"photo {label} ({chosen.name})", align="landmarks",
@@ -159,33 +159,33 @@ class DemoApp:
       return photo_edit.prepare_face(photo, self.model.image_size, detector=self.detector,
                                      name=name, **options)
     except ValueError as error:  # No face, too small: photo_edit's one-line messages.
-      raise UsageProblem(str(error)) from error
+      raise usage.UsageError(str(error)) from error
 
   def edit(self, request: dict) -> dict:
     """The JSON answer to a /api/transfer request (see the module doc)."""
     if not isinstance(request, dict):
-      raise UsageProblem("the request must be a JSON object")
+      raise usage.UsageError("the request must be a JSON object")
     attributes = request.get("attributes") or []
     if not isinstance(attributes, list) or not attributes:
-      raise UsageProblem("tick at least one attribute")
+      raise usage.UsageError("tick at least one attribute")
     try:
       strength = float(request.get("strength", 1.0))
       steps = int(request.get("steps", 4))
     except (TypeError, ValueError) as error:
-      raise UsageProblem("strength and steps must be numbers") from error
+      raise usage.UsageError("strength and steps must be numbers") from error
     if not 0.0 <= strength <= 1.0:
-      raise UsageProblem(f"strength={strength} must lie in [0, 1]")
+      raise usage.UsageError(f"strength={strength} must lie in [0, 1]")
     if not 1 <= steps <= MAX_STEPS:
-      raise UsageProblem(f"steps={steps} must be between 1 and {MAX_STEPS}")
+      raise usage.UsageError(f"steps={steps} must be between 1 and {MAX_STEPS}")
     attributes = [str(name) for name in attributes]
-    transfer.attribute_indices(attributes, self.model.attribute_names)  # Before the slow part.
+    transfer_lib.attribute_indices(attributes, self.model.attribute_names)  # Before the slow part.
     with self._lock:
       face_a = self._face(request.get("a"), "A")
       face_b = self._face(request.get("b"), "B")
-      swap_rows, _ = transfer.run_transfer(self.model, "swap", face_a.crop, [face_b.crop],
-                                           attributes, strength=strength)
-      strip_rows, _ = transfer.run_transfer(self.model, "linear", face_a.crop, [face_b.crop],
-                                            attributes, steps=steps, strength=strength)
+      swap_rows, _ = transfer_lib.run_transfer(self.model, "swap", face_a.crop, [face_b.crop],
+                                               attributes, strength=strength)
+      strip_rows, _ = transfer_lib.run_transfer(self.model, "linear", face_a.crop, [face_b.crop],
+                                                attributes, steps=steps, strength=strength)
     edited, exemplar_edited = swap_rows[0][2], swap_rows[0][3]
     as_text = lambda pixels: base64.b64encode(encode_png(pixels)).decode("ascii")
     return {"a_edited": as_text(photo_edit.paste_back(face_a, edited)),
@@ -240,9 +240,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       try:
         request = json.loads(self.rfile.read(length))
       except (ValueError, UnicodeDecodeError) as error:
-        raise UsageProblem("the request is not JSON") from error
+        raise usage.UsageError("the request is not JSON") from error
       answer = self.server.app.edit(request)
-    except UsageProblem as problem:
+    except usage.UsageError as problem:
       return self._json(400, {"error": str(problem)})
     except Exception as error:  # The server keeps running; the page shows one line.
       self.log_error("edit failed: %r", error)

@@ -1,7 +1,5 @@
-"""Transfer face attributes by example from the command line, in the paper's modes.
-
-  python -m elegant_tf.transfer --model=saved_models/elegant_demo --mode=swap \\
-      --input=me.jpg --exemplars=glasses.png --attributes=Eyeglasses --out=swap.png
+"""Transfer face attributes by example, in the paper's modes: the work of
+`python -m elegant_tf.transfer` (and of the web page's server).
 
 --model: a SavedModel (model or version folder), a .tflite file, or a training run
 directory (newest checkpoint). Photos of any size and common format. Every face is
@@ -41,11 +39,9 @@ import sys
 from typing import Optional, Sequence
 
 import numpy as np
-from absl import flags
 
 from elegant_tf import usage
 from elegant_tf.models import latent_swap
-from elegant_tf.serving import model_loading
 from elegant_tf.serving import photo_edit
 from pipelines import atomic_files
 from pipelines import image_grid
@@ -65,39 +61,35 @@ ALIGN_MODES = photo_edit.ALIGN_MODES
 OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
-# The one "bad use, exit 2" exception of every command (elegant_tf/usage.py).
-UsageProblem = usage.UsageError
-
-
 def attribute_indices(names: Sequence[str], model_names: Sequence[str]) -> list[int]:
-  """Positions of `names` among the model's attributes; UsageProblem for unknown/repeated."""
+  """Positions of `names` among the model's attributes; usage.UsageError for unknown/repeated."""
   if not names:
-    raise UsageProblem("--attributes is empty; the model knows: " + ",".join(model_names))
+    raise usage.UsageError("--attributes is empty; the model knows: " + ",".join(model_names))
   unknown = [name for name in names if name not in model_names]
   if unknown:
-    raise UsageProblem(f"unknown attribute(s) {','.join(unknown)}; the model was trained on: "
+    raise usage.UsageError(f"unknown attribute(s) {','.join(unknown)}; the model was trained on: "
                        + ",".join(model_names))
   if len(set(names)) != len(names):
-    raise UsageProblem(f"--attributes names one twice: {','.join(names)}")
+    raise usage.UsageError(f"--attributes names one twice: {','.join(names)}")
   return [list(model_names).index(name) for name in names]
 
 
 def check_mode(mode: str, num_attributes: int, num_exemplars: int) -> None:
   if mode not in MODES:
-    raise UsageProblem(f"--mode={mode!r}; valid: {', '.join(MODES)}")
+    raise usage.UsageError(f"--mode={mode!r}; valid: {', '.join(MODES)}")
   if mode in ("swap", "linear") and num_exemplars != 1:
-    raise UsageProblem(f"--mode={mode} takes exactly 1 exemplar, got {num_exemplars}")
+    raise usage.UsageError(f"--mode={mode} takes exactly 1 exemplar, got {num_exemplars}")
   if mode == "matrix" and (num_attributes, num_exemplars) not in ((1, 3), (2, 2)):
-    raise UsageProblem(
+    raise usage.UsageError(
         "--mode=matrix takes 1 attribute with 3 exemplars or 2 attributes with 2 exemplars; "
         f"got {num_attributes} attribute(s) and {num_exemplars} exemplar(s)")
 
 
 def check_steps(mode: str, steps: int) -> None:
   if steps < 1:
-    raise UsageProblem(f"--steps={steps} must be at least 1")
+    raise usage.UsageError(f"--steps={steps} must be at least 1")
   if mode in MAX_STEPS and steps > MAX_STEPS[mode]:
-    raise UsageProblem(f"--steps={steps} is too many for --mode={mode}: at most "
+    raise usage.UsageError(f"--steps={steps} is too many for --mode={mode}: at most "
                        f"{MAX_STEPS[mode]}")
 
 
@@ -105,17 +97,17 @@ def read_landmarks(path: str) -> dict:
   """{file name: float32 [5, 2]} from `name x1 y1 ... x5 y5` lines (CelebA's format).
 
   Lines that do not parse (CelebA's count and header lines) are skipped; a file that
-  is not UTF-8 text (a binary file given by mistake) is a UsageProblem.
+  is not UTF-8 text (a binary file given by mistake) is a usage.UsageError.
   """
   try:
     with open(path, encoding="utf-8") as f:
       text = f.read()
   except UnicodeDecodeError as error:
-    raise UsageProblem(f"--landmarks={path}: not a text file (not UTF-8)") from error
+    raise usage.UsageError(f"--landmarks={path}: not a text file (not UTF-8)") from error
   except OSError as error:
-    raise UsageProblem(f"--landmarks={path}: cannot read ({error.strerror})") from error
+    raise usage.UsageError(f"--landmarks={path}: cannot read ({error.strerror})") from error
   if "\0" in text:
-    raise UsageProblem(f"--landmarks={path}: not a text file (contains NUL bytes)")
+    raise usage.UsageError(f"--landmarks={path}: not a text file (contains NUL bytes)")
   table = {}
   for line in text.splitlines():
     fields = line.split()
@@ -127,30 +119,30 @@ def read_landmarks(path: str) -> dict:
       continue
     table[fields[0]] = points
   if not table:
-    raise UsageProblem(f"--landmarks={path}: no 'name x1 y1 ... x5 y5' line found")
+    raise usage.UsageError(f"--landmarks={path}: no 'name x1 y1 ... x5 y5' line found")
   return table
 
 
 def check_landmarks(path: str, points: np.ndarray) -> None:
-  """UsageProblem for landmarks that cannot be aligned: non-finite or pupils together."""
+  """usage.UsageError for landmarks that cannot be aligned: non-finite or pupils together."""
   try:
     photo_edit.check_landmarks(os.path.basename(path), points)
   except ValueError as error:
-    raise UsageProblem(str(error)) from error
+    raise usage.UsageError(str(error)) from error
 
 
 def read_photo(path: str) -> np.ndarray:
-  """uint8 [H, W, 3] of an image file, upright as its EXIF orientation says; UsageProblem
+  """uint8 [H, W, 3] of an image file, upright as its EXIF orientation says; usage.UsageError
   naming the file when it cannot be used."""
   try:
     with open(path, "rb") as f:
       contents = f.read()
   except OSError as error:
-    raise UsageProblem(f"cannot read image {path}: {error.strerror}") from error
+    raise usage.UsageError(f"cannot read image {path}: {error.strerror}") from error
   try:
     return photo_edit.decode_photo(contents, path)
   except ValueError as error:
-    raise UsageProblem(str(error)) from error
+    raise usage.UsageError(str(error)) from error
 
 
 def resolve_align(align: Optional[str], landmarks_file: Optional[str]) -> str:
@@ -158,44 +150,44 @@ def resolve_align(align: Optional[str], landmarks_file: Optional[str]) -> str:
   if align is None:
     return "landmarks" if landmarks_file else "auto"
   if align not in ALIGN_MODES:
-    raise UsageProblem(f"--align={align!r}; valid: {', '.join(ALIGN_MODES)}")
+    raise usage.UsageError(f"--align={align!r}; valid: {', '.join(ALIGN_MODES)}")
   if align == "landmarks" and not landmarks_file:
-    raise UsageProblem("--align=landmarks needs --landmarks=FILE")
+    raise usage.UsageError("--align=landmarks needs --landmarks=FILE")
   if align != "landmarks" and landmarks_file:
-    raise UsageProblem(f"--landmarks is used only with --align=landmarks, not --align={align}")
+    raise usage.UsageError(f"--landmarks is used only with --align=landmarks, not --align={align}")
   return align
 
 
 def check_face(face: int, align: str) -> None:
-  """UsageProblem for a --face that cannot apply (negative, or without the detector)."""
+  """usage.UsageError for a --face that cannot apply (negative, or without the detector)."""
   if face < 0:
-    raise UsageProblem(f"--face={face} must be 0 or more (0 = the largest)")
+    raise usage.UsageError(f"--face={face} must be 0 or more (0 = the largest)")
   if face and align != "auto":
-    raise UsageProblem(f"--face picks a detected face; it needs --align=auto, not "
+    raise usage.UsageError(f"--face picks a detected face; it needs --align=auto, not "
                        f"--align={align}")
 
 
 def check_paste_back(paste_back: bool, mode: str) -> None:
-  """UsageProblem for --paste_back outside swap mode (linear and matrix write grids)."""
+  """usage.UsageError for --paste_back outside swap mode (linear and matrix write grids)."""
   if paste_back and mode != "swap":
-    raise UsageProblem(f"--paste_back works with --mode=swap only, not --mode={mode}")
+    raise usage.UsageError(f"--paste_back works with --mode=swap only, not --mode={mode}")
 
 
 def align_photo(path: str, image_size: int, align: str, landmarks: Optional[dict] = None,
                 face: int = 0, detector=None) -> photo_edit.AlignedFace:
-  """Read `path` and align its face (photo_edit.prepare_face); UsageProblem on bad input."""
+  """Read `path` and align its face (photo_edit.prepare_face); usage.UsageError on bad input."""
   pixels = read_photo(path)
   points = None
   if align == "landmarks":
     points = landmarks.get(os.path.basename(path), landmarks.get(path))
     if points is None:
-      raise UsageProblem(f"--landmarks has no line for {os.path.basename(path)}")
+      raise usage.UsageError(f"--landmarks has no line for {os.path.basename(path)}")
     check_landmarks(path, points)
   try:
     return photo_edit.prepare_face(pixels, image_size, align, points, face, detector,
                                    name=path)
   except ValueError as error:
-    raise UsageProblem(str(error)) from error
+    raise usage.UsageError(str(error)) from error
 
 
 def read_image(path: str, image_size: int, landmarks: Optional[dict] = None) -> np.ndarray:
@@ -276,7 +268,7 @@ def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequ
   check_mode(mode, len(positions), len(exemplars))
   check_steps(mode, steps)
   if not 0.0 <= strength <= 1.0:
-    raise UsageProblem(f"--strength={strength} must lie in [0, 1]")
+    raise usage.UsageError(f"--strength={strength} must lie in [0, 1]")
   weights = np.zeros(len(model.attribute_names), np.float32)
   weights[positions] = strength
   if mode == "swap":
@@ -287,13 +279,13 @@ def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequ
 
 
 def check_not_overwriting(paths: Sequence[str], overwrite: bool) -> None:
-  """UsageProblem when a path exists and --overwrite was not given."""
+  """usage.UsageError when a path exists and --overwrite was not given."""
   if overwrite:
     return
   existing = [path for path in paths if os.path.exists(path)]
   if existing:
     more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-    raise UsageProblem(f"{existing[0]}{more} exists; pass --overwrite to replace it")
+    raise usage.UsageError(f"{existing[0]}{more} exists; pass --overwrite to replace it")
 
 
 def write_image(path: str, pixels: np.ndarray) -> None:
@@ -310,7 +302,7 @@ def write_results(out: str, rows: list, names: list, each: bool,
   paths written.
 
   Every file is written atomically. With overwrite=False nothing is written when
-  any of the files exists (UsageProblem).
+  any of the files exists (usage.UsageError).
   """
   stem, extension = os.path.splitext(out)
   images = [image for row in rows for image in row]
@@ -338,15 +330,15 @@ def write_files(contents: list, overwrite: bool = True) -> list[str]:
       if done in new_paths:
         os.remove(done)
     reason = error.strerror or str(error)
-    raise UsageProblem(f"cannot write {path}: {reason}") from error
+    raise usage.UsageError(f"cannot write {path}: {reason}") from error
   return written
 
 
 def check_output_paths(paths: Sequence[str]) -> None:
-  """UsageProblem when an output path names a directory."""
+  """usage.UsageError when an output path names a directory."""
   for path in paths:
     if os.path.isdir(path):
-      raise UsageProblem(f"--out={path} is a directory; give a .png or .jpg file name")
+      raise usage.UsageError(f"--out={path} is a directory; give a .png or .jpg file name")
 
 
 def report_faces(path: str, found: int, chosen: int) -> None:
@@ -367,98 +359,3 @@ def write_pasted_back(out: str, photo: photo_edit.AlignedFace,
     contents.append((f"{stem}_exemplar_edited{extension}",
                      photo_edit.paste_back(exemplar, swap_row[3])))
   return write_files(contents, overwrite)
-
-
-def define_flags() -> None:
-  """Defined when the command runs: importing defines no flags."""
-  flags.DEFINE_string("model", None,
-                      "Trained model: SavedModel model folder (newest version) or version "
-                      "folder, a .tflite file from `python -m elegant_tf.tflite`, or a training "
-                      "run directory (its newest checkpoint).")
-  flags.DEFINE_enum("mode", "swap", list(MODES),
-                    "swap: exchange the attributes with one exemplar; linear: --steps from "
-                    "the input to the swap; matrix: 1 attribute x 3 exemplars or 2 attributes "
-                    "x 2 exemplars, a grid of (steps+1)^2 images.")
-  flags.DEFINE_string("input", None, "The face to edit (any size; JPEG, PNG, BMP, GIF, ...).")
-  flags.DEFINE_list("exemplars", [], "Comma-separated exemplar faces whose attributes are "
-                    "taken (swap/linear: 1; matrix: 3 for one attribute, 2 for two).")
-  flags.DEFINE_list("attributes", [], "Comma-separated attribute names, as trained (see the "
-                    "model's metadata); swap takes any subset, all exchanged in one pass.")
-  flags.DEFINE_integer("steps", 4, "Interpolation intervals for linear and matrix (m); at "
-                       f"most {MAX_STEPS['linear']} for linear, {MAX_STEPS['matrix']} for "
-                       "matrix.")
-  flags.DEFINE_float("strength", 1.0, "Swap strength in [0, 1] for swap and the end point of "
-                     "linear (1 = full swap).")
-  flags.DEFINE_string("landmarks", None,
-                      "Optional 5-point landmark file (`name x1 y1 ... x5 y5` per line, pupils, "
-                      "nose, mouth corners, CelebA's format): align the images with it "
-                      "(implies --align=landmarks).")
-  flags.DEFINE_enum("align", None, list(ALIGN_MODES),
-                    "How faces are aligned onto the template: auto = find the five landmarks "
-                    "with the face detector (MTCNN); landmarks = from --landmarks; center = "
-                    "centre-crop a square (faces already aligned). Default: landmarks when "
-                    "--landmarks is given, else auto.")
-  flags.DEFINE_integer("face", 0, "With --align=auto: which face of --input to edit when the "
-                       "detector finds several, counted from 0 by size (0 = the largest). "
-                       "Exemplars always give their largest face.")
-  flags.DEFINE_bool("paste_back", False,
-                    "swap mode only: write --input's own photo, at its size, with the edited "
-                    "face blended back in (nothing outside the face changes) instead of the "
-                    "grid; with --each also <out>_exemplar_edited, the exemplar's photo.")
-  flags.DEFINE_string("out", None, "Output image (.png or .jpg): the grid, or the edited "
-                      "photo with --paste_back.")
-  flags.DEFINE_bool("each", False, "Also write every image of the grid as <out>_<name> "
-                    "(same extension as --out).")
-  flags.DEFINE_bool("overwrite", False, "Replace --out (and the --each images) if they exist; "
-                    "without it an existing file is an error and nothing is written.")
-  for name in ("model", "input", "out"):
-    flags.mark_flag_as_required(name)
-
-
-def main(argv):
-  flag_values = flags.FLAGS
-  usage.check_no_arguments(argv)
-  if not flag_values.out.lower().endswith(OUTPUT_EXTENSIONS):
-    raise UsageProblem(f"--out={flag_values.out} must end in .png or .jpg")
-  check_output_paths([flag_values.out])  # Before the slow part.
-  check_not_overwriting([flag_values.out], flag_values.overwrite)
-  check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
-  check_steps(flag_values.mode, flag_values.steps)
-  align = resolve_align(flag_values.align, flag_values.landmarks)
-  check_face(flag_values.face, align)
-  check_paste_back(flag_values.paste_back, flag_values.mode)
-  try:
-    model = model_loading.load(flag_values.model)
-  except (FileNotFoundError, ValueError) as error:
-    raise UsageProblem(str(error)) from error
-  attribute_indices(flag_values.attributes, model.attribute_names)
-  landmarks = read_landmarks(flag_values.landmarks) if flag_values.landmarks else None
-  photo = align_photo(flag_values.input, model.image_size, align, landmarks,
-                      flag_values.face)
-  report_faces(flag_values.input, photo.faces_found, flag_values.face)
-  exemplar_photos = []
-  for path in flag_values.exemplars:
-    exemplar_photos.append(align_photo(path, model.image_size, align, landmarks))
-    report_faces(path, exemplar_photos[-1].faces_found, 0)
-  exemplars = [exemplar.crop for exemplar in exemplar_photos]
-  rows, names = run_transfer(model, flag_values.mode, photo.crop, exemplars,
-                             flag_values.attributes, flag_values.steps,
-                             flag_values.strength)
-  if flag_values.paste_back:
-    written = write_pasted_back(flag_values.out, photo, exemplar_photos[0], rows[0],
-                                flag_values.each, flag_values.overwrite)
-  else:
-    written = write_results(flag_values.out, rows, names, flag_values.each,
-                            flag_values.overwrite)
-  for path in written:
-    print(path)
-
-
-def run():
-  """Entry point of `python -m elegant_tf.transfer` and the elegant-transfer console script."""
-  define_flags()
-  usage.run("transfer", main)
-
-
-if __name__ == "__main__":
-  run()

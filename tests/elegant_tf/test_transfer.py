@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from elegant_tf import usage
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import tflite_convert
+from elegant_tf.serving import transfer_lib
 from pipelines import atomic_files
-from elegant_tf.serving import transfer_lib as transfer
 from tests.elegant_tf import tiny
 from tests.pipelines import test_image_decoding
 
@@ -39,7 +40,7 @@ def models(tmp_path_factory):
 
 def _faces(models, count):
   tmp = models["tmp"]
-  return [transfer.read_image(str(tmp / f"face{k}.{'png' if k % 2 else 'jpg'}"), 32)
+  return [transfer_lib.read_image(str(tmp / f"face{k}.{'png' if k % 2 else 'jpg'}"), 32)
           for k in range(count)]
 
 
@@ -47,8 +48,8 @@ def _faces(models, count):
 def test_swap_grid_and_multi_attribute_swap(models, backend):
   model = models[backend]
   image, exemplar = _faces(models, 2)
-  rows, names = transfer.run_transfer(model, "swap", image, exemplar[None][:1],
-                                      ["Bangs", "Eyeglasses"])
+  rows, names = transfer_lib.run_transfer(model, "swap", image, exemplar[None][:1],
+                                          ["Bangs", "Eyeglasses"])
   assert names == ["input", "exemplar", "edited", "exemplar_edited"]
   expected = model.transfer(image[None], exemplar[None], np.ones((1, 2), np.float32))
   np.testing.assert_allclose(rows[0][2], expected["edited"][0], atol=1e-5)
@@ -59,7 +60,7 @@ def test_swap_grid_and_multi_attribute_swap(models, backend):
 def test_linear_starts_at_reconstruction_and_ends_at_the_swap(models, backend):
   model = models[backend]
   image, exemplar = _faces(models, 2)
-  rows, names = transfer.run_transfer(model, "linear", image, [exemplar], ["Bangs"], steps=3)
+  rows, names = transfer_lib.run_transfer(model, "linear", image, [exemplar], ["Bangs"], steps=3)
   assert len(rows) == 1 and len(rows[0]) == 2 + 4 and names[-1] == "step_3"
   reconstruction = model.transfer(image[None], exemplar[None], np.zeros((1, 2), np.float32))
   swap = model.transfer(image[None], exemplar[None], np.array([[0, 1]], np.float32))
@@ -71,7 +72,7 @@ def test_linear_starts_at_reconstruction_and_ends_at_the_swap(models, backend):
 def test_matrix_one_attribute_three_exemplars_has_swaps_at_the_corners(models):
   model = models["saved"]
   image, *exemplars = _faces(models, 4)
-  rows, _ = transfer.run_transfer(model, "matrix", image, exemplars, ["Eyeglasses"], steps=2)
+  rows, _ = transfer_lib.run_transfer(model, "matrix", image, exemplars, ["Eyeglasses"], steps=2)
   assert [len(row) for row in rows] == [4, 3, 3, 3]
   grid = rows[1:]
   weights = np.array([[1, 0]], np.float32)
@@ -86,8 +87,8 @@ def test_matrix_two_attributes_far_corner_swaps_both(models):
   model = models["saved"]
   image, exemplar = _faces(models, 2)
   # With the same exemplar twice, the far corner is the two-attribute swap.
-  rows, _ = transfer.run_transfer(model, "matrix", image, [exemplar, exemplar],
-                                  ["Eyeglasses", "Bangs"], steps=2)
+  rows, _ = transfer_lib.run_transfer(model, "matrix", image, [exemplar, exemplar],
+                                      ["Eyeglasses", "Bangs"], steps=2)
   assert [len(row) for row in rows] == [3, 3, 3, 3]
   both = model.transfer(image[None], exemplar[None], np.ones((1, 2), np.float32))["edited"][0]
   only_glasses = model.transfer(image[None], exemplar[None],
@@ -104,8 +105,8 @@ def test_matrix_two_attributes_far_corner_swaps_both(models):
 ])
 def test_bad_use_is_one_clear_problem(models, mode, attributes, exemplars, message):
   image = _faces(models, 1)[0]
-  with pytest.raises(transfer.UsageProblem, match=message):
-    transfer.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes)
+  with pytest.raises(usage.UsageError, match=message):
+    transfer_lib.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes)
 
 
 @pytest.mark.parametrize("mode,attributes,exemplars,steps", [
@@ -115,20 +116,20 @@ def test_bad_use_is_one_clear_problem(models, mode, attributes, exemplars, messa
 ])
 def test_too_many_steps_is_refused_naming_the_limit(models, mode, attributes, exemplars, steps):
   image = _faces(models, 1)[0]
-  with pytest.raises(transfer.UsageProblem,
+  with pytest.raises(usage.UsageError,
                      match=f"--steps={steps} is too many for --mode={mode}: at most {steps - 1}"):
-    transfer.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes,
-                          steps=steps)
+    transfer_lib.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes,
+                              steps=steps)
 
 
 def test_largest_matrix_decodes_in_chunks_like_one_batch(models, monkeypatch):
   image, *exemplars = _faces(models, 4)
   steps = 16  # The most matrix allows: 289 cells, decoded 16 at a time.
-  rows, _ = transfer.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
-                                  steps=steps)
-  monkeypatch.setattr(transfer, "DECODE_CHUNK", (steps + 1) ** 2)
-  whole, _ = transfer.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
-                                   steps=steps)
+  rows, _ = transfer_lib.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
+                                      steps=steps)
+  monkeypatch.setattr(transfer_lib, "DECODE_CHUNK", (steps + 1) ** 2)
+  whole, _ = transfer_lib.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
+                                       steps=steps)
   assert len(rows) == steps + 2 and len(rows[1]) == steps + 1
   for row, other in zip(rows, whole):
     np.testing.assert_allclose(np.stack(row), np.stack(other), atol=1e-5)
@@ -137,8 +138,8 @@ def test_largest_matrix_decodes_in_chunks_like_one_batch(models, monkeypatch):
 def test_image_bomb_is_refused_naming_the_file_and_the_limit(tmp_path):
   path = tmp_path / "bomb.png"
   path.write_bytes(test_image_decoding._png_header_only(8000, 6000))  # 48 MP declared.
-  with pytest.raises(transfer.UsageProblem) as raised:
-    transfer.read_image(str(path), 32)
+  with pytest.raises(usage.UsageError) as raised:
+    transfer_lib.read_image(str(path), 32)
   assert str(raised.value) == f"cannot read image {path}: too large (over 40,000,000 pixels)"
 
 
@@ -212,10 +213,10 @@ def _png(path, height, width):
 
 def test_tiny_image_is_refused_naming_its_size(tmp_path):
   path = _png(tmp_path / "dot.png", 1, 1)
-  with pytest.raises(transfer.UsageProblem, match=r"dot.png is too small \(1x1\) for this "
+  with pytest.raises(usage.UsageError, match=r"dot.png is too small \(1x1\) for this "
                      r"32-pixel model"):
-    transfer.read_image(path, 32)
-  transfer.read_image(_png(tmp_path / "quarter.png", 8, 8), 32)  # S/4 is still accepted.
+    transfer_lib.read_image(path, 32)
+  transfer_lib.read_image(_png(tmp_path / "quarter.png", 8, 8), 32)  # S/4 is still accepted.
 
 
 @pytest.mark.parametrize("points, message", [
@@ -227,8 +228,8 @@ def test_tiny_image_is_refused_naming_its_size(tmp_path):
 def test_degenerate_landmarks_are_refused(tmp_path, points, message):
   path = _png(tmp_path / "face.png", 40, 40)
   landmarks = {"face.png": np.asarray(points, np.float32)}
-  with pytest.raises(transfer.UsageProblem, match=re.escape(message)):
-    transfer.read_image(path, 32, landmarks)
+  with pytest.raises(usage.UsageError, match=re.escape(message)):
+    transfer_lib.read_image(path, 32, landmarks)
 
 
 def test_binary_landmarks_file_is_refused(tmp_path):
@@ -236,16 +237,16 @@ def test_binary_landmarks_file_is_refused(tmp_path):
                          ("nul.bin", b"face.png 1 2 3 4 5 6 7 8 9 10\x00\x00")]:
     path = tmp_path / name
     path.write_bytes(contents)
-    with pytest.raises(transfer.UsageProblem, match=f"--landmarks={re.escape(str(path))}: not "
+    with pytest.raises(usage.UsageError, match=f"--landmarks={re.escape(str(path))}: not "
                        "a text file"):
-      transfer.read_landmarks(str(path))
+      transfer_lib.read_landmarks(str(path))
 
 
 def test_a_full_disk_is_one_problem_and_leaves_no_new_file(tmp_path, monkeypatch):
   image = np.zeros((32, 32, 3), np.float32)
   out = tmp_path / "grid.png"
   calls = []
-  original = transfer.atomic_files.write_png_atomically
+  original = transfer_lib.atomic_files.write_png_atomically
 
   def fill_the_disk_at_the_second_file(path, pixels):
     calls.append(path)
@@ -253,10 +254,10 @@ def test_a_full_disk_is_one_problem_and_leaves_no_new_file(tmp_path, monkeypatch
       raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     original(path, pixels)
 
-  monkeypatch.setattr(transfer.atomic_files, "write_png_atomically",
+  monkeypatch.setattr(transfer_lib.atomic_files, "write_png_atomically",
                       fill_the_disk_at_the_second_file)
-  with pytest.raises(transfer.UsageProblem) as raised:
-    transfer.write_results(str(out), [[image, image]], ["input", "edited"], each=True)
+  with pytest.raises(usage.UsageError) as raised:
+    transfer_lib.write_results(str(out), [[image, image]], ["input", "edited"], each=True)
   assert str(raised.value) == (f"cannot write {tmp_path / 'grid_input.png'}: "
                                f"{os.strerror(errno.ENOSPC)}")
   assert os.listdir(tmp_path) == []
@@ -265,8 +266,8 @@ def test_a_full_disk_is_one_problem_and_leaves_no_new_file(tmp_path, monkeypatch
 def test_out_naming_a_directory_is_refused(tmp_path):
   image = np.zeros((32, 32, 3), np.float32)
   (tmp_path / "folder.png").mkdir()
-  with pytest.raises(transfer.UsageProblem, match="folder.png is a directory"):
-    transfer.write_results(str(tmp_path / "folder.png"), [[image]], ["input"], each=False)
+  with pytest.raises(usage.UsageError, match="folder.png is a directory"):
+    transfer_lib.write_results(str(tmp_path / "folder.png"), [[image]], ["input"], each=False)
 
 
 def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
@@ -365,22 +366,22 @@ def test_cli_no_face_exits_2_naming_the_file_and_writes_nothing(photos):
 
 
 def test_photo_flags_defaults_and_conflicts():
-  assert transfer.resolve_align(None, None) == "auto"
-  assert transfer.resolve_align(None, "marks.txt") == "landmarks"
-  assert transfer.resolve_align("center", None) == "center"
-  with pytest.raises(transfer.UsageProblem, match="^--align=landmarks needs --landmarks=FILE$"):
-    transfer.resolve_align("landmarks", None)
-  with pytest.raises(transfer.UsageProblem,
+  assert transfer_lib.resolve_align(None, None) == "auto"
+  assert transfer_lib.resolve_align(None, "marks.txt") == "landmarks"
+  assert transfer_lib.resolve_align("center", None) == "center"
+  with pytest.raises(usage.UsageError, match="^--align=landmarks needs --landmarks=FILE$"):
+    transfer_lib.resolve_align("landmarks", None)
+  with pytest.raises(usage.UsageError,
                      match="^--landmarks is used only with --align=landmarks, not --align=auto$"):
-    transfer.resolve_align("auto", "marks.txt")
-  transfer.check_face(2, "auto")
-  with pytest.raises(transfer.UsageProblem, match=r"^--face=-1 must be 0 or more"):
-    transfer.check_face(-1, "auto")
-  with pytest.raises(transfer.UsageProblem, match="^--face picks a detected face; it needs "
+    transfer_lib.resolve_align("auto", "marks.txt")
+  transfer_lib.check_face(2, "auto")
+  with pytest.raises(usage.UsageError, match=r"^--face=-1 must be 0 or more"):
+    transfer_lib.check_face(-1, "auto")
+  with pytest.raises(usage.UsageError, match="^--face picks a detected face; it needs "
                      "--align=auto, not --align=center$"):
-    transfer.check_face(1, "center")
-  transfer.check_paste_back(True, "swap")
-  transfer.check_paste_back(False, "linear")
-  with pytest.raises(transfer.UsageProblem,
+    transfer_lib.check_face(1, "center")
+  transfer_lib.check_paste_back(True, "swap")
+  transfer_lib.check_paste_back(False, "linear")
+  with pytest.raises(usage.UsageError,
                      match="^--paste_back works with --mode=swap only, not --mode=linear$"):
-    transfer.check_paste_back(True, "linear")
+    transfer_lib.check_paste_back(True, "linear")
