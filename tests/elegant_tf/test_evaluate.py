@@ -150,6 +150,6 @@ def test_cli_precision_other_than_float32_is_refused_for_an_export(tmp_path):
                            f"--out={out}"], capture_output=True, text=True, cwd=ROOT)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
-      "error: --precision=mixed_bfloat16 needs a run directory; saved_models/elegant_demo is "
+      "evaluate: --precision=mixed_bfloat16 needs a run directory; saved_models/elegant_demo is "
       "an export, which computes in float32")
   assert not out.exists()
