@@ -1,37 +1,10 @@
-"""Transfer face attributes by example, in the paper's modes: the work of
-`python -m elegant_tf.transfer` (and of the web page's server).
+"""The transfer modes behind `python -m elegant_tf.transfer` and the web page.
 
---model: a SavedModel (model or version folder), a .tflite file, or a training run
-directory (newest checkpoint). Photos of any size and common format. Every face is
-aligned onto the paper's 5-point template first: --align=auto (the default without
---landmarks) finds the landmarks with a face detector (MTCNN; the largest face, or
---face=N for the input), --align=landmarks takes them from --landmarks (the default
-when it is given), --align=center centre-crops a square (for faces already aligned).
---paste_back (swap mode) writes the input photo itself, same size, with the edited
-face blended back in (pixels outside the blend region are the input's own). --out
-ends in .png or .jpg.
-
-Modes and the grid each writes (every cell is one S x S image):
-  swap     1 exemplar, any subset of the attributes (all swapped in one pass):
-           [input | exemplar | input with the exemplar's attributes |
-            exemplar with the input's]
-  linear   1 exemplar: [input | exemplar | step 0 .. step m], step k decodes the
-           input's code with the chosen slabs moved k/m of the way to the exemplar's
-           (step 0 = reconstruction, step m = the swap).
-  matrix   1 attribute, 3 exemplars: first row [input | exemplar 1 | 2 | 3], then an
-           (m+1) x (m+1) bilinear grid whose corners are the input (top left) and the
-           input with exemplar 1's (top right), 2's (bottom left), 3's (bottom right)
-           attribute.
-  matrix   2 attributes, 2 exemplars: first row [input | exemplar 1 | exemplar 2],
-           then cell (a, b) = a z_D1 + b z_D2 + (1 - a - b) z_input, where D1 takes
-           attribute 1 from exemplar 1 and D2 attribute 2 from exemplar 2; a grows
-           down, b right, and the far corner swaps both.
-Bad use (unknown attribute, wrong exemplar count, unreadable or too small image,
-no face found, a binary or degenerate --landmarks file, too many --steps, --out naming a
-directory or an existing file without --overwrite, a run directory whose flags.txt
-does not parse) prints one line and exits with status 2 before anything is
-written. Files are written atomically; a failed write (a full disk) is reported
-the same way and leaves no new file behind.
+The command's docstring (elegant_tf/transfer.py) describes the modes, the grids they
+write and the flags. Here are the pieces it is made of: reading and aligning the
+input photos (through serving.photo_edit), the swap, linear and matrix modes on a
+loaded TransferModel (run_transfer), the grid and atomic writes, and the checks
+that turn bad use into one UsageError before anything is written.
 """
 
 import os

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from elegant_tf.serving import serving_client
-from tests.elegant_tf import tf_serving_stand_in
+from tests.elegant_tf.serving import tf_serving_stand_in
 from tests.elegant_tf import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
