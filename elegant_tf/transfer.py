@@ -96,7 +96,8 @@ def main(argv):
     raise usage.UsageError(f"--out={flag_values.out} must end in .png or .jpg")
   transfer_lib.check_output_paths([flag_values.out])  # Before the slow part.
   transfer_lib.check_not_overwriting([flag_values.out], flag_values.overwrite)
-  transfer_lib.check_mode(flag_values.mode, len(flag_values.attributes), len(flag_values.exemplars))
+  transfer_lib.check_mode(flag_values.mode, len(flag_values.attributes),
+                          len(flag_values.exemplars))
   transfer_lib.check_steps(flag_values.mode, flag_values.steps)
   align = transfer_lib.resolve_align(flag_values.align, flag_values.landmarks)
   transfer_lib.check_face(flag_values.face, align)
@@ -106,9 +107,10 @@ def main(argv):
   except (FileNotFoundError, ValueError) as error:
     raise usage.UsageError(str(error)) from error
   transfer_lib.attribute_indices(flag_values.attributes, model.attribute_names)
-  landmarks = transfer_lib.read_landmarks(flag_values.landmarks) if flag_values.landmarks else None
+  landmarks = (transfer_lib.read_landmarks(flag_values.landmarks) if flag_values.landmarks
+               else None)
   photo = transfer_lib.align_photo(flag_values.input, model.image_size, align, landmarks,
-                      flag_values.face)
+                                   flag_values.face)
   transfer_lib.report_faces(flag_values.input, photo.faces_found, flag_values.face)
   exemplar_photos = []
   for path in flag_values.exemplars:
@@ -116,14 +118,14 @@ def main(argv):
     transfer_lib.report_faces(path, exemplar_photos[-1].faces_found, 0)
   exemplars = [exemplar.crop for exemplar in exemplar_photos]
   rows, names = transfer_lib.run_transfer(model, flag_values.mode, photo.crop, exemplars,
-                             flag_values.attributes, flag_values.steps,
-                             flag_values.strength)
+                                          flag_values.attributes, flag_values.steps,
+                                          flag_values.strength)
   if flag_values.paste_back:
-    written = transfer_lib.write_pasted_back(flag_values.out, photo, exemplar_photos[0], rows[0],
-                                flag_values.each, flag_values.overwrite)
+    written = transfer_lib.write_pasted_back(flag_values.out, photo, exemplar_photos[0],
+                                             rows[0], flag_values.each, flag_values.overwrite)
   else:
     written = transfer_lib.write_results(flag_values.out, rows, names, flag_values.each,
-                            flag_values.overwrite)
+                                         flag_values.overwrite)
   for path in written:
     print(path)
 
