@@ -74,7 +74,7 @@ def train_classifier(source, attributes: Sequence[str], out_dir: str, train_step
   missing = [name for name in attributes if name not in source.attribute_names]
   if missing:
     raise usage.UsageError(f"attributes {missing} are not in the data; it has: "
-                     + ", ".join(source.attribute_names))
+                           + ", ".join(source.attribute_names))
   columns = [source.attribute_names.index(name) for name in attributes]
   keras.utils.set_random_seed(seed)
   widths = attribute_classifier.block_widths(base_width, max_width)

@@ -252,12 +252,12 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
   missing = [name for name in attributes if name not in source.attribute_names]
   if missing:
     raise usage.UsageError(f"the model's attributes {missing} are not in the data, which has: "
-                     + ", ".join(source.attribute_names))
+                           + ", ".join(source.attribute_names))
   swaps = [ground_truth_eval.parse_swap(swap) for swap in (swaps or default_swaps(attributes))]
   unknown = sorted({name for swap in swaps for name in swap} - set(attributes))
   if unknown:
     raise usage.UsageError(f"--swaps names {unknown}, not attributes of the model: "
-                     + ", ".join(attributes))
+                           + ", ".join(attributes))
   os.makedirs(out_dir, exist_ok=True)
   sections, text = {}, []
   header = (f"Model {model.source} ({model.image_size} px, attributes "
@@ -293,7 +293,7 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
     classifier, metadata = classifier_lib.load(classifier_dir)
     if metadata["image_size"] != source.image_size:
       raise usage.UsageError(f"--classifier takes {metadata['image_size']} px images, the model "
-                       f"{source.image_size} px; train one at the model's size")
+                             f"{source.image_size} px; train one at the model's size")
     judged = [name for name in metadata["attribute_names"] if name in source.attribute_names]
     accuracy, seen = classifier_lib.test_accuracy(
         classifier, _SubsetSource(source, judged), range(len(judged)), split, 1000)

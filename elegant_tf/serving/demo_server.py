@@ -137,7 +137,7 @@ class DemoApp:
         raise usage.UsageError(f"photo {label} ({name}): the upload is not valid base64") from error
       if len(contents) > MAX_PHOTO_BYTES:
         raise usage.UsageError(f"photo {label} ({name}) is too big: {len(contents) / 2**20:.1f} MB, "
-                           f"at most {MAX_PHOTO_BYTES >> 20} MB")
+                               f"at most {MAX_PHOTO_BYTES >> 20} MB")
       label = f"photo {label} ({name})"
       try:
         photo = photo_edit.decode_photo(contents, label)  # Upright by its EXIF orientation.

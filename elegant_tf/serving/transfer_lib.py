@@ -41,7 +41,7 @@ def attribute_indices(names: Sequence[str], model_names: Sequence[str]) -> list[
   unknown = [name for name in names if name not in model_names]
   if unknown:
     raise usage.UsageError(f"unknown attribute(s) {','.join(unknown)}; the model was trained on: "
-                       + ",".join(model_names))
+                           + ",".join(model_names))
   if len(set(names)) != len(names):
     raise usage.UsageError(f"--attributes names one twice: {','.join(names)}")
   return [list(model_names).index(name) for name in names]
@@ -63,7 +63,7 @@ def check_steps(mode: str, steps: int) -> None:
     raise usage.UsageError(f"--steps={steps} must be at least 1")
   if mode in MAX_STEPS and steps > MAX_STEPS[mode]:
     raise usage.UsageError(f"--steps={steps} is too many for --mode={mode}: at most "
-                       f"{MAX_STEPS[mode]}")
+                           f"{MAX_STEPS[mode]}")
 
 
 def read_landmarks(path: str) -> dict:
@@ -137,7 +137,7 @@ def check_face(face: int, align: str) -> None:
     raise usage.UsageError(f"--face={face} must be 0 or more (0 = the largest)")
   if face and align != "auto":
     raise usage.UsageError(f"--face picks a detected face; it needs --align=auto, not "
-                       f"--align={align}")
+                           f"--align={align}")
 
 
 def check_paste_back(paste_back: bool, mode: str) -> None:
