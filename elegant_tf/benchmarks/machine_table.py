@@ -230,7 +230,10 @@ def _define_flags():
 def main(argv):
   values = flags.FLAGS
   sizes = [int(s) for s in values.sizes]
-  known = {"float32", "mixed_bfloat16", "mixed_float16", "auto"}
+  # Deferred: the measurement processes import this module, and each reports its own
+  # peak memory, so the top of the file imports no TensorFlow or Keras.
+  from elegant_tf.models import precision
+  known = set(precision.PRECISIONS)
   if (len(argv) > 1 or any(s % 32 for s in sizes) or not set(values.jit) <= {"off", "on"}
       or not set(values.precision) <= known):
     print("error: --sizes must be multiples of 32, --jit a list of off/on and --precision a "

@@ -118,9 +118,8 @@ def load(path: str, precision_name: str = "float32") -> TransferModel:
   (SavedModel, TFLite) are float32 by construction, so anything else is refused
   for them rather than silently ignored.
   """
-  if precision_name != "float32" and (
-      path.endswith(".tflite") or not os.path.exists(
-          os.path.join(path, train_config.RESOLVED_FLAGS_FILE))):
+  is_run_dir = os.path.exists(os.path.join(path, train_config.RESOLVED_FLAGS_FILE))
+  if precision_name != "float32" and (path.endswith(".tflite") or not is_run_dir):
     raise ValueError(f"--precision={precision_name} needs a run directory; {path} is an "
                      "export, which computes in float32")
   if path.endswith(".tflite"):
@@ -129,7 +128,7 @@ def load(path: str, precision_name: str = "float32") -> TransferModel:
     return load_tflite(path)
   if os.path.exists(os.path.join(path, "saved_model.pb")):
     return load_saved_model(path)
-  if os.path.exists(os.path.join(path, train_config.RESOLVED_FLAGS_FILE)):
+  if is_run_dir:
     return load_run_dir(path, precision_name)
   if os.path.isdir(path) and layout.existing_versions(path):
     return load_saved_model(layout.newest_version_dir(path))

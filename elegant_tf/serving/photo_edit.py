@@ -29,10 +29,10 @@ ALIGN_MODES = ("auto", "landmarks", "center")
 # Landmarks whose pupils are closer than this (in the photo's pixels) cannot be aligned:
 # the zoom would blow a point up into the whole face (five equal points gave a black image).
 MIN_PUPIL_DISTANCE = 4.0
-# Like training (image_decoding.MIN_SCALE_FRACTION), refuse faces that would have to be
-# upscaled more than 4x: under S/4 pixels on the short side (or between the pupils'
-# template spacing / 4) there is no face left to edit.
-MIN_SCALE_FRACTION = 0.25
+# Training's limit: refuse faces that would have to be upscaled more than 4x (under S/4
+# pixels on the short side, or between the pupils' template spacing / 4): there is no
+# face left to edit.
+MIN_SCALE_FRACTION = image_decoding.MIN_SCALE_FRACTION
 # The paste-back mask, in crop pixels per crop side: zero within MARGIN of the crop's edge
 # (the decoder's border pixels are its least reliable, and bilinear sampling there mixes
 # in the zeros outside the crop), then rising smoothly over FEATHER to one, so no seam.

@@ -26,9 +26,6 @@ MAX_STEPS = {"linear": 64, "matrix": 16}
 # Edited codes decoded per call: the decoder's activations, not the grid, would
 # otherwise fill memory (a 17 x 17 matrix at 256 px is 289 full-size decodes).
 DECODE_CHUNK = 16
-# Limits on what can be aligned live with the alignment (photo_edit); named here too.
-MIN_PUPIL_DISTANCE = photo_edit.MIN_PUPIL_DISTANCE
-MIN_SCALE_FRACTION = photo_edit.MIN_SCALE_FRACTION
 ALIGN_MODES = photo_edit.ALIGN_MODES
 # Output formats, by --out's extension.
 OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg")
