@@ -35,7 +35,7 @@ def test_mtcnn_landmarks_agree_with_the_exact_ones_on_rendered_wild_faces(detect
       errors.append(np.linalg.norm(chosen.landmarks - points, axis=1) / _pupil_distance(points))
   errors = np.array(errors)
   assert len(errors) >= 6, f"found only {len(errors)} of {len(FIXTURE_FACES)} faces"
-  # Measured (BUILD_NOTES): median 4-5% of the pupil distance at the pupils, 7-10% at the
+  # Measured (docs/quality.md, "Face detection"): median 4-5% of the pupil distance at the pupils, 7-10% at the
   # nose and mouth, where the cartoon's drawing and MTCNN's idea of a real face differ
   # most (a smile moves the drawn corners; the exact ones are the neutral mouth's). The
   # issue's 3% target is NOT met on these cartoons; these bounds catch a wrong point
