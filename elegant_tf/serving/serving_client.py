@@ -10,7 +10,11 @@ with {"signature_name": ..., "inputs": {...}}; string tensors travel as {"b64": 
 Connection errors (refused, reset, timeout, a body cut short) are retried with
 backoff; HTTP errors are not (the server answered). A missing model or signature
 raises its own error, and so do answers that are not TF Serving's (not JSON, too
-large, a redirect). Only http:// and https:// URLs are accepted.
+large, a redirect, NaN or infinite numbers). Only http:// and https:// URLs are
+accepted, and they are reached directly (http.client; no proxy from the environment).
+`timeout` bounds each attempt as a whole, from connecting to the last byte: a socket
+timeout alone counts from the last byte read, so a server trickling a byte a second
+would never time out.
 """
 
 import base64
@@ -18,10 +22,9 @@ import http.client
 import json
 import numbers
 import socket
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Optional
 
 import numpy as np
@@ -57,16 +60,44 @@ class RedirectError(ServingError):
   """The server redirected the request; a redirected POST would lose its body."""
 
 
+class NonFiniteOutputError(BadResponseError):
+  """An output holds NaN or an infinity (JSON's NaN/Infinity, or a number like 1e400)."""
+
+
 # Large enough for a batch of 16 transfers at 256 px as JSON floats (about 150 MB).
 DEFAULT_MAX_RESPONSE_BYTES = 512 << 20
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-  """urllib would follow a 301/302 of a POST as a GET without the body: refuse instead."""
+# Of an error answer, only the start is read: its message.
+_MAX_ERROR_BYTES = 1 << 20
 
-  def redirect_request(self, req, fp, code, msg, headers, newurl):
-    raise RedirectError(f"{req.full_url} redirected (HTTP {code}) to {newurl}; give the "
-                        "final address as the base URL")
+
+class _AttemptDeadline:
+  """Shuts the connection's socket down when the attempt's time is up, which ends a read
+  that is waiting for the next byte at once, wherever the attempt is."""
+
+  def __init__(self, connection: http.client.HTTPConnection, seconds: float):
+    self.passed = False
+    self._connection = connection
+    self._timer = threading.Timer(seconds, self._cut_off)
+    self._timer.daemon = True
+
+  def __enter__(self):
+    self._timer.start()
+    return self
+
+  def __exit__(self, *exc_info):
+    self._timer.cancel()
+    return False
+
+  def _cut_off(self) -> None:
+    self.passed = True
+    sock = self._connection.sock
+    if sock is not None:
+      try:
+        sock.shutdown(socket.SHUT_RDWR)
+      except OSError:
+        pass  # Already closed: the attempt is over anyway.
 
 
 def _to_json_value(value):
@@ -86,13 +117,19 @@ def build_predict_request(signature: str, inputs: dict) -> dict:
           "inputs": {name: _to_json_value(value) for name, value in inputs.items()}}
 
 
-def _from_json_value(value):
+def _from_json_value(value, name: str):
   if isinstance(value, dict) and set(value) == {"b64"}:
     return base64.b64decode(value["b64"])
   if isinstance(value, list) and value and isinstance(value[0], (dict, list)) \
       and _contains_b64(value):
-    return [_from_json_value(item) for item in value]
-  return np.asarray(value)
+    return [_from_json_value(item, name) for item in value]
+  array = np.asarray(value)
+  # json reads NaN, Infinity and 1e400 as floats; an edit made of them is no edit.
+  if array.dtype.kind in "fc" and not np.isfinite(array).all():
+    count = int(array.size - np.isfinite(array).sum())
+    raise NonFiniteOutputError(f"output {name!r} holds {count} NaN or infinite value(s) of "
+                               f"{array.size}")
+  return array
 
 
 def _contains_b64(value) -> bool:
@@ -118,7 +155,7 @@ def parse_predict_response(body: dict, output_names=None) -> dict:
                                        and output_names[0] not in outputs):
     name = output_names[0] if output_names else "output"
     outputs = {name: outputs}
-  return {name: _from_json_value(value) for name, value in outputs.items()}
+  return {name: _from_json_value(value, name) for name, value in outputs.items()}
 
 
 def _error_text(error) -> str:
@@ -152,7 +189,6 @@ class ServingClient:
     self.retries = retries
     self.backoff = backoff
     self.max_response_bytes = max_response_bytes
-    self._opener = urllib.request.build_opener(_NoRedirects)
 
   @property
   def model_url(self) -> str:
@@ -188,22 +224,30 @@ class ServingClient:
     for attempt in range(self.retries + 1):
       if attempt:
         time.sleep(self.backoff * 2 ** (attempt - 1))
-      request = urllib.request.Request(url, data=data,
-                                       headers={"Content-Type": "application/json"})
       try:
-        with self._opener.open(request, timeout=self.timeout) as response:
-          content = self._read_capped(response, url)
-      except urllib.error.HTTPError as error:
-        # The server answered: retrying would give the same answer.
-        self._raise_http_error(error, body)
+        status, reason, headers, content = self._attempt(url, data)
       except http.client.IncompleteRead as error:
         # The connection broke mid-body: a transport failure like a reset.
         last_error = (f"response cut short after {len(error.partial)} bytes"
                       + (f", {error.expected} more expected" if error.expected else ""))
         continue
-      except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as error:
-        last_error = getattr(error, "reason", error)
+      except (TimeoutError, ConnectionError) as error:  # ConnectionError: also RemoteDisconnected.
+        last_error = error
         continue
+      except http.client.HTTPException as error:  # A status line or header that is not HTTP.
+        raise BadResponseError(f"{url}: the answer is not HTTP (is this TF Serving's REST "
+                               f"port?): {type(error).__name__}: {str(error)[:100]}") from None
+      except OSError as error:  # Refused, unreachable, no such host.
+        last_error = error.strerror or error
+        continue
+      if 300 <= status < 400:
+        # http.client follows nothing; urllib would have re-sent a POST as a bodiless GET.
+        target = urllib.parse.urljoin(url, headers.get("Location", ""))
+        raise RedirectError(f"{url} redirected (HTTP {status}) to {target}; give the final "
+                            "address as the base URL")
+      if status >= 400:
+        # The server answered: retrying would give the same answer.
+        self._raise_http_error(status, reason, content, body)
       try:
         return json.loads(content)
       except ValueError:
@@ -212,15 +256,42 @@ class ServingClient:
     raise ServingUnavailableError(f"{url}: no answer after {self.retries + 1} attempts "
                                   f"({last_error})")
 
-  def _raise_http_error(self, error, body) -> None:
+  def _attempt(self, url: str, data: Optional[bytes]):
+    """(status, reason, headers, body) of one exchange, all of it within self.timeout."""
+    parts = urllib.parse.urlsplit(url)
+    connection_class = (http.client.HTTPSConnection if parts.scheme == "https"
+                        else http.client.HTTPConnection)
+    connection = connection_class(parts.hostname, parts.port, timeout=self.timeout)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
     try:
-      answer = json.loads(error.read(min(self.max_response_bytes, 1 << 20)))
+      with _AttemptDeadline(connection, self.timeout) as deadline:
+        try:
+          connection.request("GET" if data is None else "POST", target, body=data,
+                             headers={"Content-Type": "application/json"})
+          response = connection.getresponse()
+          if response.status >= 300:  # Only the message of an error matters.
+            content = response.read(_MAX_ERROR_BYTES)
+          else:
+            content = self._read_capped(response, url)
+        except (OSError, http.client.HTTPException):
+          if deadline.passed:
+            raise TimeoutError(f"no complete answer within {self.timeout:g} s") from None
+          raise
+        if deadline.passed:  # Cut off where a body without a length could look complete.
+          raise TimeoutError(f"no complete answer within {self.timeout:g} s")
+      return response.status, response.reason, response.headers, content
+    finally:
+      connection.close()
+
+  def _raise_http_error(self, status: int, reason: str, content: bytes, body) -> None:
+    try:
+      answer = json.loads(content)
       message = _error_text(answer.get("error", "")) if isinstance(answer, dict) else ""
-    except (ValueError, http.client.IncompleteRead, OSError):
+    except ValueError:
       message = ""
-    message = message or str(error.reason)
+    message = message or reason
     signature = (body or {}).get("signature_name")
-    if error.code == 404 or "could not find" in message.lower() and "servable" in message.lower():
+    if status == 404 or "could not find" in message.lower() and "servable" in message.lower():
       raise ModelNotFoundError(f"model {self.model_name!r}"
                                + (f" version {self.version}" if self.version else "")
                                + f" is not served at {self.base_url}: {message}") from None
@@ -228,7 +299,7 @@ class ServingClient:
         "not found" in message.lower() or "serving signature name" in message.lower()):
       raise SignatureNotFoundError(f"model {self.model_name!r} has no signature "
                                    f"{signature!r}: {message}") from None
-    raise ServingError(f"HTTP {error.code} from {self.model_url}: {message}") from None
+    raise ServingError(f"HTTP {status} from {self.model_url}: {message}") from None
 
   def status(self) -> dict:
     """GET /v1/models/<name>: version states."""

@@ -289,3 +289,44 @@ def test_model_name_and_version_are_url_quoted(answering):
   assert _Answer.paths == [("POST", "/v1/models/faces%2Fv2%20beta%3Fx/versions/3:predict")]
   with pytest.raises(ValueError, match="positive integer"):
     serving_client.ServingClient(answering, "m", version="3/../../x")
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+  """Answers one byte at a time, every 0.2 s, for at most 40 s: each read of the client's
+  gets a byte long before a per-read timeout, so only a deadline on the whole call ends it."""
+
+  def log_message(self, *args):
+    pass
+
+  def do_POST(self):
+    self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b" " * 1000
+    try:
+      for byte in reply[:200]:
+        self.wfile.write(bytes([byte]))
+        time.sleep(0.2)
+    except OSError:
+      pass  # The client gave up, as intended.
+    self.close_connection = True
+
+
+def test_a_trickling_server_times_out_within_the_timeout_of_the_call():
+  server, url = _loopback(_Trickle)
+  try:
+    started = time.monotonic()
+    with pytest.raises(serving_client.ServingUnavailableError,
+                       match="after 1 attempts .*no complete answer within 1 s"):
+      serving_client.ServingClient(url, "m", timeout=1, retries=0).predict("s", {"x": [1]})
+    assert time.monotonic() - started < 20  # 1 s and a little; the reply takes 40 s.
+  finally:
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_nan_or_infinity_in_a_response_is_refused(answering, number):
+  _Answer.body = ('{"outputs": {"edited": [[0.5, %s]], "exemplar_edited": [[0.5]]}}'
+                  % number).encode()
+  with pytest.raises(serving_client.NonFiniteOutputError,
+                     match="output 'edited' holds 1 NaN or infinite value\\(s\\) of 2"):
+    _predict(answering)
