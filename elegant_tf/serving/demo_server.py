@@ -1,6 +1,7 @@
 """The local web page: two photos in, both edited (pasted back) and the interpolation strip out.
 
-A standard-library HTTP server (no web framework) over `transfer_lib.run_transfer`:
+A standard-library HTTP server (no web framework, see BUILD_NOTES.md "Web page") over
+`transfer_lib.run_transfer`:
 
   GET  /                 the page (demo_page.html, with the model's attributes and samples)
   GET  /samples/<k>.png  bundled sample photo k (rendered from the synthetic generator)
@@ -9,6 +10,15 @@ A standard-library HTTP server (no web framework) over `transfer_lib.run_transfe
                          {"sample": k} or {"upload": "<base64 or data: URL>", "name": "me.jpg"}
                          -> 200 {"a_edited", "b_edited", "strip": base64 PNGs, "a_faces",
                          "b_faces": faces found}; bad input -> 400 {"error": "<one line>"}.
+
+Every refusal is a 4xx (503 when busy) with {"error": "<one line>"}. What the server
+reads from outside is bounded before it is read: a POST needs Content-Type
+application/json, a plain byte count in Content-Length (no chunked bodies) of at most
+MAX_REQUEST_BYTES, and a Host that names this server (and an Origin, when the browser
+sends one, of this page): another site's page cannot post to it, even through a DNS name
+rebound to 127.0.0.1. A connection silent for `read_timeout` is closed, a body must
+arrive within BODY_DEADLINE, at most `max_connections` are open at once and at most
+`max_edits_in_flight` requests hold a body (one edits, the next waits); others get 503.
 
 Photo A takes photo B's version of the chosen attributes and B takes A's (the paper's
 swap); the strip is transfer's linear mode from A's reconstruction to the swap. The
@@ -19,11 +29,16 @@ import base64
 import binascii
 import dataclasses
 import html
+import http
 import http.server
 import io
+import ipaddress
 import json
 import os
+import re
 import threading
+import sys
+import time
 from typing import Optional, Sequence
 
 import numpy as np
@@ -44,6 +59,24 @@ MAX_PHOTO_BYTES = 24 << 20
 MAX_REQUEST_BYTES = 2 * (MAX_PHOTO_BYTES * 4 // 3 + (1 << 20))
 # Interpolation steps offered on the page; each step is one decode of the strip.
 MAX_STEPS = 8
+# A connection that sends nothing for this long (headers or body) is closed.
+READ_TIMEOUT = 20.0
+# The whole body must arrive within this: a client trickling a byte per second would
+# otherwise hold a slot for days. 66 MB in 120 s is 0.5 MB/s; the page is local.
+BODY_DEADLINE = 120.0
+# Open connections at once (a browser opens about six); more get 503 at once, so
+# thousands of half-sent requests hold no more than this many threads.
+MAX_CONNECTIONS = 16
+# Requests holding a body at once: one edits, one waits for it (bodies up to
+# MAX_REQUEST_BYTES each, with their decoded photos); more get 503 before their body is read.
+MAX_EDITS_IN_FLIGHT = 2
+# Request bodies are ASCII digits only: int() also takes "-1", "+5", " 5", "1_0".
+_BYTE_COUNT = re.compile(r"[0-9]{1,15}")
+# A Host header: a name or address, or [IPv6], and a port (nothing else, e.g. no "user@").
+_HOST = re.compile(r"([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?")
+# Sample numbers in URLs and requests: str.isdigit() also takes "²", and int() refuses
+# more than 4,300 digits.
+_SAMPLE_NUMBER = re.compile(r"[0-9]{1,6}")
 # Bundled sample photos: rendered at this size in the "wild" layout (face not centred,
 # tilted, with background around it), so they are aligned and pasted back like photos.
 SAMPLE_PHOTO_SIZE = 192
@@ -122,6 +155,14 @@ class DemoApp:
       return encode_png(self.samples[index].photo)
     return None
 
+  def sample_index(self, value) -> Optional[int]:
+    """The sample a request names (an int, or ASCII digits as text), or None."""
+    if isinstance(value, str) and _SAMPLE_NUMBER.fullmatch(value):
+      value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(self.samples):
+      return value
+    return None
+
   def _face(self, spec, label: str):
     """The aligned face of one request photo ({"sample": k} or {"upload": ...})."""
     if not isinstance(spec, dict):
@@ -144,10 +185,8 @@ class DemoApp:
       except ValueError as error:
         raise usage.UsageError(str(error)) from error
       return self._align(photo, name=label, align="auto")
-    sample = spec.get("sample")
-    if isinstance(sample, str) and sample.isdigit():
-      sample = int(sample)
-    if not isinstance(sample, int) or not 0 <= sample < len(self.samples):
+    sample = self.sample_index(spec.get("sample"))
+    if sample is None:
       raise usage.UsageError(f"photo {label}: choose a sample or upload a photo")
     chosen = self.samples[sample]
     # The samples' landmarks are exact (the generator drew them): no detection needed.
@@ -168,16 +207,24 @@ class DemoApp:
     attributes = request.get("attributes") or []
     if not isinstance(attributes, list) or not attributes:
       raise usage.UsageError("tick at least one attribute")
-    try:
-      strength = float(request.get("strength", 1.0))
-      steps = int(request.get("steps", 4))
-    except (TypeError, ValueError) as error:
-      raise usage.UsageError("strength and steps must be numbers") from error
-    if not 0.0 <= strength <= 1.0:
-      raise usage.UsageError(f"strength={strength} must lie in [0, 1]")
+    strength = request.get("strength", 1.0)
+    steps = request.get("steps", 4)
+    # Checked as JSON gave them: float() of 1 and 400 zeros overflows, int() truncates
+    # 2.9 and takes true as 1.
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)):
+      raise usage.UsageError(f"strength={_shown(strength)} must be a number")
+    if not 0 <= strength <= 1:  # Also NaN.
+      shown = strength if isinstance(strength, float) or abs(strength) > 1e300 else float(strength)
+      raise usage.UsageError(f"strength={_shown(shown)} must lie in [0, 1]")
+    strength = float(strength)
+    if isinstance(steps, bool) or not isinstance(steps, int):
+      raise usage.UsageError(f"steps={_shown(steps)} must be a whole number")
     if not 1 <= steps <= MAX_STEPS:
-      raise usage.UsageError(f"steps={steps} must be between 1 and {MAX_STEPS}")
+      raise usage.UsageError(f"steps={_shown(steps)} must be between 1 and {MAX_STEPS}")
     attributes = [str(name) for name in attributes]
+    for name in attributes:  # Here: transfer_lib's message names the command's flag.
+      if attributes.count(name) > 1:
+        raise usage.UsageError(f"attribute {name} is ticked twice")
     transfer_lib.attribute_indices(attributes, self.model.attribute_names)  # Before the slow part.
     with self._lock:
       face_a = self._face(request.get("a"), "A")
@@ -192,6 +239,43 @@ class DemoApp:
             "b_edited": as_text(photo_edit.paste_back(face_b, exemplar_edited)),
             "strip": as_text(image_grid.tile(strip_rows)),
             "a_faces": int(face_a.faces_found), "b_faces": int(face_b.faces_found)}
+
+
+def _shown(value) -> str:
+  """A request value as JSON writes it, cut short: a 400-digit number is one line too."""
+  try:
+    text = json.dumps(value)
+  except (TypeError, ValueError):  # ValueError: an int of over 4,300 digits.
+    text = str(value)
+  return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+
+
+class _Slots:
+  """At most `limit` holders at once; take() never waits (a refusal is the answer)."""
+
+  def __init__(self, limit: int):
+    self.limit = limit
+    self.in_use = 0
+    self._lock = threading.Lock()
+
+  def take(self) -> bool:
+    with self._lock:
+      if self.in_use >= self.limit:
+        return False
+      self.in_use += 1
+      return True
+
+  def give_back(self) -> None:
+    with self._lock:
+      self.in_use -= 1
+
+
+class _Refusal(Exception):
+  """An HTTP answer other than 200 for the request being read: status and one line."""
+
+  def __init__(self, status: int, message: str):
+    super().__init__(message)
+    self.status = status
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -212,50 +296,215 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def _json(self, status: int, value: dict) -> None:
     self._send(status, json.dumps(value).encode(), "application/json")
 
+  def setup(self):
+    self.timeout = self.server.read_timeout  # StreamRequestHandler sets it on the socket.
+    super().setup()
+
+  def send_error(self, code, message=None, explain=None):
+    """http.server's own refusals (request line too long, bad syntax, unknown method) as
+    one line of JSON like ours, not an HTML page."""
+    if code == http.HTTPStatus.NOT_IMPLEMENTED:  # A method we do not serve.
+      code, message = http.HTTPStatus.METHOD_NOT_ALLOWED, f"method {self.command} is not allowed"
+    text = " ".join(str(message or http.HTTPStatus(code).phrase).split())[:200]
+    self.close_connection = True
+    self._json(code, {"error": text})
+
+  def _check_host(self) -> None:
+    """The Host a browser sends is the name in the address bar: a page of another site
+    whose DNS name was rebound to 127.0.0.1 sends its own name, and is refused."""
+    host = self.headers.get("Host", "")
+    match = _HOST.fullmatch(host)
+    if match:
+      name, port = match.group(1).strip("[]"), int(match.group(2) or 80)
+      if port == self.server.server_address[1] and self.server.names_this_server(name):
+        return
+    raise _Refusal(403, f"Host {host[:100]!r} does not name this server; open "
+                        f"http://{self.server.page_host}/")
+
+  def _check_origin(self) -> None:
+    """Browsers send Origin with every POST; another page's origin is refused."""
+    origin = self.headers.get("Origin")
+    if origin is not None and origin.lower() != f"http://{self.headers['Host']}".lower():
+      raise _Refusal(403, f"cross-site request from {origin[:100]} refused")
+
+  def _answer(self, work) -> None:
+    """Runs work() -> (status, JSON answer, or None once it has answered itself);
+    refusals and surprises become one line."""
+    try:
+      status, answer = work()
+    except _Refusal as refusal:
+      status, answer = refusal.status, {"error": str(refusal)}
+    except Exception as error:  # The server keeps running; the page shows one line.
+      self.log_error("request failed: %r", error)
+      message = " ".join(str(error).split())[:300]
+      status, answer = 500, {"error": f"internal error: {type(error).__name__}: {message}"}
+    if status >= 400:
+      self.close_connection = True  # What is left of the request is not read.
+    if answer is not None:
+      self._json(status, answer)
+
   def do_GET(self):
+    self._answer(self._get)
+
+  def _get(self):
+    self._check_host()
     app = self.server.app
     path = self.path.split("?")[0]
     if path in ("/", "/index.html"):
-      return self._send(200, app.page().encode(), "text/html; charset=utf-8")
+      self._send(200, app.page().encode(), "text/html; charset=utf-8")
+      return 200, None
     if path.startswith("/samples/") and path.endswith(".png"):
-      stem = path[len("/samples/"):-len(".png")]
-      png = app.sample_png(int(stem)) if stem.isdigit() else None
-      if png is not None:
-        return self._send(200, png, "image/png")
-    self._json(404, {"error": f"no page {path}"})
+      index = app.sample_index(path[len("/samples/"):-len(".png")])
+      if index is not None:
+        self._send(200, app.sample_png(index), "image/png")
+        return 200, None
+    raise _Refusal(404, f"no page {_cut(path)}")
 
   def do_POST(self):
+    self._answer(self._post)
+
+  def _post(self):
     if self.path != "/api/transfer":
-      return self._json(404, {"error": f"no endpoint {self.path}"})
-    try:
-      length = int(self.headers.get("Content-Length", ""))
-    except ValueError:
-      self.close_connection = True
-      return self._json(411, {"error": "the request has no Content-Length"})
+      raise _Refusal(404, f"no endpoint {_cut(self.path)}")
+    self._check_host()
+    self._check_origin()
+    # A form or fetch from another site may send text/plain without asking first (no
+    # CORS preflight); application/json always needs one, which this server never grants.
+    content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+      raise _Refusal(415, f"send the request as application/json, not {content_type[:100]!r}")
+    if "Transfer-Encoding" in self.headers:
+      raise _Refusal(411, "chunked request bodies are not accepted; send a Content-Length")
+    lengths = self.headers.get_all("Content-Length") or []
+    if not lengths:
+      raise _Refusal(411, "the request has no Content-Length")
+    if len(lengths) > 1 or not _BYTE_COUNT.fullmatch(lengths[0]):
+      raise _Refusal(400, f"Content-Length {', '.join(lengths)[:40]!r} is not a byte count")
+    length = int(lengths[0])
     if length > MAX_REQUEST_BYTES:
-      self.close_connection = True  # The body is not read.
-      return self._json(413, {"error": f"the photos are too big: {length / 2**20:.0f} MB "
-                                       f"sent, at most {MAX_PHOTO_BYTES >> 20} MB each"})
+      raise _Refusal(413, f"the photos are too big: {length / 2**20:.0f} MB sent, at most "
+                          f"{MAX_PHOTO_BYTES >> 20} MB each")
+    if not self.server.edit_slots.take():
+      raise _Refusal(503, "the server is busy with other edits; try again in a moment")
     try:
+      body = self._read_body(length)
       try:
-        request = json.loads(self.rfile.read(length))
+        request = json.loads(body)
+      except RecursionError as error:  # Python's parser recurses per nested [ or {.
+        raise usage.UsageError("the request nests too deeply") from error
       except (ValueError, UnicodeDecodeError) as error:
         raise usage.UsageError("the request is not JSON") from error
-      answer = self.server.app.edit(request)
+      del body
+      return 200, self.server.app.edit(request)
     except usage.UsageError as problem:
-      return self._json(400, {"error": str(problem)})
-    except Exception as error:  # The server keeps running; the page shows one line.
-      self.log_error("edit failed: %r", error)
-      message = " ".join(str(error).split())[:300]
-      return self._json(500, {"error": f"internal error: {type(error).__name__}: {message}"})
-    self._json(200, answer)
+      return 400, {"error": str(problem)}
+    finally:
+      self.server.edit_slots.give_back()
+
+  def _read_body(self, length: int) -> bytes:
+    """Exactly `length` bytes, within BODY_DEADLINE overall and read_timeout per read."""
+    deadline = time.monotonic() + self.server.body_deadline
+    chunks, missing = [], length
+    while missing:
+      left = deadline - time.monotonic()
+      if left <= 0:
+        raise _Refusal(408, f"the request body took over {self.server.body_deadline:g} s")
+      self.connection.settimeout(min(self.server.read_timeout, left))
+      try:
+        chunk = self.rfile.read1(min(missing, 1 << 20))
+      except TimeoutError:
+        raise _Refusal(408, f"the request body stopped for {self.server.read_timeout:g} s") \
+            from None
+      if not chunk:
+        raise _Refusal(400, f"the request body was cut short: {length - missing} of "
+                            f"{length} bytes")
+      chunks.append(chunk)
+      missing -= len(chunk)
+    self.connection.settimeout(self.server.read_timeout)
+    return b"".join(chunks)
+
+
+def _cut(path: str) -> str:
+  return path if len(path) <= 80 else path[:60] + f"... ({len(path)} characters)"
+
+
+class DemoHTTPServer(http.server.ThreadingHTTPServer):
+  """One thread per connection, at most `max_connections` of them; see the module doc."""
+
+  daemon_threads = True
+  request_queue_size = 64  # Connections waiting to be accepted (socketserver's default: 5).
+
+  def __init__(self, address, app: DemoApp, verbose: bool, read_timeout: float,
+               body_deadline: float, max_connections: int, max_edits_in_flight: int):
+    super().__init__(address, _Handler)
+    self.app = app
+    self.verbose = verbose
+    self.read_timeout = read_timeout
+    self.body_deadline = body_deadline
+    self.connection_slots = _Slots(max_connections)
+    self.edit_slots = _Slots(max_edits_in_flight)
+    self.page_host = f"{address[0]}:{self.server_address[1]}"
+    self._bound_names = {address[0].lower(), str(self.server_address[0]).lower(), "localhost"}
+
+  @property
+  def open_connections(self) -> int:
+    return self.connection_slots.in_use
+
+  @property
+  def edits_in_flight(self) -> int:
+    return self.edit_slots.in_use
+
+  def names_this_server(self, name: str) -> bool:
+    """localhost, the address or name it was bound to; on every interface (0.0.0.0)
+    any address too: an address, unlike a name, cannot be rebound by another site."""
+    if name.lower() in self._bound_names:
+      return True
+    try:
+      ipaddress.ip_address(name)
+    except ValueError:
+      return False
+    return ipaddress.ip_address(self.server_address[0]).is_unspecified
+
+  def process_request(self, request, client_address):
+    if not self.connection_slots.take():
+      self._refuse(request)
+      return
+    try:
+      super().process_request(request, client_address)
+    except BaseException:
+      self.connection_slots.give_back()
+      raise
+
+  def process_request_thread(self, request, client_address):
+    try:
+      super().process_request_thread(request, client_address)
+    finally:
+      self.connection_slots.give_back()
+
+  def handle_error(self, request, client_address):
+    """A client that left before its answer was sent is no server error to print."""
+    if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+      super().handle_error(request, client_address)
+
+  def _refuse(self, request) -> None:
+    """503 without reading the request, from the accepting thread: a few hundred bytes
+    fit in an empty socket buffer, so this does not wait for the client."""
+    body = json.dumps({"error": f"too many connections (at most "
+                                f"{self.connection_slots.limit}); try again in a moment"})
+    reply = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}")
+    try:
+      request.settimeout(1.0)
+      request.sendall(reply.encode())
+    except OSError:
+      pass  # The client is gone: nothing to tell.
+    self.shutdown_request(request)
 
 
 def make_server(app: DemoApp, host: str = "127.0.0.1", port: int = 7860,
-                verbose: bool = False) -> http.server.ThreadingHTTPServer:
+                verbose: bool = False, read_timeout: float = READ_TIMEOUT,
+                body_deadline: float = BODY_DEADLINE, max_connections: int = MAX_CONNECTIONS,
+                max_edits_in_flight: int = MAX_EDITS_IN_FLIGHT) -> DemoHTTPServer:
   """A bound server (port 0: any free port, see .server_address); call serve_forever()."""
-  server = http.server.ThreadingHTTPServer((host, port), _Handler)
-  server.daemon_threads = True
-  server.app = app
-  server.verbose = verbose
-  return server
+  return DemoHTTPServer((host, port), app, verbose, read_timeout, body_deadline,
+                        max_connections, max_edits_in_flight)

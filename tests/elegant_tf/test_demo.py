@@ -9,9 +9,11 @@ import http.client
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -55,9 +57,9 @@ def _post(served, body, headers=None):
   return response.status, answer
 
 
-def _get(served, path):
+def _get(served, path, headers=None):
   connection = http.client.HTTPConnection(served["host"], served["port"], timeout=60)
-  connection.request("GET", path)
+  connection.request("GET", path, headers=headers or {})
   response = connection.getresponse()
   body = response.read()
   connection.close()
@@ -150,6 +152,15 @@ def test_a_good_request_answers_edited_photos_and_the_strip(served):
     ({"a": {"sample": 42}}, "photo A: choose a sample or upload a photo"),
     ({"steps": 99}, "steps=99 must be between 1 and 8"),
     ({"strength": 2}, "strength=2.0 must lie in [0, 1]"),
+    ({"steps": 2.9}, "steps=2.9 must be a whole number"),
+    ({"steps": True}, "steps=true must be a whole number"),
+    ({"strength": True}, "strength=true must be a number"),
+    ({"strength": "0.5"}, "strength=\"0.5\" must be a number"),
+    ({"strength": 10 ** 400}, "strength=10000000000000000000"),
+    ({"a": {"sample": "\u00b2"}}, "photo A: choose a sample or upload a photo"),
+    ({"a": {"sample": "9" * 5000}}, "photo A: choose a sample or upload a photo"),
+    ({"a": {"sample": True}}, "photo A: choose a sample or upload a photo"),
+    ({"attributes": ["Bangs", "Bangs"]}, "attribute Bangs is ticked twice"),
 ])
 def test_bad_input_gets_one_line_and_the_server_keeps_serving(served, change, message):
   status, answer = _post(served, {**_request({"sample": 0}, {"sample": 1}), **change})
@@ -164,6 +175,7 @@ def test_a_body_that_is_not_json_or_too_big_is_refused(served):
   # Refused from the declared length, before the body is read (none is sent).
   connection = http.client.HTTPConnection(served["host"], served["port"], timeout=60)
   connection.putrequest("POST", "/api/transfer")
+  connection.putheader("Content-Type", "application/json")
   connection.putheader("Content-Length", str(demo_server.MAX_REQUEST_BYTES + 1))
   connection.endheaders()
   response = connection.getresponse()
@@ -171,6 +183,171 @@ def test_a_body_that_is_not_json_or_too_big_is_refused(served):
   assert json.loads(response.read())["error"].startswith("the photos are too big")
   connection.close()
   assert _get(served, "/")[0] == 200
+
+
+# Generous: only a failing server waits this long.
+REPLY_TIMEOUT = 60
+
+
+@pytest.fixture
+def start_server(served):
+  """start(**limits): another server of the same app with its own limits; stopped after."""
+  servers = []
+
+  def start(**limits):
+    server = demo_server.make_server(served["app"], "127.0.0.1", 0, **limits)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    servers.append(server)
+    return {"app": served["app"], "server": server, "host": "127.0.0.1",
+            "port": server.server_address[1]}
+
+  yield start
+  for server in servers:
+    server.shutdown()
+    server.server_close()
+
+
+def _connect(served) -> socket.socket:
+  return socket.create_connection((served["host"], served["port"]), timeout=REPLY_TIMEOUT)
+
+
+def _reply(connection: socket.socket):
+  """(status, decoded JSON answer) of the reply on a raw connection."""
+  response = http.client.HTTPResponse(connection)
+  response.begin()
+  body = response.read()
+  assert response.getheader("Content-Type") == "application/json", body[:200]
+  return response.status, json.loads(body)
+
+
+def _raw(served, head: bytes, body: bytes = b"", close_sending: bool = False):
+  """(status, JSON answer) of a request sent as these bytes (head lines without the blank
+  line that ends them; Host added)."""
+  with _connect(served) as connection:
+    connection.sendall(head + f"\r\nHost: 127.0.0.1:{served['port']}\r\n\r\n".encode() + body)
+    if close_sending:
+      connection.shutdown(socket.SHUT_WR)
+    return _reply(connection)
+
+
+def _raw_post(served, body: bytes, length=None, content_type=b"application/json", **options):
+  head = (b"POST /api/transfer HTTP/1.1\r\nContent-Type: " + content_type
+          + b"\r\nContent-Length: " + str(len(body) if length is None else length).encode())
+  return _raw(served, head, body, **options)
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "+5", "1_0", "0x10", "5, 5",
+                                    "1" + "0" * 30])
+def test_a_content_length_that_is_not_a_byte_count_is_refused_unread(served, length):
+  # Sent without a body and kept open: a server reading "to the end" would wait here.
+  status, answer = _raw_post(served, b"", length=length)
+  assert status in (400, 413), answer
+  assert "Content-Length" in answer["error"] or "too big" in answer["error"]
+  assert _get(served, "/")[0] == 200
+
+
+def test_a_post_without_content_length_or_chunked_is_refused(served):
+  head = b"POST /api/transfer HTTP/1.1\r\nContent-Type: application/json"
+  assert _raw(served, head) == (411, {"error": "the request has no Content-Length"})
+  status, answer = _raw(served, head + b"\r\nTransfer-Encoding: chunked", b"2\r\n{}\r\n0\r\n\r\n")
+  assert status == 411 and "chunked" in answer["error"]
+  status, answer = _raw(served, head + b"\r\nContent-Length: 2\r\nContent-Length: 2", b"{}")
+  assert status == 400 and "Content-Length" in answer["error"]
+
+
+def test_hostile_json_gets_one_line_naming_the_problem(served):
+  deep = b"[" * 100_000 + b"]" * 100_000
+  assert _raw_post(served, deep) == (400, {"error": "the request nests too deeply"})
+  request = json.dumps(_request({"sample": 0}, {"sample": 1}))
+  huge_strength = request.replace('"strength": 1.0', '"strength": 1' + "0" * 400).encode()
+  status, answer = _raw_post(served, huge_strength)
+  assert status == 400 and answer["error"].startswith("strength=1000"), answer
+  assert answer["error"].endswith("must lie in [0, 1]") and len(answer["error"]) < 100
+  status, answer = _raw_post(served, request.replace('"steps": 4', '"steps": 1e400').encode())
+  assert status == 400 and answer["error"] == "steps=Infinity must be a whole number", answer
+
+
+def test_cross_site_and_foreign_host_requests_are_refused(served):
+  request = json.dumps(_request({"sample": 0}, {"sample": 1}, attributes=[])).encode()
+  status, answer = _raw_post(served, request, content_type=b"text/plain")
+  assert status == 415 and "application/json" in answer["error"]
+  status, answer = _post(served, request, {"Origin": "http://evil.example"})
+  assert status == 403 and "http://evil.example" in answer["error"]
+  status, answer = _post(served, request, {"Origin": "null"})
+  assert status == 403
+  for host in ["evil.example", f"evil.example:{served['port']}", "127.0.0.1:1",
+               f"evil.example@127.0.0.1:{served['port']}"]:
+    status, answer = _post(served, request, {"Host": host})
+    assert status == 403 and host in answer["error"], (host, answer)
+    assert _get(served, "/", {"Host": host})[0] == 403
+  # The page's own requests: same origin, by address or by name.
+  for host in [f"127.0.0.1:{served['port']}", f"localhost:{served['port']}"]:
+    status, answer = _post(served, request, {"Host": host, "Origin": f"http://{host}"})
+    assert (status, answer) == (400, {"error": "tick at least one attribute"})
+
+
+def test_bad_paths_get_404_with_a_message(served):
+  for path in [b"/samples/\xb2.png", b"/samples/" + b"9" * 5000 + b".png", b"/samples/-1.png"]:
+    status, answer = _raw(served, b"GET " + path + b" HTTP/1.1")
+    assert status == 404 and answer["error"].startswith("no page /samples/"), answer
+    assert len(answer["error"]) < 200
+  status, answer = _raw(served, b"PUT /api/transfer HTTP/1.1\r\nContent-Length: 0")
+  assert status == 405 and "\n" not in answer["error"]
+  status, answer = _raw(served, b"GET /" + b"x" * 70_000 + b" HTTP/1.1")
+  assert status == 414 and "\n" not in answer["error"]
+
+
+def test_a_half_sent_request_is_closed_after_the_read_timeout(start_server):
+  served = start_server(read_timeout=1.0)
+  head = f"POST /api/transfer HTTP/1.1\r\nHost: 127.0.0.1:{served['port']}\r\n".encode()
+  with _connect(served) as connection:
+    connection.sendall(head)  # The headers never end.
+    started = time.monotonic()
+    assert connection.recv(1024) == b""  # Closed; no answer to a request never made.
+    assert time.monotonic() - started < REPLY_TIMEOUT / 2
+  with _connect(served) as connection:  # A body that stops half way.
+    connection.sendall(head + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    status, answer = _reply(connection)
+    assert status == 408 and "1 s" in answer["error"], answer
+
+
+def _wait_for(condition, what: str) -> None:
+  deadline = time.monotonic() + REPLY_TIMEOUT
+  while not condition():
+    assert time.monotonic() < deadline, f"still not {what}"
+    time.sleep(0.02)
+
+
+def test_connections_over_the_cap_get_503_at_once(start_server):
+  served = start_server(max_connections=2)
+  server = served["server"]
+  holders = [_connect(served) for _ in range(2)]  # Half-sent requests held open.
+  try:
+    for holder in holders:
+      holder.sendall(b"GET / HTTP/1.1\r\n")
+    _wait_for(lambda: server.open_connections == 2, "2 connections")
+    status, answer = _raw(served, b"GET / HTTP/1.1")
+    assert status == 503 and "too many connections" in answer["error"]
+  finally:
+    for holder in holders:
+      holder.close()
+  _wait_for(lambda: server.open_connections == 0, "closed")
+  assert _get(served, "/")[0] == 200
+
+
+def test_requests_over_the_edit_cap_get_503_before_their_body_is_read(start_server):
+  served = start_server(max_edits_in_flight=1)
+  server = served["server"]
+  head = (b"POST /api/transfer HTTP/1.1\r\nContent-Type: application/json\r\n"
+          + f"Host: 127.0.0.1:{served['port']}\r\nContent-Length: 1000\r\n\r\n".encode())
+  with _connect(served) as holder:
+    holder.sendall(head + b"{")  # Its body is being read.
+    _wait_for(lambda: server.edits_in_flight == 1, "reading a body")
+    with _connect(served) as second:
+      second.sendall(head)  # No body: it must be refused from the headers alone.
+      status, answer = _reply(second)
+      assert status == 503 and "busy" in answer["error"]
+  _wait_for(lambda: server.edits_in_flight == 0, "done with the body")
 
 
 @pytest.mark.slow
