@@ -16,8 +16,8 @@ reads from outside is bounded before it is read: a POST needs Content-Type
 application/json, a plain byte count in Content-Length (no chunked bodies) of at most
 MAX_REQUEST_BYTES, and a Host that names this server (and an Origin, when the browser
 sends one, of this page): another site's page cannot post to it, even through a DNS name
-rebound to 127.0.0.1. A connection silent for `read_timeout` is closed, a body must
-arrive within BODY_DEADLINE, at most `max_connections` are open at once and at most
+rebound to 127.0.0.1. A connection silent for `read_timeout` is closed, the request
+line and headers must arrive within `header_deadline` and a body within `body_deadline`; at most `max_connections` are open at once and at most
 `max_edits_in_flight` requests hold a body (one edits, the next waits); others get 503.
 
 Photo A takes photo B's version of the chosen attributes and B takes A's (the paper's
@@ -36,6 +36,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import threading
 import sys
 import time
@@ -61,6 +62,8 @@ MAX_REQUEST_BYTES = 2 * (MAX_PHOTO_BYTES * 4 // 3 + (1 << 20))
 MAX_STEPS = 8
 # A connection that sends nothing for this long (headers or body) is closed.
 READ_TIMEOUT = 20.0
+# The request line and headers must arrive within this, however they trickle.
+HEADER_DEADLINE = 30.0
 # The whole body must arrive within this: a client trickling a byte per second would
 # otherwise hold a slot for days. 66 MB in 120 s is 0.5 MB/s; the page is local.
 BODY_DEADLINE = 120.0
@@ -299,6 +302,35 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def setup(self):
     self.timeout = self.server.read_timeout  # StreamRequestHandler sets it on the socket.
     super().setup()
+    # A socket timeout counts from the last byte: a client sending a header byte every
+    # few seconds would never meet it. At the deadline the socket is shut down, which
+    # ends the read that waits for the headers (HTTP/1.0: one request per connection).
+    self._headers_late = False
+    self._header_timer = threading.Timer(self.server.header_deadline, self._cut_off)
+    self._header_timer.daemon = True
+    self._header_timer.start()
+
+  def _cut_off(self) -> None:
+    self._headers_late = True
+    try:
+      self.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+      pass  # Already closed.
+
+  def parse_request(self):
+    """Reads the headers, then stops their deadline (the body has its own)."""
+    try:
+      parsed = super().parse_request()
+    finally:
+      self._header_timer.cancel()
+    if self._headers_late:  # Cut off: what was read may be half the headers.
+      self.close_connection = True
+      return False
+    return parsed
+
+  def finish(self):
+    self._header_timer.cancel()
+    super().finish()
 
   def send_error(self, code, message=None, explain=None):
     """http.server's own refusals (request line too long, bad syntax, unknown method) as
@@ -413,6 +445,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       try:
         chunk = self.rfile.read1(min(missing, 1 << 20))
       except TimeoutError:
+        if time.monotonic() >= deadline:
+          raise _Refusal(408, f"the request body took over {self.server.body_deadline:g} s") \
+              from None
         raise _Refusal(408, f"the request body stopped for {self.server.read_timeout:g} s") \
             from None
       if not chunk:
@@ -435,11 +470,13 @@ class DemoHTTPServer(http.server.ThreadingHTTPServer):
   request_queue_size = 64  # Connections waiting to be accepted (socketserver's default: 5).
 
   def __init__(self, address, app: DemoApp, verbose: bool, read_timeout: float,
-               body_deadline: float, max_connections: int, max_edits_in_flight: int):
+               header_deadline: float, body_deadline: float, max_connections: int,
+               max_edits_in_flight: int):
     super().__init__(address, _Handler)
     self.app = app
     self.verbose = verbose
     self.read_timeout = read_timeout
+    self.header_deadline = header_deadline
     self.body_deadline = body_deadline
     self.connection_slots = _Slots(max_connections)
     self.edit_slots = _Slots(max_edits_in_flight)
@@ -503,8 +540,9 @@ class DemoHTTPServer(http.server.ThreadingHTTPServer):
 
 def make_server(app: DemoApp, host: str = "127.0.0.1", port: int = 7860,
                 verbose: bool = False, read_timeout: float = READ_TIMEOUT,
-                body_deadline: float = BODY_DEADLINE, max_connections: int = MAX_CONNECTIONS,
+                header_deadline: float = HEADER_DEADLINE, body_deadline: float = BODY_DEADLINE,
+                max_connections: int = MAX_CONNECTIONS,
                 max_edits_in_flight: int = MAX_EDITS_IN_FLIGHT) -> DemoHTTPServer:
   """A bound server (port 0: any free port, see .server_address); call serve_forever()."""
-  return DemoHTTPServer((host, port), app, verbose, read_timeout, body_deadline,
-                        max_connections, max_edits_in_flight)
+  return DemoHTTPServer((host, port), app, verbose, read_timeout, header_deadline,
+                        body_deadline, max_connections, max_edits_in_flight)

@@ -9,6 +9,7 @@ import http.client
 import io
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -307,6 +308,40 @@ def test_a_half_sent_request_is_closed_after_the_read_timeout(start_server):
     assert time.monotonic() - started < REPLY_TIMEOUT / 2
   with _connect(served) as connection:  # A body that stops half way.
     connection.sendall(head + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    status, answer = _reply(connection)
+    assert status == 408 and "1 s" in answer["error"], answer
+
+
+def _trickle(connection: socket.socket, data: bytes, seconds_per_byte: float = 0.2) -> bool:
+  """Sends `data` a byte at a time, well within any read timeout; False as soon as the
+  server has answered or closed (sending more would draw a reset that can discard its
+  answer). Bounded: at most len(data) * seconds_per_byte."""
+  for byte in data:
+    if select.select([connection], [], [], 0)[0]:
+      return False
+    connection.sendall(bytes([byte]))
+    time.sleep(seconds_per_byte)
+  return True
+
+
+def test_headers_trickled_byte_by_byte_are_cut_off_at_the_header_deadline(start_server):
+  served = start_server(read_timeout=60.0, header_deadline=1.0)
+  head = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{served['port']}\r\nX-Slow: ".encode()
+  with _connect(served) as connection:
+    started = time.monotonic()
+    # 150 bytes at 0.2 s: 30 s, long after the 1 s deadline.
+    assert not _trickle(connection, head + b"x" * (150 - len(head)))
+    assert connection.recv(1024) == b""
+    assert time.monotonic() - started < REPLY_TIMEOUT / 2
+
+
+def test_a_body_trickled_byte_by_byte_is_refused_at_the_body_deadline(start_server):
+  served = start_server(read_timeout=60.0, body_deadline=1.0)
+  head = (b"POST /api/transfer HTTP/1.1\r\nContent-Type: application/json\r\n"
+          + f"Host: 127.0.0.1:{served['port']}\r\nContent-Length: 150\r\n\r\n".encode())
+  with _connect(served) as connection:
+    connection.sendall(head)
+    _trickle(connection, b" " * 150)  # Stops sending once the server has answered.
     status, answer = _reply(connection)
     assert status == 408 and "1 s" in answer["error"], answer
 
