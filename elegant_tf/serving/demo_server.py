@@ -67,6 +67,9 @@ HEADER_DEADLINE = 30.0
 # The whole body must arrive within this: a client trickling a byte per second would
 # otherwise hold a slot for days. 66 MB in 120 s is 0.5 MB/s; the page is local.
 BODY_DEADLINE = 120.0
+# After refusing a request unread, what the client still sends is read and dropped for up
+# to this long, so that it gets the answer (see _discard_unread_body).
+LINGER = 5.0
 # Open connections at once (a browser opens about six); more get 503 at once, so
 # thousands of half-sent requests hold no more than this many threads.
 MAX_CONNECTIONS = 16
@@ -374,6 +377,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       self.close_connection = True  # What is left of the request is not read.
     if answer is not None:
       self._json(status, answer)
+    if status >= 400 and self.command == "POST" and not self._body_read:
+      self._discard_unread_body()
+
+  def _discard_unread_body(self) -> None:
+    """After refusing a request whose body was not read: closing with unread bytes makes
+    the kernel answer them with a reset, which can destroy our answer before the client
+    (still sending) reads it. So: say we are done, then read and drop what arrives for
+    at most `linger` seconds, in small reads (no memory kept)."""
+    deadline = time.monotonic() + self.server.linger
+    try:
+      self.connection.shutdown(socket.SHUT_WR)
+      while (left := deadline - time.monotonic()) > 0:
+        self.connection.settimeout(left)
+        if not self.rfile.read1(1 << 16):
+          break  # The client has read the answer and closed.
+    except OSError:
+      pass  # Timed out or reset: the connection is closed either way.
 
   def do_GET(self):
     self._answer(self._get)
@@ -396,6 +416,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self._answer(self._post)
 
   def _post(self):
+    self._body_read = False
     if self.path != "/api/transfer":
       raise _Refusal(404, f"no endpoint {_cut(self.path)}")
     self._check_host()
@@ -420,6 +441,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       raise _Refusal(503, "the server is busy with other edits; try again in a moment")
     try:
       body = self._read_body(length)
+      self._body_read = True
       try:
         request = json.loads(body)
       except RecursionError as error:  # Python's parser recurses per nested [ or {.
@@ -470,14 +492,15 @@ class DemoHTTPServer(http.server.ThreadingHTTPServer):
   request_queue_size = 64  # Connections waiting to be accepted (socketserver's default: 5).
 
   def __init__(self, address, app: DemoApp, verbose: bool, read_timeout: float,
-               header_deadline: float, body_deadline: float, max_connections: int,
-               max_edits_in_flight: int):
+               header_deadline: float, body_deadline: float, linger: float,
+               max_connections: int, max_edits_in_flight: int):
     super().__init__(address, _Handler)
     self.app = app
     self.verbose = verbose
     self.read_timeout = read_timeout
     self.header_deadline = header_deadline
     self.body_deadline = body_deadline
+    self.linger = linger
     self.connection_slots = _Slots(max_connections)
     self.edit_slots = _Slots(max_edits_in_flight)
     self.page_host = f"{address[0]}:{self.server_address[1]}"
@@ -541,8 +564,8 @@ class DemoHTTPServer(http.server.ThreadingHTTPServer):
 def make_server(app: DemoApp, host: str = "127.0.0.1", port: int = 7860,
                 verbose: bool = False, read_timeout: float = READ_TIMEOUT,
                 header_deadline: float = HEADER_DEADLINE, body_deadline: float = BODY_DEADLINE,
-                max_connections: int = MAX_CONNECTIONS,
+                linger: float = LINGER, max_connections: int = MAX_CONNECTIONS,
                 max_edits_in_flight: int = MAX_EDITS_IN_FLIGHT) -> DemoHTTPServer:
   """A bound server (port 0: any free port, see .server_address); call serve_forever()."""
   return DemoHTTPServer((host, port), app, verbose, read_timeout, header_deadline,
-                        body_deadline, max_connections, max_edits_in_flight)
+                        body_deadline, linger, max_connections, max_edits_in_flight)

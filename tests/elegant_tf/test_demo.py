@@ -382,6 +382,13 @@ def test_requests_over_the_edit_cap_get_503_before_their_body_is_read(start_serv
       second.sendall(head)  # No body: it must be refused from the headers alone.
       status, answer = _reply(second)
       assert status == 503 and "busy" in answer["error"]
+    # A client that sends its whole body before reading (as http.client and browsers
+    # do) gets the answer too, not a reset: the server drops what it still receives.
+    big_head = head.replace(b"Content-Length: 1000", f"Content-Length: {8 << 20}".encode())
+    with _connect(served) as third:
+      third.sendall(big_head + b" " * (8 << 20))
+      status, answer = _reply(third)
+      assert status == 503 and "busy" in answer["error"]
   _wait_for(lambda: server.edits_in_flight == 0, "done with the body")
 
 
