@@ -16,9 +16,11 @@ reads from outside is bounded before it is read: a POST needs Content-Type
 application/json, a plain byte count in Content-Length (no chunked bodies) of at most
 MAX_REQUEST_BYTES, and a Host that names this server (and an Origin, when the browser
 sends one, of this page): another site's page cannot post to it, even through a DNS name
-rebound to 127.0.0.1. A connection silent for `read_timeout` is closed, the request
-line and headers must arrive within `header_deadline` and a body within `body_deadline`; at most `max_connections` are open at once and at most
-`max_edits_in_flight` requests hold a body (one edits, the next waits); others get 503.
+rebound to 127.0.0.1. A connection silent for `read_timeout` is closed; the request line
+and headers must arrive within `header_deadline`, a body within `body_deadline`. At most
+`max_connections` are open at once and at most `max_edits_in_flight` requests hold a body
+(one edits, the next waits); others get 503. After a refusal, what the client still sends
+is dropped for up to `linger` seconds, so that it reads the answer rather than a reset.
 
 Photo A takes photo B's version of the chosen attributes and B takes A's (the paper's
 swap); the strip is transfer's linear mode from A's reconstruction to the swap. The
@@ -37,8 +39,8 @@ import json
 import os
 import re
 import socket
-import threading
 import sys
+import threading
 import time
 from typing import Optional, Sequence
 
@@ -76,6 +78,8 @@ MAX_CONNECTIONS = 16
 # Requests holding a body at once: one edits, one waits for it (bodies up to
 # MAX_REQUEST_BYTES each, with their decoded photos); more get 503 before their body is read.
 MAX_EDITS_IN_FLIGHT = 2
+# File and attribute names are cut to this in messages (the body may hold 60 MB of one).
+MAX_NAME_CHARACTERS = 100
 # Request bodies are ASCII digits only: int() also takes "-1", "+5", " 5", "1_0".
 _BYTE_COUNT = re.compile(r"[0-9]{1,15}")
 # A Host header: a name or address, or [IPv6], and a port (nothing else, e.g. no "user@").
@@ -174,7 +178,7 @@ class DemoApp:
     if not isinstance(spec, dict):
       raise usage.UsageError(f"photo {label}: choose a sample or upload a photo")
     if spec.get("upload"):
-      name = os.path.basename(str(spec.get("name") or "upload"))
+      name = os.path.basename(str(spec.get("name") or "upload"))[:MAX_NAME_CHARACTERS]
       data = str(spec["upload"])
       if data.startswith("data:"):
         data = data.partition(",")[2]
@@ -227,10 +231,15 @@ class DemoApp:
       raise usage.UsageError(f"steps={_shown(steps)} must be a whole number")
     if not 1 <= steps <= MAX_STEPS:
       raise usage.UsageError(f"steps={_shown(steps)} must be between 1 and {MAX_STEPS}")
-    attributes = [str(name) for name in attributes]
+    known = self.model.attribute_names
+    if len(attributes) > len(known):  # Before the lists of unknown names, which could be long.
+      raise usage.UsageError(f"{len(attributes)} attributes ticked; the model has {len(known)}")
+    attributes = [str(name)[:MAX_NAME_CHARACTERS] for name in attributes]
+    seen = set()
     for name in attributes:  # Here: transfer_lib's message names the command's flag.
-      if attributes.count(name) > 1:
+      if name in seen:
         raise usage.UsageError(f"attribute {name} is ticked twice")
+      seen.add(name)
     transfer_lib.attribute_indices(attributes, self.model.attribute_names)  # Before the slow part.
     with self._lock:
       face_a = self._face(request.get("a"), "A")
@@ -450,8 +459,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raise usage.UsageError("the request is not JSON") from error
       del body
       return 200, self.server.app.edit(request)
-    except usage.UsageError as problem:
-      return 400, {"error": str(problem)}
+    except usage.UsageError as problem:  # One line, even if a file name held a newline.
+      return 400, {"error": " ".join(str(problem).split())}
     finally:
       self.server.edit_slots.give_back()
 

@@ -162,6 +162,10 @@ def test_a_good_request_answers_edited_photos_and_the_strip(served):
     ({"a": {"sample": "9" * 5000}}, "photo A: choose a sample or upload a photo"),
     ({"a": {"sample": True}}, "photo A: choose a sample or upload a photo"),
     ({"attributes": ["Bangs", "Bangs"]}, "attribute Bangs is ticked twice"),
+    ({"attributes": [str(k) for k in range(100_000)]}, "100000 attributes ticked; the model has 4"),
+    ({"attributes": ["x" * 1_000_000]}, "unknown attribute(s) " + "x" * 100 + ";"),
+    ({"a": _upload(contents=b"not an image", name="two\nlines" + "y" * 1_000_000)},
+     "cannot read image photo A (two lines" + "y" * 91 + "): unsupported format"),
 ])
 def test_bad_input_gets_one_line_and_the_server_keeps_serving(served, change, message):
   status, answer = _post(served, {**_request({"sample": 0}, {"sample": 1}), **change})
