@@ -565,8 +565,12 @@ class DemoHTTPServer(http.server.ThreadingHTTPServer):
     try:
       request.settimeout(1.0)
       request.sendall(reply.encode())
+      # Closing on unread bytes sends a reset, which may destroy the answer: drop what has
+      # arrived already (the request line, usually), without waiting for more.
+      request.setblocking(False)  # With a timeout, recv would first wait for data.
+      request.recv(1 << 16)
     except OSError:
-      pass  # The client is gone: nothing to tell.
+      pass  # Nothing has arrived, or the client is gone.
     self.shutdown_request(request)
 
 
