@@ -20,7 +20,8 @@ def define_flags() -> None:
                       "Trained model: SavedModel model folder (newest version) or version "
                       "folder, a .tflite file, or a training run directory (newest checkpoint).")
   flags.DEFINE_string("host", "127.0.0.1", "Address to listen on (0.0.0.0: every interface; "
-                      "the page has no login, so only on a network you trust).")
+                      "the page has no login, so only on a network you trust; open it there "
+                      "by IP address: other host names are refused, against DNS rebinding).")
   flags.DEFINE_integer("port", 7860, "Port to listen on (0: any free port, printed).")
   flags.DEFINE_bool("verbose", False, "Log every HTTP request to stderr.")
   flags.mark_flag_as_required("model")

@@ -512,7 +512,10 @@ class DemoHTTPServer(http.server.ThreadingHTTPServer):
     self.linger = linger
     self.connection_slots = _Slots(max_connections)
     self.edit_slots = _Slots(max_edits_in_flight)
-    self.page_host = f"{address[0]}:{self.server_address[1]}"
+    # Named in the refusal of a foreign Host: where to open the page instead.
+    wildcard = ipaddress.ip_address(self.server_address[0]).is_unspecified
+    shown_host = "<this machine's address>" if wildcard else address[0]
+    self.page_host = f"{shown_host}:{self.server_address[1]}"
     self._bound_names = {address[0].lower(), str(self.server_address[0]).lower(), "localhost"}
 
   @property
