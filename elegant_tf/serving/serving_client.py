@@ -269,7 +269,9 @@ class ServingClient:
           connection.request("GET" if data is None else "POST", target, body=data,
                              headers={"Content-Type": "application/json"})
           response = connection.getresponse()
-          if response.status >= 300:  # Only the message of an error matters.
+          if 300 <= response.status < 400:  # Refused by its status; the body is not needed.
+            content = b""
+          elif response.status >= 400:  # Only the message of an error matters.
             content = response.read(_MAX_ERROR_BYTES)
           else:
             content = self._read_capped(response, url)
