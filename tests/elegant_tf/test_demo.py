@@ -280,8 +280,9 @@ def test_cross_site_and_foreign_host_requests_are_refused(served):
   assert status == 403 and "http://evil.example" in answer["error"]
   status, answer = _post(served, request, {"Origin": "null"})
   assert status == 403
+  # Another address is refused too when bound to one (any is taken when bound to 0.0.0.0).
   for host in ["evil.example", f"evil.example:{served['port']}", "127.0.0.1:1",
-               f"evil.example@127.0.0.1:{served['port']}"]:
+               f"evil.example@127.0.0.1:{served['port']}", f"10.1.2.3:{served['port']}"]:
     status, answer = _post(served, request, {"Host": host})
     assert status == 403 and host in answer["error"], (host, answer)
     assert _get(served, "/", {"Host": host})[0] == 403
