@@ -50,11 +50,12 @@ MASK_FEATHER_FRACTION = 1.0 / 8.0
 CHANGE_FLOOR = 6.0
 CHANGE_FULL = 16.0
 # The repaint gate: where the change is this large the model drew new content (a frame,
-# a fringe) rather than shading the face; an added change cannot hide the photo's detail
-# underneath, so there the model's edited pixels are shown instead, fully from
+# a fringe, a mouth moved) rather than shading the face; an added change cannot hide the
+# photo's detail underneath, so there, and one model pixel around (where the photo's old
+# edge would show through), the model's edited pixels are shown instead, fully from
 # REPAINT_FULL. Chosen on the synthetic ground truth (BUILD_NOTES, "Sharp photos").
-REPAINT_FLOOR = 12.0
-REPAINT_FULL = 36.0
+REPAINT_FLOOR = 16.0
+REPAINT_FULL = 48.0
 
 
 @dataclasses.dataclass
@@ -244,15 +245,24 @@ def edit_change(edited_crop, reconstructed_crop) -> np.ndarray:
   return (np.asarray(edited_crop, np.float32) - np.asarray(reconstructed_crop, np.float32)) * 127.5
 
 
+def grow_by_one_pixel(weights: np.ndarray) -> np.ndarray:
+  """[S, S] weights, each the largest of its 3 x 3 neighbourhood (edges repeated)."""
+  padded = np.pad(weights, 1, mode="edge")
+  rows, columns = weights.shape
+  return np.max([padded[dy:dy + rows, dx:dx + columns] for dy in range(3) for dx in range(3)],
+                axis=0)
+
+
 def change_layers(edited_crop, reconstructed_crop) -> np.ndarray:
   """float32 [S, S, 7]: the gated change (3, levels), the model's edited pixels weighted
   by the repaint gate (3, levels) and the repaint gate (1), all faded out at the crop's
-  border by crop_mask. Zero wherever the model changed less than CHANGE_FLOOR."""
+  border by crop_mask. Zero wherever the model changed less than CHANGE_FLOOR (and, for
+  the repaint layers, less than REPAINT_FLOOR within one pixel)."""
   change = edit_change(edited_crop, reconstructed_crop)
   magnitude = np.abs(change).max(axis=-1)
   border = crop_mask(change.shape[0])
   added = smoothstep(magnitude, CHANGE_FLOOR, CHANGE_FULL) * border
-  repaint = smoothstep(magnitude, REPAINT_FLOOR, REPAINT_FULL) * border
+  repaint = grow_by_one_pixel(smoothstep(magnitude, REPAINT_FLOOR, REPAINT_FULL)) * border
   edited_levels = (np.asarray(edited_crop, np.float32) + 1.0) * 127.5
   return np.concatenate([change * added[..., None], edited_levels * repaint[..., None],
                          repaint[..., None]], axis=-1)

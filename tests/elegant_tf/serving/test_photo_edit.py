@@ -209,8 +209,9 @@ def test_the_pasted_change_leaves_every_pixel_it_does_not_reach_bit_identical():
             & (y < bottom + reach))
   changed = (result != photo).any(axis=-1)
   footprint = photo_edit.paste_mask(aligned) > 0
-  assert changed.any() and not changed[~within(0.01)].any()
-  assert (footprint & ~within(0.01)).sum() > 0.8 * footprint.sum()  # The face stays as it was.
+  # A change this large is repainted, and so is one model pixel around it.
+  assert changed.any() and not changed[~within(1.01)].any()
+  assert (footprint & ~within(1.01)).sum() > 0.8 * footprint.sum()  # The face stays as it was.
   moved = (result.astype(float) - photo).mean(axis=-1)[within(-1.01)]
   assert abs(moved.mean() - sign * 60) < 6, moved.mean()
 
