@@ -15,6 +15,7 @@ Columns, per attribute and face size (mean over --pairs photos; min in brackets)
   inside   PSNR of the result against the true edited photo, in the region
   unedited PSNR of A's photo itself against the truth in the region (doing nothing)
   kept     fraction of footprint pixels returned bit-identical
+  inside gain  mean of (after - before) inside, in dB, to two decimals
 "before" is photo_edit.blend_crop (the S x S edited face scaled up and blended in),
 "after" photo_edit.paste_back (the change C - A' added to the photo). --grain adds the
 same Gaussian noise (sigma in 8-bit levels) to the photo and to its truth: the fine
@@ -125,8 +126,9 @@ COLUMNS = ("outside before", "outside after", "inside before", "inside after",
 
 def format_table(rows: list) -> str:
   """Markdown: one line per (attribute, face size, grain), mean [min] of each column."""
-  header = "| attribute | face (px) | grain | pairs | " + " | ".join(COLUMNS) + " |"
-  lines = [header, "|---|---|---|---|" + "---|" * len(COLUMNS)]
+  header = ("| attribute | face (px) | grain | pairs | " + " | ".join(COLUMNS)
+            + " | inside gain |")
+  lines = [header, "|---|---|---|---|" + "---|" * (len(COLUMNS) + 1)]
   for row in rows:
     cells = []
     for column in COLUMNS:
@@ -135,6 +137,8 @@ def format_table(rows: list) -> str:
         cells.append(f"{values.mean():.2f}")
       else:
         cells.append(f"{values.mean():.1f} [{values.min():.1f}]")
+    gain = np.mean([case["inside after"] - case["inside before"] for case in row["cases"]])
+    cells.append(f"{gain:+.2f}")
     lines.append(f"| {row['attribute']} | {row['face_size']} | {row['grain']:g} | "
                  f"{len(row['cases'])} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
