@@ -178,14 +178,17 @@ def crop_mask(image_size: int) -> np.ndarray:
   return np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)
 
 
-def crop_box(aligned: AlignedFace) -> tuple:
-  """(top, left, bottom, right): the photo pixels under the crop's square, plus one pixel
-  for bilinear reach; empty (0, 0, 0, 0) when the square lies outside the photo."""
+def crop_box(aligned: AlignedFace, window: Optional[tuple] = None) -> tuple:
+  """(top, left, bottom, right): the photo pixels under the crop's square, or under
+  `window` (top, left, bottom, right) of crop pixels, plus one pixel for bilinear reach;
+  empty (0, 0, 0, 0) when it lies outside the photo."""
   size = aligned.image_size
+  crop_top, crop_left, crop_bottom, crop_right = window or (0, 0, size, size)
   height, width = aligned.photo.shape[:2]
   back = np.asarray(alignment.inverse_similarity(aligned.transform), np.float32)
-  corners = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [-0.5, size - 0.5],
-                      [size - 0.5, size - 0.5]], np.float32)
+  corners = np.array([[crop_left - 0.5, crop_top - 0.5], [crop_right - 0.5, crop_top - 0.5],
+                      [crop_left - 0.5, crop_bottom - 0.5], [crop_right - 0.5, crop_bottom - 0.5]],
+                     np.float32)
   corners = np.asarray(alignment.apply_similarity(back, corners))
   left = int(max(np.floor(corners[:, 0].min()) - 1, 0))
   top = int(max(np.floor(corners[:, 1].min()) - 1, 0))
@@ -214,6 +217,18 @@ def _check_crop(aligned: AlignedFace, crop, what: str) -> np.ndarray:
     raise ValueError(f"{what} crop has shape {list(crop.shape)}; the aligned crop is "
                      f"{list(aligned.crop.shape)}")
   return crop
+
+
+def nonzero_window(layers: np.ndarray) -> Optional[tuple]:
+  """(top, left, bottom, right) of the crop pixels where `layers` [S, S, C] are not all
+  zero, grown by one pixel (a bilinear sample there still reads them); None if none."""
+  rows = np.flatnonzero(layers.any(axis=(1, 2)))
+  columns = np.flatnonzero(layers.any(axis=(0, 2)))
+  if rows.size == 0:
+    return None
+  size = layers.shape[0]
+  return (max(rows[0] - 1, 0), max(columns[0] - 1, 0), min(rows[-1] + 2, size),
+          min(columns[-1] + 2, size))
 
 
 def paste_mask(aligned: AlignedFace) -> np.ndarray:
@@ -281,12 +296,15 @@ def paste_back(aligned: AlignedFace, edited_crop: np.ndarray,
   edited = _check_crop(aligned, edited_crop, "edited")
   reconstructed = _check_crop(aligned, reconstructed_crop, "reconstructed")
   result = aligned.photo.copy()
-  box = crop_box(aligned)
+  layers = change_layers(edited, reconstructed)
+  window = nonzero_window(layers)
+  if window is None:  # Nothing changed: nothing to warp.
+    return result
+  # Only the photo pixels under what changed are warped: a local edit (glasses) of a
+  # large face in a 12 MP photo is a fraction of the face's square.
+  box = crop_box(aligned, window)
   top, left, bottom, right = box
   if bottom <= top:
-    return result
-  layers = change_layers(edited, reconstructed)
-  if not layers.any():  # Nothing changed: skip the warp.
     return result
   warped = warp_to_photo(aligned, layers, box)
   change, repainted, repaint = warped[..., :3], warped[..., 3:6], warped[..., 6:]
