@@ -250,14 +250,15 @@ def demo_model():
 
 def test_the_demo_models_edit_keeps_the_rest_of_a_256_pixel_face_sharp(demo_model):
   """The issue's case: a 64 px model adds glasses to a large face. Where the truth
-  changes nothing the result stays within 40 dB of the photo (the whole-crop blend gave
-  about 30), and in the glasses' region it is no worse than the blend."""
+  changes nothing the result stays within 40 dB of the photo (59 here; the whole-crop
+  blend gave 35), and in the glasses' region it is no worse than the blend."""
   from elegant_tf.benchmarks import paste_back_quality
   pair = paste_back_quality.attribute_pairs("Eyeglasses", 1)[0]
   case = paste_back_quality.make_case(pair, "Eyeglasses", 256)
   scores = paste_back_quality.evaluate_case(demo_model, case, "Eyeglasses")
   assert scores["outside after"] > 40.0, scores
-  assert scores["inside after"] >= scores["inside before"], scores
+  # +0.04 dB here; 0.1 dB of slack for other TF builds' float differences.
+  assert scores["inside after"] > scores["inside before"] - 0.1, scores
   assert scores["kept after"] > 0.5, scores  # Most of the face is the photo's own pixels.
 
 
