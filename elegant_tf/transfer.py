@@ -9,9 +9,9 @@ aligned onto the paper's 5-point template first: --align=auto (the default witho
 --landmarks) finds the landmarks with a face detector (MTCNN; the largest face, or
 --face=N for the input), --align=landmarks takes them from --landmarks (the default
 when it is given), --align=center centre-crops a square (for faces already aligned).
---paste_back (swap mode) writes the input photo itself, same size, with the edited
-face blended back in (pixels outside the blend region are the input's own). --out
-ends in .png or .jpg.
+--paste_back (swap mode) writes the input photo itself, same size, with the model's
+change (edited minus reconstructed face) added back at the photo's resolution: pixels
+the edit did not change are the input's own, sharp. --out ends in .png or .jpg.
 
 Modes and the grid each writes (every cell is one S x S image):
   swap     1 exemplar, any subset of the attributes (all swapped in one pass):
@@ -76,9 +76,10 @@ def define_flags() -> None:
                        "detector finds several, counted from 0 by size (0 = the largest). "
                        "Exemplars always give their largest face.")
   flags.DEFINE_bool("paste_back", False,
-                    "swap mode only: write --input's own photo, at its size, with the edited "
-                    "face blended back in (nothing outside the face changes) instead of the "
-                    "grid; with --each also <out>_exemplar_edited, the exemplar's photo.")
+                    "swap mode only: write --input's own photo, at its size, with the change "
+                    "the edit made added back (pixels it did not change stay the photo's own) "
+                    "instead of the grid; with --each also <out>_exemplar_edited, the "
+                    "exemplar's photo.")
   flags.DEFINE_string("out", None, "Output image (.png or .jpg): the grid, or the edited "
                       "photo with --paste_back.")
   flags.DEFINE_bool("each", False, "Also write every image of the grid as <out>_<name> "
@@ -116,14 +117,16 @@ def main(argv):
   for path in flag_values.exemplars:
     exemplar_photos.append(transfer_lib.align_photo(path, model.image_size, align, landmarks))
     transfer_lib.report_faces(path, exemplar_photos[-1].faces_found, 0)
-  exemplars = [exemplar.crop for exemplar in exemplar_photos]
-  rows, names = transfer_lib.run_transfer(model, flag_values.mode, photo.crop, exemplars,
-                                          flag_values.attributes, flag_values.steps,
-                                          flag_values.strength)
   if flag_values.paste_back:
-    written = transfer_lib.write_pasted_back(flag_values.out, photo, exemplar_photos[0],
-                                             rows[0], flag_values.each, flag_values.overwrite)
+    pasted = transfer_lib.pasted_swap(model, photo, exemplar_photos[0], flag_values.attributes,
+                                      flag_values.strength)
+    written = transfer_lib.write_pasted_back(flag_values.out, *pasted, flag_values.each,
+                                             flag_values.overwrite)
   else:
+    exemplars = [exemplar.crop for exemplar in exemplar_photos]
+    rows, names = transfer_lib.run_transfer(model, flag_values.mode, photo.crop, exemplars,
+                                            flag_values.attributes, flag_values.steps,
+                                            flag_values.strength)
     written = transfer_lib.write_results(flag_values.out, rows, names, flag_values.each,
                                          flag_values.overwrite)
   for path in written:

@@ -5,11 +5,12 @@
 For each photo size (one non-aligned synthetic face on a canvas of that size, the
 exemplar the same) and each model, the median wall time over --repeats runs after a
 warm-up of: detecting and aligning the input and the exemplar photo (MTCNN), the
-swap (model.transfer), and pasting the edited face back into the input photo; model
-loading is excluded. Models: the 64 px demo SavedModel (--model) and an untrained
-256 px generator with the paper's widths (64..512, 5 blocks), exported and loaded the
-same way (speed does not depend on the weights). Prints the load average before and
-after: the machine is shared, so compare rows of one run.
+swap with the reconstruction paste-back needs (photo_edit.edit_and_reconstruct, one
+model.transfer of batch 2), and pasting the change back into the input photo
+(photo_edit.paste_back); model loading is excluded. Models: the 64 px demo SavedModel
+(--model) and an untrained 256 px generator with the paper's widths (64..512, 5 blocks),
+exported and loaded the same way (speed does not depend on the weights). Prints the load
+average before and after: the machine is shared, so compare rows of one run.
 """
 
 import os
@@ -30,7 +31,8 @@ from pipelines import face_detection
 from pipelines import synthetic
 
 # (height, width) of the photos, and the side the face is rendered at inside them.
-PHOTOS = {"640x480": ((480, 640), 256), "1920x1080": ((1080, 1920), 512)}
+PHOTOS = {"640x480": ((480, 640), 256), "1920x1080": ((1080, 1920), 512),
+          "4000x3000 (12 MP)": ((3000, 4000), 1200)}
 
 
 def photo_with_face(shape: tuple, face_size: int, index: int) -> np.ndarray:
@@ -52,23 +54,23 @@ def untrained_256(workdir: str, attribute_names) -> str:
 def time_photo_edit(model, photo: np.ndarray, exemplar: np.ndarray, repeats: int,
                     detector) -> dict:
   """Median seconds of each stage and of the whole edit (after one warm-up run)."""
-  weights = np.zeros((1, len(model.attribute_names)), np.float32)
-  weights[0, 0] = 1.0
-  stages = {"detect + align (2 photos)": [], "transfer": [], "paste back": [], "total": []}
+  weights = np.zeros(len(model.attribute_names), np.float32)
+  weights[0] = 1.0
+  stages = {"detect + align (2 photos)": [], "swap + reconstruction": [], "paste back": [],
+            "total": []}
   for run in range(repeats + 1):
     start = time.perf_counter()
     aligned = photo_edit.prepare_face(photo, model.image_size, detector=detector)
     other = photo_edit.prepare_face(exemplar, model.image_size, detector=detector)
     aligned_at = time.perf_counter()
-    edited = model.transfer(aligned.crop[None], other.crop[None], weights)["edited"][0]
-    edited = np.asarray(edited)
+    outputs = photo_edit.edit_and_reconstruct(model, aligned.crop, other.crop, weights)
     edited_at = time.perf_counter()
-    result = photo_edit.paste_back(aligned, edited)
+    result = photo_edit.paste_back(aligned, outputs["edited"], outputs["reconstructed"])
     done = time.perf_counter()
     assert result.shape == photo.shape
     if run:  # The first run builds the graphs.
       stages["detect + align (2 photos)"].append(aligned_at - start)
-      stages["transfer"].append(edited_at - aligned_at)
+      stages["swap + reconstruction"].append(edited_at - aligned_at)
       stages["paste back"].append(done - edited_at)
       stages["total"].append(done - start)
   return {name: statistics.median(times) for name, times in stages.items()}
@@ -89,11 +91,16 @@ def main(argv=None) -> int:
                       "transfer takes).")
   flags.DEFINE_integer("repeats", 5, "Timed runs per row (median reported).")
   flags.DEFINE_bool("with_256", True, "Also time an untrained 256 px paper-width model.")
+  flags.DEFINE_list("photos", list(PHOTOS), "Photo sizes to time, of: " + ", ".join(PHOTOS))
   flag_values = flags.FLAGS
 
   def run(unused_argv):
     if len(unused_argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
+    unknown = [name for name in flag_values.photos if name not in PHOTOS]
+    if unknown:
+      raise app.UsageError(f"--photos: no photo size {','.join(unknown)}; valid: "
+                           + ", ".join(PHOTOS), exitcode=2)
     print(f"load average before: {os.getloadavg()} ({os.cpu_count()} CPUs visible)")
     detector = face_detection.MtcnnDetector()
     models = {"demo 64 px": model_loading.load(flag_values.model)}
@@ -103,7 +110,8 @@ def main(argv=None) -> int:
       if flag_values.with_256:
         models["untrained 256 px"] = model_loading.load(
             untrained_256(workdir, models["demo 64 px"].attribute_names))
-      for photo_name, (shape, face_size) in PHOTOS.items():
+      for photo_name in flag_values.photos:
+        shape, face_size = PHOTOS[photo_name]
         photo = photo_with_face(shape, face_size, 0)
         exemplar = photo_with_face(shape, face_size, 2)
         for model_name, model in models.items():

@@ -244,14 +244,12 @@ class DemoApp:
     with self._lock:
       face_a = self._face(request.get("a"), "A")
       face_b = self._face(request.get("b"), "B")
-      swap_rows, _ = transfer_lib.run_transfer(self.model, "swap", face_a.crop, [face_b.crop],
-                                               attributes, strength=strength)
+      a_edited, b_edited = transfer_lib.pasted_swap(self.model, face_a, face_b, attributes,
+                                                    strength)
       strip_rows, _ = transfer_lib.run_transfer(self.model, "linear", face_a.crop, [face_b.crop],
                                                 attributes, steps=steps, strength=strength)
-    edited, exemplar_edited = swap_rows[0][2], swap_rows[0][3]
     as_text = lambda pixels: base64.b64encode(encode_png(pixels)).decode("ascii")
-    return {"a_edited": as_text(photo_edit.paste_back(face_a, edited)),
-            "b_edited": as_text(photo_edit.paste_back(face_b, exemplar_edited)),
+    return {"a_edited": as_text(a_edited), "b_edited": as_text(b_edited),
             "strip": as_text(image_grid.tile(strip_rows)),
             "a_faces": int(face_a.faces_found), "b_faces": int(face_b.faces_found)}
 

@@ -231,16 +231,22 @@ def matrix_mode(model, image, exemplars: list, attribute_positions: list, num_at
   return rows, names
 
 
+def slab_weights(positions: Sequence[int], num_attributes: int, strength: float) -> np.ndarray:
+  """float32 [n]: `strength` at the chosen attributes' positions, 0 elsewhere."""
+  if not 0.0 <= strength <= 1.0:
+    raise usage.UsageError(f"--strength={strength} must lie in [0, 1]")
+  weights = np.zeros(num_attributes, np.float32)
+  weights[list(positions)] = strength
+  return weights
+
+
 def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequence[str],
                  steps: int = 4, strength: float = 1.0) -> tuple[list, list]:
   """(grid rows, result names in row-major order) of one mode; checks the use first."""
   positions = attribute_indices(list(attribute_names), model.attribute_names)
   check_mode(mode, len(positions), len(exemplars))
   check_steps(mode, steps)
-  if not 0.0 <= strength <= 1.0:
-    raise usage.UsageError(f"--strength={strength} must lie in [0, 1]")
-  weights = np.zeros(len(model.attribute_names), np.float32)
-  weights[positions] = strength
+  weights = slab_weights(positions, len(model.attribute_names), strength)
   if mode == "swap":
     return swap_mode(model, image, exemplars[0], weights)
   if mode == "linear":
@@ -318,14 +324,24 @@ def report_faces(path: str, found: int, chosen: int) -> None:
           "--face=N picks another in --input)", file=sys.stderr)
 
 
-def write_pasted_back(out: str, photo: photo_edit.AlignedFace,
-                      exemplar: photo_edit.AlignedFace, swap_row: list, each: bool,
+def pasted_swap(model, photo: photo_edit.AlignedFace, exemplar: photo_edit.AlignedFace,
+                attribute_names: Sequence[str], strength: float = 1.0) -> tuple:
+  """(input photo, exemplar photo), uint8 at their own sizes: swap mode's two edits, each
+  pasted back as the change it made (photo_edit.paste_back)."""
+  positions = attribute_indices(list(attribute_names), model.attribute_names)
+  weights = slab_weights(positions, len(model.attribute_names), strength)
+  outputs = photo_edit.edit_and_reconstruct(model, photo.crop, exemplar.crop, weights)
+  return (photo_edit.paste_back(photo, outputs["edited"], outputs["reconstructed"]),
+          photo_edit.paste_back(exemplar, outputs["exemplar_edited"],
+                                outputs["exemplar_reconstructed"]))
+
+
+def write_pasted_back(out: str, photo: np.ndarray, exemplar: np.ndarray, each: bool,
                       overwrite: bool) -> list[str]:
-  """Write the input photo with its edited face pasted back (and with --each the exemplar's);
-  `swap_row` is swap mode's [input, exemplar, edited, exemplar_edited]."""
-  contents = [(out, photo_edit.paste_back(photo, swap_row[2]))]
+  """Write the edited input photo (pasted_swap's) to `out`, and with --each the edited
+  exemplar photo as <out stem>_exemplar_edited<extension>."""
+  contents = [(out, photo)]
   if each:
     stem, extension = os.path.splitext(out)
-    contents.append((f"{stem}_exemplar_edited{extension}",
-                     photo_edit.paste_back(exemplar, swap_row[3])))
+    contents.append((f"{stem}_exemplar_edited{extension}", exemplar))
   return write_files(contents, overwrite)

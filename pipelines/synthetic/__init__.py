@@ -37,7 +37,7 @@ from pipelines.synthetic.params import (APPEARANCE_FIELDS, ATTRIBUTES,
                                         landmarks_local, landmarks_of,
                                         mean_style, sample_faces,
                                         with_generic_attributes)
-from pipelines.synthetic.photo import render_photo
+from pipelines.synthetic.photo import render_photo, render_photo_of
 from pipelines.synthetic.render import render_batch, render_faces
 from pipelines.synthetic.source import SyntheticFaces, open_source
 
@@ -46,6 +46,6 @@ __all__ = [
     "IDENTITY_FIELDS", "LAYOUTS", "MAX_IMAGE_SIZE", "MIN_IMAGE_SIZE",
     "SPLIT_BASES", "FaceParams", "exchange_attributes", "labels_of",
     "landmarks_local", "landmarks_of", "mean_style", "sample_faces",
-    "with_generic_attributes", "render_batch", "render_faces", "render_photo",
+    "with_generic_attributes", "render_batch", "render_faces", "render_photo", "render_photo_of",
     "SyntheticFaces", "open_source",
 ]

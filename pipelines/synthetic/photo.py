@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from pipelines.synthetic.params import MAX_IMAGE_SIZE, landmarks_of, sample_faces
+from pipelines.synthetic.params import MAX_IMAGE_SIZE, FaceParams, landmarks_of, sample_faces
 from pipelines.synthetic.render import render_faces
 
 
@@ -15,7 +15,14 @@ def render_photo(index: int, face_size: int = 256, pad: tuple = (60, 40, 120, 30
   Returns (uint8 [H, W, 3] photo, float32 [5, 2] exact landmarks in it), for the
   detector, paste-back and photo-editing tests and benchmarks.
   """
-  params = sample_faces(seed, [index], layout="wild")
+  return render_photo_of(sample_faces(seed, [index], layout="wild"), face_size, pad)
+
+
+def render_photo_of(params: FaceParams, face_size: int = 256,
+                    pad: tuple = (60, 40, 120, 30)) -> tuple:
+  """render_photo of one face given by its parameters (e.g. a face after
+  exchange_attributes: the exact ground truth of an edited photo, pixel for pixel
+  where the edit did not reach)."""
   # The renderer stops at MAX_IMAGE_SIZE; a larger face (a high-resolution photo) is
   # rendered at that size and enlarged bilinearly.
   rendered = min(face_size, MAX_IMAGE_SIZE)

@@ -95,6 +95,8 @@ def _check_edited(edited: np.ndarray, sample: demo_server.SamplePhoto) -> None:
   difference = np.abs(edited.astype(int) - sample.photo).max(axis=-1)
   near = distance < pupils  # Eyes, nose and mouth.
   assert difference[near].mean() > 2.0, "the face is unchanged"
+  # The change is pasted, not the 64 px face: most of the face keeps the photo's pixels.
+  assert (difference[near] == 0).mean() > 0.3, "the whole face was replaced"
   # The aligned crop's corners are this far from the template landmarks' centre; scaled
   # to the photo (+2 pixels for the bilinear reach), anything farther is outside the
   # crop, whatever its rotation.

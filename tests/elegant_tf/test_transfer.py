@@ -343,6 +343,8 @@ def test_cli_edits_a_non_aligned_photo_and_pastes_it_back(photos):
   assert 0 < (mask > 0).mean() < 0.5 and not (mask[:, 320:] > 0).any()  # The large face.
   assert np.array_equal(edited[mask == 0], photo[mask == 0])
   assert np.abs(edited[mask > 0.99].astype(int) - photo[mask > 0.99]).mean() > 2
+  # The change is pasted, not the 64 px face: most of the face keeps the photo's pixels.
+  assert (edited == photo).all(axis=-1)[mask > 0].mean() > 0.5
 
 
 def test_cli_done_when_command_writes_a_jpeg_grid_of_detected_faces(photos):

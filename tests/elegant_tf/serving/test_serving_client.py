@@ -91,6 +91,23 @@ def test_transfer_and_metadata_match_the_model(served):
   np.testing.assert_allclose(decoded, zero, atol=1e-5)
 
 
+def test_a_serving_client_gets_what_paste_back_needs_from_the_existing_signature(served):
+  """Issue 23: the reconstruction A' comes from serving_default itself (a zero-weight batch
+  row), so a TF Serving client pastes the change at full resolution without a new output."""
+  from elegant_tf.serving import photo_edit
+  client = serving_client.ServingClient(served["url"], "elegant", timeout=60)
+  image, exemplar = _batch(1)
+  outputs = photo_edit.edit_and_reconstruct(client, image[0], exemplar[0],
+                                            np.array([1.0, 0.0], np.float32))
+  zero = np.zeros((1, 2), np.float32)
+  expected = served["model"]({"image": image[:1], "exemplar": exemplar[:1], "attributes": zero})
+  np.testing.assert_allclose(outputs["reconstructed"], np.asarray(expected["edited"])[0], atol=1e-5)
+  np.testing.assert_allclose(outputs["exemplar_reconstructed"],
+                             np.asarray(expected["exemplar_edited"])[0], atol=1e-5)
+  swapped = client.transfer(image[:1], exemplar[:1], np.array([[1.0, 0.0]], np.float32))
+  np.testing.assert_allclose(outputs["edited"], swapped["edited"][0], atol=1e-5)
+
+
 def test_bytes_round_trip_and_bad_request_message(served):
   client = serving_client.ServingClient(served["url"], "elegant", timeout=60)
   buffer = io.BytesIO()
