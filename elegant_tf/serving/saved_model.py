@@ -29,7 +29,8 @@ Input shapes are declared with unknown rank on purpose: the graph checks every
 input itself and fails with a message that names the signature and the input
 (wrong shape, an empty batch, batch sizes that differ between inputs, NaN or
 infinite values, weights outside [0, 1], encoded images whose header declares
-more than pipelines.image_decoding.MAX_PIXELS pixels).
+more than pipelines.image_decoding.MAX_PIXELS pixels counting every GIF frame, or
+more than MAX_SIDE a side, or a GIF frame larger than its screen).
 A fixed-shape placeholder would leave that check to the client library (the TF
 Serving C++ server feeds placeholders without comparing shapes).
 """
@@ -114,9 +115,60 @@ def _check_same_batch(signature: str, named_tensors: dict) -> list:
   return checks
 
 
+def _gif_frames_in_graph(contents):
+  """(number of frames, all inside the logical screen) of a GIF, in the graph.
+
+  TF's GIF decoder expands every frame at the frame's own declared size (see
+  image_decoding.gif_layout): the blocks are walked as giflib walks them, one
+  block header or data sub-block per loop step, so the steps are bounded by the
+  input's length.
+  """
+  byte = tf.cast(tf.io.decode_raw(tf.strings.join([contents, b"\0" * 16]), tf.uint8), tf.int32)
+  length = tf.strings.length(contents)
+  screen_width = byte[6] + 256 * byte[7]
+  screen_height = byte[8] + 256 * byte[9]
+
+  def color_table(packed):
+    return tf.where(packed >= 128, 3 * tf.bitwise.left_shift(2, packed % 8), 0)
+
+  def step(position, in_sub_blocks, done, frames, inside):
+    block = byte[position]
+    # A data sub-block: its length byte, then that many bytes; 0 ends the run.
+    sub_block_end = position + 1 + block
+    is_image = tf.logical_and(tf.equal(block, 0x2C), position + 10 <= length)
+    left = byte[position + 1] + 256 * byte[position + 2]
+    top = byte[position + 3] + 256 * byte[position + 4]
+    width = byte[position + 5] + 256 * byte[position + 6]
+    height = byte[position + 7] + 256 * byte[position + 8]
+    after_image = position + 10 + color_table(byte[position + 9]) + 1
+    is_extension = tf.equal(block, 0x21)
+    new_position = tf.where(in_sub_blocks, sub_block_end,
+                            tf.where(is_image, after_image, position + 2))
+    new_in_sub_blocks = tf.where(in_sub_blocks, block > 0,
+                                 tf.logical_or(is_image, is_extension))
+    # Anything else at a block start (the trailer 0x3B) ends the walk, as in giflib.
+    ends = tf.logical_and(tf.logical_not(in_sub_blocks),
+                          tf.logical_not(tf.logical_or(is_image, is_extension)))
+    counted = tf.logical_and(tf.logical_not(in_sub_blocks), is_image)
+    fits = tf.logical_and(left + width <= screen_width, top + height <= screen_height)
+    return (new_position, new_in_sub_blocks, tf.logical_or(done, ends),
+            frames + tf.cast(counted, tf.int64),
+            tf.logical_and(inside, tf.logical_or(tf.logical_not(counted), fits)))
+
+  start = 13 + color_table(byte[10])
+  _, _, _, frames, inside = tf.while_loop(
+      lambda position, in_sub_blocks, done, frames, inside: tf.logical_and(
+          position < length, tf.logical_not(done)),
+      step, (start, tf.constant(False), tf.constant(False), tf.constant(0, tf.int64),
+             tf.constant(True)))
+  return frames, inside
+
+
 def _header_pixels(contents):
-  """int64 (width, height) declared by a PNG, JPEG, GIF or BMP header, in the graph; (0, 0)
-  for anything else. Read before decoding, so an image bomb is refused unexpanded."""
+  """int64 (width, height, frames) that decoding a PNG, JPEG, GIF or BMP expands, from its
+  header, in the graph; (0, 0, 1) for anything else. Read before decoding, so an image
+  bomb is refused unexpanded. A GIF frame outside the logical screen counts as
+  frames = -1 (refused: TF would allocate the frame's own size)."""
   # 32 header bytes, zero-padded so a short input still gives 32 values.
   head = tf.strings.substr(tf.strings.join([tf.strings.substr(contents, 0, 32),
                                             tf.constant(b"\0" * 32)]), 0, 32)
@@ -135,18 +187,24 @@ def _header_pixels(contents):
   def signed(value):  # BMP dimensions are int32; a negative height means top-down rows.
     return tf.abs(tf.where(value >= 2 ** 31, value - 2 ** 32, value))
 
+  one = tf.constant(1, tf.int64)
+
   def jpeg():
     shape = tf.cast(tf.io.extract_jpeg_shape(contents), tf.int64)
-    return tf.stack([shape[1], shape[0]])
+    return tf.stack([shape[1], shape[0], one])
 
-  zero = tf.zeros([2], tf.int64)
+  def gif():
+    frames, inside = _gif_frames_in_graph(contents)
+    return tf.stack([number(6, 2, False), number(8, 2, False),
+                     tf.where(inside, frames, -one)])
+
   return tf.case([
-      (starts_with(b"\x89PNG"), lambda: tf.stack([number(16, 4, True), number(20, 4, True)])),
-      (starts_with(b"GIF8"), lambda: tf.stack([number(6, 2, False), number(8, 2, False)])),
+      (starts_with(b"\x89PNG"), lambda: tf.stack([number(16, 4, True), number(20, 4, True), one])),
+      (starts_with(b"GIF8"), gif),
       (starts_with(b"BM"), lambda: tf.stack([signed(number(18, 4, False)),
-                                            signed(number(22, 4, False))])),
+                                            signed(number(22, 4, False)), one])),
       (starts_with(b"\xff\xd8\xff"), jpeg),
-  ], default=lambda: zero, exclusive=True)
+  ], default=lambda: tf.stack([one - 1, one - 1, one]), exclusive=True)
 
 
 def _check_unit_interval(tensor, signature: str, name: str):
@@ -224,12 +282,16 @@ class _Signatures:
           "BMP image"])
       with tf.control_dependencies([check]):
         size = _header_pixels(contents)
-      # The data pipelines' budget, fixed into the graph at export.
-      limit = image_decoding.MAX_PIXELS
-      small = tf.debugging.Assert(size[0] * size[1] <= limit, [
-          f"transfer_bytes: input {name} holds an image over {limit} pixels; its header "
-          "says width x height =", size[0], size[1]])
-      with tf.control_dependencies([small]):
+      # The data pipelines' budget, fixed into the graph at export; every GIF frame counts.
+      limit, side = image_decoding.MAX_PIXELS, image_decoding.MAX_SIDE
+      inside = tf.debugging.Assert(size[2] >= 0, [
+          f"transfer_bytes: input {name} holds a GIF frame larger than its screen"])
+      small = tf.debugging.Assert(tf.logical_and(
+          size[0] * size[1] * tf.maximum(size[2], 1) <= limit,
+          tf.maximum(size[0], size[1]) <= side), [
+              f"transfer_bytes: input {name} holds an image over {limit} pixels or {side} "
+              "a side; its header says width x height x frames =", size[0], size[1], size[2]])
+      with tf.control_dependencies([inside, small]):
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
       image = alignment.center_crop_resize(image, self.image_size)
       return tf.clip_by_value(image / 127.5 - 1.0, -1.0, 1.0)

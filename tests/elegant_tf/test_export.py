@@ -248,6 +248,15 @@ def test_transfer_bytes_refuses_an_image_bomb_from_its_header(tmp_path):
                      match="input exemplar_bytes holds an image over 40000000 pixels"):
     add(image_bytes=tf.constant([_png(32, 32)]), exemplar_bytes=tf.constant([bomb]),
         attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
+  # GIFs whose 64 x 64 screen hides what TF decodes: one 8000 x 8000 frame (64 MP in
+  # 48 KB), or 11 screen-sized frames of 2000 x 2000 (44 MP).
+  gif = test_image_decoding.gif_of_zeros
+  for contents, message in [
+      (gif((64, 64), [(0, 0, 8000, 8000)]), "holds a GIF frame larger than its screen"),
+      (gif((2000, 2000), [(0, 0, 2000, 2000)] * 11), "holds an image over 40000000 pixels")]:
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image_bytes " + message):
+      add(image_bytes=tf.constant([contents]), exemplar_bytes=tf.constant([_png(32, 32)]),
+          attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP"])
@@ -261,6 +270,20 @@ def test_transfer_bytes_reads_every_formats_header(tmp_path, monkeypatch, fmt):
     add(image_bytes=tf.constant([_encoded(50, 30, fmt)]), **inputs)
   assert add(image_bytes=tf.constant([_encoded(30, 40, fmt)]), **inputs)[
       "edited_bytes"].shape == (1,)
+
+
+def test_the_graphs_header_check_refuses_what_the_pipelines_refuse(monkeypatch):
+  # The in-graph reader against the Python one over the hostile corpus (no export:
+  # the signature calls this function).
+  from pipelines import image_decoding
+  monkeypatch.setattr(image_decoding, "MAX_PIXELS", 4096)
+  header = saved_model._header_pixels  # Eagerly: the same ops, without tracing.
+  for name, contents in test_image_decoding._hostile_files().items():
+    if not contents.startswith((b"GIF8", b"\x89PNG", b"BM", b"\xff\xd8\xff")):
+      continue  # transfer_bytes refuses other formats by their magic number.
+    width, height, frames = (int(v) for v in header(tf.constant(contents)))
+    refused = frames < 0 or width * height * max(frames, 1) > 4096
+    assert refused == (image_decoding.header_refusal(contents) is not None), name
 
 
 def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_path):
