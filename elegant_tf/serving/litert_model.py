@@ -20,8 +20,12 @@ def load(path: str, num_threads: Optional[int] = None) -> transfer_model.Transfe
   from ai_edge_litert import interpreter as litert
   with open(path, "rb") as f:
     content = f.read()
-  metadata = layout.read_tflite_metadata(content)
-  interpreter = litert.Interpreter(model_content=content, num_threads=num_threads)
+  metadata = layout.read_tflite_metadata(content, path)
+  try:
+    interpreter = litert.Interpreter(model_content=content, num_threads=num_threads)
+  except ValueError as error:  # LiteRT's words for a flatbuffer it cannot build.
+    raise layout.ModelFileError(f"{path} is not a TFLite model LiteRT can run "
+                                "(truncated or corrupt)") from error
   runners = {key: interpreter.get_signature_runner(key)
              for key in interpreter.get_signature_list()}
   num_skips = len(metadata["skip_shapes"])
