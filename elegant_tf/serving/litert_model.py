@@ -13,6 +13,27 @@ from elegant_tf.serving import layout
 from elegant_tf.serving import transfer_model
 
 
+class MissingPrototypeError(ValueError):
+  """add_attribute asked for an attribute that has no prototype slab."""
+
+
+def check_prototypes(metadata: dict, attributes, strength) -> None:
+  """MissingPrototypeError when a weight asks for an attribute without a prototype.
+
+  The converted graph holds a zero slab for such an attribute, which would silently
+  "add" a blank one; the SavedModel's add_attribute refuses in the graph, the same words.
+  """
+  available = metadata.get("prototype_attributes")
+  if available is None:  # Written before the list was recorded: nothing to check against.
+    return
+  weights = np.asarray(attributes, np.float32) * np.asarray(strength, np.float32)
+  missing = [i for i, name in enumerate(metadata["attribute_names"]) if name not in available]
+  if missing and np.any(weights[..., missing] != 0):
+    names = ", ".join(metadata["attribute_names"][i] for i in missing)
+    raise MissingPrototypeError(f"add_attribute: no prototype for {names} (no usable training "
+                                "positive); its attributes or strength must be 0")
+
+
 def load(path: str, num_threads: Optional[int] = None) -> transfer_model.TransferModel:
   """TransferModel over a .tflite file's signature runners (batch 1, looped over batches)."""
   # Deferred on purpose: ai-edge-litert is an optional dependency (the `test` extra),
@@ -54,9 +75,10 @@ def load(path: str, num_threads: Optional[int] = None) -> transfer_model.Transfe
   add_attribute = None
   if "add_attribute" in runners:
     def add_attribute(image, attributes, strength=None):
+      strength = transfer_model.strength_or_ones(attributes, strength)
+      check_prototypes(metadata, attributes, strength)
       return per_example("add_attribute", {
-          "image": image, "attributes": attributes,
-          "strength": transfer_model.strength_or_ones(attributes, strength)})["edited"]
+          "image": image, "attributes": attributes, "strength": strength})["edited"]
 
   return transfer_model.TransferModel(
       tuple(metadata["attribute_names"]), int(metadata["image_size"]), transfer, path,

@@ -88,6 +88,23 @@ def test_metadata_travels_inside_the_file(converted):
         b"elegant_metadata", b"other_metadata__"))
 
 
+def test_add_attribute_refuses_an_attribute_without_prototype(converted, tmp_path):
+  # The converted graph has a zero slab there: it must refuse, as the SavedModel does.
+  content = open(converted["path"], "rb").read()
+  recorded = b'"prototype_attributes": ["Eyeglasses", "Bangs"]'
+  assert recorded in content
+  # Same length (JSON allows the trailing spaces), so the flatbuffer stays valid.
+  path = str(tmp_path / "no_bangs_prototype.tflite")
+  with open(path, "wb") as f:
+    f.write(content.replace(recorded, b'"prototype_attributes": ["Eyeglasses"]'.ljust(
+        len(recorded))))
+  model = model_loading.load(path)
+  image = _pairs(1)[0]
+  assert model.add_attribute(image, np.array([[1.0, 0.0]], np.float32)).shape == image.shape
+  with pytest.raises(ValueError, match="add_attribute: no prototype for Bangs"):
+    model.add_attribute(image, np.array([[1.0, 1.0]], np.float32))
+
+
 def test_cli_converts_verifies_and_rejects_bad_use(converted):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
   out = converted["tmp"] / "cli.tflite"
