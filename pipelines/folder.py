@@ -285,8 +285,7 @@ class FileSource(image_decoding.IndexedImageSource):
   def read_bytes(self, split, index):
     path = os.path.join(self.root, self._tables[split]["keys"][index])
     try:
-      with open(path, "rb") as handle:
-        return handle.read()
+      return image_decoding.read_image_file(path)  # Bounded: MAX_FILE_BYTES.
     except FileNotFoundError:
       return None
 

@@ -13,6 +13,7 @@ file and reason, so a long run never dies on one bad file.
 """
 
 import collections
+import os
 import struct
 import threading
 from typing import Optional, Sequence
@@ -40,6 +41,35 @@ MAX_PIXELS = 40_000_000
 MAX_SIDE = 65_535
 # A GIF frame reaching outside its logical screen: TF would allocate the frame's size.
 GIF_FRAME_OUTSIDE = "GIF frame larger than its screen"
+
+
+# Largest image file read at all: an uncompressed 40 MP RGB image (BMP, TIFF) is 120 MB.
+# Checked before reading, so a huge file (or /dev/zero, which has no size) is never
+# read whole into memory to find out.
+MAX_FILE_BYTES = 128 * 2 ** 20
+
+
+class FileTooLargeError(ValueError):
+  """An image file over MAX_FILE_BYTES, refused before it was read."""
+
+
+def file_too_large_reason() -> str:
+  """The skip reason of files over MAX_FILE_BYTES."""
+  return f"file too large (over {MAX_FILE_BYTES:,} bytes)"
+
+
+def read_image_file(path: str) -> bytes:
+  """The bytes of an image file; FileTooLargeError, naming `path` and the limit, when it
+  holds more than MAX_FILE_BYTES. The size is checked before reading, and the read
+  stops one byte past the limit (a pipe or device may report size 0)."""
+  limit = MAX_FILE_BYTES
+  with open(path, "rb") as handle:
+    size = os.fstat(handle.fileno()).st_size
+    contents = b"" if size > limit else handle.read(limit + 1)
+  if size > limit or len(contents) > limit:
+    raise FileTooLargeError(f"{path}: larger than {limit:,} bytes, the most an image file "
+                            "may hold")
+  return contents
 
 
 def too_large_reason() -> str:
@@ -463,6 +493,9 @@ class IndexedImageSource(face_source.FaceSource):
     key = table["keys"][index]
     try:
       contents = self.read_bytes(split, index)
+    except FileTooLargeError:
+      self.ledger.skip(file_too_large_reason(), key)
+      return np.zeros((1, 1, 3), np.uint8), False
     except Exception:  # A damaged record or unreadable file must not end a run.
       self.ledger.skip("unreadable file or record", key)
       return np.zeros((1, 1, 3), np.uint8), False

@@ -17,6 +17,7 @@ from elegant_tf import usage
 from elegant_tf.models import latent_swap
 from elegant_tf.serving import photo_edit
 from pipelines import atomic_files
+from pipelines import image_decoding
 from pipelines import image_grid
 
 MODES = ("swap", "linear", "matrix")
@@ -105,8 +106,9 @@ def read_photo(path: str) -> np.ndarray:
   """uint8 [H, W, 3] of an image file, upright as its EXIF orientation says; usage.UsageError
   naming the file when it cannot be used."""
   try:
-    with open(path, "rb") as f:
-      contents = f.read()
+    contents = image_decoding.read_image_file(path)
+  except image_decoding.FileTooLargeError as error:
+    raise usage.UsageError(f"cannot read image {error}") from error
   except OSError as error:
     raise usage.UsageError(f"cannot read image {path}: {error.strerror}") from error
   try:
