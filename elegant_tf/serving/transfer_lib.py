@@ -45,6 +45,14 @@ def attribute_indices(names: Sequence[str], model_names: Sequence[str]) -> list[
   return [list(model_names).index(name) for name in names]
 
 
+def check_list_entries(flag: str, values: Sequence[str]) -> None:
+  """usage.UsageError for an empty entry in a comma-separated flag (`--exemplars=a.png,`
+  would otherwise count as two exemplars)."""
+  if any(not value.strip() for value in values):
+    raise usage.UsageError(f"--{flag}={','.join(values)} has an empty entry; separate the "
+                           "names with single commas, with none at either end")
+
+
 def check_mode(mode: str, num_attributes: int, num_exemplars: int) -> None:
   if mode not in MODES:
     raise usage.UsageError(f"--mode={mode!r}; valid: {', '.join(MODES)}")
@@ -307,10 +315,15 @@ def write_files(contents: list, overwrite: bool = True) -> list[str]:
 
 
 def check_output_paths(paths: Sequence[str]) -> None:
-  """usage.UsageError when an output path names a directory."""
+  """usage.UsageError when an output path names a directory or cannot be written (a file
+  where a folder must be, a read-only folder); missing folders are created."""
   for path in paths:
     if os.path.isdir(path):
       raise usage.UsageError(f"--out={path} is a directory; give a .png or .jpg file name")
+    try:
+      atomic_files.check_writable(path)
+    except ValueError as error:
+      raise usage.UsageError(f"--out: {error}") from error
 
 
 def report_faces(path: str, found: int, chosen: int) -> None:

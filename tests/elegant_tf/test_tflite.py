@@ -120,3 +120,15 @@ def test_cli_converts_verifies_and_rejects_bad_use(converted):
       capture_output=True, text=True, timeout=300)
   assert bad.returncode == 2 and "neither a SavedModel" in bad.stderr
   assert not (converted["tmp"] / "x.tflite").exists()
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_converting(tmp_path):
+  from elegant_tf import tflite
+  from elegant_tf import usage
+  with pytest.raises(usage.UsageError, match="is a directory; give a .tflite file name"):
+    tflite.check_out(str(tmp_path))
+  (tmp_path / "a_file").write_text("in the way")
+  with pytest.raises(usage.UsageError, match="a_file is a file, not a folder"):
+    tflite.check_out(str(tmp_path / "a_file" / "model.tflite"))
+  tflite.check_out(str(tmp_path / "new" / "model.tflite"))
+

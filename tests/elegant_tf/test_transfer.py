@@ -404,3 +404,20 @@ def test_photo_flags_defaults_and_conflicts():
   with pytest.raises(usage.UsageError,
                      match="^--paste_back works with --mode=swap only, not --mode=linear$"):
     transfer_lib.check_paste_back(True, "linear")
+
+
+def test_empty_list_entries_are_refused():
+  # --exemplars=a.png, used to count as 2 exemplars.
+  with pytest.raises(usage.UsageError, match="--exemplars=a.png, has an empty entry"):
+    transfer_lib.check_list_entries("exemplars", ["a.png", ""])
+  transfer_lib.check_list_entries("exemplars", ["a.png", "b.png"])
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_the_work(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("in the way")
+  with pytest.raises(usage.UsageError, match=r"--out: cannot write .*a_file/grid.png: .*a_file "
+                     "is a file, not a folder"):
+    transfer_lib.check_output_paths([str(blocker / "grid.png")])
+  transfer_lib.check_output_paths([str(tmp_path / "new" / "grid.png")])  # Created later.
+
