@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines import atomic_files
 from pipelines import data_spec
 from pipelines import face_source
 from pipelines import image_decoding
@@ -32,7 +33,8 @@ def define_flags():
   """Define the CLI flags; only when run as a program, so importing never clashes."""
   flags.DEFINE_string("data", None, "Source to prepare: celeba:DIR, folder:DIR[,landmarks=auto] or tfds:celeb_a.")
   flags.DEFINE_integer("image_size", 256, "Side of the aligned square images, in pixels.")
-  flags.DEFINE_string("out", None, "Output directory (created; reused to resume).")
+  flags.DEFINE_string("out", None, "Output directory (reused to resume; "
+                      f"{atomic_files.MISSING_FOLDERS_HELP}).")
   flags.DEFINE_integer("examples_per_shard", 2000, "Images per TFRecord shard.")
   flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the stored aligned images.")
   flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory (for --data=tfds:celeb_a).")

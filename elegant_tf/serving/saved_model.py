@@ -28,7 +28,8 @@ Signatures (S = image size, n = number of attributes, images in [-1, 1]):
 Input shapes are declared with unknown rank on purpose: the graph checks every
 input itself and fails with a message that names the signature and the input
 (wrong shape, an empty batch, batch sizes that differ between inputs, NaN or
-infinite values, weights outside [0, 1], encoded images whose header declares
+infinite values, images outside the value range [-1, 1] (1e-3 of slack for a
+client's rounding), weights outside [0, 1], encoded images whose header declares
 more than pipelines.image_decoding.MAX_PIXELS pixels counting every GIF frame, or
 more than MAX_SIDE a side, or a GIF frame larger than its screen).
 A fixed-shape placeholder would leave that check to the client library (the TF
@@ -98,6 +99,21 @@ def _check_finite(tensor, signature: str, name: str):
   """Assert no NaN or inf: they would flow through the network into NaN images."""
   check = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(tensor)), [
       f"{signature}: input {name} holds NaN or infinite values"])
+  with tf.control_dependencies([check]):
+    return tf.identity(tensor)
+
+
+# Slack around the [-1, 1] value range for rounding in a client's own conversion.
+VALUE_RANGE_SLACK = 1e-3
+
+
+def _check_value_range(tensor, signature: str, name: str):
+  """Assert images lie in the value range [-1, 1]: 1e30 is finite, yet the network turns
+  it into inf and NaN, or into an image that is garbage without saying so."""
+  bound = 1.0 + VALUE_RANGE_SLACK
+  check = tf.debugging.Assert(tf.reduce_all(tf.abs(tensor) <= bound), [
+      f"{signature}: input {name} must lie in [-1, 1] (the model's value range); its "
+      "largest magnitude is", tf.reduce_max(tf.abs(tensor))])
   with tf.control_dependencies([check]):
     return tf.identity(tensor)
 
@@ -252,9 +268,10 @@ class _Signatures:
     self.skip_shapes = skip_shapes(generator, image_size)
 
   def _image(self, tensor, signature: str, name: str):
-    return _check_finite(
+    # The range check takes the finite check's output, so NaN is reported as NaN.
+    return _check_value_range(_check_finite(
         _check_shape(tensor, signature, name, [None, self.image_size, self.image_size, 3]),
-        signature, name)
+        signature, name), signature, name)
 
   def _transfer(self, signature, image, exemplar, attributes, strength, names=None):
     image_name, exemplar_name = names or ("image", "exemplar")

@@ -160,6 +160,13 @@ def test_bytes_variant_decodes_resizes_and_returns_png(trained):
     ("add_attribute", dict(image=tf.fill([1, 32, 32, 3], -np.inf)),
      "add_attribute: input image holds NaN or infinite"),
     ("encode", dict(image=tf.fill([1, 32, 32, 3], np.nan)), "encode: input image holds NaN"),
+    # Finite but outside the value range: 1e30 used to be accepted.
+    ("serving_default", dict(image=tf.fill([1, 32, 32, 3], 1e30)),
+     r"serving_default: input image must lie in \[-1, 1\]"),
+    ("serving_default", dict(exemplar=tf.fill([1, 32, 32, 3], -1.5)),
+     r"input exemplar must lie in \[-1, 1\]"),
+    ("add_attribute", dict(image=tf.fill([1, 32, 32, 3], 2.0)),
+     r"add_attribute: input image must lie in \[-1, 1\]"),
     # An empty batch would return empty outputs.
     ("serving_default", dict(image=tf.zeros([0, 32, 32, 3]), exemplar=tf.zeros([0, 32, 32, 3]),
                              attributes=tf.ones([0, 2]), strength=tf.ones([0, 2])),
