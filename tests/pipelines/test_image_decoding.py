@@ -271,3 +271,23 @@ def test_no_file_the_header_check_accepts_expands_past_the_budget(monkeypatch):
           "BMP stored top-down (negative height)", "JPEG SOF smaller than its scans",
           "WebP of 2 small animation frames"} <= set(
               accepted)
+
+
+def _tiled_tiff(width, height, tile):
+  """A little-endian grayscale TIFF header declaring width x height in tile x tile tiles
+  (libtiff allocates a whole tile, whatever the image's size); the pixel data is absent."""
+  entries = [(256, 3, 1, width), (257, 3, 1, height), (258, 3, 1, 8), (259, 3, 1, 8),
+             (262, 3, 1, 1), (277, 3, 1, 1), (322, 4, 1, tile), (323, 4, 1, tile),
+             (324, 4, 1, 0), (325, 4, 1, 0)]  # One tile, at offset 0, of 0 bytes.
+  ifd = struct.pack("<H", len(entries))
+  for tag, kind, count, value in entries:
+    ifd += struct.pack("<HHII", tag, kind, count, value)
+  return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0)
+
+
+def test_a_tiff_tile_counts_against_the_budget(monkeypatch):
+  monkeypatch.setattr(image_decoding, "MAX_PIXELS", 4096)
+  assert image_decoding.image_dimensions(_tiled_tiff(16, 16, 128)) == (16, 16)
+  assert (image_decoding.header_refusal(_tiled_tiff(16, 16, 128))
+          == image_decoding.too_large_reason())
+  assert image_decoding.header_refusal(_tiled_tiff(16, 16, 32)) is None
