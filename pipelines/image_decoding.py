@@ -41,6 +41,14 @@ MAX_PIXELS = 40_000_000
 MAX_SIDE = 65_535
 # A GIF frame reaching outside its logical screen: TF would allocate the frame's size.
 GIF_FRAME_OUTSIDE = "GIF frame larger than its screen"
+# Blocks (frames and extensions) a GIF may have: the serving graph walks them one loop
+# step each (about 1 ms). A frame needs about two, and 2,048 frames of even 150 x 130
+# are past MAX_PIXELS.
+MAX_GIF_BLOCKS = 4096
+
+
+def gif_too_many_blocks_reason() -> str:
+  return f"GIF of more than {MAX_GIF_BLOCKS:,} blocks"
 
 
 # Largest image file read at all: an uncompressed 40 MP RGB image (BMP, TIFF) is 120 MB.
@@ -167,7 +175,8 @@ def _color_table_size(packed: int) -> int:
 
 
 def gif_layout(contents: bytes) -> Optional[tuple]:
-  """((screen width, screen height), [(left, top, width, height) of every frame]).
+  """((screen width, screen height), [(left, top, width, height) of every frame],
+  blocks walked); the walk stops past MAX_GIF_BLOCKS blocks.
 
   TF's GIF decoder (giflib's DGifSlurp) expands every frame at the frame's own
   declared size, and its output is the largest frame's width x height, whatever
@@ -181,22 +190,24 @@ def gif_layout(contents: bytes) -> Optional[tuple]:
     return None
   screen = struct.unpack_from("<HH", contents, 6)
   position = 13 + _color_table_size(contents[10])
-  frames = []
-  while position < len(contents):
+  frames, blocks = [], 0
+  while position < len(contents) and blocks <= MAX_GIF_BLOCKS:
     block = contents[position]
     if block == 0x2C and position + 10 <= len(contents):
       left, top, width, height, packed = struct.unpack_from("<HHHHB", contents, position + 1)
       frames.append((left, top, width, height))
       # Descriptor, local colour table, then the LZW minimum code size byte.
       position += 10 + _color_table_size(packed) + 1
+      blocks += 1
     elif block == 0x21:
       position += 2  # Introducer and label.
+      blocks += 1
     else:  # The trailer (0x3B), or a byte giflib refuses.
       break
     while position < len(contents) and contents[position]:
       position += 1 + contents[position]
     position += 1
-  return screen, frames
+  return screen, frames, blocks
 
 
 def image_dimensions(contents: bytes, kind: Optional[str] = None) -> Optional[tuple]:
@@ -249,14 +260,16 @@ def _over_budget(width: int, height: int, frames: int = 1) -> bool:
 
 
 def header_refusal(contents: bytes, kind: Optional[str] = None) -> Optional[str]:
-  """Why the header alone refuses `contents` (too_large_reason() or GIF_FRAME_OUTSIDE),
-  or None. Read before any decoder allocates: every frame a decoder expands counts."""
+  """Why the header alone refuses `contents` (too_large_reason(), GIF_FRAME_OUTSIDE or
+  gif_too_many_blocks_reason()), or None. Read before any decoder allocates: every frame a decoder expands counts."""
   kind = kind or _sniff(contents)
   if kind == "gif":
     layout = gif_layout(contents)
     if layout is None:
       return None  # Too short to be a GIF: the decoder refuses it.
-    (screen_width, screen_height), frames = layout
+    (screen_width, screen_height), frames, blocks = layout
+    if blocks > MAX_GIF_BLOCKS:
+      return gif_too_many_blocks_reason()
     if any(left + width > screen_width or top + height > screen_height
            for left, top, width, height in frames):
       return GIF_FRAME_OUTSIDE

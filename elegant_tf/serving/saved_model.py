@@ -132,59 +132,75 @@ def _check_same_batch(signature: str, named_tensors: dict) -> list:
 
 
 def _gif_frames_in_graph(contents):
-  """(number of frames, all inside the logical screen) of a GIF, in the graph.
+  """(number of frames, all inside the logical screen, more blocks than
+  image_decoding.MAX_GIF_BLOCKS) of a GIF, in the graph.
 
   TF's GIF decoder expands every frame at the frame's own declared size (see
-  image_decoding.gif_layout): the blocks are walked as giflib walks them, one
-  block header or data sub-block per loop step, so the steps are bounded by the
-  input's length.
+  image_decoding.gif_layout, which this mirrors). Walking the data sub-blocks one
+  loop step each would let a request of one-byte sub-blocks take minutes (about
+  1 ms a step), so the end of every run of sub-blocks is found for all positions
+  at once by pointer doubling (log2 of the longest run gathers over the input),
+  and the loop steps over whole blocks only, at most MAX_GIF_BLOCKS of them.
   """
-  byte = tf.cast(tf.io.decode_raw(tf.strings.join([contents, b"\0" * 16]), tf.uint8), tf.int32)
+  padding = 16
+  byte = tf.cast(tf.io.decode_raw(tf.strings.join([contents, b"\0" * padding]), tf.uint8),
+                 tf.int32)
   length = tf.strings.length(contents)
+  last = length + padding - 1  # A zero byte: the end of everything past the input.
   screen_width = byte[6] + 256 * byte[7]
   screen_height = byte[8] + 256 * byte[9]
+
+  # jump[p]: from a sub-block's length byte at p to the next one; a zero length byte
+  # (the end of the run) stays put. Doubled until nothing moves: run_end[p].
+  positions = tf.range(length + padding)
+  jump = tf.where(tf.equal(byte, 0), positions, tf.minimum(positions + 1 + byte, last))
+  run_end = tf.while_loop(
+      lambda jump, moved: moved,
+      lambda jump, moved: (tf.gather(jump, jump),
+                           tf.reduce_any(tf.not_equal(tf.gather(jump, jump), jump))),
+      (jump, tf.constant(True)))[0]
 
   def color_table(packed):
     return tf.where(packed >= 128, 3 * tf.bitwise.left_shift(2, packed % 8), 0)
 
-  def step(position, in_sub_blocks, done, frames, inside):
-    block = byte[position]
-    # A data sub-block: its length byte, then that many bytes; 0 ends the run.
-    sub_block_end = position + 1 + block
+  def after_sub_blocks(start):
+    return run_end[tf.minimum(start, last)] + 1
+
+  def step(position, blocks, done, frames, inside):
+    header = tf.gather(byte, tf.minimum(position + tf.range(10), last))
+    block = header[0]
     is_image = tf.logical_and(tf.equal(block, 0x2C), position + 10 <= length)
-    left = byte[position + 1] + 256 * byte[position + 2]
-    top = byte[position + 3] + 256 * byte[position + 4]
-    width = byte[position + 5] + 256 * byte[position + 6]
-    height = byte[position + 7] + 256 * byte[position + 8]
-    after_image = position + 10 + color_table(byte[position + 9]) + 1
     is_extension = tf.equal(block, 0x21)
-    new_position = tf.where(in_sub_blocks, sub_block_end,
-                            tf.where(is_image, after_image, position + 2))
-    new_in_sub_blocks = tf.where(in_sub_blocks, block > 0,
-                                 tf.logical_or(is_image, is_extension))
-    # Anything else at a block start (the trailer 0x3B) ends the walk, as in giflib.
-    ends = tf.logical_and(tf.logical_not(in_sub_blocks),
-                          tf.logical_not(tf.logical_or(is_image, is_extension)))
-    counted = tf.logical_and(tf.logical_not(in_sub_blocks), is_image)
+    left, top = header[1] + 256 * header[2], header[3] + 256 * header[4]
+    width, height = header[5] + 256 * header[6], header[7] + 256 * header[8]
+    # An image: descriptor, local colour table, LZW code size, then sub-blocks; an
+    # extension: introducer, label, then sub-blocks. Anything else (the trailer 0x3B)
+    # ends the walk, as in giflib.
+    next_position = tf.where(is_image,
+                             after_sub_blocks(position + 10 + color_table(header[9]) + 1),
+                             after_sub_blocks(position + 2))
     fits = tf.logical_and(left + width <= screen_width, top + height <= screen_height)
-    return (new_position, new_in_sub_blocks, tf.logical_or(done, ends),
-            frames + tf.cast(counted, tf.int64),
-            tf.logical_and(inside, tf.logical_or(tf.logical_not(counted), fits)))
+    return (next_position, blocks + tf.cast(tf.logical_or(is_image, is_extension), tf.int32),
+            tf.logical_not(tf.logical_or(is_image, is_extension)),
+            frames + tf.cast(is_image, tf.int64),
+            tf.logical_and(inside, tf.logical_or(tf.logical_not(is_image), fits)))
 
   start = 13 + color_table(byte[10])
-  _, _, _, frames, inside = tf.while_loop(
-      lambda position, in_sub_blocks, done, frames, inside: tf.logical_and(
-          position < length, tf.logical_not(done)),
-      step, (start, tf.constant(False), tf.constant(False), tf.constant(0, tf.int64),
+  limit = image_decoding.MAX_GIF_BLOCKS
+  _, blocks, done, frames, inside = tf.while_loop(
+      lambda position, blocks, done, frames, inside: tf.logical_and(
+          tf.logical_and(position < length, tf.logical_not(done)), blocks <= limit),
+      step, (start, tf.constant(0), tf.constant(False), tf.constant(0, tf.int64),
              tf.constant(True)))
-  return frames, inside
+  return frames, inside, blocks > limit
 
 
 def _header_pixels(contents):
   """int64 (width, height, frames) that decoding a PNG, JPEG, GIF or BMP expands, from its
   header, in the graph; (0, 0, 1) for anything else. Read before decoding, so an image
-  bomb is refused unexpanded. A GIF frame outside the logical screen counts as
-  frames = -1 (refused: TF would allocate the frame's own size)."""
+  bomb is refused unexpanded. A GIF frame outside the logical screen gives frames = -1
+  (refused: TF would allocate the frame's own size), more than MAX_GIF_BLOCKS blocks
+  frames = -2."""
   # 32 header bytes, zero-padded so a short input still gives 32 values.
   head = tf.strings.substr(tf.strings.join([tf.strings.substr(contents, 0, 32),
                                             tf.constant(b"\0" * 32)]), 0, 32)
@@ -210,9 +226,9 @@ def _header_pixels(contents):
     return tf.stack([shape[1], shape[0], one])
 
   def gif():
-    frames, inside = _gif_frames_in_graph(contents)
+    frames, inside, too_many_blocks = _gif_frames_in_graph(contents)
     return tf.stack([number(6, 2, False), number(8, 2, False),
-                     tf.where(inside, frames, -one)])
+                     tf.where(too_many_blocks, -2 * one, tf.where(inside, frames, -one))])
 
   return tf.case([
       (starts_with(b"\x89PNG"), lambda: tf.stack([number(16, 4, True), number(20, 4, True), one])),
@@ -301,14 +317,17 @@ class _Signatures:
         size = _header_pixels(contents)
       # The data pipelines' budget, fixed into the graph at export; every GIF frame counts.
       limit, side = image_decoding.MAX_PIXELS, image_decoding.MAX_SIDE
-      inside = tf.debugging.Assert(size[2] >= 0, [
+      inside = tf.debugging.Assert(tf.not_equal(size[2], -1), [
           f"transfer_bytes: input {name} holds a GIF frame larger than its screen"])
+      blocks = tf.debugging.Assert(tf.not_equal(size[2], -2), [
+          f"transfer_bytes: input {name} holds a GIF of more than "
+          f"{image_decoding.MAX_GIF_BLOCKS} blocks"])
       small = tf.debugging.Assert(tf.logical_and(
           size[0] * size[1] * tf.maximum(size[2], 1) <= limit,
           tf.maximum(size[0], size[1]) <= side), [
               f"transfer_bytes: input {name} holds an image over {limit} pixels or {side} "
               "a side; its header says width x height x frames =", size[0], size[1], size[2]])
-      with tf.control_dependencies([inside, small]):
+      with tf.control_dependencies([inside, blocks, small]):
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
       image = alignment.center_crop_resize(image, self.image_size)
       return tf.clip_by_value(image / 127.5 - 1.0, -1.0, 1.0)

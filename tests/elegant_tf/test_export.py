@@ -284,8 +284,13 @@ def test_the_graphs_header_check_refuses_what_the_pipelines_refuse(monkeypatch):
   # the signature calls this function).
   from pipelines import image_decoding
   monkeypatch.setattr(image_decoding, "MAX_PIXELS", 4096)
+  monkeypatch.setattr(image_decoding, "MAX_GIF_BLOCKS", 8)
   header = saved_model._header_pixels  # Eagerly: the same ops, without tracing.
-  for name, contents in test_image_decoding._hostile_files().items():
+  at_limit, over = test_image_decoding.many_block_gifs()
+  files = {**test_image_decoding._hostile_files(), "GIF of 8 blocks": at_limit,
+           "GIF of 9 blocks": over,
+           "GIF of one-byte sub-blocks": test_image_decoding.gif_of_one_byte_sub_blocks(1000)}
+  for name, contents in files.items():
     if not contents.startswith((b"GIF8", b"\x89PNG", b"BM", b"\xff\xd8\xff")):
       continue  # transfer_bytes refuses other formats by their magic number.
     width, height, frames = (int(v) for v in header(tf.constant(contents)))

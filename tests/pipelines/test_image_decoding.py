@@ -238,6 +238,28 @@ def _hostile_files():
   }
 
 
+def gif_of_one_byte_sub_blocks(count):
+  """A 64 x 64 GIF whose one frame's data is `count` one-byte sub-blocks: the most steps a
+  block walker can be made to take per byte."""
+  return (b"GIF89a" + struct.pack("<HHBBB", 64, 64, 0, 0, 0) + b"\x2c"
+          + struct.pack("<HHHHB", 0, 0, 64, 64, 0) + b"\x02" + b"\x01\x00" * count + b"\x00\x3b")
+
+
+def many_block_gifs():
+  """(GIF of 8 blocks, GIF of 9 blocks): a frame after comment extensions."""
+  comments = [(0xFE, b"a comment")] * 7
+  return (gif_of_zeros((16, 16), [(0, 0, 16, 16)], extensions=comments),
+          gif_of_zeros((16, 16), [(0, 0, 16, 16)], extensions=comments + [(0xFE, b"one more")]))
+
+
+def test_a_gif_of_more_blocks_than_the_limit_is_refused(monkeypatch):
+  monkeypatch.setattr(image_decoding, "MAX_GIF_BLOCKS", 8)
+  at_limit, over = many_block_gifs()
+  assert image_decoding.header_refusal(at_limit) is None
+  assert image_decoding.decode_to_rgb(over)[1] == "GIF of more than 8 blocks"
+  assert image_decoding.gif_layout(gif_of_one_byte_sub_blocks(1000))[1:] == ([(0, 0, 64, 64)], 1)
+
+
 def _pixels_expanded(contents, monkeypatch):
   """Pixels the decoders produce with no budget at all: every frame of a GIF (giflib
   expands them all, whichever one is returned), else decode_to_rgb's image."""
