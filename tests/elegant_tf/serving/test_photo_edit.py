@@ -155,3 +155,12 @@ def test_decode_photo_turns_a_sideways_phone_photo_upright_and_names_bad_files()
   assert photo[:, -8:].mean() > 240 and photo[:, :-10].mean() < 15  # Band now on the right.
   with pytest.raises(ValueError, match="^cannot read image junk.png: "):
     photo_edit.decode_photo(b"\x89PNG no image here", "junk.png")
+
+
+def test_decode_photo_refuses_a_gif_bomb_from_its_frames():
+  # The web page's path: a 64 x 64 screen around an 8000 x 8000 frame (64 MP in 44 KB).
+  from tests.pipelines import test_image_decoding
+  bomb = test_image_decoding.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)])
+  with pytest.raises(ValueError, match="cannot read image upload.gif: GIF frame larger than "
+                     "its screen"):
+    photo_edit.decode_photo(bomb, "upload.gif")
