@@ -13,6 +13,7 @@ from absl import flags
 
 from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib
+from pipelines import atomic_files
 from pipelines import data_spec
 
 
@@ -36,7 +37,8 @@ def define_flags() -> None:
   flags.DEFINE_integer("test_examples", 2000, "Examples of the test split to score.")
   flags.DEFINE_integer("seed", 0, "Seed of weights and data order.")
   flags.DEFINE_string("tfds_data_dir", None, "data_dir for --data=tfds:celeb_a.")
-  flags.DEFINE_string("out", None, "Directory to write classifier.keras and classifier.json.")
+  flags.DEFINE_string("out", None, "Directory to write classifier.keras and classifier.json "
+                      f"({atomic_files.MISSING_FOLDERS_HELP}).")
 
 
 def main(argv):

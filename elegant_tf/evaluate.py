@@ -44,6 +44,7 @@ from elegant_tf import usage
 from elegant_tf.evaluation import evaluate_lib
 from elegant_tf.models import precision
 from elegant_tf.serving import model_loading
+from pipelines import atomic_files
 from pipelines import data_spec
 
 
@@ -75,7 +76,7 @@ def define_flags() -> None:
   flags.DEFINE_integer("seed", 0, "Seed of the synthetic faces (must match training's).")
   flags.DEFINE_string("tfds_data_dir", None, "data_dir for --data=tfds:celeb_a.")
   flags.DEFINE_string("out", None, "Directory for results.md, results.csv, results.json and "
-                      "figures/.")
+                      f"figures/ ({atomic_files.MISSING_FOLDERS_HELP}).")
   flags.DEFINE_bool("overwrite", False, "Write into an --out that is not empty, replacing "
                     "earlier results; without it that is an error.")
 

@@ -17,6 +17,8 @@ from elegant_tf.serving import export_lib
 from elegant_tf.serving import layout
 from elegant_tf.serving import prototypes
 from elegant_tf.training import train_config
+from pipelines import atomic_files
+
 
 def define_flags() -> None:
   """Defined when the command runs: importing defines no flags."""
@@ -25,7 +27,8 @@ def define_flags() -> None:
                       "checkpoint is exported.")
   flags.DEFINE_string("export_dir", None,
                       "Model folder, e.g. saved_models/elegant_demo. The SavedModel goes to "
-                      "<export_dir>/<version>/, the layout TF Serving loads.")
+                      "<export_dir>/<version>/, the layout TF Serving loads "
+                      f"({atomic_files.MISSING_FOLDERS_HELP}).")
   flags.DEFINE_integer("version", None,
                        "Version folder number (positive). Default: one above the highest "
                        "existing version. An existing version is never overwritten.")

@@ -7,6 +7,8 @@ The conversion and the check are in serving/tflite_convert.py; the file is read
 back with serving/litert_model.py.
 """
 
+import os
+
 import numpy as np
 from absl import flags
 
@@ -21,7 +23,8 @@ def define_flags() -> None:
   flags.DEFINE_string("saved_model", None,
                       "Exported SavedModel: a model folder (newest version is used) or one "
                       "version folder, e.g. saved_models/elegant_demo or .../elegant_demo/3.")
-  flags.DEFINE_string("out", None, "Output .tflite file (written atomically).")
+  flags.DEFINE_string("out", None, "Output .tflite file (written atomically; "
+                      f"{atomic_files.MISSING_FOLDERS_HELP}).")
   flags.DEFINE_enum("quantize", "none", list(tflite_convert.QUANTIZATIONS),
                     "none: float32 (matches the SavedModel to ~1e-4); float16: half-size "
                     "weights; dynamic: int8 weights, float activations; int8: int8 weights and "
@@ -40,8 +43,19 @@ def define_flags() -> None:
 FLAGS = flags.FLAGS
 
 
+def check_out(path: str) -> None:
+  """usage.UsageError for an --out that could not be written, before the (slow) conversion."""
+  if os.path.isdir(path):
+    raise usage.UsageError(f"--out={path} is a directory; give a .tflite file name")
+  try:
+    atomic_files.check_writable(path)
+  except ValueError as error:
+    raise usage.UsageError(f"--out: {error}") from error
+
+
 def main(argv):
   usage.check_no_arguments(argv)
+  check_out(FLAGS.out)
   try:
     version_dir = layout.newest_version_dir(FLAGS.saved_model)
     metadata = layout.read_metadata(version_dir)
@@ -52,7 +66,10 @@ def main(argv):
                                      FLAGS.calibration_samples)
   except (FileNotFoundError, ValueError) as error:
     raise usage.UsageError(str(error)) from error
-  atomic_files.write_atomically(FLAGS.out, content)
+  try:
+    atomic_files.write_atomically(FLAGS.out, content)
+  except OSError as error:  # A full disk: the old file is left as it was.
+    raise usage.UsageError(f"cannot write {FLAGS.out}: {error.strerror or error}") from error
   print(f"wrote {FLAGS.out} ({len(content) / 1024:.1f} KiB, quantize={FLAGS.quantize}) "
         f"from {version_dir}")
   if FLAGS.verify_pairs:

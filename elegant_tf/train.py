@@ -21,6 +21,7 @@ from elegant_tf.models import precision
 from elegant_tf.serving import export_lib
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
+from pipelines import atomic_files
 from pipelines import data_spec
 
 _DEFAULTS = train_config.TrainConfig()
@@ -53,7 +54,8 @@ def define_flags() -> None:
                        "attributes taking turns (paper: 200k rounds x number of attributes).")
   flags.DEFINE_string("run_dir", _DEFAULTS.run_dir,
                       "Run directory: resolved flags, checkpoints, TensorBoard logs, sample grids. "
-                      "An existing run resumes from its last checkpoint.")
+                      "An existing run resumes from its last checkpoint; "
+                      f"{atomic_files.MISSING_FOLDERS_HELP}.")
   flags.DEFINE_string("export_dir", _DEFAULTS.export_dir,
                       "Model folder for the SavedModel exported at the end; numeric version "
                       "folders are created inside (TF Serving layout). Empty: no export.")

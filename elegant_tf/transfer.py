@@ -41,6 +41,7 @@ from absl import flags
 from elegant_tf import usage
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import transfer_lib
+from pipelines import atomic_files
 
 
 def define_flags() -> None:
@@ -81,7 +82,7 @@ def define_flags() -> None:
                     "instead of the grid; with --each also <out>_exemplar_edited, the "
                     "exemplar's photo.")
   flags.DEFINE_string("out", None, "Output image (.png or .jpg): the grid, or the edited "
-                      "photo with --paste_back.")
+                      f"photo with --paste_back ({atomic_files.MISSING_FOLDERS_HELP}).")
   flags.DEFINE_bool("each", False, "Also write every image of the grid as <out>_<name> "
                     "(same extension as --out).")
   flags.DEFINE_bool("overwrite", False, "Replace --out (and the --each images) if they exist; "
@@ -95,6 +96,8 @@ def main(argv):
   usage.check_no_arguments(argv)
   if not flag_values.out.lower().endswith(transfer_lib.OUTPUT_EXTENSIONS):
     raise usage.UsageError(f"--out={flag_values.out} must end in .png or .jpg")
+  transfer_lib.check_list_entries("exemplars", flag_values.exemplars)
+  transfer_lib.check_list_entries("attributes", flag_values.attributes)
   transfer_lib.check_output_paths([flag_values.out])  # Before the slow part.
   transfer_lib.check_not_overwriting([flag_values.out], flag_values.overwrite)
   transfer_lib.check_mode(flag_values.mode, len(flag_values.attributes),

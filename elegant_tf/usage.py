@@ -7,6 +7,7 @@ raised anywhere below it into `<command>: <message>` and exit status 2, so
 every command fails the same way and scripts can tell bad use (2) from a crash (1).
 """
 
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -33,8 +34,45 @@ def check_no_arguments(argv: Sequence[str]) -> None:
     raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
 
+def _flagfile_names(args: Sequence[str]) -> list:
+  """The file names of the --flagfile directives among `args`, in order."""
+  names = []
+  for k, arg in enumerate(args):
+    if arg == "--":  # absl reads no flags after it.
+      break
+    if arg.startswith(("--flagfile=", "-flagfile=")):
+      names.append(arg.split("=", 1)[1])
+    elif arg in ("--flagfile", "-flagfile") and k + 1 < len(args):
+      names.append(args[k + 1])
+  return names
+
+
+def check_flagfiles(args: Sequence[str], including: tuple = ()) -> None:
+  """UsageError for a --flagfile that cannot be read or that includes itself, directly
+  or through others. absl only warns "Ignoring flagfile" for the second and goes on
+  without that file's flags: a training run would start with the defaults."""
+  for name in _flagfile_names(args):
+    path = os.path.realpath(os.path.expanduser(name))
+    if path in including:
+      chain = " -> ".join(list(including[including.index(path):]) + [path])
+      raise UsageError(f"--flagfile={name} includes itself ({chain})")
+    try:
+      with open(path, encoding="utf-8") as f:
+        lines = [line.strip() for line in f]
+    except (OSError, UnicodeDecodeError) as error:
+      reason = getattr(error, "strerror", None) or "not a UTF-8 text file"
+      raise UsageError(f"--flagfile={name}: cannot read it ({reason})") from error
+    check_flagfiles([line for line in lines if line and not line.startswith("#")],
+                    including + (path,))
+
+
 def run(command: str, main: Callable, argv: Optional[list] = None) -> None:
-  """absl's app.run(main), with a UsageError from `main` reported by `fail`."""
+  """absl's app.run(main), with a UsageError from `main`, or from the --flagfiles
+  (check_flagfiles, before absl reads them), reported by `fail`."""
+  try:
+    check_flagfiles((sys.argv if argv is None else argv)[1:])
+  except UsageError as error:
+    fail(command, error)
 
   def guarded(args):
     try:

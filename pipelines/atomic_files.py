@@ -19,6 +19,25 @@ from PIL import Image
 TEMPORARY_PREFIX = ".incomplete-"
 
 
+# The one rule of every command's output flags (--out, --sheet, ...): missing folders
+# are created, as by `mkdir -p`; say so in the flag's help.
+MISSING_FOLDERS_HELP = "missing folders are created"
+
+
+def check_writable(path: str) -> None:
+  """ValueError, naming `path`, when a file could not be written there: a file stands
+  where a folder must be, or the nearest existing folder is not writable. Checked
+  before a command's slow part, so nothing is computed to be thrown away. Missing
+  folders are fine: atomic_path creates them."""
+  folder = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(folder):
+    folder = os.path.dirname(folder)
+  if not os.path.isdir(folder):
+    raise ValueError(f"cannot write {path}: {folder} is a file, not a folder")
+  if not os.access(folder, os.W_OK | os.X_OK):
+    raise ValueError(f"cannot write {path}: folder {folder} is not writable")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str):
   """Yield a temporary path next to `path`; when the block succeeds, the file written

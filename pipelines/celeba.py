@@ -101,8 +101,10 @@ def open_source(argument: str, image_size: int, deterministic: bool = True,
   split_of = read_partition(os.path.join(root, "list_eval_partition.txt"), ledger)
   landmarks = read_landmarks(os.path.join(root, landmark_file), ledger)
   image_root = os.path.join(root, images)
-  present = folder.scan_images(image_root)
-  usable = folder.check_listed_files(list(labels), present, ledger, mentioned)
+  # Links leading outside the image folder, and loops, are skipped and counted as in folder:.
+  present = folder.scan_images(image_root, ledger)
+  usable = folder.check_listed_files(list(labels), present, ledger, mentioned,
+                                     folder.scanned_out(ledger))
   tables = folder.build_tables(usable, labels, landmarks, split_of, ledger)
   source = folder.FileSource(image_root, names, image_size, tables, ledger, deterministic)
   source.layout = images

@@ -91,6 +91,15 @@ def scan_images(root: str, ledger: Optional[image_decoding.SkipLedger] = None) -
   return found
 
 
+# The reasons scan_images skips a name for.
+SCAN_REASONS = ("outside the data folder", "symlink loop")
+
+
+def scanned_out(ledger: image_decoding.SkipLedger) -> frozenset:
+  """The names scan_images skipped (check_listed_files' `scanned_out`)."""
+  return frozenset(key for reason in SCAN_REASONS for key in ledger.skipped_keys(reason))
+
+
 def hash_split(filename: str) -> str:
   """Deterministic split of a filename: 80% train, 10% val, 10% test."""
   bucket = int(hashlib.md5(filename.encode("utf-8")).hexdigest()[:8], 16) % 10
@@ -276,8 +285,7 @@ class FileSource(image_decoding.IndexedImageSource):
   def read_bytes(self, split, index):
     path = os.path.join(self.root, self._tables[split]["keys"][index])
     try:
-      with open(path, "rb") as handle:
-        return handle.read()
+      return image_decoding.read_image_file(path)  # Bounded: MAX_FILE_BYTES.
     except FileNotFoundError:
       return None
 
@@ -329,9 +337,7 @@ def open_source(argument: str, image_size: int, deterministic: bool = True,
   landmarks = (read_csv_landmarks(landmarks_path, ledger)
                if os.path.isfile(landmarks_path) else None)
   present = scan_images(root, ledger)
-  scanned_out = frozenset(key for reason in ("outside the data folder", "symlink loop")
-                          for key in ledger.skipped_keys(reason))
-  usable = check_listed_files(list(labels), present, ledger, mentioned, scanned_out)
+  usable = check_listed_files(list(labels), present, ledger, mentioned, scanned_out(ledger))
   if landmarks is None and options.get("landmarks") == "auto":
     landmarks = detect_landmarks(root, sorted(usable), ledger, face_detector, progress)
     write_csv_landmarks(landmarks_path, landmarks)

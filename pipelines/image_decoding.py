@@ -13,6 +13,7 @@ file and reason, so a long run never dies on one bad file.
 """
 
 import collections
+import os
 import struct
 import threading
 from typing import Optional, Sequence
@@ -35,11 +36,53 @@ MIN_SCALE_FRACTION = 0.25
 # can declare gigapixels (an image bomb), and decoding, converting and aligning
 # one RGB image takes about 20 bytes per pixel. 40 MP is twice a 24 MP camera's.
 MAX_PIXELS = 40_000_000
+# Longest side: the largest JPEG and GIF can declare. Pixels alone would let a
+# 40,000,000 x 1 strip through, which libpng refuses as if the file were corrupt.
+MAX_SIDE = 65_535
+# A GIF frame reaching outside its logical screen: TF would allocate the frame's size.
+GIF_FRAME_OUTSIDE = "GIF frame larger than its screen"
+# Blocks (frames and extensions) a GIF may have: the serving graph walks them one loop
+# step each (about 1 ms). A frame needs about two, and 2,048 frames of even 150 x 130
+# are past MAX_PIXELS.
+MAX_GIF_BLOCKS = 4096
+
+
+def gif_too_many_blocks_reason() -> str:
+  return f"GIF of more than {MAX_GIF_BLOCKS:,} blocks"
+
+
+# Largest image file read at all: an uncompressed 40 MP RGB image (BMP, TIFF) is 120 MB.
+# Checked before reading, so a huge file (or /dev/zero, which has no size) is never
+# read whole into memory to find out.
+MAX_FILE_BYTES = 128 * 2 ** 20
+
+
+class FileTooLargeError(ValueError):
+  """An image file over MAX_FILE_BYTES, refused before it was read."""
+
+
+def file_too_large_reason() -> str:
+  """The skip reason of files over MAX_FILE_BYTES."""
+  return f"file too large (over {MAX_FILE_BYTES:,} bytes)"
+
+
+def read_image_file(path: str) -> bytes:
+  """The bytes of an image file; FileTooLargeError, naming `path` and the limit, when it
+  holds more than MAX_FILE_BYTES. The size is checked before reading, and the read
+  stops one byte past the limit (a pipe or device may report size 0)."""
+  limit = MAX_FILE_BYTES
+  with open(path, "rb") as handle:
+    size = os.fstat(handle.fileno()).st_size
+    contents = b"" if size > limit else handle.read(limit + 1)
+  if size > limit or len(contents) > limit:
+    raise FileTooLargeError(f"{path}: larger than {limit:,} bytes, the most an image file "
+                            "may hold")
+  return contents
 
 
 def too_large_reason() -> str:
-  """The skip reason of images over MAX_PIXELS (one reason, so the ledger counts them)."""
-  return f"too large (over {MAX_PIXELS:,} pixels)"
+  """The skip reason of images over the budget (one reason, so the ledger counts them)."""
+  return f"too large (over {MAX_PIXELS:,} pixels or {MAX_SIDE:,} a side)"
 
 
 class SkipLedger:
@@ -96,6 +139,22 @@ def _sniff(contents: bytes) -> str:
   return "unknown"
 
 
+def _webp_chunks(contents: bytes):
+  """(fourcc, offset of the payload, payload size) of each RIFF chunk after the WebP tag."""
+  position = 12
+  while position + 8 <= len(contents):
+    size = int.from_bytes(contents[position + 4:position + 8], "little")
+    yield contents[position:position + 4], position + 8, size
+    position += 8 + size + (size & 1)  # Chunks are padded to an even size.
+
+
+def _webp_is_animated(contents: bytes) -> bool:
+  """True for an animated WebP: VP8X's animation flag, or any ANMF frame chunk."""
+  if contents[12:16] == b"VP8X" and len(contents) > 20 and contents[20] & 0x02:
+    return True
+  return any(fourcc == b"ANMF" for fourcc, _, _ in _webp_chunks(contents))
+
+
 def _webp_dimensions(contents: bytes) -> Optional[tuple]:
   chunk = contents[12:16]
   if chunk == b"VP8X" and len(contents) >= 30:
@@ -110,14 +169,59 @@ def _webp_dimensions(contents: bytes) -> Optional[tuple]:
   return None
 
 
+def _color_table_size(packed: int) -> int:
+  """Bytes of a GIF colour table announced by a packed-fields byte (0 when absent)."""
+  return 3 << ((packed & 0x07) + 1) if packed & 0x80 else 0
+
+
+def gif_layout(contents: bytes) -> Optional[tuple]:
+  """((screen width, screen height), [(left, top, width, height) of every frame],
+  blocks walked); the walk stops past MAX_GIF_BLOCKS blocks.
+
+  TF's GIF decoder (giflib's DGifSlurp) expands every frame at the frame's own
+  declared size, and its output is the largest frame's width x height, whatever
+  the logical screen says: a 64 x 64 screen can hold a 30000 x 30000 frame. The
+  frames are found by walking the blocks the way giflib does: the global colour
+  table, then extension (0x21) and image (0x2C) blocks, each followed by data
+  sub-blocks up to an empty one; anything else ends the walk (giflib stops there
+  too). None when the file is too short for a screen descriptor.
+  """
+  if len(contents) < 13:
+    return None
+  screen = struct.unpack_from("<HH", contents, 6)
+  position = 13 + _color_table_size(contents[10])
+  frames, blocks = [], 0
+  while position < len(contents) and blocks <= MAX_GIF_BLOCKS:
+    block = contents[position]
+    if block == 0x2C and position + 10 <= len(contents):
+      left, top, width, height, packed = struct.unpack_from("<HHHHB", contents, position + 1)
+      frames.append((left, top, width, height))
+      # Descriptor, local colour table, then the LZW minimum code size byte.
+      position += 10 + _color_table_size(packed) + 1
+      blocks += 1
+    elif block == 0x21:
+      position += 2  # Introducer and label.
+      blocks += 1
+    else:  # The trailer (0x3B), or a byte giflib refuses.
+      break
+    while position < len(contents) and contents[position]:
+      position += 1 + contents[position]
+    position += 1
+  return screen, frames, blocks
+
+
 def image_dimensions(contents: bytes, kind: Optional[str] = None) -> Optional[tuple]:
-  """(width, height) from the file's header, without decoding; None when unknown."""
+  """(width, height) from the file's header, without decoding; None when unknown.
+
+  For a GIF, the logical screen (see gif_layout for its frames)."""
   kind = kind or _sniff(contents)
   if kind == "png" and len(contents) >= 24:
     return struct.unpack(">II", contents[16:24])  # The IHDR chunk comes first.
   if kind == "gif" and len(contents) >= 10:
     return struct.unpack("<HH", contents[6:10])  # The logical screen.
   if kind == "bmp" and len(contents) >= 26:
+    if struct.unpack_from("<I", contents, 14)[0] == 12:  # OS/2 core header: 16-bit sizes.
+      return struct.unpack_from("<HH", contents, 18)
     width, height = struct.unpack("<ii", contents[18:26])
     return abs(width), abs(height)  # Negative height = stored top-down.
   if kind == "jpeg":
@@ -137,16 +241,70 @@ def image_dimensions(contents: bytes, kind: Optional[str] = None) -> Optional[tu
   return None
 
 
+def _tiff_tile_pixels(contents: bytes) -> int:
+  """Pixels of one TIFF tile (0 when not tiled): libtiff allocates a whole tile however
+  small the image is, and Pillow hands it the tile size the file declares."""
+  if _pil_image is None:
+    return 0
+  try:
+    with _pil_image.open(_io.BytesIO(contents)) as pil:
+      tags = getattr(pil, "tag_v2", {})
+      return int(tags.get(322, 0)) * int(tags.get(323, 0))  # TileWidth x TileLength.
+  except Exception:  # Not a TIFF Pillow reads: the decoders give the reason.
+    return 0
+
+
+def _over_budget(width: int, height: int, frames: int = 1) -> bool:
+  return (max(width, height) > MAX_SIDE
+          or width * height * max(frames, 1) > MAX_PIXELS)
+
+
+def header_refusal(contents: bytes, kind: Optional[str] = None) -> Optional[str]:
+  """Why the header alone refuses `contents` (too_large_reason(), GIF_FRAME_OUTSIDE or
+  gif_too_many_blocks_reason()), or None. Read before any decoder allocates: every frame a decoder expands counts."""
+  kind = kind or _sniff(contents)
+  if kind == "gif":
+    layout = gif_layout(contents)
+    if layout is None:
+      return None  # Too short to be a GIF: the decoder refuses it.
+    (screen_width, screen_height), frames, blocks = layout
+    if blocks > MAX_GIF_BLOCKS:
+      return gif_too_many_blocks_reason()
+    if any(left + width > screen_width or top + height > screen_height
+           for left, top, width, height in frames):
+      return GIF_FRAME_OUTSIDE
+    if _over_budget(screen_width, screen_height, len(frames)):
+      return too_large_reason()
+    return None
+  dimensions = image_dimensions(contents, kind)
+  if dimensions is None:
+    return None  # The decoders refuse what has no readable header (Pillow checks again).
+  frames = 1
+  if kind == "webp":
+    frames = sum(fourcc == b"ANMF" for fourcc, _, _ in _webp_chunks(contents))
+  if _over_budget(*dimensions, frames):
+    return too_large_reason()
+  if kind == "tiff" and _tiff_tile_pixels(contents) > MAX_PIXELS:
+    return too_large_reason()
+  return None
+
+
 def _tf_can_decode(kind: str, contents: bytes) -> bool:
   """True when TF's decoder gives correct RGB for this file."""
-  if kind in ("png", "gif", "webp"):
+  if kind in ("png", "gif"):
     return True
+  if kind == "webp":
+    # TF 2.21's animated WebP decoder corrupts the heap ("malloc(): invalid size"),
+    # killing the process: Pillow decodes those (the first frame).
+    return not _webp_is_animated(contents)
   if kind == "jpeg":
     try:
       return int(tf.io.extract_jpeg_shape(contents)[2]) in (1, 3)
     except tf.errors.InvalidArgumentError:
       return False
   if kind == "bmp" and len(contents) >= 34:
+    if struct.unpack_from("<I", contents, 14)[0] < 40:  # TF reads only the Windows header.
+      return False
     bits = struct.unpack_from("<H", contents, 28)[0]
     compression = struct.unpack_from("<I", contents, 30)[0]
     return bits in (24, 32) and compression in (0, 3)
@@ -181,8 +339,16 @@ def _decode_with_tf(contents: bytes, kind: str):
   return image, conversions
 
 
+class _TooLarge(Exception):
+  """Pillow's own header declares more than the budget (checked before .load())."""
+
+
 def _decode_with_pil(contents: bytes):
   with _pil_image.open(_io.BytesIO(contents)) as pil:
+    # Pillow's header, read again: files whose header our readers could not parse
+    # (a JPEG TF refuses) reach here unmeasured.
+    if _over_budget(*pil.size):
+      raise _TooLarge()
     pil.load()
     mode = pil.mode
     conversions = []
@@ -210,16 +376,17 @@ def decode_to_rgb(contents: bytes):
   Returns:
     (image, reason, conversions): image uint8 [H, W, 3] or None; reason a short
     string when image is None ("empty file", "corrupt or truncated image",
-    "unsupported format", too_large_reason(): checked from the header, before decoding);
+    "unsupported format", too_large_reason() or GIF_FRAME_OUTSIDE: checked from the
+    header, before decoding, see header_refusal);
     conversions the list of lossless-enough fixes applied.
   """
   if not contents:
     return None, "empty file", []
   kind = _sniff(contents)
-  dimensions = image_dimensions(contents, kind)
-  if dimensions is not None and dimensions[0] * dimensions[1] > MAX_PIXELS:
-    return None, too_large_reason(), []
-  if _tf_can_decode(kind, contents):
+  refusal = header_refusal(contents, kind)
+  if refusal is not None:
+    return None, refusal, []
+  if _tf_can_decode(kind, contents) and image_dimensions(contents, kind) is not None:
     try:
       image, conversions = _decode_with_tf(contents, kind)
       return image, None, conversions
@@ -235,6 +402,8 @@ def decode_to_rgb(contents: bytes):
   try:
     image, conversions = _decode_with_pil(contents)
     return image, None, conversions
+  except _TooLarge:
+    return None, too_large_reason(), []
   except Exception:  # Pillow raises many types for bad files; any of them means skip.
     return None, ("corrupt or truncated image" if kind != "unknown" else "unsupported format"), []
 
@@ -337,6 +506,9 @@ class IndexedImageSource(face_source.FaceSource):
     key = table["keys"][index]
     try:
       contents = self.read_bytes(split, index)
+    except FileTooLargeError:
+      self.ledger.skip(file_too_large_reason(), key)
+      return np.zeros((1, 1, 3), np.uint8), False
     except Exception:  # A damaged record or unreadable file must not end a run.
       self.ledger.skip("unreadable file or record", key)
       return np.zeros((1, 1, 3), np.uint8), False

@@ -35,6 +35,30 @@ from pipelines import label_stats
 from pipelines import pairs
 
 FLAGS = flags.FLAGS
+# Tiles on a contact sheet, in pixels: the tiles and the sheet are both held in memory
+# (--samples=20000 at 256 px was killed at 21.8 GB). 976 tiles at 256 px, about 200 MB each.
+MAX_SHEET_PIXELS = 64_000_000
+
+
+def max_samples(image_size: int) -> int:
+  """The most --samples a sheet of `image_size` tiles may hold."""
+  return max(1, MAX_SHEET_PIXELS // max(image_size, 1) ** 2)
+
+
+def check_flags(samples: int, image_size: int, sheet) -> None:
+  """ValueError for flags that cannot work, before any data is opened."""
+  if samples < 1:
+    raise ValueError(f"--samples={samples} must be at least 1")
+  if image_size < 1:
+    raise ValueError(f"--image_size={image_size} must be at least 1")
+  if samples > max_samples(image_size):
+    raise ValueError(f"--samples={samples} is too many at --image_size={image_size}: at most "
+                     f"{max_samples(image_size)} (a sheet holds at most {MAX_SHEET_PIXELS:,} "
+                     "pixels of samples)")
+  if sheet is not None and os.path.isdir(sheet):
+    raise ValueError(f"--sheet={sheet} is a directory; give a .png file name")
+  if sheet is not None:
+    atomic_files.check_writable(sheet)
 
 
 def define_flags():
@@ -43,9 +67,12 @@ def define_flags():
   flags.DEFINE_list("attributes", None, "Attributes to report (default: all).")
   flags.DEFINE_string("split", "train", "Split the samples and attribute counts come from.")
   flags.DEFINE_integer("image_size", 128, "Side of the aligned samples.")
-  flags.DEFINE_integer("samples", 16, "Images on the contact sheet.")
+  flags.DEFINE_integer("samples", 16, "Images on the contact sheet; at most "
+                       f"{MAX_SHEET_PIXELS:,} pixels of them (samples x image_size^2: "
+                       f"{max_samples(256)} at 256 px, {max_samples(128)} at 128 px).")
   flags.DEFINE_string("sheet", None, "Where to write the contact sheet PNG (replaced if it "
-                      "exists); no sheet is written without it.")
+                      f"exists; {atomic_files.MISSING_FOLDERS_HELP}); no sheet is written "
+                      "without it.")
   flags.DEFINE_bool("draw_landmarks", False, "Mark each sample's five landmarks on the "
                     "contact sheet (sources with landmarks: celeba:DIR, folder:DIR with "
                     "landmarks.csv or ,landmarks=auto).")
@@ -158,7 +185,11 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
     print(f"  {reason:40s} {count}", file=out)
   if images:
     sheet = contact_sheet(np.stack(images), captions)
-    atomic_files.write_png_atomically(sheet_path, sheet)
+    try:
+      atomic_files.write_png_atomically(sheet_path, sheet)
+    except OSError as error:  # An unwritable folder, a full disk: the report is printed.
+      raise ValueError(f"cannot write --sheet={sheet_path}: "
+                       f"{error.strerror or error}") from error
     print(f"\ncontact sheet of {len(images)} aligned samples: {sheet_path}", file=out)
   return {"sizes": sizes, "counts": counts, "warnings": warnings, "skipped": skipped,
           "converted": converted, "samples": len(images)}
@@ -169,12 +200,7 @@ def main(argv):
     print(f"inspect: unexpected arguments: {' '.join(argv[1:])}", file=sys.stderr)
     sys.exit(2)
   try:
-    if FLAGS.samples < 1:
-      raise ValueError(f"--samples={FLAGS.samples} must be at least 1")
-    if FLAGS.image_size < 1:
-      raise ValueError(f"--image_size={FLAGS.image_size} must be at least 1")
-    if FLAGS.sheet is not None and os.path.isdir(FLAGS.sheet):
-      raise ValueError(f"--sheet={FLAGS.sheet} is a directory; give a .png file name")
+    check_flags(FLAGS.samples, FLAGS.image_size, FLAGS.sheet)
     # Synthetic faces are rendered deterministically and take no such option.
     kind, _ = data_spec.parse_data_spec(FLAGS.data)
     options = {} if kind == "synthetic" else {"deterministic": True}

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines import atomic_files
 from pipelines import data_spec
 from pipelines import face_source
 from pipelines import image_decoding
@@ -32,7 +33,8 @@ def define_flags():
   """Define the CLI flags; only when run as a program, so importing never clashes."""
   flags.DEFINE_string("data", None, "Source to prepare: celeba:DIR, folder:DIR[,landmarks=auto] or tfds:celeb_a.")
   flags.DEFINE_integer("image_size", 256, "Side of the aligned square images, in pixels.")
-  flags.DEFINE_string("out", None, "Output directory (created; reused to resume).")
+  flags.DEFINE_string("out", None, "Output directory (reused to resume; "
+                      f"{atomic_files.MISSING_FOLDERS_HELP}).")
   flags.DEFINE_integer("examples_per_shard", 2000, "Images per TFRecord shard.")
   flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the stored aligned images.")
   flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory (for --data=tfds:celeb_a).")
@@ -46,8 +48,18 @@ def _load_state(path: str, expected: dict) -> dict:
   """Return the saved state; refuse to resume a run made with other settings."""
   if not os.path.exists(path):
     return {"settings": expected, "skipped": {}, "converted": {}}
-  with open(path) as handle:
-    state = json.load(handle)
+  try:
+    with open(path, encoding="utf-8") as handle:
+      state = json.load(handle)
+  except OSError as error:
+    raise ValueError(f"cannot read {path}: {error.strerror or error}") from error
+  except ValueError as error:  # Not JSON, or not UTF-8.
+    raise ValueError(f"{path} is not JSON ({error}); it is prepare's state: delete it only "
+                     "with the shards of that folder") from error
+  if not (isinstance(state, dict) and all(isinstance(state.get(key), dict)
+                                          for key in ("settings", "skipped", "converted"))):
+    raise ValueError(f"{path} is not a prepare state (it needs the settings, skipped and "
+                     "converted tables); delete it only with the shards of that folder")
   if state["settings"] != expected:
     raise ValueError(f"{os.path.dirname(path)} holds a preparation with other settings "
                      f"{state['settings']}; use another --out or delete it")
@@ -84,6 +96,19 @@ def check_out_dir(out: str) -> None:
   if STATE not in names:
     raise ValueError(f"--out={out} holds shard-like files but no {STATE}, so prepare did not "
                      "write them; give a new or empty folder")
+
+
+# Sources prepare writes: stored photos to align once. Synthetic faces are rendered on the
+# fly and tfrecord:DIR is prepare's own output.
+PREPARABLE_KINDS = ("celeba", "folder", "tfds")
+
+
+def check_data(spec: str) -> None:
+  """ValueError for a --data prepare cannot prepare, before anything is opened."""
+  kind, _ = data_spec.parse_data_spec(spec)
+  if kind not in PREPARABLE_KINDS:
+    raise ValueError(f"--data={spec}: prepare aligns stored photos once (--data=celeba:DIR, "
+                     f"folder:DIR or tfds:celeb_a); {kind} data has nothing to prepare")
 
 
 def check_settings(image_size: int, examples_per_shard: int, jpeg_quality: int,
@@ -194,6 +219,7 @@ def main(argv):
   try:
     check_settings(FLAGS.image_size, FLAGS.examples_per_shard, FLAGS.jpeg_quality,
                    FLAGS.splits)
+    check_data(FLAGS.data)
     check_out_dir(FLAGS.out)  # Before the (slow) source opens.
     source = data_spec.open_source(FLAGS.data, FLAGS.image_size, deterministic=True,
                                    tfds_data_dir=FLAGS.tfds_data_dir)

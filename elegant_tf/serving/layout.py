@@ -8,6 +8,7 @@ these functions, so "the newest version" and "the metadata" mean one thing.
 
 import json
 import os
+import struct
 
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as tflite_schema
@@ -45,10 +46,42 @@ def newest_version_dir(path: str) -> str:
   return os.path.join(path, str(versions[-1]))
 
 
+class ModelFileError(ValueError):
+  """A model file that is there but cannot be used: missing parts, truncated, corrupt or
+  not written by this project. The message names the file and what is wrong, in one
+  line; commands report it as bad use (a ValueError)."""
+
+
+def checked_metadata(metadata, source: str) -> dict:
+  """`metadata` when it has the fields every loader relies on; ModelFileError naming
+  `source` otherwise (a hand-edited or foreign file fails here, not as a TypeError later)."""
+  if not isinstance(metadata, dict):
+    raise ModelFileError(f"{source}: the metadata is not a JSON object")
+  names = metadata.get("attribute_names")
+  if (not isinstance(names, list) or not names
+      or not all(isinstance(name, str) and name for name in names)):
+    raise ModelFileError(f"{source}: attribute_names must be a non-empty list of names, not "
+                         f"{names!r}")
+  size = metadata.get("image_size")
+  if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+    raise ModelFileError(f"{source}: image_size must be a positive integer, not {size!r}")
+  return metadata
+
+
 def read_metadata(version_dir: str) -> dict:
-  """The metadata JSON of a SavedModel version folder."""
-  with open(os.path.join(version_dir, "assets", METADATA_FILE)) as f:
-    return json.load(f)
+  """The metadata JSON of a SavedModel version folder, checked (ModelFileError)."""
+  path = os.path.join(version_dir, "assets", METADATA_FILE)
+  try:
+    with open(path, encoding="utf-8") as f:
+      metadata = json.load(f)
+  except FileNotFoundError as error:
+    raise ModelFileError(f"{path} is missing: {version_dir} was not exported by "
+                         "`python -m elegant_tf.export`") from error
+  except OSError as error:
+    raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from error
+  except ValueError as error:  # JSONDecodeError and UnicodeDecodeError.
+    raise ModelFileError(f"{path} is not JSON ({error})") from error
+  return checked_metadata(metadata, path)
 
 
 def write_metadata(version_dir: str, metadata: dict) -> None:
@@ -71,12 +104,20 @@ def embed_tflite_metadata(content: bytes, metadata: dict) -> bytes:
   return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def read_tflite_metadata(content: bytes) -> dict:
-  """The metadata JSON embedded by `embed_tflite_metadata`."""
-  model = tflite_schema.Model.GetRootAs(content, 0)
-  for i in range(model.MetadataLength()):
-    entry = model.Metadata(i)
-    if entry.Name() == TFLITE_METADATA_NAME.encode():
-      return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
-  raise ValueError(f"no {TFLITE_METADATA_NAME} entry: not written by "
-                   "`python -m elegant_tf.tflite`")
+def read_tflite_metadata(content: bytes, source: str = "the .tflite file") -> dict:
+  """The metadata JSON embedded by `embed_tflite_metadata`, checked; ModelFileError naming
+  `source` for a file that is not such a flatbuffer (truncated, random bytes)."""
+  try:
+    model = tflite_schema.Model.GetRootAs(content, 0)
+    for i in range(model.MetadataLength()):
+      entry = model.Metadata(i)
+      if entry.Name() == TFLITE_METADATA_NAME.encode():
+        metadata = json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
+        return checked_metadata(metadata, source)
+  except ModelFileError:
+    raise
+  # The flatbuffer reader follows offsets read from the file: garbage fails anywhere.
+  except (struct.error, IndexError, ValueError, TypeError, AttributeError) as error:
+    raise ModelFileError(f"{source} is not a TFLite model (truncated or corrupt)") from error
+  raise ModelFileError(f"{source} has no {TFLITE_METADATA_NAME} entry: not written by "
+                       "`python -m elegant_tf.tflite`")

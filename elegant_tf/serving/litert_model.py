@@ -13,6 +13,27 @@ from elegant_tf.serving import layout
 from elegant_tf.serving import transfer_model
 
 
+class MissingPrototypeError(ValueError):
+  """add_attribute asked for an attribute that has no prototype slab."""
+
+
+def check_prototypes(metadata: dict, attributes, strength) -> None:
+  """MissingPrototypeError when a weight asks for an attribute without a prototype.
+
+  The converted graph holds a zero slab for such an attribute, which would silently
+  "add" a blank one; the SavedModel's add_attribute refuses in the graph, the same words.
+  """
+  available = metadata.get("prototype_attributes")
+  if available is None:  # Written before the list was recorded: nothing to check against.
+    return
+  weights = np.asarray(attributes, np.float32) * np.asarray(strength, np.float32)
+  missing = [i for i, name in enumerate(metadata["attribute_names"]) if name not in available]
+  if missing and np.any(weights[..., missing] != 0):
+    names = ", ".join(metadata["attribute_names"][i] for i in missing)
+    raise MissingPrototypeError(f"add_attribute: no prototype for {names} (no usable training "
+                                "positive); its attributes or strength must be 0")
+
+
 def load(path: str, num_threads: Optional[int] = None) -> transfer_model.TransferModel:
   """TransferModel over a .tflite file's signature runners (batch 1, looped over batches)."""
   # Deferred on purpose: ai-edge-litert is an optional dependency (the `test` extra),
@@ -20,8 +41,12 @@ def load(path: str, num_threads: Optional[int] = None) -> transfer_model.Transfe
   from ai_edge_litert import interpreter as litert
   with open(path, "rb") as f:
     content = f.read()
-  metadata = layout.read_tflite_metadata(content)
-  interpreter = litert.Interpreter(model_content=content, num_threads=num_threads)
+  metadata = layout.read_tflite_metadata(content, path)
+  try:
+    interpreter = litert.Interpreter(model_content=content, num_threads=num_threads)
+  except ValueError as error:  # LiteRT's words for a flatbuffer it cannot build.
+    raise layout.ModelFileError(f"{path} is not a TFLite model LiteRT can run "
+                                "(truncated or corrupt)") from error
   runners = {key: interpreter.get_signature_runner(key)
              for key in interpreter.get_signature_list()}
   num_skips = len(metadata["skip_shapes"])
@@ -50,9 +75,10 @@ def load(path: str, num_threads: Optional[int] = None) -> transfer_model.Transfe
   add_attribute = None
   if "add_attribute" in runners:
     def add_attribute(image, attributes, strength=None):
+      strength = transfer_model.strength_or_ones(attributes, strength)
+      check_prototypes(metadata, attributes, strength)
       return per_example("add_attribute", {
-          "image": image, "attributes": attributes,
-          "strength": transfer_model.strength_or_ones(attributes, strength)})["edited"]
+          "image": image, "attributes": attributes, "strength": strength})["edited"]
 
   return transfer_model.TransferModel(
       tuple(metadata["attribute_names"]), int(metadata["image_size"]), transfer, path,

@@ -22,12 +22,22 @@ from elegant_tf.training import train_config
 
 
 TransferModel = transfer_model.TransferModel  # The type every loader returns.
+# What every loader raises for a model file that is there but unusable (a ValueError).
+ModelFileError = layout.ModelFileError
 
 
 def load_saved_model(version_dir: str) -> TransferModel:
   """Use the SavedModel's own signatures, as TF Serving would."""
-  metadata = layout.read_metadata(version_dir)
-  loaded = tf.saved_model.load(version_dir)
+  metadata = layout.read_metadata(version_dir)  # Checked first: it is quick.
+  try:
+    loaded = tf.saved_model.load(version_dir)
+  except OSError as error:  # TF's words for a saved_model.pb that does not parse.
+    raise ModelFileError(f"{os.path.join(version_dir, 'saved_model.pb')} cannot be loaded "
+                         "(truncated or corrupt)") from error
+  except (IndexError, ValueError, tf.errors.OpError) as error:  # Variables that do not restore.
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    raise ModelFileError(f"{os.path.join(version_dir, 'variables')} cannot be restored "
+                         f"(truncated or corrupt: {reason})") from error
   signatures = loaded.signatures
 
   def transfer(image, exemplar, attributes, strength=None):

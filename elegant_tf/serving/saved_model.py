@@ -28,8 +28,10 @@ Signatures (S = image size, n = number of attributes, images in [-1, 1]):
 Input shapes are declared with unknown rank on purpose: the graph checks every
 input itself and fails with a message that names the signature and the input
 (wrong shape, an empty batch, batch sizes that differ between inputs, NaN or
-infinite values, weights outside [0, 1], encoded images whose header declares
-more than pipelines.image_decoding.MAX_PIXELS pixels).
+infinite values, images outside the value range [-1, 1] (1e-3 of slack for a
+client's rounding), weights outside [0, 1], encoded images whose header declares
+more than pipelines.image_decoding.MAX_PIXELS pixels counting every GIF frame, or
+more than MAX_SIDE a side, or a GIF frame larger than its screen).
 A fixed-shape placeholder would leave that check to the client library (the TF
 Serving C++ server feeds placeholders without comparing shapes).
 """
@@ -101,6 +103,21 @@ def _check_finite(tensor, signature: str, name: str):
     return tf.identity(tensor)
 
 
+# Slack around the [-1, 1] value range for rounding in a client's own conversion.
+VALUE_RANGE_SLACK = 1e-3
+
+
+def _check_value_range(tensor, signature: str, name: str):
+  """Assert images lie in the value range [-1, 1]: 1e30 is finite, yet the network turns
+  it into inf and NaN, or into an image that is garbage without saying so."""
+  bound = 1.0 + VALUE_RANGE_SLACK
+  check = tf.debugging.Assert(tf.reduce_all(tf.abs(tensor) <= bound), [
+      f"{signature}: input {name} must lie in [-1, 1] (the model's value range); its "
+      "largest magnitude is", tf.reduce_max(tf.abs(tensor))])
+  with tf.control_dependencies([check]):
+    return tf.identity(tensor)
+
+
 def _check_same_batch(signature: str, named_tensors: dict) -> list:
   """Assert every input has the batch size of the first one (no broadcasting of a batch
   of 1: a client that sends one attributes row for two images has a bug)."""
@@ -114,9 +131,76 @@ def _check_same_batch(signature: str, named_tensors: dict) -> list:
   return checks
 
 
+def _gif_frames_in_graph(contents):
+  """(number of frames, all inside the logical screen, more blocks than
+  image_decoding.MAX_GIF_BLOCKS) of a GIF, in the graph.
+
+  TF's GIF decoder expands every frame at the frame's own declared size (see
+  image_decoding.gif_layout, which this mirrors). Walking the data sub-blocks one
+  loop step each would let a request of one-byte sub-blocks take minutes (about
+  1 ms a step), so the end of every run of sub-blocks is found for all positions
+  at once by pointer doubling (log2 of the longest run gathers over the input),
+  and the loop steps over whole blocks only, at most MAX_GIF_BLOCKS of them.
+  """
+  padding = 16
+  byte = tf.cast(tf.io.decode_raw(tf.strings.join([contents, b"\0" * padding]), tf.uint8),
+                 tf.int32)
+  length = tf.strings.length(contents)
+  last = length + padding - 1  # A zero byte: the end of everything past the input.
+  screen_width = byte[6] + 256 * byte[7]
+  screen_height = byte[8] + 256 * byte[9]
+
+  # jump[p]: from a sub-block's length byte at p to the next one; a zero length byte
+  # (the end of the run) stays put. Doubled until nothing moves: run_end[p].
+  positions = tf.range(length + padding)
+  jump = tf.where(tf.equal(byte, 0), positions, tf.minimum(positions + 1 + byte, last))
+  run_end = tf.while_loop(
+      lambda jump, moved: moved,
+      lambda jump, moved: (tf.gather(jump, jump),
+                           tf.reduce_any(tf.not_equal(tf.gather(jump, jump), jump))),
+      (jump, tf.constant(True)))[0]
+
+  def color_table(packed):
+    return tf.where(packed >= 128, 3 * tf.bitwise.left_shift(2, packed % 8), 0)
+
+  def after_sub_blocks(start):
+    return run_end[tf.minimum(start, last)] + 1
+
+  def step(position, blocks, done, frames, inside):
+    header = tf.gather(byte, tf.minimum(position + tf.range(10), last))
+    block = header[0]
+    is_image = tf.logical_and(tf.equal(block, 0x2C), position + 10 <= length)
+    is_extension = tf.equal(block, 0x21)
+    left, top = header[1] + 256 * header[2], header[3] + 256 * header[4]
+    width, height = header[5] + 256 * header[6], header[7] + 256 * header[8]
+    # An image: descriptor, local colour table, LZW code size, then sub-blocks; an
+    # extension: introducer, label, then sub-blocks. Anything else (the trailer 0x3B)
+    # ends the walk, as in giflib.
+    next_position = tf.where(is_image,
+                             after_sub_blocks(position + 10 + color_table(header[9]) + 1),
+                             after_sub_blocks(position + 2))
+    fits = tf.logical_and(left + width <= screen_width, top + height <= screen_height)
+    return (next_position, blocks + tf.cast(tf.logical_or(is_image, is_extension), tf.int32),
+            tf.logical_not(tf.logical_or(is_image, is_extension)),
+            frames + tf.cast(is_image, tf.int64),
+            tf.logical_and(inside, tf.logical_or(tf.logical_not(is_image), fits)))
+
+  start = 13 + color_table(byte[10])
+  limit = image_decoding.MAX_GIF_BLOCKS
+  _, blocks, done, frames, inside = tf.while_loop(
+      lambda position, blocks, done, frames, inside: tf.logical_and(
+          tf.logical_and(position < length, tf.logical_not(done)), blocks <= limit),
+      step, (start, tf.constant(0), tf.constant(False), tf.constant(0, tf.int64),
+             tf.constant(True)))
+  return frames, inside, blocks > limit
+
+
 def _header_pixels(contents):
-  """int64 (width, height) declared by a PNG, JPEG, GIF or BMP header, in the graph; (0, 0)
-  for anything else. Read before decoding, so an image bomb is refused unexpanded."""
+  """int64 (width, height, frames) that decoding a PNG, JPEG, GIF or BMP expands, from its
+  header, in the graph; (0, 0, 1) for anything else. Read before decoding, so an image
+  bomb is refused unexpanded. A GIF frame outside the logical screen gives frames = -1
+  (refused: TF would allocate the frame's own size), more than MAX_GIF_BLOCKS blocks
+  frames = -2."""
   # 32 header bytes, zero-padded so a short input still gives 32 values.
   head = tf.strings.substr(tf.strings.join([tf.strings.substr(contents, 0, 32),
                                             tf.constant(b"\0" * 32)]), 0, 32)
@@ -135,18 +219,24 @@ def _header_pixels(contents):
   def signed(value):  # BMP dimensions are int32; a negative height means top-down rows.
     return tf.abs(tf.where(value >= 2 ** 31, value - 2 ** 32, value))
 
+  one = tf.constant(1, tf.int64)
+
   def jpeg():
     shape = tf.cast(tf.io.extract_jpeg_shape(contents), tf.int64)
-    return tf.stack([shape[1], shape[0]])
+    return tf.stack([shape[1], shape[0], one])
 
-  zero = tf.zeros([2], tf.int64)
+  def gif():
+    frames, inside, too_many_blocks = _gif_frames_in_graph(contents)
+    return tf.stack([number(6, 2, False), number(8, 2, False),
+                     tf.where(too_many_blocks, -2 * one, tf.where(inside, frames, -one))])
+
   return tf.case([
-      (starts_with(b"\x89PNG"), lambda: tf.stack([number(16, 4, True), number(20, 4, True)])),
-      (starts_with(b"GIF8"), lambda: tf.stack([number(6, 2, False), number(8, 2, False)])),
+      (starts_with(b"\x89PNG"), lambda: tf.stack([number(16, 4, True), number(20, 4, True), one])),
+      (starts_with(b"GIF8"), gif),
       (starts_with(b"BM"), lambda: tf.stack([signed(number(18, 4, False)),
-                                            signed(number(22, 4, False))])),
+                                            signed(number(22, 4, False)), one])),
       (starts_with(b"\xff\xd8\xff"), jpeg),
-  ], default=lambda: zero, exclusive=True)
+  ], default=lambda: tf.stack([one - 1, one - 1, one]), exclusive=True)
 
 
 def _check_unit_interval(tensor, signature: str, name: str):
@@ -194,9 +284,10 @@ class _Signatures:
     self.skip_shapes = skip_shapes(generator, image_size)
 
   def _image(self, tensor, signature: str, name: str):
-    return _check_finite(
+    # The range check takes the finite check's output, so NaN is reported as NaN.
+    return _check_value_range(_check_finite(
         _check_shape(tensor, signature, name, [None, self.image_size, self.image_size, 3]),
-        signature, name)
+        signature, name), signature, name)
 
   def _transfer(self, signature, image, exemplar, attributes, strength, names=None):
     image_name, exemplar_name = names or ("image", "exemplar")
@@ -224,12 +315,19 @@ class _Signatures:
           "BMP image"])
       with tf.control_dependencies([check]):
         size = _header_pixels(contents)
-      # The data pipelines' budget, fixed into the graph at export.
-      limit = image_decoding.MAX_PIXELS
-      small = tf.debugging.Assert(size[0] * size[1] <= limit, [
-          f"transfer_bytes: input {name} holds an image over {limit} pixels; its header "
-          "says width x height =", size[0], size[1]])
-      with tf.control_dependencies([small]):
+      # The data pipelines' budget, fixed into the graph at export; every GIF frame counts.
+      limit, side = image_decoding.MAX_PIXELS, image_decoding.MAX_SIDE
+      inside = tf.debugging.Assert(tf.not_equal(size[2], -1), [
+          f"transfer_bytes: input {name} holds a GIF frame larger than its screen"])
+      blocks = tf.debugging.Assert(tf.not_equal(size[2], -2), [
+          f"transfer_bytes: input {name} holds a GIF of more than "
+          f"{image_decoding.MAX_GIF_BLOCKS} blocks"])
+      small = tf.debugging.Assert(tf.logical_and(
+          size[0] * size[1] * tf.maximum(size[2], 1) <= limit,
+          tf.maximum(size[0], size[1]) <= side), [
+              f"transfer_bytes: input {name} holds an image over {limit} pixels or {side} "
+              "a side; its header says width x height x frames =", size[0], size[1], size[2]])
+      with tf.control_dependencies([inside, blocks, small]):
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
       image = alignment.center_crop_resize(image, self.image_size)
       return tf.clip_by_value(image / 127.5 - 1.0, -1.0, 1.0)

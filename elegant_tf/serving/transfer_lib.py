@@ -17,6 +17,7 @@ from elegant_tf import usage
 from elegant_tf.models import latent_swap
 from elegant_tf.serving import photo_edit
 from pipelines import atomic_files
+from pipelines import image_decoding
 from pipelines import image_grid
 
 MODES = ("swap", "linear", "matrix")
@@ -42,6 +43,14 @@ def attribute_indices(names: Sequence[str], model_names: Sequence[str]) -> list[
   if len(set(names)) != len(names):
     raise usage.UsageError(f"--attributes names one twice: {','.join(names)}")
   return [list(model_names).index(name) for name in names]
+
+
+def check_list_entries(flag: str, values: Sequence[str]) -> None:
+  """usage.UsageError for an empty entry in a comma-separated flag (`--exemplars=a.png,`
+  would otherwise count as two exemplars)."""
+  if any(not value.strip() for value in values):
+    raise usage.UsageError(f"--{flag}={','.join(values)} has an empty entry; separate the "
+                           "names with single commas, with none at either end")
 
 
 def check_mode(mode: str, num_attributes: int, num_exemplars: int) -> None:
@@ -105,8 +114,9 @@ def read_photo(path: str) -> np.ndarray:
   """uint8 [H, W, 3] of an image file, upright as its EXIF orientation says; usage.UsageError
   naming the file when it cannot be used."""
   try:
-    with open(path, "rb") as f:
-      contents = f.read()
+    contents = image_decoding.read_image_file(path)
+  except image_decoding.FileTooLargeError as error:
+    raise usage.UsageError(f"cannot read image {error}") from error
   except OSError as error:
     raise usage.UsageError(f"cannot read image {path}: {error.strerror}") from error
   try:
@@ -311,10 +321,15 @@ def write_files(contents: list, overwrite: bool = True) -> list[str]:
 
 
 def check_output_paths(paths: Sequence[str]) -> None:
-  """usage.UsageError when an output path names a directory."""
+  """usage.UsageError when an output path names a directory or cannot be written (a file
+  where a folder must be, a read-only folder); missing folders are created."""
   for path in paths:
     if os.path.isdir(path):
       raise usage.UsageError(f"--out={path} is a directory; give a .png or .jpg file name")
+    try:
+      atomic_files.check_writable(path)
+    except ValueError as error:
+      raise usage.UsageError(f"--out: {error}") from error
 
 
 def report_faces(path: str, found: int, chosen: int) -> None:

@@ -160,6 +160,13 @@ def test_bytes_variant_decodes_resizes_and_returns_png(trained):
     ("add_attribute", dict(image=tf.fill([1, 32, 32, 3], -np.inf)),
      "add_attribute: input image holds NaN or infinite"),
     ("encode", dict(image=tf.fill([1, 32, 32, 3], np.nan)), "encode: input image holds NaN"),
+    # Finite but outside the value range: 1e30 used to be accepted.
+    ("serving_default", dict(image=tf.fill([1, 32, 32, 3], 1e30)),
+     r"serving_default: input image must lie in \[-1, 1\]"),
+    ("serving_default", dict(exemplar=tf.fill([1, 32, 32, 3], -1.5)),
+     r"input exemplar must lie in \[-1, 1\]"),
+    ("add_attribute", dict(image=tf.fill([1, 32, 32, 3], 2.0)),
+     r"add_attribute: input image must lie in \[-1, 1\]"),
     # An empty batch would return empty outputs.
     ("serving_default", dict(image=tf.zeros([0, 32, 32, 3]), exemplar=tf.zeros([0, 32, 32, 3]),
                              attributes=tf.ones([0, 2]), strength=tf.ones([0, 2])),
@@ -248,6 +255,15 @@ def test_transfer_bytes_refuses_an_image_bomb_from_its_header(tmp_path):
                      match="input exemplar_bytes holds an image over 40000000 pixels"):
     add(image_bytes=tf.constant([_png(32, 32)]), exemplar_bytes=tf.constant([bomb]),
         attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
+  # GIFs whose 64 x 64 screen hides what TF decodes: one 8000 x 8000 frame (64 MP in
+  # 48 KB), or 11 screen-sized frames of 2000 x 2000 (44 MP).
+  gif = test_image_decoding.gif_of_zeros
+  for contents, message in [
+      (gif((64, 64), [(0, 0, 8000, 8000)]), "holds a GIF frame larger than its screen"),
+      (gif((2000, 2000), [(0, 0, 2000, 2000)] * 11), "holds an image over 40000000 pixels")]:
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image_bytes " + message):
+      add(image_bytes=tf.constant([contents]), exemplar_bytes=tf.constant([_png(32, 32)]),
+          attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP"])
@@ -261,6 +277,25 @@ def test_transfer_bytes_reads_every_formats_header(tmp_path, monkeypatch, fmt):
     add(image_bytes=tf.constant([_encoded(50, 30, fmt)]), **inputs)
   assert add(image_bytes=tf.constant([_encoded(30, 40, fmt)]), **inputs)[
       "edited_bytes"].shape == (1,)
+
+
+def test_the_graphs_header_check_refuses_what_the_pipelines_refuse(monkeypatch):
+  # The in-graph reader against the Python one over the hostile corpus (no export:
+  # the signature calls this function).
+  from pipelines import image_decoding
+  monkeypatch.setattr(image_decoding, "MAX_PIXELS", 4096)
+  monkeypatch.setattr(image_decoding, "MAX_GIF_BLOCKS", 8)
+  header = saved_model._header_pixels  # Eagerly: the same ops, without tracing.
+  at_limit, over = test_image_decoding.many_block_gifs()
+  files = {**test_image_decoding._hostile_files(), "GIF of 8 blocks": at_limit,
+           "GIF of 9 blocks": over,
+           "GIF of one-byte sub-blocks": test_image_decoding.gif_of_one_byte_sub_blocks(1000)}
+  for name, contents in files.items():
+    if not contents.startswith((b"GIF8", b"\x89PNG", b"BM", b"\xff\xd8\xff")):
+      continue  # transfer_bytes refuses other formats by their magic number.
+    width, height, frames = (int(v) for v in header(tf.constant(contents)))
+    refused = frames < 0 or width * height * max(frames, 1) > 4096
+    assert refused == (image_decoding.header_refusal(contents) is not None), name
 
 
 def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_path):

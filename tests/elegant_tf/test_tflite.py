@@ -88,6 +88,23 @@ def test_metadata_travels_inside_the_file(converted):
         b"elegant_metadata", b"other_metadata__"))
 
 
+def test_add_attribute_refuses_an_attribute_without_prototype(converted, tmp_path):
+  # The converted graph has a zero slab there: it must refuse, as the SavedModel does.
+  content = open(converted["path"], "rb").read()
+  recorded = b'"prototype_attributes": ["Eyeglasses", "Bangs"]'
+  assert recorded in content
+  # Same length (JSON allows the trailing spaces), so the flatbuffer stays valid.
+  path = str(tmp_path / "no_bangs_prototype.tflite")
+  with open(path, "wb") as f:
+    f.write(content.replace(recorded, b'"prototype_attributes": ["Eyeglasses"]'.ljust(
+        len(recorded))))
+  model = model_loading.load(path)
+  image = _pairs(1)[0]
+  assert model.add_attribute(image, np.array([[1.0, 0.0]], np.float32)).shape == image.shape
+  with pytest.raises(ValueError, match="add_attribute: no prototype for Bangs"):
+    model.add_attribute(image, np.array([[1.0, 1.0]], np.float32))
+
+
 def test_cli_converts_verifies_and_rejects_bad_use(converted):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
   out = converted["tmp"] / "cli.tflite"
@@ -103,3 +120,15 @@ def test_cli_converts_verifies_and_rejects_bad_use(converted):
       capture_output=True, text=True, timeout=300)
   assert bad.returncode == 2 and "neither a SavedModel" in bad.stderr
   assert not (converted["tmp"] / "x.tflite").exists()
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_converting(tmp_path):
+  from elegant_tf import tflite
+  from elegant_tf import usage
+  with pytest.raises(usage.UsageError, match="is a directory; give a .tflite file name"):
+    tflite.check_out(str(tmp_path))
+  (tmp_path / "a_file").write_text("in the way")
+  with pytest.raises(usage.UsageError, match="a_file is a file, not a folder"):
+    tflite.check_out(str(tmp_path / "a_file" / "model.tflite"))
+  tflite.check_out(str(tmp_path / "new" / "model.tflite"))
+

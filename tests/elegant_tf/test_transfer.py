@@ -15,6 +15,8 @@ from elegant_tf.serving import model_loading
 from elegant_tf.serving import tflite_convert
 from elegant_tf.serving import transfer_lib
 from pipelines import atomic_files
+from pipelines import fixtures
+from pipelines import image_decoding
 from tests.elegant_tf import tiny
 from tests.pipelines import test_image_decoding
 
@@ -140,7 +142,24 @@ def test_image_bomb_is_refused_naming_the_file_and_the_limit(tmp_path):
   path.write_bytes(test_image_decoding._png_header_only(8000, 6000))  # 48 MP declared.
   with pytest.raises(usage.UsageError) as raised:
     transfer_lib.read_image(str(path), 32)
-  assert str(raised.value) == f"cannot read image {path}: too large (over 40,000,000 pixels)"
+  assert str(raised.value) == (f"cannot read image {path}: too large (over 40,000,000 pixels "
+                               "or 65,535 a side)")
+  # A 665 KB-class GIF bomb: a 64 x 64 screen around an 8000 x 8000 frame (64 MP).
+  path.write_bytes(test_image_decoding.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)]))
+  with pytest.raises(usage.UsageError, match="GIF frame larger than its screen"):
+    transfer_lib.read_image(str(path), 32)
+
+
+def test_a_file_over_the_byte_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+  monkeypatch.setattr(image_decoding, "MAX_FILE_BYTES", 1000)
+  path = tmp_path / "large.bmp"
+  path.write_bytes(fixtures.encode(np.zeros((20, 20, 3), np.uint8), "BMP"))  # 1,254 bytes.
+  with pytest.raises(usage.UsageError, match=re.escape(
+      f"cannot read image {path}: larger than 1,000 bytes, the most an image file may hold")):
+    transfer_lib.read_image(str(path), 32)
+  # A device reports size 0 and never ends: the read stops one byte past the limit.
+  with pytest.raises(usage.UsageError, match="larger than 1,000 bytes"):
+    transfer_lib.read_image("/dev/zero", 32)
 
 
 def _cli(*args):
@@ -387,3 +406,20 @@ def test_photo_flags_defaults_and_conflicts():
   with pytest.raises(usage.UsageError,
                      match="^--paste_back works with --mode=swap only, not --mode=linear$"):
     transfer_lib.check_paste_back(True, "linear")
+
+
+def test_empty_list_entries_are_refused():
+  # --exemplars=a.png, used to count as 2 exemplars.
+  with pytest.raises(usage.UsageError, match="--exemplars=a.png, has an empty entry"):
+    transfer_lib.check_list_entries("exemplars", ["a.png", ""])
+  transfer_lib.check_list_entries("exemplars", ["a.png", "b.png"])
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_the_work(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("in the way")
+  with pytest.raises(usage.UsageError, match=r"--out: cannot write .*a_file/grid.png: .*a_file "
+                     "is a file, not a folder"):
+    transfer_lib.check_output_paths([str(blocker / "grid.png")])
+  transfer_lib.check_output_paths([str(tmp_path / "new" / "grid.png")])  # Created later.
+

@@ -34,3 +34,23 @@ def test_run_turns_a_usage_error_from_main_into_exit_2(capsys):
     usage.run("demo", main, argv=["demo"])
   assert exited.value.code == 2
   assert capsys.readouterr().err.strip() == "demo: bad []"
+
+
+def test_a_flagfile_that_includes_itself_is_refused_before_main_runs(tmp_path, capsys):
+  # absl would warn "Ignoring flagfile" and run with the defaults.
+  first, second = tmp_path / "first.flags", tmp_path / "second.flags"
+  first.write_text(f"# A cycle through another file.\n--flagfile={second}\n")
+  second.write_text(f"--flagfile={first}\n")
+  ran = []
+  for path in (first, second):
+    with pytest.raises(SystemExit) as exited:
+      usage.run("train", ran.append, argv=["train", f"--flagfile={path}"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().startswith(
+        f"train: --flagfile={path} includes itself (")
+  with pytest.raises(SystemExit) as exited:
+    usage.run("train", ran.append, argv=["train", f"--flagfile={tmp_path / 'missing.flags'}"])
+  assert exited.value.code == 2 and "cannot read it (No such file or directory)" in (
+      capsys.readouterr().err)
+  assert ran == []
+

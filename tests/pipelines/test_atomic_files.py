@@ -36,3 +36,14 @@ def test_png(tmp_path):
   pixels = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
   atomic_files.write_png_atomically(str(tmp_path / "a.png"), pixels)
   np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), pixels)
+
+
+def test_outputs_go_into_missing_folders_and_a_file_in_the_way_is_named(tmp_path):
+  # The rule of every output flag (atomic_files.MISSING_FOLDERS_HELP in their help).
+  path = tmp_path / "new" / "folders" / "out.png"
+  atomic_files.check_writable(str(path))
+  atomic_files.write_png_atomically(str(path), np.zeros((2, 2, 3), np.uint8))
+  assert path.is_file()
+  with pytest.raises(ValueError, match=r"cannot write .*/out.png/x.png: .*out.png is a file"):
+    atomic_files.check_writable(str(path / "x.png"))
+

@@ -84,3 +84,31 @@ def test_in_the_wild_layout_and_errors(tmp_path):
     (tmp_path / "list_eval_partition.txt").unlink()
     celeba.open_source(str(tmp_path), 32)
   del expected
+
+
+def test_symlink_loops_and_links_outside_are_skipped_and_counted_as_in_folder(tmp_path):
+  root, outside = tmp_path / "celeba", tmp_path / "elsewhere"
+  images = root / "img_align_celeba"
+  images.mkdir(parents=True)
+  outside.mkdir()
+  names = [f"{k:06d}.jpg" for k in range(4)]
+  for name in names:
+    (images / name).write_bytes(b"not decoded when opening")
+  (outside / "private.jpg").write_bytes(b"not ours")
+  (images / "self.jpg").symlink_to(images / "self.jpg")  # ELOOP on stat.
+  (images / "again").symlink_to(images, target_is_directory=True)  # A folder loop.
+  (images / "secret.jpg").symlink_to(outside / "private.jpg")
+  (images / "away").symlink_to(outside, target_is_directory=True)
+  listed = names + ["secret.jpg", "self.jpg"]
+  (root / "list_attr_celeba.txt").write_text(
+      f"{len(listed)}\nSmiling Male\n" + "".join(f"{name} 1 -1\n" for name in listed))
+  (root / "list_eval_partition.txt").write_text("".join(f"{name} 0\n" for name in listed))
+  (root / "list_landmarks_align_celeba.txt").write_text(
+      f"{len(listed)}\nlefteye_x lefteye_y\n"
+      + "".join(f"{name} 1 2 3 4 5 6 7 8 9 10\n" for name in listed))
+  source = celeba.open_source(str(root), 32)
+  assert source.keys("train") == names
+  assert source.skipped_counts() == {"outside the data folder": 2, "symlink loop": 2}
+  assert source.ledger.skipped_keys("outside the data folder") == ["away", "secret.jpg"]
+  assert source.ledger.skipped_keys("symlink loop") == ["again", "self.jpg"]
+

@@ -121,3 +121,22 @@ def test_sheet_with_landmarks_differs_only_by_the_dots(tmp_path):
   changed = np.any(sheets[True] != sheets[False], axis=-1)
   assert changed.sum() >= 4 * 5 * 4  # At least most of 5 dots on each of the 4 tiles.
   assert np.all(sheets[True][changed] == inspect.DOT_COLOUR)
+
+
+def test_samples_are_bounded_by_the_sheets_pixels_before_any_data_is_read():
+  # --samples=20000 --image_size=256 was killed at 21.8 GB.
+  with pytest.raises(ValueError, match=r"--samples=20000 is too many at --image_size=256: "
+                     r"at most 976 \(a sheet holds at most 64,000,000 pixels"):
+    inspect.check_flags(20000, 256, None)
+  inspect.check_flags(976, 256, None)
+  with pytest.raises(ValueError, match="--samples=0 must be at least 1"):
+    inspect.check_flags(0, 64, None)
+
+
+def test_a_sheet_that_cannot_be_written_is_refused_before_any_data_is_read(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("not a folder")
+  with pytest.raises(ValueError, match=r"cannot write .*a_file/sheets/sheet.png: .*a_file is "
+                     "a file, not a folder"):
+    inspect.check_flags(4, 64, str(blocker / "sheets" / "sheet.png"))
+  inspect.check_flags(4, 64, str(tmp_path / "new" / "folders" / "sheet.png"))

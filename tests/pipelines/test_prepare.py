@@ -1,6 +1,7 @@
 """prepare: shards written atomically, resumed after interruption, same result."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -91,3 +92,22 @@ def test_cli_bad_settings_exit_2_with_one_line_and_write_nothing(tmp_path, args,
   assert result.returncode == 2, result.stderr[-2000:]
   assert result.stderr.strip().splitlines()[-1].startswith(message)
   assert not out.exists()
+
+
+@pytest.mark.parametrize("spec", ["synthetic", "tfrecord:/prepared"])
+def test_data_with_nothing_to_prepare_is_refused_up_front(spec):
+  # --data=synthetic used to fail with "unknown options for synthetic data: ['deterministic']".
+  with pytest.raises(ValueError, match=f"--data={spec}: prepare aligns stored photos once"):
+    prepare.check_data(spec)
+  prepare.check_data("folder:/photos")
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{}", "is not a prepare state (it needs the settings, skipped and converted tables)"),
+    ("garbage\x00", "is not JSON ("),
+])
+def test_a_damaged_state_file_is_named(tmp_path, content, message):
+  path = tmp_path / prepare.STATE
+  path.write_text(content)
+  with pytest.raises(ValueError, match=re.escape(f"{path} {message}")):
+    prepare._load_state(str(path), {"data": "folder:/photos"})

@@ -1,11 +1,18 @@
+import os
+import shutil
+
 import numpy as np
 import pytest
 
+from elegant_tf import usage
 from elegant_tf.models import latent_swap
 from elegant_tf.models import precision
+from elegant_tf.serving import layout
 from elegant_tf.serving import model_loading
 from elegant_tf.training import train_config
 from tests.elegant_tf import tiny
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def test_run_dir_saved_model_and_model_folder_give_the_same_transfer(tmp_path):
@@ -67,3 +74,62 @@ def test_flagfile_round_trip(tmp_path):
   path = tmp_path / "flags.txt"
   path.write_text(config.to_flagfile())
   assert train_config.TrainConfig.from_flagfile(str(path)) == config
+
+
+def _truncate(relative, size):
+  def damage(version_dir):
+    path = os.path.join(version_dir, relative)
+    with open(path, "rb") as f:
+      content = f.read(size)
+    with open(path, "wb") as f:
+      f.write(content)
+    return version_dir
+  return damage
+
+
+def _write(relative, content):
+  def damage(version_dir):
+    with open(os.path.join(version_dir, relative), "w") as f:
+      f.write(content)
+    return version_dir
+  return damage
+
+
+def _remove_metadata(version_dir):
+  os.remove(os.path.join(version_dir, "assets", layout.METADATA_FILE))
+  return version_dir
+
+
+def _random_tflite(version_dir):
+  path = os.path.join(version_dir, "model.tflite")
+  with open(path, "wb") as f:
+    f.write(np.random.default_rng(0).bytes(10_000))
+  return path
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_truncate("saved_model.pb", 1000), r"1/saved_model.pb cannot be loaded \(truncated or "
+     r"corrupt\)"),
+    (_truncate("variables/variables.data-00000-of-00001", 1000),
+     r"1/variables cannot be restored \(truncated or corrupt: "),
+    (_truncate("variables/variables.index", 100),
+     r"1/variables cannot be restored \(truncated or corrupt: "),
+    (_write("assets/elegant_metadata.json", '{"attribute_names": 5, "image_size": 64}'),
+     r"1/assets/elegant_metadata.json: attribute_names must be a non-empty list of names, not 5"),
+    (_write("assets/elegant_metadata.json", "{not json"),
+     r"1/assets/elegant_metadata.json is not JSON \("),
+    (_remove_metadata, r"1/assets/elegant_metadata.json is missing: .*1 was not exported by"),
+    (_random_tflite, r"1/model.tflite is not a TFLite model \(truncated or corrupt\)"),
+], ids=["truncated graph", "truncated variables", "truncated variables index",
+        "metadata of the wrong type", "metadata not JSON", "metadata missing", "random tflite"])
+def test_a_damaged_model_is_one_error_naming_the_file(tmp_path, capsys, damage, message):
+  version_dir = str(tmp_path / "1")
+  shutil.copytree(os.path.join(REPO, "saved_models", "elegant_demo", "1"), version_dir)
+  path = damage(version_dir)
+  with pytest.raises(model_loading.ModelFileError, match=message) as raised:
+    model_loading.load(path)
+  # The commands (transfer, evaluate, demo) turn it into one line and exit 2.
+  assert isinstance(raised.value, ValueError)
+  with pytest.raises(SystemExit) as exited:
+    usage.fail("transfer", raised.value)
+  assert exited.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
