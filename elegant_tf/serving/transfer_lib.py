@@ -35,13 +35,14 @@ OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg")
 def attribute_indices(names: Sequence[str], model_names: Sequence[str]) -> list[int]:
   """Positions of `names` among the model's attributes; usage.UsageError for unknown/repeated."""
   if not names:
-    raise usage.UsageError("--attributes is empty; the model knows: " + ",".join(model_names))
+    raise usage.UsageError("no attribute chosen; the model knows: " + ",".join(model_names))
   unknown = [name for name in names if name not in model_names]
   if unknown:
     raise usage.UsageError(f"unknown attribute(s) {','.join(unknown)}; the model was trained on: "
                            + ",".join(model_names))
-  if len(set(names)) != len(names):
-    raise usage.UsageError(f"--attributes names one twice: {','.join(names)}")
+  repeated = sorted({name for name in names if list(names).count(name) > 1})
+  if repeated:
+    raise usage.UsageError(f"attribute {','.join(repeated)} is chosen twice: {','.join(names)}")
   return [list(model_names).index(name) for name in names]
 
 

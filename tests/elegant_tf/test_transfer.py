@@ -423,3 +423,13 @@ def test_an_out_that_cannot_be_written_is_refused_before_the_work(tmp_path):
     transfer_lib.check_output_paths([str(blocker / "grid.png")])
   transfer_lib.check_output_paths([str(tmp_path / "new" / "grid.png")])  # Created later.
 
+
+
+def test_attribute_choice_errors_name_no_command_line_flag():
+  # The web page shows these messages too, so they speak of attributes, not of --attributes.
+  model_names = ["Eyeglasses", "Bangs"]
+  assert transfer_lib.attribute_indices(["Bangs", "Eyeglasses"], model_names) == [1, 0]
+  with pytest.raises(usage.UsageError, match="^attribute Bangs is chosen twice: Bangs,Bangs$"):
+    transfer_lib.attribute_indices(["Bangs", "Bangs"], model_names)
+  with pytest.raises(usage.UsageError, match="^no attribute chosen; the model knows"):
+    transfer_lib.attribute_indices([], model_names)
