@@ -70,7 +70,7 @@ def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel
       os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
   with precision.policy_scope(precision.resolve(precision_name)[0]):
     generator = generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
-                                               name="generator")
+                                               skip_gating=config.skip_gating, name="generator")
   images = np.zeros((1, config.image_size, config.image_size, 3), np.float32)
   generator({"image": images, "exemplar": images,
              "attributes": np.zeros((1, len(config.attributes)), np.float32)})
