@@ -47,14 +47,19 @@ def load(path: str, num_threads: Optional[int] = None) -> transfer_model.Transfe
                                   "latent": latent,
                                   **{f"skip_{k}": s for k, s in enumerate(skips)}})["edited"]
 
-  add_attribute = None
-  if "add_attribute" in runners:
-    def add_attribute(image, attributes, strength=None):
-      return per_example("add_attribute", {
+  def label_only_edit(key):
+    """The batch form of a label-only signature, or None if the file lacks it."""
+    if key not in runners:
+      return None
+
+    def edit(image, attributes, strength=None):
+      return per_example(key, {
           "image": image, "attributes": attributes,
           "strength": transfer_model.strength_or_ones(attributes, strength)})["edited"]
+    return edit
 
   return transfer_model.TransferModel(
       tuple(metadata["attribute_names"]), int(metadata["image_size"]), transfer, path,
-      encode=encode, decode=decode, add_attribute=add_attribute, kind="tflite",
+      encode=encode, decode=decode, add_attribute=label_only_edit("add_attribute"),
+      remove_attribute=label_only_edit("remove_attribute"), kind="tflite",
       backend=interpreter)

@@ -18,8 +18,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _tiny_export(directory):
   """A tiny generator exported with (random) prototypes; parity does not need training."""
-  prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
-  return tiny.untrained_export(directory, prototypes=prototypes, training_data="synthetic")
+  rng = np.random.default_rng(0)
+  prototypes = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  absence_prototypes = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  return tiny.untrained_export(directory, prototypes=prototypes, training_data="synthetic",
+                               absence_prototypes=absence_prototypes)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +60,8 @@ def test_float32_matches_the_saved_model_in_every_signature(converted):
                              reference.decode(images, latent[::-1], latent, skips), atol=1e-4)
   np.testing.assert_allclose(candidate.add_attribute(images, weights, strength),
                              reference.add_attribute(images, weights, strength), atol=1e-4)
+  np.testing.assert_allclose(candidate.remove_attribute(images, weights, strength),
+                             reference.remove_attribute(images, weights, strength), atol=1e-4)
 
 
 def _op_names(path):
