@@ -117,8 +117,14 @@ def define_flags() -> None:
   flags.DEFINE_enum("discriminator_conditioning", _DEFAULTS.discriminator_conditioning,
                     list(discriminator_lib.CONDITIONINGS),
                     "How D1 and D2 read the labels: 'channels' (the paper: tiled as input "
-                    "channels) or 'projection' (not in the paper: a projection discriminator, "
-                    "score + sum_j s_j <v_j, features>, s_j = +-1 for present / absent).")
+                    "channels), 'projection' (not in the paper: a projection discriminator, "
+                    "score + sum_j s_j <v_j, features>, s_j = +-1 for present / absent) or "
+                    "'channels_projection' (both).")
+  flags.DEFINE_bool("skip_gating", _DEFAULTS.skip_gating,
+                    "Not in the paper: the decoder scales each encoder skip by a gate computed "
+                    "from the latent difference (edited - unedited), so an exchanged slab can "
+                    "silence the edited face's own attribute in the skips; a reconstruction "
+                    "(no difference) keeps them whole.")
   flags.DEFINE_bool("patch_discriminator", _DEFAULTS.patch_discriminator,
                     "Not in the paper: D1 and D2 score every cell of their last feature map "
                     "(a patch of about 31 input pixels for D1) instead of one global score.")

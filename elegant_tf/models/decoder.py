@@ -19,11 +19,22 @@ class Decoder(keras.Model):
   PixelL2Normalization -> ReLU and then ADDS the encoder skip at that resolution.
   The last block has no normalization; its output is 2*tanh(.), a residual in
   [-2, 2] that is added to the input image (and clipped) by the caller.
+
+  `skip_gating=True` (not in the paper) scales each skip by a gate computed from
+  the latent difference (edited - unedited): keep = 1 - tanh(|W d|), W a 1x1
+  conv per skip level at the latent's resolution, resized up to the skip's. The
+  skips carry the edited image's own attribute (A's glasses reach C at every
+  skip resolution, whatever the exchanged slab says), so without a gate the
+  residual has to cancel them. With no edit, d = 0 and keep = 1 exactly: the
+  reconstruction is the ungated decoder's. (STGAN's selective transfer units
+  gate skips by the attribute difference for the same reason.)
   """
 
-  def __init__(self, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512), **kwargs):
+  def __init__(self, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
+               skip_gating: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.encoder_widths = list(encoder_widths)
+    self.skip_gating = bool(skip_gating)
     widths = self.encoder_widths[-2::-1] + [3]
     self.num_blocks = len(widths)
     # Layers are attributes, not list items, so checkpoints name them (see encoder.py).
@@ -33,6 +44,11 @@ class Decoder(keras.Model):
           kernel_initializer=initializers.kernel_initializer(), name=f"upsample_{k}"))
       if k < len(widths) - 1:
         setattr(self, f"norm_{k}", normalization.PixelL2Normalization(name=f"norm_{k}"))
+        if self.skip_gating:
+          # Bias-free, so a zero latent difference gives keep = 1 exactly.
+          setattr(self, f"skip_gate_{k}", keras.layers.Conv2D(
+              width, 1, use_bias=False, kernel_initializer=initializers.kernel_initializer(),
+              name=f"skip_gate_{k}"))
 
   @property
   def upsamples(self) -> list:
@@ -42,13 +58,24 @@ class Decoder(keras.Model):
   def norms(self) -> list:
     return [getattr(self, f"norm_{k}") for k in range(self.num_blocks - 1)]
 
+  def skip_keep(self, k: int, latent_difference, skip):
+    """The fraction [b, h, w, c] of skip level k kept for this latent difference."""
+    gate = getattr(self, f"skip_gate_{k}")(latent_difference)
+    gate = ops.image.resize(gate, ops.shape(skip)[1:3], interpolation="bilinear")
+    return 1.0 - ops.tanh(ops.abs(gate))
+
   def call(self, edited_latent, unedited_latent, skips):
     """skips: the encoder's skip list (finest first) for the image being edited."""
     features = ops.concatenate([edited_latent, unedited_latent], axis=-1)
+    difference = edited_latent - unedited_latent
     for k, upsample in enumerate(self.upsamples[:-1]):
       features = ops.relu(self.norms[k](upsample(features)))
-      features = features + skips[-1 - k]
+      skip = skips[-1 - k]
+      if self.skip_gating:
+        skip = skip * ops.cast(self.skip_keep(k, difference, skip), skip.dtype)
+      features = features + skip
     return 2.0 * ops.tanh(self.upsamples[-1](features))
 
   def get_config(self):
-    return {**super().get_config(), "encoder_widths": self.encoder_widths}
+    return {**super().get_config(), "encoder_widths": self.encoder_widths,
+            "skip_gating": self.skip_gating}

@@ -10,7 +10,7 @@ from elegant_tf.models import initializers
 
 # How the labels reach the score: tiled as input channels (the paper) or as a
 # projection onto the final features.
-CONDITIONINGS = ("channels", "projection")
+CONDITIONINGS = ("channels", "projection", "channels_projection")
 
 
 @keras.saving.register_keras_serializable(package="elegant_tf")
@@ -31,6 +31,9 @@ class Discriminator(keras.Model):
   phi(x) the flattened features and s_j = +1 / -1 for attribute j present /
   absent. The label then acts on what the network has seen instead of being
   one more input channel that the first convolution may learn to ignore.
+  `conditioning="channels_projection"` does both: the label channels let the
+  convolutions look for the attribute where the label says it should (or should
+  not) be, the projection makes the label act on the final score from step 0.
   """
 
   def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), downsample: int = 1,
@@ -40,10 +43,11 @@ class Discriminator(keras.Model):
     if conditioning not in CONDITIONINGS:
       raise ValueError(f"unknown discriminator conditioning {conditioning!r}; valid: "
                        + ", ".join(CONDITIONINGS))
-    if patch and conditioning == "projection":
+    projected = conditioning != "channels"
+    if patch and projected:
       raise ValueError("the projection discriminator scores whole images; it does not "
                        "combine with patch=True")
-    if conditioning == "projection" and num_labels < 1:
+    if projected and num_labels < 1:
       raise ValueError("the projection discriminator needs num_labels (one embedding each)")
     self.widths = list(widths)
     self.downsample = int(downsample)
@@ -65,7 +69,7 @@ class Discriminator(keras.Model):
     self.projection = (
         keras.layers.Dense(self.num_labels, use_bias=False, name="projection",
                            kernel_initializer=initializers.kernel_initializer())
-        if conditioning == "projection" else None)
+        if projected else None)
     # Optional auxiliary attribute classifier (AttGAN/StarGAN style), off in the paper.
     self.classes = (keras.layers.Dense(self.num_classes, name="classes",
                                        kernel_initializer=initializers.kernel_initializer())
@@ -78,7 +82,7 @@ class Discriminator(keras.Model):
   def _features(self, images, labels):
     if self.pool is not None:
       images = self.pool(images)
-    if self.conditioning == "channels":
+    if self.conditioning != "projection":
       height, width = ops.shape(images)[1], ops.shape(images)[2]
       tiled = ops.broadcast_to(labels[:, None, None, :],
                                (ops.shape(images)[0], height, width, ops.shape(labels)[-1]))

@@ -24,13 +24,15 @@ class ElegantGenerator(keras.Model):
   """Encoder and decoder of ELEGANT over `num_attributes` latent slabs."""
 
   def __init__(self, num_attributes: int, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
-               **kwargs):
+               skip_gating: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.encoder_widths = list(encoder_widths)
+    self.skip_gating = bool(skip_gating)
     latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
     self.encoder = encoder_lib.Encoder(self.encoder_widths, name="encoder")
-    self.decoder = decoder_lib.Decoder(self.encoder_widths, name="decoder")
+    self.decoder = decoder_lib.Decoder(self.encoder_widths, skip_gating=self.skip_gating,
+                                       name="decoder")
 
   @property
   def depth(self) -> int:
@@ -70,4 +72,4 @@ class ElegantGenerator(keras.Model):
 
   def get_config(self):
     return {**super().get_config(), "num_attributes": self.num_attributes,
-            "encoder_widths": self.encoder_widths}
+            "encoder_widths": self.encoder_widths, "skip_gating": self.skip_gating}

@@ -2,7 +2,8 @@
 
 Shared by `python -m elegant_tf.export` (any run with a checkpoint) and by
 `python -m elegant_tf.train` at the end of a run. The prototypes (the mean
-latent slab of each attribute's positives) are computed here, from the data,
+latent slab of each attribute's positives, and of its negatives for removal)
+are computed here, from the data,
 and handed to saved_model.export_generator as an array: the SavedModel writer
 itself never opens data.
 """
@@ -26,9 +27,12 @@ def export_trained(generator, source, config: train_config.TrainConfig,
   generator = precision.float32_copy(generator)
   slabs = prototypes.compute_prototypes(generator, source, config.attributes, config.split,
                                         prototype_examples)
+  absence_slabs = prototypes.compute_prototypes(generator, source, config.attributes,
+                                                config.split, prototype_examples, present=False)
   return saved_model.export_generator(generator, config.attributes, config.image_size,
                                       export_dir or config.export_dir, version,
-                                      prototypes=slabs, training_data=config.data)
+                                      prototypes=slabs, training_data=config.data,
+                                      absence_prototypes=absence_slabs)
 
 
 def export_run(run_dir: str, export_dir: str, version: Optional[int] = None,

@@ -14,24 +14,32 @@ from elegant_tf.serving import transfer_model
 
 
 class MissingPrototypeError(ValueError):
-  """add_attribute asked for an attribute that has no prototype slab."""
+  """add_attribute or remove_attribute asked for an attribute that has no prototype slab."""
 
 
-def check_prototypes(metadata: dict, attributes, strength) -> None:
+# Per label-only signature: the metadata list of attributes it has a prototype for, and
+# the examples that prototype averages.
+LABEL_ONLY_PROTOTYPES = {"add_attribute": ("prototype_attributes", "positive"),
+                         "remove_attribute": ("absence_prototype_attributes", "negative")}
+
+
+def check_prototypes(metadata: dict, attributes, strength,
+                     signature: str = "add_attribute") -> None:
   """MissingPrototypeError when a weight asks for an attribute without a prototype.
 
   The converted graph holds a zero slab for such an attribute, which would silently
-  "add" a blank one; the SavedModel's add_attribute refuses in the graph, the same words.
+  apply a blank one; the SavedModel's signatures refuse in the graph, the same words.
   """
-  available = metadata.get("prototype_attributes")
+  listed, example_kind = LABEL_ONLY_PROTOTYPES[signature]
+  available = metadata.get(listed)
   if available is None:  # Written before the list was recorded: nothing to check against.
     return
   weights = np.asarray(attributes, np.float32) * np.asarray(strength, np.float32)
   missing = [i for i, name in enumerate(metadata["attribute_names"]) if name not in available]
   if missing and np.any(weights[..., missing] != 0):
     names = ", ".join(metadata["attribute_names"][i] for i in missing)
-    raise MissingPrototypeError(f"add_attribute: no prototype for {names} (no usable training "
-                                "positive); its attributes or strength must be 0")
+    raise MissingPrototypeError(f"{signature}: no prototype for {names} (no usable training "
+                                f"{example_kind}); its attributes or strength must be 0")
 
 
 def load(path: str, num_threads: Optional[int] = None) -> transfer_model.TransferModel:
@@ -72,15 +80,20 @@ def load(path: str, num_threads: Optional[int] = None) -> transfer_model.Transfe
                                   "latent": latent,
                                   **{f"skip_{k}": s for k, s in enumerate(skips)}})["edited"]
 
-  add_attribute = None
-  if "add_attribute" in runners:
-    def add_attribute(image, attributes, strength=None):
+  def label_only_edit(key):
+    """The batch form of a label-only signature, or None if the file lacks it."""
+    if key not in runners:
+      return None
+
+    def edit(image, attributes, strength=None):
       strength = transfer_model.strength_or_ones(attributes, strength)
-      check_prototypes(metadata, attributes, strength)
-      return per_example("add_attribute", {
+      check_prototypes(metadata, attributes, strength, key)
+      return per_example(key, {
           "image": image, "attributes": attributes, "strength": strength})["edited"]
+    return edit
 
   return transfer_model.TransferModel(
       tuple(metadata["attribute_names"]), int(metadata["image_size"]), transfer, path,
-      encode=encode, decode=decode, add_attribute=add_attribute, kind="tflite",
+      encode=encode, decode=decode, add_attribute=label_only_edit("add_attribute"),
+      remove_attribute=label_only_edit("remove_attribute"), kind="tflite",
       backend=interpreter)

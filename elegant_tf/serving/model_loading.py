@@ -58,16 +58,21 @@ def load_saved_model(version_dir: str) -> TransferModel:
         image=tf.constant(image, tf.float32), edited_latent=tf.constant(edited_latent, tf.float32),
         latent=tf.constant(latent, tf.float32), **named_skips)["edited"].numpy()
 
-  add_attribute = None
-  if "add_attribute" in signatures:
-    def add_attribute(image, attributes, strength=None):
-      return signatures["add_attribute"](
+  def label_only_edit(key):
+    """The numpy form of a label-only signature, or None if the model lacks it."""
+    if key not in signatures:
+      return None
+
+    def edit(image, attributes, strength=None):
+      return signatures[key](
           image=tf.constant(image, tf.float32), attributes=tf.constant(attributes, tf.float32),
           strength=tf.constant(transfer_model.strength_or_ones(attributes, strength)))["edited"].numpy()
+    return edit
 
   return TransferModel(tuple(metadata["attribute_names"]), int(metadata["image_size"]),
                        transfer, version_dir, encode=encode, decode=decode,
-                       add_attribute=add_attribute, backend=loaded)
+                       add_attribute=label_only_edit("add_attribute"),
+                       remove_attribute=label_only_edit("remove_attribute"), backend=loaded)
 
 
 def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel:
@@ -80,7 +85,7 @@ def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel
       os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
   with precision.policy_scope(precision.resolve(precision_name)[0]):
     generator = generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
-                                               name="generator")
+                                               skip_gating=config.skip_gating, name="generator")
   images = np.zeros((1, config.image_size, config.image_size, 3), np.float32)
   generator({"image": images, "exemplar": images,
              "attributes": np.zeros((1, len(config.attributes)), np.float32)})

@@ -1,12 +1,13 @@
-"""Per-attribute prototype slabs: the mean latent slab of the training positives.
+"""Per-attribute prototype slabs: the mean latent slab of the training positives or negatives.
 
 ELEGANT edits by example: an attribute's look comes from an exemplar's latent
-slab. Label-only editing (the `add_attribute` signature) has no exemplar, so it
-borrows a typical one instead: for attribute i, the mean of slab i over the
-latents of training images that have attribute i. All prototypes fit in one
-latent-shaped tensor [h, w, C], slab i holding attribute i's mean, so adding an
-attribute is the same slab exchange as a transfer, with the prototype as the
-exemplar's latent.
+slab. Label-only editing (the `add_attribute` and `remove_attribute` signatures)
+has no exemplar, so it borrows a typical one instead: for attribute i, the mean
+of slab i over the latents of training images that have attribute i (presence
+prototypes, for adding) or lack it (absence prototypes, for removing). All
+prototypes of one kind fit in one latent-shaped tensor [h, w, C], slab i holding
+attribute i's mean, so a label-only edit is the same slab exchange as a
+transfer, with the prototype as the exemplar's latent.
 """
 
 import logging
@@ -21,11 +22,14 @@ from pipelines import pairs
 DEFAULT_MAX_EXAMPLES = 256
 
 
-def positive_indices(source, attributes: Sequence[str], split: str) -> list[np.ndarray]:
-  """int64 example indices WITH each attribute, in `attributes` order."""
+def positive_indices(source, attributes: Sequence[str], split: str,
+                     present: bool = True) -> list[np.ndarray]:
+  """int64 example indices WITH each attribute (WITHOUT it if not `present`), in
+  `attributes` order."""
   labels = source.labels(split)
   columns = pairs.attribute_columns(source, attributes)
-  return [pairs.positives_and_negatives(labels, column)[0] for column in columns]
+  return [pairs.positives_and_negatives(labels, column)[0 if present else 1]
+          for column in columns]
 
 
 class NoUsableExamples(ValueError):
@@ -58,17 +62,19 @@ def mean_latent(generator, source, split: str, indices: np.ndarray,
 
 def compute_prototypes(generator, source, attributes: Sequence[str], split: str = "train",
                        max_examples: int = DEFAULT_MAX_EXAMPLES, batch_size: int = 32,
-                       seed: int = 0) -> Optional[np.ndarray]:
-  """float32 [h, w, C]: slab i = mean slab i over (up to max_examples) positives of attribute i.
+                       seed: int = 0, present: bool = True) -> Optional[np.ndarray]:
+  """float32 [h, w, C]: slab i = mean slab i over (up to max_examples) positives of
+  attribute i (negatives if not `present`: absence prototypes, for removing it).
 
-  An attribute with no positive the source can decode gets a warning and no
-  prototype: its slab is NaN (export refuses to add it). None when no attribute
+  An attribute with no such example the source can decode gets a warning and no
+  prototype: its slab is NaN (export refuses to edit it). None when no attribute
   has a prototype.
   """
   rng = np.random.default_rng(seed)
+  kind, edit = ("positive", "add") if present else ("negative", "remove")
   slabs = {}
   for position, (name, indices) in enumerate(
-      zip(attributes, positive_indices(source, attributes, split))):
+      zip(attributes, positive_indices(source, attributes, split, present))):
     if len(indices) > max_examples:
       # A random subset, not the first ones: sources may be sorted (e.g. by identity).
       indices = np.sort(rng.choice(indices, max_examples, replace=False))
@@ -76,8 +82,9 @@ def compute_prototypes(generator, source, attributes: Sequence[str], split: str 
       slabs[position] = mean_latent(generator, source, split, indices, batch_size)
     except NoUsableExamples as error:
       # One attribute without usable images must not throw away a trained model.
-      logging.warning("attribute %r has no usable positive example in split %r (%s): no "
-                      "prototype, add_attribute cannot add it", name, split, error)
+      logging.warning("attribute %r has no usable %s example in split %r (%s): no "
+                      "prototype, %s_attribute cannot %s it", name, kind, split, error, edit,
+                      edit)
   if not slabs:
     return None
   shape = next(iter(slabs.values())).shape

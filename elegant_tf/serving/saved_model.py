@@ -21,9 +21,12 @@ Signatures (S = image size, n = number of attributes, images in [-1, 1]):
   encode           image -> latent [b, h, w, C], skip_0 .. skip_{k-1} (finest first).
   decode           image, edited_latent, latent, skip_0 .. -> edited.
   add_attribute    image, attributes, strength -> edited: label-only editing with the
-                   per-attribute prototype slabs (only when prototypes were given).
+                   per-attribute presence prototype slabs (only when prototypes were given).
+  remove_attribute image, attributes, strength -> edited: the same with the absence
+                   prototypes (the mean slab of faces without the attribute; only when
+                   absence prototypes were given).
   metadata         no inputs -> attribute_names, image_size, value_range, version,
-                   latent_shape, has_prototypes.
+                   latent_shape, has_prototypes, has_absence_prototypes.
 
 Input shapes are declared with unknown rank on purpose: the graph checks every
 input itself and fails with a message that names the signature and the input
@@ -266,22 +269,27 @@ class _Signatures:
   """The serving functions over one generator (kept together: they share checks)."""
 
   def __init__(self, generator, attribute_names, image_size: int, version: int,
-               prototypes: Optional[np.ndarray]):
+               prototypes: Optional[np.ndarray],
+               absence_prototypes: Optional[np.ndarray] = None):
     self.generator = generator
     self.attribute_names = list(attribute_names)
     self.num_attributes = len(attribute_names)
     self.image_size = image_size
     self.version = version
-    # Attributes whose prototype slab is NaN had no usable positive (prototypes.py).
-    self.missing_prototypes = []
-    if prototypes is not None:
-      boundaries = latent_swap.slab_boundaries(prototypes.shape[-1], self.num_attributes)
-      self.missing_prototypes = [i for i, (start, stop) in enumerate(boundaries)
-                                 if np.isnan(prototypes[..., start:stop]).any()]
-      prototypes = np.nan_to_num(prototypes, nan=0.0)
-    self.prototypes = prototypes
+    self.prototypes, self.missing_prototypes = self._usable(prototypes)
+    self.absence_prototypes, self.missing_absence_prototypes = self._usable(absence_prototypes)
     self.latent_shape = latent_shape(generator, image_size)
     self.skip_shapes = skip_shapes(generator, image_size)
+
+  def _usable(self, slabs: Optional[np.ndarray]):
+    """(slabs with NaN slabs zeroed, positions of the NaN slabs): a NaN slab marks an
+    attribute without a usable example (prototypes.py)."""
+    if slabs is None:
+      return None, []
+    boundaries = latent_swap.slab_boundaries(slabs.shape[-1], self.num_attributes)
+    missing = [i for i, (start, stop) in enumerate(boundaries)
+               if np.isnan(slabs[..., start:stop]).any()]
+    return np.nan_to_num(slabs, nan=0.0), missing
 
   def _image(self, tensor, signature: str, name: str):
     # The range check takes the finite check's output, so NaN is reported as NaN.
@@ -368,26 +376,36 @@ class _Signatures:
       image = tf.identity(image)
     return {"edited": self.generator.edit(image, edited_latent, latent, skips)}
 
-  def add_attribute(self, image, attributes, strength):
-    image = self._image(image, "add_attribute", "image")
-    weights = _edit_weights("add_attribute", {"image": image}, attributes, strength,
+  def _label_only_edit(self, signature, image, attributes, strength, slabs, missing,
+                       example_kind):
+    """Exchange the chosen slabs of the image's latent with prototype `slabs`."""
+    image = self._image(image, signature, "image")
+    weights = _edit_weights(signature, {"image": image}, attributes, strength,
                             self.num_attributes)
     with tf.control_dependencies([weights]):
       image = tf.identity(image)
-    if self.missing_prototypes:
-      # A zero slab would silently "add" a blank attribute: refuse instead.
-      missing = tf.gather(weights, self.missing_prototypes, axis=1)
-      names = ", ".join(self.attribute_names[i] for i in self.missing_prototypes)
-      check = tf.debugging.Assert(tf.reduce_all(tf.equal(missing, 0.0)), [
-          f"add_attribute: no prototype for {names} (no usable training positive); its "
+    if missing:
+      # A zero slab would silently apply a blank attribute: refuse instead.
+      chosen = tf.gather(weights, missing, axis=1)
+      names = ", ".join(self.attribute_names[i] for i in missing)
+      check = tf.debugging.Assert(tf.reduce_all(tf.equal(chosen, 0.0)), [
+          f"{signature}: no prototype for {names} (no usable training {example_kind}); its "
           "attributes or strength must be 0"])
       with tf.control_dependencies([check]):
         weights = tf.identity(weights)
     latent, skips = self.generator.encode(image)
-    prototype = tf.broadcast_to(tf.constant(self.prototypes, tf.float32)[None],
-                                tf.shape(latent))
+    prototype = tf.broadcast_to(tf.constant(slabs, tf.float32)[None], tf.shape(latent))
     edited_latent = latent_swap.swap_latent_slabs(latent, prototype, weights)
     return {"edited": self.generator.edit(image, edited_latent, latent, skips)}
+
+  def add_attribute(self, image, attributes, strength):
+    return self._label_only_edit("add_attribute", image, attributes, strength,
+                                 self.prototypes, self.missing_prototypes, "positive")
+
+  def remove_attribute(self, image, attributes, strength):
+    return self._label_only_edit("remove_attribute", image, attributes, strength,
+                                 self.absence_prototypes, self.missing_absence_prototypes,
+                                 "negative")
 
   def metadata(self):
     return {
@@ -397,6 +415,7 @@ class _Signatures:
         "version": tf.constant(self.version, tf.int64),
         "latent_shape": tf.constant(self.latent_shape, tf.int32),
         "has_prototypes": tf.constant(self.prototypes is not None),
+        "has_absence_prototypes": tf.constant(self.absence_prototypes is not None),
     }
 
 
@@ -408,13 +427,15 @@ def _spec(name: str, dtype=tf.float32, shape=None) -> tf.TensorSpec:
 def export_generator(generator, attribute_names: Sequence[str], image_size: int,
                      export_dir: str, version: Optional[int] = None,
                      prototypes: Optional[np.ndarray] = None,
-                     training_data: Optional[str] = None) -> str:
+                     training_data: Optional[str] = None,
+                     absence_prototypes: Optional[np.ndarray] = None) -> str:
   """Write the SavedModel with every signature of the module docstring; return its folder.
 
   prototypes: float32 [h, w, C] prototype slabs computed by the caller
   (prototypes.compute_prototypes; a NaN slab marks an attribute without a prototype,
   which add_attribute refuses to add). Without them the model has no `add_attribute`
-  signature.
+  signature. absence_prototypes: the same over faces without each attribute
+  (compute_prototypes(..., present=False)), for the `remove_attribute` signature.
   training_data: the --data spec the model was trained on, recorded in the metadata
   so TFLite int8 calibration can draw from the same pipeline.
   """
@@ -429,12 +450,18 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
   # A mixed-precision generator is exported as its float32 twin (same weights):
   # float32 signatures, and TFLite's builtin kernels have no bfloat16.
   generator = precision.float32_copy(generator)
+  expected = latent_shape(generator, image_size)
   if prototypes is not None:
     prototypes = np.asarray(prototypes, np.float32)
-    expected = latent_shape(generator, image_size)
     if list(prototypes.shape) != expected:
       raise ValueError(f"prototypes have shape {list(prototypes.shape)}, the latent {expected}")
-  signatures = _Signatures(generator, attribute_names, image_size, version, prototypes)
+  if absence_prototypes is not None:
+    absence_prototypes = np.asarray(absence_prototypes, np.float32)
+    if list(absence_prototypes.shape) != expected:
+      raise ValueError(f"absence prototypes have shape {list(absence_prototypes.shape)}, "
+                       f"the latent {expected}")
+  signatures = _Signatures(generator, attribute_names, image_size, version, prototypes,
+                           absence_prototypes)
   num_skips = generator.depth - 1
 
   archive = keras.export.ExportArchive()
@@ -451,6 +478,9 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
   if prototypes is not None:
     archive.add_endpoint("add_attribute", signatures.add_attribute, input_signature=[
         _spec("image"), _spec("attributes"), _spec("strength")])
+  if absence_prototypes is not None:
+    archive.add_endpoint("remove_attribute", signatures.remove_attribute, input_signature=[
+        _spec("image"), _spec("attributes"), _spec("strength")])
   archive.add_endpoint("metadata", signatures.metadata, input_signature=[])
 
   os.makedirs(export_dir, exist_ok=True)
@@ -466,6 +496,11 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
               "prototype_attributes": [
                   name for i, name in enumerate(attribute_names)
                   if prototypes is not None and i not in signatures.missing_prototypes],
+              "has_absence_prototypes": absence_prototypes is not None,
+              "absence_prototype_attributes": [
+                  name for i, name in enumerate(attribute_names)
+                  if absence_prototypes is not None
+                  and i not in signatures.missing_absence_prototypes],
               "training_data": training_data}
   layout.write_metadata(temporary_dir, metadata)
   if os.path.exists(final_dir):  # Another exporter took this version meanwhile.

@@ -336,11 +336,19 @@ class ServingClient:
               **{f"skip_{k}": skip for k, skip in enumerate(skips)}}
     return self.predict("decode", inputs, ["edited"])["edited"]
 
-  def add_attribute(self, image, attributes, strength=None) -> np.ndarray:
+  def _label_only_edit(self, signature, image, attributes, strength) -> np.ndarray:
     attributes = np.asarray(attributes, np.float32)
     strength = transfer_model.strength_or_ones(attributes, strength)
-    return self.predict("add_attribute", {"image": image, "attributes": attributes,
-                                          "strength": strength}, ["edited"])["edited"]
+    return self.predict(signature, {"image": image, "attributes": attributes,
+                                    "strength": strength}, ["edited"])["edited"]
+
+  def add_attribute(self, image, attributes, strength=None) -> np.ndarray:
+    """The image with the chosen attributes added from the model's presence prototypes."""
+    return self._label_only_edit("add_attribute", image, attributes, strength)
+
+  def remove_attribute(self, image, attributes, strength=None) -> np.ndarray:
+    """The image with the chosen attributes removed by the model's absence prototypes."""
+    return self._label_only_edit("remove_attribute", image, attributes, strength)
 
   def metadata(self) -> dict:
     outputs = self.predict("metadata", {})
@@ -350,4 +358,6 @@ class ServingClient:
             "value_range": [float(v) for v in outputs["value_range"]],
             "version": int(outputs["version"]),
             "latent_shape": [int(v) for v in outputs["latent_shape"]],
-            "has_prototypes": bool(outputs["has_prototypes"])}
+            "has_prototypes": bool(outputs["has_prototypes"]),
+            # Absent from models exported before label-only removal existed.
+            "has_absence_prototypes": bool(outputs.get("has_absence_prototypes", False))}

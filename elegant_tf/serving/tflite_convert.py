@@ -67,13 +67,15 @@ def _batch_one_wrapper(loaded, metadata: dict) -> tuple[tf.Module, list]:
       image_spec("image"), latent_spec("edited_latent"), latent_spec("latent")] + skip_specs,
                               autograph=False)
   keys = ["transfer", "encode", "decode"]
-  if "add_attribute" in signatures:
-    module.add_attribute = tf.function(
-        lambda image, attributes, strength: signatures["add_attribute"](
-            image=image, attributes=attributes, strength=strength),
-        input_signature=[image_spec("image"), weights_spec("attributes"),
-                         weights_spec("strength")], autograph=False)
-    keys.append("add_attribute")
+  for key in ("add_attribute", "remove_attribute"):
+    if key in signatures:
+      signature = signatures[key]
+      setattr(module, key, tf.function(
+          lambda image, attributes, strength, signature=signature: signature(
+              image=image, attributes=attributes, strength=strength),
+          input_signature=[image_spec("image"), weights_spec("attributes"),
+                           weights_spec("strength")], autograph=False))
+      keys.append(key)
   return module, keys
 
 
@@ -104,8 +106,9 @@ def _representative_dataset(loaded, metadata: dict, data: str, count: int, keys:
       edited_latent = ((1 - strength.mean()) * encoded["latent"]
                        + strength.mean() * exemplar_latent).astype(np.float32)
       yield "decode", {"image": image, "edited_latent": edited_latent, **encoded}
-      if "add_attribute" in keys:
-        yield "add_attribute", {"image": image, "attributes": attributes, "strength": strength}
+      for key in ("add_attribute", "remove_attribute"):
+        if key in keys:
+          yield key, {"image": image, "attributes": attributes, "strength": strength}
 
   return generate
 

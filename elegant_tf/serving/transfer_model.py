@@ -1,7 +1,7 @@
 """TransferModel: one interface over every form a trained ELEGANT comes in.
 
-The CLIs, evaluation and benchmarks call `transfer`, `encode`, `decode` and
-`add_attribute` on numpy batches and need not care whether a SavedModel, a
+The CLIs, evaluation and benchmarks call `transfer`, `encode`, `decode`,
+`add_attribute` and `remove_attribute` on numpy batches and need not care whether a SavedModel, a
 run directory or a .tflite file answers (see model_loading.py).
 """
 
@@ -21,7 +21,8 @@ class TransferModel:
   `generator` is the Keras generator when loaded from a run directory (None otherwise).
   encode(image) -> (latent, [skips]); decode(image, edited_latent, latent, skips) ->
   edited image; add_attribute(image, attributes, strength) -> edited image, or None
-  when the model has no prototype slabs.
+  when the model has no prototype slabs; remove_attribute likewise with the absence
+  prototypes.
   """
   attribute_names: tuple
   image_size: int
@@ -31,6 +32,7 @@ class TransferModel:
   encode: Optional[Callable] = None
   decode: Optional[Callable] = None
   add_attribute: Optional[Callable] = None
+  remove_attribute: Optional[Callable] = None
   kind: str = "saved_model"
   # The loaded SavedModel or interpreter, held so its variables live as long as the model.
   backend: object = None

@@ -71,6 +71,7 @@ class TrainConfig:
   matching_negatives_weight: float = 0.0
   patch_discriminator: bool = False
   discriminator_conditioning: str = "channels"
+  skip_gating: bool = False
   jit_compile: bool = False
   precision: str = "float32"
   eval_pairs: int = 64
@@ -130,9 +131,9 @@ class TrainConfig:
     if self.discriminator_conditioning not in discriminator_lib.CONDITIONINGS:
       problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} is "
                       "not one of: " + ", ".join(discriminator_lib.CONDITIONINGS))
-    elif self.discriminator_conditioning == "projection" and self.patch_discriminator:
-      problems.append("--discriminator_conditioning=projection scores whole images; it does "
-                      "not combine with --patch_discriminator")
+    elif self.discriminator_conditioning != "channels" and self.patch_discriminator:
+      problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} scores "
+                      "whole images; it does not combine with --patch_discriminator")
     if len(set(self.attributes)) != len(self.attributes):
       problems.append(f"--attributes lists a name twice: {','.join(self.attributes)}")
     if problems:

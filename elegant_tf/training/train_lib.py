@@ -96,7 +96,7 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
 
 def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
   generator = generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
-                                             name="generator")
+                                             skip_gating=config.skip_gating, name="generator")
   gan = gan_trainer.ElegantGAN(
       generator,
       discriminator_lib.Discriminator(

@@ -43,7 +43,7 @@ def _inputs(batch=2, seed=0):
 def test_signatures_inputs_outputs_and_metadata(trained):
   signatures = trained["loaded"].signatures
   assert set(signatures) == {"serving_default", "transfer_bytes", "encode", "decode",
-                             "add_attribute", "metadata"}
+                             "add_attribute", "remove_attribute", "metadata"}
   def names(key):
     args = signatures[key].structured_input_signature[1]
     return sorted(args), {k: v.dtype for k, v in args.items()}, sorted(
@@ -55,11 +55,14 @@ def test_signatures_inputs_outputs_and_metadata(trained):
   assert names("encode")[2] == ["latent", "skip_0", "skip_1"]
   assert names("decode")[0] == ["edited_latent", "image", "latent", "skip_0", "skip_1"]
   assert names("add_attribute")[0] == ["attributes", "image", "strength"]
+  assert names("remove_attribute")[0] == ["attributes", "image", "strength"]
   metadata = {k: v.numpy() for k, v in signatures["metadata"]().items()}
   assert [n.decode() for n in metadata["attribute_names"]] == ["Eyeglasses", "Bangs"]
   assert metadata["image_size"] == 32 and metadata["version"] == 1
   assert list(metadata["value_range"]) == [-1.0, 1.0] and metadata["has_prototypes"]
+  assert metadata["has_absence_prototypes"]
   assets = layout.read_metadata(trained["version_dir"])
+  assert assets["absence_prototype_attributes"] == ["Eyeglasses", "Bangs"]
   assert assets["attribute_names"] == ["Eyeglasses", "Bangs"] and assets["version"] == 1
   assert assets["latent_shape"] == [4, 4, 16] and assets["training_data"] == "synthetic"
 
@@ -94,6 +97,42 @@ def test_add_attribute_at_zero_strength_reconstructs(trained):
                                      strength=tf.ones([2, 2]))["edited"]
   np.testing.assert_allclose(zero, own, atol=1e-5)
   assert full.shape == (2, 32, 32, 3) and not np.allclose(full, own, atol=1e-6)
+
+
+def test_remove_attribute_exchanges_slabs_with_the_absence_prototypes(tmp_path):
+  rng = np.random.default_rng(1)
+  presence = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  absence = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  version_dir = tiny.untrained_export(tmp_path, prototypes=presence, absence_prototypes=absence)
+  signatures = tf.saved_model.load(version_dir).signatures
+  image, _ = _inputs()
+  attributes, strength = tf.constant([[1.0, 0.0], [0.0, 1.0]]), tf.fill([2, 2], 0.75)
+  removed = signatures["remove_attribute"](image=image, attributes=attributes,
+                                           strength=strength)["edited"]
+  encoded = signatures["encode"](image=image)
+  expected_latent = latent_swap.swap_latent_slabs(
+      encoded["latent"], tf.broadcast_to(absence, encoded["latent"].shape), attributes * 0.75)
+  expected = signatures["decode"](image=image, edited_latent=expected_latent, **encoded)
+  np.testing.assert_allclose(removed, expected["edited"], atol=1e-5)
+  added = signatures["add_attribute"](image=image, attributes=attributes,
+                                      strength=strength)["edited"]
+  assert not np.allclose(added, removed, atol=1e-4)  # Two different prototype sets.
+  # Without absence prototypes there is no remove_attribute signature.
+  assert "remove_attribute" not in tf.saved_model.load(
+      tiny.untrained_export(tmp_path / "other", prototypes=presence)).signatures
+
+
+def test_attribute_without_absence_prototype_is_refused_by_remove_attribute(tmp_path):
+  absence = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
+  start, stop = latent_swap.slab_boundaries(16, 2)[0]
+  absence[..., start:stop] = np.nan
+  version_dir = tiny.untrained_export(tmp_path, absence_prototypes=absence)
+  assert layout.read_metadata(version_dir)["absence_prototype_attributes"] == ["Bangs"]
+  remove = tf.saved_model.load(version_dir).signatures["remove_attribute"]
+  image, _ = _inputs()
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="remove_attribute: no prototype for Eyeglasses"):
+    remove(image=image, attributes=tf.ones([2, 2]), strength=tf.ones([2, 2]))
 
 
 def test_attribute_without_prototype_is_refused_by_add_attribute(tmp_path):
@@ -306,7 +345,7 @@ def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_pa
   version_dir = result["export"]
   signatures = tf.saved_model.load(version_dir).signatures
   assert set(signatures) == {"serving_default", "transfer_bytes", "encode", "decode",
-                             "add_attribute", "metadata"}
+                             "add_attribute", "remove_attribute", "metadata"}
   for key in ("serving_default", "encode", "decode", "add_attribute"):
     inputs = signatures[key].structured_input_signature[1]
     assert {spec.dtype for spec in inputs.values()} == {tf.float32}, key

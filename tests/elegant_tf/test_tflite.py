@@ -18,8 +18,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _tiny_export(directory):
   """A tiny generator exported with (random) prototypes; parity does not need training."""
-  prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
-  return tiny.untrained_export(directory, prototypes=prototypes, training_data="synthetic")
+  rng = np.random.default_rng(0)
+  prototypes = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  absence_prototypes = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  return tiny.untrained_export(directory, prototypes=prototypes, training_data="synthetic",
+                               absence_prototypes=absence_prototypes)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +60,8 @@ def test_float32_matches_the_saved_model_in_every_signature(converted):
                              reference.decode(images, latent[::-1], latent, skips), atol=1e-4)
   np.testing.assert_allclose(candidate.add_attribute(images, weights, strength),
                              reference.add_attribute(images, weights, strength), atol=1e-4)
+  np.testing.assert_allclose(candidate.remove_attribute(images, weights, strength),
+                             reference.remove_attribute(images, weights, strength), atol=1e-4)
 
 
 def _op_names(path):
@@ -103,6 +108,22 @@ def test_add_attribute_refuses_an_attribute_without_prototype(converted, tmp_pat
   assert model.add_attribute(image, np.array([[1.0, 0.0]], np.float32)).shape == image.shape
   with pytest.raises(ValueError, match="add_attribute: no prototype for Bangs"):
     model.add_attribute(image, np.array([[1.0, 1.0]], np.float32))
+
+
+def test_remove_attribute_refuses_an_attribute_without_absence_prototype(converted, tmp_path):
+  content = open(converted["path"], "rb").read()
+  recorded = b'"absence_prototype_attributes": ["Eyeglasses", "Bangs"]'
+  assert recorded in content
+  path = str(tmp_path / "no_eyeglasses_absence_prototype.tflite")
+  with open(path, "wb") as f:
+    f.write(content.replace(recorded, b'"absence_prototype_attributes": ["Bangs"]'.ljust(
+        len(recorded))))
+  model = model_loading.load(path)
+  image = _pairs(1)[0]
+  assert model.remove_attribute(image, np.array([[0.0, 1.0]], np.float32)).shape == image.shape
+  with pytest.raises(ValueError,
+                     match="remove_attribute: no prototype for Eyeglasses .*training negative"):
+    model.remove_attribute(image, np.array([[1.0, 0.0]], np.float32))
 
 
 def test_cli_converts_verifies_and_rejects_bad_use(converted):

@@ -51,9 +51,11 @@ def untrained_generator():
   return model
 
 
-def untrained_export(export_dir, prototypes=None, training_data=None, model=None) -> str:
+def untrained_export(export_dir, prototypes=None, training_data=None, model=None,
+                     absence_prototypes=None) -> str:
   """Export `model` (default: a new untrained_generator()) for attributes Eyeglasses,
   Bangs at 32 px; return the version folder."""
   return saved_model.export_generator(model or untrained_generator(), ["Eyeglasses", "Bangs"], 32,
                                  str(export_dir), prototypes=prototypes,
-                                 training_data=training_data)
+                                 training_data=training_data,
+                                 absence_prototypes=absence_prototypes)

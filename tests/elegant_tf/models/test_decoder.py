@@ -45,3 +45,39 @@ def test_shared_layer_checks(tmp_path):
   inputs = (np.asarray(latent), np.asarray(latent), [np.asarray(skip) for skip in skips])
   model_checks.run_layer_test(lambda: decoder.Decoder(widths), inputs, tmp_path,
                               expected_shapes=[(2, 32, 32, 3)])
+
+
+def test_skip_gating_keeps_reconstructions_and_changes_edits():
+  widths = [8, 16, 16]
+  latent, skips = _inputs(widths)
+  plain = decoder.Decoder(widths)
+  gated = decoder.Decoder(widths, skip_gating=True)
+  plain(latent, latent, skips)
+  gated(latent, latent, skips)
+  # Same weights for the shared layers; the gates are the only extra variables.
+  gate_names = {v.path for v in gated.weights if "skip_gate" in v.path}
+  assert len(gate_names) == 2
+  shared = [v for v in gated.weights if "skip_gate" not in v.path]
+  for target, source in zip(shared, plain.weights):
+    target.assign(source)
+  for v in gated.weights:
+    if "skip_gate" in v.path:
+      v.assign(np.full(v.shape, 0.5, "float32"))
+  # No latent difference: every skip is kept whole, bit for bit.
+  np.testing.assert_array_equal(np.asarray(gated(latent, latent, skips)),
+                                np.asarray(plain(latent, latent, skips)))
+  # An exchanged latent closes the gates where it differs, so the edit changes.
+  edited = np.asarray(latent) * 3.0
+  assert np.abs(np.asarray(gated(edited, latent, skips))
+                - np.asarray(plain(edited, latent, skips))).max() > 1e-3
+  keep = np.asarray(gated.skip_keep(0, edited - np.asarray(latent), skips[-1]))
+  assert keep.shape == tuple(skips[-1].shape) and keep.min() >= 0 and keep.max() <= 1
+  assert keep.min() < 0.5
+
+
+def test_skip_gating_shared_layer_checks(tmp_path):
+  widths = [4, 8, 8]
+  latent, skips = _inputs(widths)
+  inputs = (np.asarray(latent) * 2, np.asarray(latent), [np.asarray(skip) for skip in skips])
+  model_checks.run_layer_test(lambda: decoder.Decoder(widths, skip_gating=True), inputs, tmp_path,
+                              expected_shapes=[(2, 32, 32, 3)])

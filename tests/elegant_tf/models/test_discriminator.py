@@ -32,6 +32,7 @@ def test_labels_change_the_score():
     ({"downsample": 2}, (2,)),
     ({"patch": True, "num_classes": 2}, (2, 2, 2)),
     ({"conditioning": "projection", "num_labels": 2}, (2,)),
+    ({"conditioning": "channels_projection", "num_labels": 2}, (2,)),
 ])
 def test_shared_layer_checks(tmp_path, settings, shape):
   x = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
@@ -87,3 +88,16 @@ def test_paper_conditioning_is_the_default_and_bad_settings_are_named():
   with pytest.raises(ValueError, match="patch"):
     discriminator.Discriminator([4, 8, 8, 8], conditioning="projection", num_labels=2,
                                 patch=True)
+
+
+def test_channels_projection_reads_labels_as_channels_and_by_projection():
+  d = discriminator.Discriminator([4, 8, 8, 8], conditioning="channels_projection", num_labels=3)
+  x = np.random.default_rng(6).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  y = np.array([[1, 0, 1], [0, 1, 1]], "float32")
+  scores = np.asarray(d(x, y))
+  # The first block sees image + 3 label channels, and the projection is added.
+  assert d.block_0.layers[0].kernel.shape[2] == 6
+  flat = np.asarray(d.flatten(d._features(x, y)))
+  expected = (flat @ d.score.kernel.numpy() + d.score.bias.numpy())[:, 0] + np.sum(
+      (2 * y - 1) * (flat @ d.projection.kernel.numpy()), axis=1)
+  np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5)

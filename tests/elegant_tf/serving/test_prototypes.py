@@ -52,6 +52,21 @@ def test_each_slab_is_the_mean_over_that_attributes_positives(generator):
   assert result.shape == (4, 4, 16) and result.dtype == np.float32
 
 
+def test_absence_prototypes_average_each_attributes_negatives(generator):
+  labels = [[1, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1], [1, 0, 1], [0, 1, 0]]
+  source = _FixedFaces(labels)
+  result = prototypes.compute_prototypes(generator, source, ["Bangs", "Eyeglasses"],
+                                         batch_size=2, present=False)
+  latents = np.asarray(generator.encode(source.images)[0])
+  (start_0, stop_0), (start_1, stop_1) = latent_swap.slab_boundaries(16, 2)
+  no_bangs_mean = latents[[0, 3, 4]].mean(axis=0)
+  no_glasses_mean = latents[[2, 3, 5]].mean(axis=0)
+  np.testing.assert_allclose(result[..., start_0:stop_0], no_bangs_mean[..., start_0:stop_0],
+                             atol=1e-6)
+  np.testing.assert_allclose(result[..., start_1:stop_1], no_glasses_mean[..., start_1:stop_1],
+                             atol=1e-6)
+
+
 def test_max_examples_subsamples_without_repeats(generator):
   source = _FixedFaces([[1, 1, 0]] * 6)
   result = prototypes.compute_prototypes(generator, source, ["Eyeglasses", "Bangs"],

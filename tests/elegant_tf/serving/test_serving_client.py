@@ -35,8 +35,10 @@ STAND_IN = tf_serving_stand_in.__file__
 def served(tmp_path_factory):
   tmp_path = tmp_path_factory.mktemp("serving")
   prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
+  absence_prototypes = np.random.default_rng(1).normal(size=(4, 4, 16)).astype(np.float32)
   model = tiny.untrained_generator()
-  version_dir = tiny.untrained_export(tmp_path / "elegant", prototypes=prototypes, model=model)
+  version_dir = tiny.untrained_export(tmp_path / "elegant", prototypes=prototypes, model=model,
+                                      absence_prototypes=absence_prototypes)
   port_file = tmp_path / "port"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   process = subprocess.Popen([sys.executable, STAND_IN, "elegant", version_dir,
@@ -83,12 +85,17 @@ def test_transfer_and_metadata_match_the_model(served):
     np.testing.assert_allclose(outputs[key], np.asarray(expected[key]), atol=1e-5)
   assert client.metadata() == {"attribute_names": ["Eyeglasses", "Bangs"], "image_size": 32,
                                "value_range": [-1.0, 1.0], "version": 1,
-                               "latent_shape": [4, 4, 16], "has_prototypes": True}
+                               "latent_shape": [4, 4, 16], "has_prototypes": True,
+                               "has_absence_prototypes": True}
   encoded = client.encode(image)
   decoded = client.decode(image, encoded["latent"], encoded["latent"],
                           [encoded["skip_0"], encoded["skip_1"]])
   zero = client.add_attribute(image, weights, np.zeros_like(weights))
   np.testing.assert_allclose(decoded, zero, atol=1e-5)
+  np.testing.assert_allclose(client.remove_attribute(image, weights, np.zeros_like(weights)),
+                             decoded, atol=1e-5)
+  assert not np.allclose(client.remove_attribute(image, weights),
+                         client.add_attribute(image, weights), atol=1e-4)
 
 
 def test_a_serving_client_gets_what_paste_back_needs_from_the_existing_signature(served):
