@@ -67,12 +67,15 @@ def _batch_one_wrapper(loaded, metadata: dict) -> tuple[tf.Module, list]:
       image_spec("image"), latent_spec("edited_latent"), latent_spec("latent")] + skip_specs,
                               autograph=False)
   keys = ["transfer", "encode", "decode"]
+  def label_only_edit(signature):
+    # A closure, not a default argument: tf.function would take that for an input.
+    return lambda image, attributes, strength: signature(
+        image=image, attributes=attributes, strength=strength)
+
   for key in ("add_attribute", "remove_attribute"):
     if key in signatures:
-      signature = signatures[key]
       setattr(module, key, tf.function(
-          lambda image, attributes, strength, signature=signature: signature(
-              image=image, attributes=attributes, strength=strength),
+          label_only_edit(signatures[key]),
           input_signature=[image_spec("image"), weights_spec("attributes"),
                            weights_spec("strength")], autograph=False))
       keys.append(key)
