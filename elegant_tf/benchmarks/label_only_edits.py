@@ -17,6 +17,7 @@ export does) or a SavedModel exported with both prototype sets.
 """
 
 import os
+import types
 
 import numpy as np
 from absl import app
@@ -57,14 +58,14 @@ def generator_label_only_edits(generator, presence: np.ndarray, absence: np.ndar
 
 
 def label_only_transfer(add, remove):
-  """transfer(image, exemplar, weights) in the evaluation's form, by labels only:
-  "edited" removes from the image, "exemplar_edited" adds to the exemplar."""
+  """A model whose transfer(image, exemplar, weights), the evaluation's form, edits by
+  labels only: "edited" removes from the image, "exemplar_edited" adds to the exemplar."""
 
   def transfer(image, exemplar, weights):
     # Zero weights (the evaluation's reconstruction pass) give the reconstructions.
     return {"edited": remove(image, weights), "exemplar_edited": add(exemplar, weights)}
 
-  return transfer
+  return types.SimpleNamespace(transfer=transfer)
 
 
 def comparison_rows(model, source, attributes, num_pairs: int, add, remove) -> list[dict]:
