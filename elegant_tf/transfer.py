@@ -28,6 +28,10 @@ Modes and the grid each writes (every cell is one S x S image):
            then cell (a, b) = a z_D1 + b z_D2 + (1 - a - b) z_input, where D1 takes
            attribute 1 from exemplar 1 and D2 attribute 2 from exemplar 2; a grows
            down, b right, and the far corner swaps both.
+  add      no exemplar: [input | input with the attributes added], by label alone
+           (the model's presence prototypes: the mean slab of training faces with each).
+  remove   no exemplar: [input | input with the attributes removed] (absence
+           prototypes: the mean slab of training faces without each).
 Bad use (unknown attribute, wrong exemplar count, unreadable or too small image,
 no face found, a binary or degenerate --landmarks file, too many --steps, --out naming a
 directory or an existing file without --overwrite, a run directory whose flags.txt
@@ -53,7 +57,9 @@ def define_flags() -> None:
   flags.DEFINE_enum("mode", "swap", list(transfer_lib.MODES),
                     "swap: exchange the attributes with one exemplar; linear: --steps from "
                     "the input to the swap; matrix: 1 attribute x 3 exemplars or 2 attributes "
-                    "x 2 exemplars, a grid of (steps+1)^2 images.")
+                    "x 2 exemplars, a grid of (steps+1)^2 images; add / remove: no exemplar, "
+                    "the attributes added or removed by label alone (an exported model's "
+                    "prototypes).")
   flags.DEFINE_string("input", None, "The face to edit (any size; JPEG, PNG, BMP, GIF, ...).")
   flags.DEFINE_list("exemplars", [], "Comma-separated exemplar faces whose attributes are "
                     "taken (swap/linear: 1; matrix: 3 for one attribute, 2 for two).")
@@ -62,8 +68,8 @@ def define_flags() -> None:
   flags.DEFINE_integer("steps", 4, "Interpolation intervals for linear and matrix (m); at "
                        f"most {transfer_lib.MAX_STEPS['linear']} for linear, "
                        f"{transfer_lib.MAX_STEPS['matrix']} for matrix.")
-  flags.DEFINE_float("strength", 1.0, "Swap strength in [0, 1] for swap and the end point of "
-                     "linear (1 = full swap).")
+  flags.DEFINE_float("strength", 1.0, "Swap strength in [0, 1] for swap, add and remove, and "
+                     "the end point of linear (1 = full swap).")
   flags.DEFINE_string("landmarks", None,
                       "Optional 5-point landmark file (`name x1 y1 ... x5 y5` per line, pupils, "
                       "nose, mouth corners, CelebA's format): align the images with it "
@@ -77,7 +83,7 @@ def define_flags() -> None:
                        "detector finds several, counted from 0 by size (0 = the largest). "
                        "Exemplars always give their largest face.")
   flags.DEFINE_bool("paste_back", False,
-                    "swap mode only: write --input's own photo, at its size, with the change "
+                    "swap, add and remove: write --input's own photo, at its size, with the change "
                     "the edit made added back (pixels it did not change stay the photo's own) "
                     "instead of the grid; with --each also <out>_exemplar_edited, the "
                     "exemplar's photo.")
@@ -120,7 +126,12 @@ def main(argv):
   for path in flag_values.exemplars:
     exemplar_photos.append(transfer_lib.align_photo(path, model.image_size, align, landmarks))
     transfer_lib.report_faces(path, exemplar_photos[-1].faces_found, 0)
-  if flag_values.paste_back:
+  if flag_values.paste_back and flag_values.mode in transfer_lib.LABEL_ONLY_MODES:
+    pasted = (transfer_lib.pasted_label_only(model, flag_values.mode, photo,
+                                             flag_values.attributes, flag_values.strength), None)
+    written = transfer_lib.write_pasted_back(flag_values.out, *pasted, flag_values.each,
+                                             flag_values.overwrite)
+  elif flag_values.paste_back:
     pasted = transfer_lib.pasted_swap(model, photo, exemplar_photos[0], flag_values.attributes,
                                       flag_values.strength)
     written = transfer_lib.write_pasted_back(flag_values.out, *pasted, flag_values.each,

@@ -20,7 +20,9 @@ from pipelines import atomic_files
 from pipelines import image_decoding
 from pipelines import image_grid
 
-MODES = ("swap", "linear", "matrix")
+MODES = ("swap", "linear", "matrix", "add", "remove")
+# Modes that edit by label alone, with the model's prototype slabs (no exemplar).
+LABEL_ONLY_MODES = ("add", "remove")
 # --steps bounds: linear writes steps + 1 images, matrix (steps + 1)^2; past these the
 # grid is no longer readable and its PNG grows into hundreds of megapixels at 256 px.
 MAX_STEPS = {"linear": 64, "matrix": 16}
@@ -59,6 +61,9 @@ def check_mode(mode: str, num_attributes: int, num_exemplars: int) -> None:
     raise usage.UsageError(f"--mode={mode!r}; valid: {', '.join(MODES)}")
   if mode in ("swap", "linear") and num_exemplars != 1:
     raise usage.UsageError(f"--mode={mode} takes exactly 1 exemplar, got {num_exemplars}")
+  if mode in LABEL_ONLY_MODES and num_exemplars:
+    raise usage.UsageError(f"--mode={mode} edits by label alone and takes no exemplar, got "
+                           f"{num_exemplars}")
   if mode == "matrix" and (num_attributes, num_exemplars) not in ((1, 3), (2, 2)):
     raise usage.UsageError(
         "--mode=matrix takes 1 attribute with 3 exemplars or 2 attributes with 2 exemplars; "
@@ -149,9 +154,28 @@ def check_face(face: int, align: str) -> None:
 
 
 def check_paste_back(paste_back: bool, mode: str) -> None:
-  """usage.UsageError for --paste_back outside swap mode (linear and matrix write grids)."""
-  if paste_back and mode != "swap":
-    raise usage.UsageError(f"--paste_back works with --mode=swap only, not --mode={mode}")
+  """usage.UsageError for --paste_back in linear and matrix mode (they write grids)."""
+  if paste_back and mode not in ("swap",) + LABEL_ONLY_MODES:
+    raise usage.UsageError(f"--paste_back works with --mode=swap, add or remove, not "
+                           f"--mode={mode}")
+
+
+def label_only_edit(model, mode: str):
+  """The model's add_attribute or remove_attribute; usage.UsageError if it has none."""
+  edit = model.add_attribute if mode == "add" else model.remove_attribute
+  if edit is None:
+    kind = "presence" if mode == "add" else "absence"
+    raise usage.UsageError(
+        f"{model.source} has no {kind} prototypes for --mode={mode} (a run directory or a "
+        "model exported before label-only removal); export it from its run directory with "
+        "python -m elegant_tf.export")
+  return edit
+
+
+def label_only_mode(model, mode: str, image, weights) -> tuple[list, list]:
+  """[input | edited]: the chosen attributes added or removed by label alone."""
+  edited = label_only_edit(model, mode)(image[None], weights[None])[0]
+  return [[image, edited]], ["input", "edited"]
 
 
 def align_photo(path: str, image_size: int, align: str, landmarks: Optional[dict] = None,
@@ -258,6 +282,8 @@ def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequ
   check_mode(mode, len(positions), len(exemplars))
   check_steps(mode, steps)
   weights = slab_weights(positions, len(model.attribute_names), strength)
+  if mode in LABEL_ONLY_MODES:
+    return label_only_mode(model, mode, image, weights)
   if mode == "swap":
     return swap_mode(model, image, exemplars[0], weights)
   if mode == "linear":
@@ -352,12 +378,24 @@ def pasted_swap(model, photo: photo_edit.AlignedFace, exemplar: photo_edit.Align
                                 outputs["exemplar_reconstructed"]))
 
 
-def write_pasted_back(out: str, photo: np.ndarray, exemplar: np.ndarray, each: bool,
+def pasted_label_only(model, mode: str, photo: photo_edit.AlignedFace,
+                      attribute_names: Sequence[str], strength: float = 1.0) -> np.ndarray:
+  """uint8 input photo at its size with the chosen attributes added or removed by label
+  alone, pasted back as the change the edit made."""
+  edit = label_only_edit(model, mode)
+  positions = attribute_indices(list(attribute_names), model.attribute_names)
+  weights = slab_weights(positions, len(model.attribute_names), strength)
+  # Row 2, zero weights, is the reconstruction the change is measured against.
+  outputs = edit(np.stack([photo.crop, photo.crop]), np.stack([weights, np.zeros_like(weights)]))
+  return photo_edit.paste_back(photo, np.asarray(outputs[0]), np.asarray(outputs[1]))
+
+
+def write_pasted_back(out: str, photo: np.ndarray, exemplar: Optional[np.ndarray], each: bool,
                       overwrite: bool) -> list[str]:
-  """Write the edited input photo (pasted_swap's) to `out`, and with --each the edited
-  exemplar photo as <out stem>_exemplar_edited<extension>."""
+  """Write the edited input photo (pasted_swap's or pasted_label_only's) to `out`, and with
+  --each the edited exemplar photo, if any, as <out stem>_exemplar_edited<extension>."""
   contents = [(out, photo)]
-  if each:
+  if each and exemplar is not None:
     stem, extension = os.path.splitext(out)
     contents.append((f"{stem}_exemplar_edited{extension}", exemplar))
   return write_files(contents, overwrite)

@@ -402,9 +402,11 @@ def test_photo_flags_defaults_and_conflicts():
                      "--align=auto, not --align=center$"):
     transfer_lib.check_face(1, "center")
   transfer_lib.check_paste_back(True, "swap")
+  transfer_lib.check_paste_back(True, "remove")
   transfer_lib.check_paste_back(False, "linear")
   with pytest.raises(usage.UsageError,
-                     match="^--paste_back works with --mode=swap only, not --mode=linear$"):
+                     match="^--paste_back works with --mode=swap, add or remove, not "
+                     "--mode=linear$"):
     transfer_lib.check_paste_back(True, "linear")
 
 
@@ -433,3 +435,31 @@ def test_attribute_choice_errors_name_no_command_line_flag():
     transfer_lib.attribute_indices(["Bangs", "Bangs"], model_names)
   with pytest.raises(usage.UsageError, match="^no attribute chosen; the model knows"):
     transfer_lib.attribute_indices([], model_names)
+
+
+def test_add_and_remove_modes_edit_by_label_alone_and_paste_back(tmp_path):
+  rng = np.random.default_rng(3)
+  presence, absence = (rng.normal(size=(4, 4, 16)).astype(np.float32) for _ in range(2))
+  model = model_loading.load(tiny.untrained_export(tmp_path / "both", prototypes=presence,
+                                                   absence_prototypes=absence))
+  image = rng.uniform(-1, 1, (32, 32, 3)).astype(np.float32)
+  rows, names = transfer_lib.run_transfer(model, "remove", image, [], ["Bangs"])
+  assert names == ["input", "edited"]
+  np.testing.assert_allclose(rows[0][1], model.remove_attribute(
+      image[None], np.array([[0, 1]], np.float32))[0], atol=1e-5)
+  rows, _ = transfer_lib.run_transfer(model, "add", image, [], ["Bangs"], strength=0.5)
+  np.testing.assert_allclose(rows[0][1], model.add_attribute(
+      image[None], np.array([[0, 0.5]], np.float32))[0], atol=1e-5)
+  with pytest.raises(usage.UsageError, match="^--mode=add edits by label alone and takes no "
+                     "exemplar, got 1$"):
+    transfer_lib.run_transfer(model, "add", image, [image], ["Bangs"])
+  # The photo comes back at its size, changed only where the label-only edit changed the face.
+  photo = rng.integers(0, 256, (48, 40, 3), np.uint8)
+  aligned = photo_edit.prepare_face(photo, 32, "center")
+  pasted = transfer_lib.pasted_label_only(model, "remove", aligned, ["Eyeglasses"])
+  assert pasted.shape == photo.shape and pasted.dtype == np.uint8
+  assert not np.array_equal(pasted, photo)
+  # A model exported without absence prototypes cannot remove by label; it says how to fix it.
+  older = model_loading.load(tiny.untrained_export(tmp_path / "older", prototypes=presence))
+  with pytest.raises(usage.UsageError, match="has no absence prototypes for --mode=remove"):
+    transfer_lib.run_transfer(older, "remove", image, [], ["Bangs"])
