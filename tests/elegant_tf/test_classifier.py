@@ -2,15 +2,15 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from elegant_tf import classifier as classifier_command
 from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib as classifier
 from pipelines import synthetic
+from tests import helpers
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,7 @@ def trained(tmp_path_factory):
   return out, source, metadata
 
 
+@pytest.mark.slow
 def test_saves_model_and_metadata_with_per_attribute_accuracy(trained):
   out, _, metadata = trained
   assert os.path.exists(os.path.join(out, classifier.MODEL_FILE))
@@ -35,6 +36,7 @@ def test_saves_model_and_metadata_with_per_attribute_accuracy(trained):
   assert "| mean |" in classifier.accuracy_table(metadata)
 
 
+@pytest.mark.slow
 def test_loaded_model_reproduces_the_reported_accuracy(trained):
   out, source, metadata = trained
   model, loaded_metadata = classifier.load(out)
@@ -58,10 +60,16 @@ def test_missing_classifier_names_the_command(tmp_path):
     classifier.load(str(tmp_path))
 
 
-def test_cli_bad_use_exits_2_with_one_line(tmp_path):
-  result = subprocess.run(
-      [sys.executable, "-m", "elegant_tf.classifier", "--image_size=40", f"--out={tmp_path}"],
-      capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
-          os.path.dirname(os.path.abspath(__file__)))))
+def test_cli_bad_use_exits_2_with_one_line(tmp_path, capsys):
+  result = helpers.run_in_process(classifier_command.run, "--image_size=40", f"--out={tmp_path}",
+                                  capsys=capsys)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith("classifier: --image_size")
+
+
+@pytest.mark.slow
+def test_cli_bad_use_exits_2_from_python_m(tmp_path):
+  # The same check in a subprocess: the one test that the command runs from `python -m`.
+  result = helpers.run_module("elegant_tf.classifier", "--image_size=40", f"--out={tmp_path}")
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith("classifier: --image_size")

@@ -2,35 +2,29 @@
 
 import csv
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from elegant_tf import evaluate as evaluate_command
 from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib as classifier
 from elegant_tf.evaluation import evaluate_lib as evaluate
 from elegant_tf.evaluation import ground_truth_eval
 from elegant_tf.serving import model_loading
-from elegant_tf.training import train_lib
 from pipelines import synthetic
-from tests.elegant_tf import tiny
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import helpers
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tiny_run, tmp_path_factory):
   root = tmp_path_factory.mktemp("evaluate")
-  config = tiny.tiny_config(root, train_steps=2, eval_pairs=0, export_dir=None)
-  train_lib.train(config)
   source = synthetic.SyntheticFaces(32, split_sizes={"train": 64, "val": 24, "test": 24})
   classifier_dir = str(root / "classifier")
   classifier.train_classifier(source, ["Eyeglasses", "Bangs", "Smiling"], classifier_dir,
                               train_steps=2, batch_size=8, base_width=4, max_width=8,
                               test_examples=16, verbose=0)
-  return model_loading.load(config.run_dir), source, classifier_dir, root
+  return model_loading.load(tiny_run["config"].run_dir), source, classifier_dir, root
 
 
 class NoGroundTruth:
@@ -120,34 +114,34 @@ def test_importing_defines_no_flags():
   assert "num_pairs" not in flags.FLAGS and "model" not in flags.FLAGS
 
 
+@pytest.mark.slow
 def test_cli_bad_use_exits_2_with_one_line(tmp_path):
-  result = subprocess.run([sys.executable, "-m", "elegant_tf.evaluate",
-                           "--model=/nonexistent", f"--out={tmp_path}"],
-                          capture_output=True, text=True, cwd=ROOT)
+  # A subprocess: the one test that the command runs from `python -m`.
+  result = helpers.run_module("elegant_tf.evaluate", "--model=/nonexistent", f"--out={tmp_path}")
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith(
       "evaluate: --model=/nonexistent is neither")
 
 
-def test_cli_refuses_a_non_empty_out_without_overwrite(tmp_path):
+def test_cli_refuses_a_non_empty_out_without_overwrite(tmp_path, capsys):
   (tmp_path / "results.md").write_text("earlier results")
-  command = [sys.executable, "-m", "elegant_tf.evaluate", "--model=/nonexistent",
-             f"--out={tmp_path}"]
-  result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+  command = ["--model=/nonexistent", f"--out={tmp_path}"]
+  result = helpers.run_in_process(evaluate_command.run, *command, capsys=capsys)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
       f"evaluate: --out={tmp_path} is not empty; pass --overwrite to replace its results")
   assert (tmp_path / "results.md").read_text() == "earlier results"
   # With --overwrite the check passes (and the missing model is the next problem).
-  result = subprocess.run(command + ["--overwrite"], capture_output=True, text=True, cwd=ROOT)
+  result = helpers.run_in_process(evaluate_command.run, *command, "--overwrite", capsys=capsys)
   assert result.returncode == 2 and "--model=/nonexistent is neither" in result.stderr
 
 
-def test_cli_precision_other_than_float32_is_refused_for_an_export(tmp_path):
+def test_cli_precision_other_than_float32_is_refused_for_an_export(tmp_path, capsys,
+                                                                   monkeypatch):
   out = tmp_path / "out"
-  result = subprocess.run([sys.executable, "-m", "elegant_tf.evaluate",
-                           "--model=saved_models/elegant_demo", "--precision=mixed_bfloat16",
-                           f"--out={out}"], capture_output=True, text=True, cwd=ROOT)
+  monkeypatch.chdir(helpers.REPO)  # The model path is relative, as a user would type it.
+  result = helpers.run_in_process(evaluate_command.run, "--model=saved_models/elegant_demo",
+                                  "--precision=mixed_bfloat16", f"--out={out}", capsys=capsys)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
       "evaluate: --precision=mixed_bfloat16 needs a run directory; saved_models/elegant_demo is "

@@ -2,14 +2,13 @@
 
 import io
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+from elegant_tf import export
 from elegant_tf.models import latent_swap
 from elegant_tf.serving import layout
 from elegant_tf.serving import litert_model
@@ -17,21 +16,15 @@ from elegant_tf.serving import model_loading
 from elegant_tf.serving import saved_model
 from elegant_tf.serving import tflite_convert
 from pipelines import atomic_files
+from tests import helpers
 from tests.elegant_tf import tiny
 from tests.pipelines import test_image_decoding
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  """One tiny trained model, exported at the end of training (with prototypes)."""
-  tmp_path = tmp_path_factory.mktemp("export")
-  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0,
-                            export_dir=str(tmp_path / "models" / "tiny"))
-  result = tiny.train_as_command(config)
-  return {"config": config, "version_dir": result["export"],
-          "loaded": tf.saved_model.load(result["export"])}
+def trained(tiny_run):
+  """The session's tiny trained run (exported at the end of training, with prototypes)."""
+  return {**tiny_run, "loaded": tf.saved_model.load(tiny_run["version_dir"])}
 
 
 def _inputs(batch=2, seed=0):
@@ -242,7 +235,7 @@ def test_bad_requests_name_the_input(trained, signature, inputs, message):
     trained["loaded"].signatures[signature](**arguments)
 
 
-def test_versions_count_up_and_are_never_overwritten(trained, tmp_path):
+def test_versions_count_up_and_are_never_overwritten(tmp_path):
   model = tiny.untrained_generator()
   first = saved_model.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
   second = saved_model.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
@@ -258,24 +251,25 @@ def test_versions_count_up_and_are_never_overwritten(trained, tmp_path):
 
 
 
-
-def _cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-  return subprocess.run([sys.executable, "-m", "elegant_tf.export", *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
-
-
-def test_cli_exports_a_run_and_refuses_an_existing_version(trained, tmp_path):
-  run_dir = trained["config"].run_dir
-  result = _cli(f"--run_dir={run_dir}", f"--export_dir={tmp_path}", "--version=7",
-                "--prototype_examples=8")
+@pytest.mark.slow
+def test_cli_exports_a_run(trained, tmp_path):
+  result = helpers.run_module("elegant_tf.export", f"--run_dir={trained['config'].run_dir}",
+                              f"--export_dir={tmp_path}", "--version=7", "--prototype_examples=8")
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.strip().endswith(os.path.join(str(tmp_path), "7"))
   assert tf.saved_model.load(str(tmp_path / "7")).signatures["add_attribute"] is not None
-  again = _cli(f"--run_dir={run_dir}", f"--export_dir={tmp_path}", "--version=7")
+
+
+def test_cli_refuses_an_existing_version_and_a_folder_that_is_no_run(trained, tmp_path,
+                                                                       capsys):
+  run_dir = trained["config"].run_dir
+  (tmp_path / "7").mkdir()
+  again = helpers.run_in_process(export.run, f"--run_dir={run_dir}", f"--export_dir={tmp_path}",
+                                 "--version=7", capsys=capsys)
   assert again.returncode == 2 and "never overwritten" in again.stderr
-  assert sorted(os.listdir(tmp_path)) == ["7"]
-  missing = _cli(f"--run_dir={tmp_path / 'nope'}", f"--export_dir={tmp_path}")
+  assert sorted(os.listdir(tmp_path)) == ["7"] and not os.listdir(tmp_path / "7")
+  missing = helpers.run_in_process(export.run, f"--run_dir={tmp_path / 'nope'}",
+                                   f"--export_dir={tmp_path}", capsys=capsys)
   assert missing.returncode == 2 and "not a training run directory" in missing.stderr
 
 
@@ -289,7 +283,7 @@ def _encoded(width, height, fmt):
 def test_transfer_bytes_refuses_an_image_bomb_from_its_header(tmp_path):
   add = tf.saved_model.load(tiny.untrained_export(tmp_path)).signatures["transfer_bytes"]
   # A PNG header declaring 8000 x 6000 (48 MP, over the 40 MP budget) and no pixels.
-  bomb = test_image_decoding._png_header_only(8000, 6000)
+  bomb = helpers.png_header_only(8000, 6000)
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match="input exemplar_bytes holds an image over 40000000 pixels"):
     add(image_bytes=tf.constant([_png(32, 32)]), exemplar_bytes=tf.constant([bomb]),
@@ -337,6 +331,7 @@ def test_the_graphs_header_check_refuses_what_the_pipelines_refuse(monkeypatch):
     assert refused == (image_decoding.header_refusal(contents) is not None), name
 
 
+@pytest.mark.slow
 def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_path):
   config = tiny.tiny_config(tmp_path, train_steps=2, precision="mixed_bfloat16",
                             export_dir=str(tmp_path / "models" / "tiny"))

@@ -1,4 +1,5 @@
-"""The command line: smoke.flags end to end in a subprocess, resume after a kill, bad flags."""
+"""The command line: smoke.flags end to end in a subprocess, resume after a kill, bad flags
+(in this process: the same flag parsing and checks, no second TensorFlow)."""
 
 import os
 import re
@@ -9,16 +10,17 @@ import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SMOKE = os.path.join(REPO, "elegant_tf", "configs", "smoke.flags")
+from elegant_tf import train
+from tests import helpers
+
+SMOKE = helpers.SMOKE_FLAGS
 
 
 def _train(*args, timeout=300):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-  return subprocess.run([sys.executable, "-m", "elegant_tf.train", *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=timeout)
+  return helpers.run_module("elegant_tf.train", *args, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_smoke_flags_train_export_sample_and_evaluate(tmp_path):
   run_dir, export_dir = tmp_path / "run", tmp_path / "models" / "smoke"
   result = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
@@ -36,14 +38,15 @@ def test_smoke_flags_train_export_sample_and_evaluate(tmp_path):
   assert sorted(os.listdir(export_dir)) == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_run_dir_alone(tmp_path):
   run_dir = tmp_path / "run"
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
   process = subprocess.Popen(
       [sys.executable, "-m", "elegant_tf.train", f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
        "--train_steps=400", "--checkpoint_every=2", "--sample_every=1000", "--export_dir=",
        "--eval_pairs=0"],
-      cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+      cwd=helpers.REPO, env=helpers.subprocess_env(), stdout=subprocess.DEVNULL,
+      stderr=subprocess.DEVNULL)
   index = run_dir / "checkpoints" / "checkpoint"
   deadline = time.time() + 240
   while not index.exists() and time.time() < deadline and process.poll() is None:
@@ -74,20 +77,23 @@ def test_killed_run_resumes_with_run_dir_alone(tmp_path):
     ("--data=imagenet:/x", "valid kinds"),
     ("--attributes=Bangs,Bangs", "twice"),
 ])
-def test_bad_settings_fail_before_any_work_naming_the_problem(tmp_path, flag, message):
+def test_bad_settings_fail_before_any_work_naming_the_problem(tmp_path, capsys, flag, message):
   run_dir = tmp_path / "run"
-  result = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", *flag.split())
+  result = helpers.run_in_process(train.run, f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
+                                  *flag.split(), capsys=capsys)
   assert result.returncode == 2
   assert message in result.stderr
   assert not (run_dir / "checkpoints").exists()
 
 
-def test_unknown_flag_is_rejected():
-  result = _train(f"--flagfile={SMOKE}", "--image_sise=64")
+def test_unknown_flag_is_rejected(capsys):
+  result = helpers.run_in_process(train.run, f"--flagfile={SMOKE}", "--image_sise=64",
+                                  capsys=capsys)
   assert result.returncode != 0
   assert "image_sise" in result.stderr
 
 
+@pytest.mark.slow
 def test_run_starts_with_one_line_naming_strategy_devices_and_precision(tmp_path):
   run_dir = tmp_path / "run"
   result = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", "--train_steps=2",
@@ -98,5 +104,9 @@ def test_run_starts_with_one_line_naming_strategy_devices_and_precision(tmp_path
   assert re.fullmatch(r"strategy=default \(\w+\) replicas=1 devices=\S+ "
                       r"precision=(float32|mixed_bfloat16) \(auto: .+\)", first), first
   assert "--precision=auto\n" in (run_dir / "flags.txt").read_text()
-  bad = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", "--precision=bf16")
+
+
+def test_unknown_precision_is_rejected(tmp_path, capsys):
+  bad = helpers.run_in_process(train.run, f"--flagfile={SMOKE}", f"--run_dir={tmp_path / 'run'}",
+                               "--precision=bf16", capsys=capsys)
   assert bad.returncode != 0 and "precision" in bad.stderr

@@ -12,6 +12,7 @@ from PIL import Image
 
 from elegant_tf import usage
 from elegant_tf.serving import model_loading
+from elegant_tf.serving import photo_edit
 from elegant_tf.serving import tflite_convert
 from elegant_tf.serving import transfer_lib
 from pipelines import atomic_files

@@ -1,6 +1,8 @@
-"""Tiny settings, a fake pair batch and tiny exports shared by the tests."""
+"""Tiny settings, a fake pair batch and tiny exports shared by the tests (the session's one
+trained tiny run is the tiny_run fixture in tests/conftest.py)."""
 
 import dataclasses
+import shutil
 
 import numpy as np
 
@@ -18,6 +20,14 @@ TINY = train_config.TrainConfig(
 
 def tiny_config(tmp_path, **changes) -> train_config.TrainConfig:
   return dataclasses.replace(TINY, run_dir=str(tmp_path / "run"), **changes)
+
+
+def copy_of_run(tiny_run: dict, tmp_path) -> train_config.TrainConfig:
+  """The config of a copy of the session's tiny run (conftest.tiny_run) in tmp_path/run,
+  for a test that trains on, damages or otherwise changes the run directory."""
+  run_dir = str(tmp_path / "run")
+  shutil.copytree(tiny_run["config"].run_dir, run_dir)
+  return dataclasses.replace(tiny_run["config"], run_dir=run_dir)
 
 
 def train_as_command(config: train_config.TrainConfig) -> dict:

@@ -1,4 +1,3 @@
-import os
 
 import numpy as np
 import pytest
@@ -6,9 +5,8 @@ import tensorflow as tf
 
 from pipelines import celeba
 from pipelines import face_source
-from pipelines import image_decoding
 from pipelines import pairs
-from pipelines import fixtures
+from tests import helpers
 
 
 class CountingSource(face_source.FaceSource):
@@ -95,42 +93,11 @@ def test_shards_are_disjoint_and_keep_the_attribute_order():
   assert seen[0] and seen[1] and not seen[0] & seen[1]
 
 
-_MAX_LOADS = 2000  # Far above what detection needs; without it a hang would never fail.
-
-
-def _celeba_with_unusable(root, monkeypatch, attribute="Eyeglasses", keep=0, having=True):
-  """The CelebA fixture with every train image having (or, having=False, lacking)
-  `attribute` corrupted except the first `keep`.
-
-  Loads are counted and capped, so a stream that keeps retrying fails the test
-  instead of hanging it.
-  """
-  fixtures.make_celeba(root)
-  source = celeba.open_source(root, 32)
-  column = source.attribute_names.index(attribute)
-  keys = source.keys("train")
-  chosen = np.flatnonzero(source.labels("train")[:, column] == (1 if having else 0))
-  for index in chosen[keep:]:
-    with open(os.path.join(root, "img_align_celeba", keys[index]), "wb") as handle:
-      handle.write(b"\xff\xd8\xff\xe0 truncated")
-  original = image_decoding.IndexedImageSource._load
-  calls = []
-
-  def counted(self, split, index):
-    calls.append(index)
-    if len(calls) > _MAX_LOADS:
-      raise RuntimeError(f"still retrying after {_MAX_LOADS} loads")
-    return original(self, split, index)
-
-  monkeypatch.setattr(image_decoding.IndexedImageSource, "_load", counted)
-  return len(chosen)
-
-
 @pytest.mark.parametrize("having, side", [(True, "with"), (False, "without")])
 def test_stream_whose_every_positive_or_negative_is_unusable_fails_with_counts(
     tmp_path, monkeypatch, having, side):
   root = str(tmp_path)
-  count = _celeba_with_unusable(root, monkeypatch, having=having)
+  count = helpers.celeba_with_unusable(root, monkeypatch, having=having)
   source = celeba.open_source(root, 32)
   problems = []
   with pytest.raises(tf.errors.OpError, match=f"all {count} images {side} 'Eyeglasses'"):
@@ -141,7 +108,7 @@ def test_stream_whose_every_positive_or_negative_is_unusable_fails_with_counts(
 
 def test_one_usable_positive_is_enough(tmp_path, monkeypatch):
   root = str(tmp_path)
-  _celeba_with_unusable(root, monkeypatch, keep=1)
+  helpers.celeba_with_unusable(root, monkeypatch, keep=1)
   source = celeba.open_source(root, 32)
   batch = next(iter(pairs.attribute_pairs(source, ["Eyeglasses", "Bangs"], 4)))
   assert batch["image_a"].shape == (4, 32, 32, 3)

@@ -6,43 +6,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from pipelines import tfds_celeba
-from pipelines import fixtures
-
-
-def _examples(count):
-  rng = np.random.default_rng(0)
-  names = None
-  for n in range(count):
-    points = fixtures.face_landmarks(rng, 89, 109, 18.0)
-    image = fixtures.face_image(rng, 89, 109, points, 60)
-    if names is None:
-      names = list(tfds.builder("celeb_a").info.features["attributes"].keys())
-    yield {
-        "image": fixtures.encode(image, "JPEG"),
-        "attributes": {name: bool((n + k) % 2) for k, name in enumerate(names)},
-        "landmarks": {f"{p}_{axis}": int(round(points[i][j]))
-                      for i, p in enumerate(tfds_celeba.LANDMARK_ORDER)
-                      for j, axis in enumerate("xy")},
-        "identity": {"Identity_No": n},
-    }
-
-
-def _as_dataset(self, split, decoders=None, **unused):
-  del self, decoders, unused
-  count = {"train": 8, "validation": 3, "test": 3}[str(split)]
-  examples = list(_examples(count))
-  return tf.data.Dataset.from_generator(
-      lambda: iter(examples),
-      output_signature={
-          "image": tf.TensorSpec([], tf.string),
-          "attributes": {k: tf.TensorSpec([], tf.bool) for k in examples[0]["attributes"]},
-          "landmarks": {k: tf.TensorSpec([], tf.int64) for k in examples[0]["landmarks"]},
-          "identity": {"Identity_No": tf.TensorSpec([], tf.int64)},
-      })
+from tests import helpers
 
 
 def test_mock_celeb_a_maps_to_images_and_labels():
-  with tfds.testing.mock_data(as_dataset_fn=_as_dataset):
+  with tfds.testing.mock_data(as_dataset_fn=helpers.mock_celeb_a_as_dataset):
     source = tfds_celeba.open_source("celeb_a", 32)
   assert len(source.attribute_names) == 40
   assert [len(source.labels(s)) for s in ("train", "val", "test")] == [8, 3, 3]

@@ -19,6 +19,7 @@ def _restored_weights(config):
                 + gan.generator_optimizer.variables]
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_equals_uninterrupted_run(tmp_path):
   straight = tiny.tiny_config(tmp_path / "straight", eval_pairs=0)
   train_lib.train(straight)
@@ -32,9 +33,8 @@ def test_interrupted_and_resumed_run_equals_uninterrupted_run(tmp_path):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_checkpoint_of_a_different_model_is_an_error_not_a_partial_load(tmp_path):
-  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
-  train_lib.train(config)
+def test_checkpoint_of_a_different_model_is_an_error_not_a_partial_load(tiny_run):
+  config = tiny_run["config"]  # Only read here.
   wider = dataclasses.replace(config, encoder_max_width=32)
   with pytest.raises(ValueError, match="does not match the model"):
     _restored_weights(wider)
@@ -46,12 +46,11 @@ def test_no_checkpoint_means_step_zero(tmp_path):
 
 
 
-def test_networks_restore_alone_through_the_object_graph(tmp_path):
+def test_networks_restore_alone_through_the_object_graph(tiny_run):
   # Inference restores the generator without optimizers; that only works if
   # every layer is a checkpoint child (layers in plain lists were not).
   import tensorflow as tf
-  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
-  train_lib.train(config)
+  config = tiny_run["config"]  # Only read here.
   _, trained = _restored_weights(config)
   fresh = train_lib.build_gan(config)
   latest = tf.train.latest_checkpoint(f"{config.run_dir}/checkpoints")
@@ -63,11 +62,11 @@ def test_networks_restore_alone_through_the_object_graph(tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.fixture(scope="module")
-def four_step_run(tmp_path_factory):
-  """A tiny run with checkpoints at steps 2 and 4; tests damage copies of it."""
-  config = tiny.tiny_config(tmp_path_factory.mktemp("kept"), eval_pairs=0)
-  train_lib.train(config)
+@pytest.fixture
+def four_step_run(tiny_run):
+  """The session's tiny run, with checkpoints at steps 2 and 4; tests damage copies of it."""
+  config = tiny_run["config"]
+  assert (config.train_steps, config.checkpoint_every) == (4, 2)
   return config
 
 
@@ -137,6 +136,7 @@ def test_no_restorable_checkpoint_is_an_error_not_step_zero(four_step_run, tmp_p
 
 @pytest.mark.parametrize("first, second", [("float32", "mixed_bfloat16"),
                                            ("mixed_bfloat16", "float32")])
+@pytest.mark.slow
 def test_a_checkpoint_resumes_in_the_other_precision(tmp_path, first, second):
   # Variables and optimizer state are float32 under every policy, so the
   # checkpoint is the same object graph with the same dtypes.

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import os
 import re
 import signal
 import socket
@@ -11,16 +10,18 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from elegant_tf import train
 from elegant_tf.training import checkpointing
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
 from pipelines import data_spec
 from pipelines import pairs
+from tests import helpers
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-SMOKE = os.path.join(REPO, "elegant_tf", "configs", "smoke.flags")
+SMOKE = helpers.SMOKE_FLAGS
 TIMEOUT = 300
 
 
@@ -38,13 +39,13 @@ def _start_workers(run_dir, extra_flags=(), ports=None):
   ports = ports or _free_ports(2)
   workers = []
   for index in range(2):
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps({
+    env = helpers.subprocess_env(TF_CONFIG=json.dumps({
         "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
         "task": {"type": "worker", "index": index}}))
     workers.append(subprocess.Popen(
         [sys.executable, "-m", "elegant_tf.train", f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
          "--strategy=multi_worker", "--export_dir=", "--eval_pairs=0", *extra_flags],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        cwd=helpers.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
   return workers, ports
 
 
@@ -81,6 +82,7 @@ def _single_process_weights(config):
   return [v.numpy() for v in gan.generator.weights + gan.discriminator_variables]
 
 
+@pytest.mark.slow
 def test_two_workers_stay_identical_and_match_one_process(tmp_path):
   run_dir = tmp_path / "run"
   workers, _ = _start_workers(run_dir)
@@ -103,6 +105,7 @@ def test_two_workers_stay_identical_and_match_one_process(tmp_path):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_killed_worker_then_restarted_job_resumes_from_the_checkpoint(tmp_path):
   run_dir = tmp_path / "run"
   flags = ("--train_steps=10", "--checkpoint_every=2", "--sample_every=1000")
@@ -125,12 +128,12 @@ def test_killed_worker_then_restarted_job_resumes_from_the_checkpoint(tmp_path):
   assert "to step 10" in out0 and _digest(out0) == _digest(out1)
 
 
-def test_malformed_tf_config_fails_at_start(tmp_path):
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CONFIG='{"cluster": {"worker": ["127.0.0.1:1"]}}')
-  result = subprocess.run(
-      [sys.executable, "-m", "elegant_tf.train", f"--flagfile={SMOKE}",
-       f"--run_dir={tmp_path / 'run'}", "--strategy=multi_worker"],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+def test_malformed_tf_config_fails_at_start(tmp_path, monkeypatch, capsys):
+  # In this process: the cluster is checked before any strategy exists.
+  monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1"]}}')
+  result = helpers.run_in_process(train.run, f"--flagfile={SMOKE}",
+                                  f"--run_dir={tmp_path / 'run'}", "--strategy=multi_worker",
+                                  capsys=capsys)
   assert result.returncode == 2
   assert "TF_CONFIG has no 'task'" in result.stderr
   assert not (tmp_path / "run").exists()

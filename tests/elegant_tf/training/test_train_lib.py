@@ -3,7 +3,6 @@ data, what a resume may change, one trainer per run directory."""
 
 import dataclasses
 import os
-import shutil
 import subprocess
 import sys
 
@@ -15,12 +14,12 @@ from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
 from pipelines import celeba
 from pipelines import prepare
-from tests.elegant_tf import tiny
 from pipelines import fixtures
-from tests.pipelines import test_pairs
-from tests.pipelines import test_tfds_celeba
+from tests import helpers
+from tests.elegant_tf import tiny
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+# Every test here trains.
+pytestmark = pytest.mark.slow
 
 
 def _data_spec(kind, tmp_path):
@@ -48,7 +47,7 @@ def test_each_real_source_feeds_training(tmp_path, kind):
                                attributes=("Smiling", "Eyeglasses") if kind == "folder"
                                else ("Bangs", "Eyeglasses"))
   if kind == "tfds":
-    with tfds.testing.mock_data(as_dataset_fn=test_tfds_celeba._as_dataset):
+    with tfds.testing.mock_data(as_dataset_fn=helpers.mock_celeb_a_as_dataset):
       result = train_lib.train(config)
   else:
     result = train_lib.train(config)
@@ -74,7 +73,7 @@ def test_bad_files_among_positives_do_not_break_the_end_of_run_export(tmp_path):
 def test_unusable_positives_stop_training_with_a_config_error(tmp_path, monkeypatch):
   # Every train image with Eyeglasses is truncated: the pair stream used to retry forever.
   root = str(tmp_path / "data")
-  count = test_pairs._celeba_with_unusable(root, monkeypatch)
+  count = helpers.celeba_with_unusable(root, monkeypatch)
   config = dataclasses.replace(tiny.tiny_config(tmp_path, data=f"celeba:{root}",
                                                 train_steps=3, eval_pairs=0),
                                attributes=("Bangs", "Eyeglasses"))
@@ -85,21 +84,6 @@ def test_unusable_positives_stop_training_with_a_config_error(tmp_path, monkeypa
   assert "\n" not in str(raised.value)
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-  """A tiny run trained 2 steps; tests copy it before changing anything."""
-  tmp_path = tmp_path_factory.mktemp("resume")
-  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
-  train_lib.train(config)
-  return config
-
-
-def _copy_of(run_config, tmp_path):
-  run_dir = str(tmp_path / "run")
-  shutil.copytree(run_config.run_dir, run_dir)
-  return dataclasses.replace(run_config, run_dir=run_dir)
-
-
 @pytest.mark.parametrize("changes, named", [
     # Other names, same count: the old weights would resume silently under new names.
     (dict(attributes=("Smiling", "Mustache")), "--attributes Eyeglasses,Bangs -> Smiling,Mustache"),
@@ -107,8 +91,8 @@ def _copy_of(run_config, tmp_path):
     (dict(seed=1, encoder_max_width=32), "--seed 0 -> 1, --encoder_max_width 16 -> 32"),
 ])
 def test_resume_refuses_changes_to_the_model_or_data_and_keeps_flags(
-    trained_run, tmp_path, changes, named):
-  config = _copy_of(trained_run, tmp_path)
+    tiny_run, tmp_path, changes, named):
+  config = tiny.copy_of_run(tiny_run, tmp_path)
   flags_path = os.path.join(config.run_dir, "flags.txt")
   before = open(flags_path).read()
   with pytest.raises(train_config.ConfigError, match="other settings that define the model"
@@ -118,16 +102,16 @@ def test_resume_refuses_changes_to_the_model_or_data_and_keeps_flags(
   assert open(flags_path).read() == before
 
 
-def test_resume_may_change_the_schedule_and_records_it(trained_run, tmp_path):
-  config = _copy_of(trained_run, tmp_path)
-  result = train_lib.train(dataclasses.replace(config, train_steps=3, checkpoint_every=5))
-  assert result["step"] == 3
+def test_resume_may_change_the_schedule_and_records_it(tiny_run, tmp_path):
+  config = tiny.copy_of_run(tiny_run, tmp_path)
+  result = train_lib.train(dataclasses.replace(config, train_steps=5, checkpoint_every=5))
+  assert result["step"] == 5
   text = open(os.path.join(config.run_dir, "flags.txt")).read()
-  assert "--train_steps=3" in text
-  assert ("# resumed at step 2 with --train_steps 2 -> 3, --checkpoint_every 2 -> 5"
+  assert "--train_steps=5" in text
+  assert ("# resumed at step 4 with --train_steps 4 -> 5, --checkpoint_every 2 -> 5"
           in text.splitlines())
   saved = train_config.TrainConfig.from_flagfile(os.path.join(config.run_dir, "flags.txt"))
-  assert saved.train_steps == 3 and saved.checkpoint_every == 5
+  assert saved.train_steps == 5 and saved.checkpoint_every == 5
 
 
 def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
@@ -137,7 +121,8 @@ def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
        "import sys\nfrom elegant_tf.training import run_lock\n"
        f"with run_lock.hold({config.run_dir!r}):\n"
        "  print('locked', flush=True)\n  sys.stdin.read()\n"],
-      cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+      cwd=helpers.REPO, env=helpers.subprocess_env(), stdin=subprocess.PIPE,
+      stdout=subprocess.PIPE, text=True)
   try:
     assert holder.stdout.readline().strip() == "locked"
     with pytest.raises(train_config.ConfigError, match=f"in use by another trainer "
@@ -151,12 +136,12 @@ def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
   assert train_lib.train(config)["step"] == 2
 
 
-def test_a_float32_run_resumes_in_bfloat16(tmp_path):
+def test_a_float32_run_resumes_in_bfloat16(tiny_run, tmp_path):
   # Checkpoints hold float32 weights whatever the compute precision, so the
   # resume guard lets --precision change (and records it in flags.txt).
-  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0)
-  train_lib.train(config)
-  resumed = train_lib.train(dataclasses.replace(config, train_steps=4,
+  config = tiny.copy_of_run(tiny_run, tmp_path)  # float32, trained to step 4.
+  assert config.precision == "float32" and config.train_steps == 4
+  resumed = train_lib.train(dataclasses.replace(config, train_steps=6,
                                                 precision="mixed_bfloat16"))
-  assert resumed["step"] == 4
+  assert resumed["step"] == 6
   assert "--precision=mixed_bfloat16" in open(os.path.join(config.run_dir, "flags.txt")).read()
