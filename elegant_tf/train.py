@@ -125,6 +125,11 @@ def define_flags() -> None:
                     "from the latent difference (edited - unedited), so an exchanged slab can "
                     "silence the edited face's own attribute in the skips; a reconstruction "
                     "(no difference) keeps them whole.")
+  flags.DEFINE_float("ema_decay", _DEFAULTS.ema_decay,
+                     "Not in the paper (0 = off): keep an exponential moving average of the "
+                     "generator's weights with this decay (e.g. 0.999, warmed up as "
+                     "min(decay, (1+t)/(10+t)) at step t); sample grids, the export and the "
+                     "end-of-run evaluation use the average.")
   flags.DEFINE_bool("patch_discriminator", _DEFAULTS.patch_discriminator,
                     "Not in the paper: D1 and D2 score every cell of their last feature map "
                     "(a patch of about 31 input pixels for D1) instead of one global score.")

@@ -76,7 +76,8 @@ def load_saved_model(version_dir: str) -> TransferModel:
 
 
 def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel:
-  """Rebuild the generator from the run's flags.txt and restore it from the newest checkpoint.
+  """Rebuild the generator from the run's flags.txt and restore it from the newest checkpoint
+(its weight average when the run kept one, --ema_decay).
 
   precision_name: a --precision value the generator computes in. Checkpoints hold
   float32 variables under every policy, so any run restores in any precision.
@@ -91,7 +92,9 @@ def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel
              "attributes": np.zeros((1, len(config.attributes)), np.float32)})
   directory = os.path.join(run_dir, "checkpoints")
   state = tf.train.get_checkpoint_state(directory)
-  checkpoint = tf.train.Checkpoint(generator=generator)
+  # A run that keeps an average serves it, as its export does.
+  checkpoint = tf.train.Checkpoint(
+      **{"averaged_generator" if config.ema_decay else "generator": generator})
   # Only the generator is wanted; its variables must all be in the checkpoint. A
   # damaged newest checkpoint falls back to the previous one, as training does.
   latest = checkpointing.restore_newest(

@@ -61,13 +61,33 @@ def step_decay_schedule(learning_rate: float, decay_rate: float, decay_every: in
       learning_rate, decay_steps=decay_every, decay_rate=decay_rate, staircase=True)
 
 
+def warmed_up_decay(decay, steps):
+  """min(decay, (1 + t) / (10 + t)) after t steps, as tf.train.ExponentialMovingAverage's
+  num_updates: early averages forget the random initial weights within tens of steps
+  instead of thousands (0.999 alone would keep 7% of them after 2,700 steps)."""
+  return ops.minimum(decay, (1.0 + steps) / (10.0 + steps))
+
+
+def moving_average(average, value, decay):
+  """One exponential-moving-average update: decay * average + (1 - decay) * value."""
+  return decay * average + (1.0 - decay) * value
+
+
 class ElegantGAN(keras.Model):
   """Trainer wrapping the generator and the two discriminators (D1 full, D2 half size)."""
 
   def __init__(self, generator, discriminator_full, discriminator_half,
-               attribute_names, loss_weights: LossWeights = LossWeights(), **kwargs):
+               attribute_names, loss_weights: LossWeights = LossWeights(),
+               averaged_generator=None, average_decay: float = 0.0, **kwargs):
+    """averaged_generator: a twin of `generator` (same architecture) that holds an
+    exponential moving average of its weights with `average_decay` (see
+    update_average); None = no average."""
     super().__init__(**kwargs)
+    if (averaged_generator is None) != (not average_decay):
+      raise ValueError("averaged_generator and a positive average_decay go together")
     self.generator = generator
+    self.averaged_generator = averaged_generator
+    self.average_decay = float(average_decay)
     self.discriminator_full = discriminator_full
     self.discriminator_half = discriminator_half
     self.attribute_names = tuple(attribute_names)
@@ -98,6 +118,10 @@ class ElegantGAN(keras.Model):
     images = ops.zeros((1, image_size, image_size, 3))
     labels = ops.zeros((1, n))
     self.generator({"image": images, "exemplar": images, "attributes": labels})
+    if self.averaged_generator is not None:
+      self.averaged_generator({"image": images, "exemplar": images, "attributes": labels})
+      # The average starts from the initial weights (a resume overwrites both).
+      self.averaged_generator.set_weights(self.generator.get_weights())
     self.discriminator_full(images, labels)
     self.discriminator_half(images, labels)
     if self.loss_weights.classification:
@@ -132,6 +156,27 @@ class ElegantGAN(keras.Model):
     return int(self.generator_optimizer.iterations.numpy())
 
   @property
+  def inference_generator(self):
+    """The generator that samples, exports and evaluations use: the average if kept."""
+    return self.averaged_generator if self.averaged_generator is not None else self.generator
+
+  def update_average(self):
+    """Move the averaged generator toward the live one (after each step; see
+    training_callbacks.GeneratorAverage). Runs in cross-replica context: every
+    replica holds the same weights, so one assignment per variable suffices."""
+    if self.averaged_generator is None:
+      raise RuntimeError("this trainer keeps no averaged generator")
+    if not hasattr(self, "_update_average"):
+      self._update_average = tf.function(self._average_step)
+    self._update_average()
+
+  def _average_step(self):
+    steps = ops.cast(self.generator_optimizer.iterations, "float32")
+    decay = warmed_up_decay(self.average_decay, steps)
+    for average, live in zip(self.averaged_generator.weights, self.generator.weights):
+      average.assign(moving_average(average, live, decay))
+
+  @property
   def discriminator_variables(self):
     return (self.discriminator_full.trainable_variables
             + self.discriminator_half.trainable_variables)
@@ -146,19 +191,23 @@ class ElegantGAN(keras.Model):
     return self.generator({"image": batch["image_a"], "exemplar": batch["image_b"],
                            "attributes": weights})
 
-  def generate(self, batch):
-    """Forward pass of one step: reconstructions A', B' and swapped C, D, with fake labels."""
+  def generate(self, batch, generator=None):
+    """Forward pass of one step: reconstructions A', B' and swapped C, D, with fake labels.
+
+    generator: which to run (samples pass `inference_generator`); default the live one.
+    """
+    generator = generator or self.generator
     image_a, image_b = batch["image_a"], batch["image_b"]
     labels_a, labels_b = batch["labels_a"], batch["labels_b"]
     weights = self.exchanged(batch)
     size = ops.shape(image_a)[0]
     images = ops.concatenate([image_a, image_b], axis=0)
-    latents, skips = self.generator.encode(images)
+    latents, skips = generator.encode(images)
     latent_a, latent_b = latents[:size], latents[size:]
     latent_c = latent_swap.swap_latent_slabs(latent_a, latent_b, weights)
     latent_d = latent_swap.swap_latent_slabs(latent_b, latent_a, weights)
     # All four decodes in one decoder call: A', B', C (A's skips), D (B's skips).
-    decoded = self.generator.edit(
+    decoded = generator.edit(
         ops.concatenate([images, images], axis=0),
         ops.concatenate([latents, latent_c, latent_d], axis=0),
         ops.concatenate([latents, latents], axis=0),

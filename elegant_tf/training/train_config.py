@@ -72,6 +72,7 @@ class TrainConfig:
   patch_discriminator: bool = False
   discriminator_conditioning: str = "channels"
   skip_gating: bool = False
+  ema_decay: float = 0.0
   jit_compile: bool = False
   precision: str = "float32"
   eval_pairs: int = 64
@@ -123,6 +124,8 @@ class TrainConfig:
                  "reconstruction_weight", "d2_weight"):
       if getattr(self, name) < 0:
         problems.append(f"--{name}={getattr(self, name)} must be >= 0")
+    if not 0 <= self.ema_decay < 1:
+      problems.append(f"--ema_decay={self.ema_decay} must be in [0, 1) (0 = no average)")
     if self.eval_pairs < 0:
       problems.append(f"--eval_pairs={self.eval_pairs} must be >= 0")
     for name in ("learning_rate", "discriminator_lr_ratio"):

@@ -97,6 +97,11 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
 def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
   generator = generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
                                              skip_gating=config.skip_gating, name="generator")
+  averaged_generator = None
+  if config.ema_decay:
+    averaged_generator = generator_lib.ElegantGenerator(
+        len(config.attributes), config.encoder_widths, skip_gating=config.skip_gating,
+        name="averaged_generator")
   gan = gan_trainer.ElegantGAN(
       generator,
       discriminator_lib.Discriminator(
@@ -116,7 +121,8 @@ def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
                               cycle=config.cycle_weight,
                               classification=config.classification_weight,
                               r1=config.r1_weight,
-                              matching_negatives=config.matching_negatives_weight))
+                              matching_negatives=config.matching_negatives_weight),
+      averaged_generator=averaged_generator, average_decay=config.ema_decay)
 
   def optimizer(learning_rate):
     return gan_trainer.paper_adam(gan_trainer.step_decay_schedule(
@@ -254,7 +260,8 @@ def training_pairs(strategy, source, config: train_config.TrainConfig, start_ste
 def weights_digest(gan) -> str:
   """sha256 of every network and optimizer variable: equal on workers that are in sync."""
   digest = hashlib.sha256()
-  for variable in (gan.generator.weights + gan.discriminator_full.weights
+  averaged = gan.averaged_generator.weights if gan.averaged_generator is not None else []
+  for variable in (gan.generator.weights + averaged + gan.discriminator_full.weights
                    + gan.discriminator_half.weights + gan.generator_optimizer.variables
                    + gan.discriminator_optimizer.variables):
     digest.update(np.asarray(variable.numpy()).tobytes())
@@ -340,7 +347,9 @@ def _train(config: train_config.TrainConfig, problems: list,
   # Every worker checkpoints and reads the loss trackers (under MultiWorkerMirrored
   # a tracker read is a collective op all workers must join); only the chief's
   # files are kept.
-  callbacks = [
+  # The average moves first, so checkpoints and samples see this step's average.
+  callbacks = [training_callbacks.GeneratorAverage()] if gan.averaged_generator is not None else []
+  callbacks += [
       checkpointing.CheckpointEvery(manager, config.checkpoint_every),
       training_callbacks.ScalarSummaries(os.path.join(write_dir, "tensorboard", "train"),
                                          config.log_every),
@@ -367,7 +376,7 @@ def _train(config: train_config.TrainConfig, problems: list,
   image_grid.write_png(os.path.join(config.run_dir, "samples", "latest.png"), samples.latest_grid)
   result["sample_grid"] = os.path.join(config.run_dir, "samples", "latest.png")
   if end_of_run is not None:
-    result.update(end_of_run(gan.generator, source))
+    result.update(end_of_run(gan.inference_generator, source))
   # The other workers wait here until the chief's end of run is written.
   if worker is not None:
     wait_for_all_workers(strategy)

@@ -1,4 +1,5 @@
-"""Callbacks around ElegantGAN's fit: progress bar, TensorBoard scalars, sample grids.
+"""Callbacks around ElegantGAN's fit: weight average, progress bar, TensorBoard scalars,
+sample grids.
 
 Keras' own TensorBoard callback indexes epoch logs by epoch; a run here is one
 long epoch, so scalars are written with tf.summary at the global step instead.
@@ -13,6 +14,19 @@ import tensorflow as tf
 from pipelines import image_grid
 
 SAMPLE_COLUMNS = ("A", "B", "A'", "B'", "C", "D", "C-A", "D-B")
+
+
+class GeneratorAverage(keras.callbacks.Callback):
+  """After every step, move the trainer's averaged generator toward the live one.
+
+  A callback rather than part of train_step: outside the replica function one
+  assignment updates every replica's copy, where inside it each replica would
+  need an aggregation rule for variables that are the same everywhere. List it
+  before CheckpointEvery, so a checkpoint holds the average of its own step.
+  """
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.model.update_average()
 
 
 class TrainingProgress(keras.callbacks.Callback):
@@ -63,8 +77,9 @@ class ScalarSummaries(keras.callbacks.Callback):
 
 
 def sample_rows(gan, batch) -> list:
-  """For every pair in `batch`: A, B, A', B', C, D and the residuals C-A, D-B."""
-  outputs = {k: np.asarray(v) for k, v in gan.generate(batch).items()}
+  """For every pair in `batch`: A, B, A', B', C, D and the residuals C-A, D-B, from the
+  generator that will be exported (the averaged one when the run keeps an average)."""
+  outputs = {k: np.asarray(v) for k, v in gan.generate(batch, gan.inference_generator).items()}
   rows = []
   for k in range(len(batch["image_a"])):
     a, b = batch["image_a"][k], batch["image_b"][k]

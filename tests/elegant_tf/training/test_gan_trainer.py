@@ -314,3 +314,59 @@ def test_mixed_bfloat16_under_mirrored_strategy_matches_one_replica(tmp_path):
   two = np.concatenate([u.ravel() for u in updates_two])
   assert np.linalg.norm(two - one) / np.linalg.norm(one) < 0.4
   assert two @ one / (np.linalg.norm(one) * np.linalg.norm(two)) > 0.95
+
+
+def test_warmed_up_decay_forgets_the_initial_weights_early_and_caps_at_the_decay():
+  decay = lambda t: float(gan_trainer.warmed_up_decay(0.999, float(t)))
+  assert decay(0) == pytest.approx(0.1)
+  assert decay(90) == pytest.approx(0.91)
+  assert decay(10 ** 6) == pytest.approx(0.999)
+
+
+def test_update_average_moves_every_weight_toward_the_live_generator(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, ema_decay=0.5))
+  assert gan.inference_generator is gan.averaged_generator
+  live, averaged = gan.generator.weights, gan.averaged_generator.weights
+  assert len(live) == len(averaged)
+  # It starts as a copy of the initial weights.
+  for a, w in zip(averaged, live):
+    np.testing.assert_array_equal(a.numpy(), w.numpy())
+  gan.generator.set_weights([np.ones(w.shape, "float32") for w in live])
+  gan.averaged_generator.set_weights([np.zeros(w.shape, "float32") for w in live])
+  gan.update_average()  # Step 0: the warm-up decay 0.1 is below 0.5.
+  for a in averaged:
+    np.testing.assert_allclose(a.numpy(), 0.9, rtol=1e-6)
+  gan.generator_optimizer.iterations.assign(1000)  # Past the warm-up: 0.5.
+  gan.update_average()
+  for a in averaged:
+    np.testing.assert_allclose(a.numpy(), 0.95, rtol=1e-6)
+
+
+def test_without_an_average_samples_use_the_live_generator(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path))
+  assert gan.averaged_generator is None and gan.inference_generator is gan.generator
+  with pytest.raises(RuntimeError, match="no averaged generator"):
+    gan.update_average()
+
+
+def test_the_average_is_kept_on_every_replica(tmp_path):
+  # One update outside the replica function reaches both replicas' copies.
+  from elegant_tf.training import training_callbacks
+  config = tiny.tiny_config(tmp_path, ema_decay=0.9)
+  mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  with mirrored.scope():
+    gan = train_lib.build_gan(config)
+  initial = [v.numpy().copy() for v in gan.generator.weights]
+  gan.fit(tf.data.Dataset.from_tensors(tiny.random_pair_batch()).repeat(), steps_per_epoch=1,
+          epochs=1, verbose=0, shuffle=False, callbacks=[training_callbacks.GeneratorAverage()])
+  decay = 2 / 11  # After one step the warm-up decay is (1 + 1) / (10 + 1).
+  changed = 0
+  for average, live, before in zip(gan.averaged_generator.weights, gan.generator.weights,
+                                   initial):
+    expected = decay * before + (1 - decay) * live.numpy()
+    copies = mirrored.experimental_local_results(average.value)
+    assert len(copies) == 2
+    for copy in copies:
+      np.testing.assert_allclose(copy.numpy(), expected, rtol=1e-5, atol=1e-7)
+    changed += not np.array_equal(before, live.numpy())
+  assert changed  # The step moved the live weights, so the check above had teeth.

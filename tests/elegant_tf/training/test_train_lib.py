@@ -145,3 +145,32 @@ def test_a_float32_run_resumes_in_bfloat16(tiny_run, tmp_path):
                                                 precision="mixed_bfloat16"))
   assert resumed["step"] == 6
   assert "--precision=mixed_bfloat16" in open(os.path.join(config.run_dir, "flags.txt")).read()
+
+
+def test_a_run_with_an_average_checkpoints_resumes_and_serves_it(tmp_path):
+  import numpy as np
+  import tensorflow as tf
+  from elegant_tf.models import generator as generator_lib
+  from elegant_tf.serving import model_loading
+  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0, ema_decay=0.9)
+  assert train_lib.train(config)["step"] == 2
+
+  def restored(key):
+    generator = generator_lib.ElegantGenerator(2, config.encoder_widths)
+    zeros = np.zeros((1, 32, 32, 3), np.float32)
+    generator({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
+    tf.train.Checkpoint(**{key: generator}).restore(
+        os.path.join(config.run_dir, "checkpoints", "ckpt-2")).expect_partial(
+        ).assert_existing_objects_matched()
+    return [w.numpy() for w in generator.weights]
+
+  averaged, live = restored("averaged_generator"), restored("generator")
+  assert any(not np.array_equal(a, w) for a, w in zip(averaged, live))
+  # The run directory serves the average, as its export would.
+  served = [w.numpy() for w in model_loading.load_run_dir(config.run_dir).generator.weights]
+  for value, expected in zip(served, averaged):
+    np.testing.assert_array_equal(value, expected)
+  # A resume restores and keeps averaging; turning the average off is refused.
+  assert train_lib.train(dataclasses.replace(config, train_steps=3))["step"] == 3
+  with pytest.raises(train_config.ConfigError, match="--ema_decay 0.9 -> 0.0"):
+    train_lib.train(dataclasses.replace(config, train_steps=4, ema_decay=0.0))
