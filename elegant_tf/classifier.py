@@ -7,6 +7,7 @@ The work is in evaluation/classifier_lib.py; `elegant_tf.evaluate --classifier=D
 uses the result.
 """
 
+import os
 import sys
 
 from absl import flags
@@ -39,13 +40,17 @@ def define_flags() -> None:
   flags.DEFINE_string("tfds_data_dir", None, "data_dir for --data=tfds:celeb_a.")
   flags.DEFINE_string("out", None, "Directory to write classifier.keras and classifier.json "
                       f"({atomic_files.MISSING_FOLDERS_HELP}).")
+  flags.DEFINE_bool("overwrite", False, "Replace a classifier already in --out; without it "
+                    "that is an error.")
+  flags.mark_flag_as_required("out")
 
 
 def main(argv):
   flag_values = flags.FLAGS
   usage.check_no_arguments(argv)
-  if not flag_values.out:
-    raise usage.UsageError("--out=DIR is required (where the classifier is saved)")
+  usage.check_not_overwriting(
+      [os.path.join(flag_values.out, name) for name in (classifier_lib.MODEL_FILE, classifier_lib.METADATA_FILE)],
+      flag_values.overwrite)
   if flag_values.image_size < 32 or flag_values.image_size % 32:
     raise usage.UsageError(f"--image_size must be a positive multiple of 32, got "
                            f"{flag_values.image_size}")

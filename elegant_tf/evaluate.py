@@ -79,13 +79,12 @@ def define_flags() -> None:
                       f"figures/ ({atomic_files.MISSING_FOLDERS_HELP}).")
   flags.DEFINE_bool("overwrite", False, "Write into an --out that is not empty, replacing "
                     "earlier results; without it that is an error.")
+  flags.mark_flags_as_required(["model", "out"])
 
 
 def main(argv):
   values = flags.FLAGS
   usage.check_no_arguments(argv)
-  if not values.model or not values.out:
-    raise usage.UsageError("--model=PATH and --out=DIR are required")
   if os.path.isdir(values.out) and os.listdir(values.out) and not values.overwrite:
     raise usage.UsageError(f"--out={values.out} is not empty; pass --overwrite to replace its "
                            "results")

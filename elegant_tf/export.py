@@ -35,8 +35,7 @@ def define_flags() -> None:
   flags.DEFINE_integer("prototype_examples", prototypes.DEFAULT_MAX_EXAMPLES,
                        "Training positives averaged per attribute for the add_attribute "
                        "prototype slabs.")
-  flags.register_validator("run_dir", bool, "--run_dir is required")
-  flags.register_validator("export_dir", bool, "--export_dir is required")
+  flags.mark_flags_as_required(["run_dir", "export_dir"])
 
 
 FLAGS = flags.FLAGS
@@ -56,9 +55,15 @@ def main(argv):
           f"--version={FLAGS.version}: {taken} exists and is never overwritten; next free "
           f"version: {layout.next_version(FLAGS.export_dir)}")
   try:
-    version_dir = export_lib.export_run(FLAGS.run_dir, FLAGS.export_dir, FLAGS.version,
-                                        FLAGS.prototype_examples)
-  except (FileNotFoundError, FileExistsError, ValueError) as error:
+    config, generator, source = export_lib.open_run(FLAGS.run_dir)
+  except (FileNotFoundError, ValueError) as error:
+    raise usage.UsageError(str(error)) from error
+  # Only the version race is bad use here; anything else from tracing and writing the
+  # SavedModel is a bug and keeps its traceback.
+  try:
+    version_dir = export_lib.export_trained(generator, source, config, FLAGS.export_dir,
+                                            FLAGS.version, FLAGS.prototype_examples)
+  except FileExistsError as error:
     raise usage.UsageError(str(error)) from error
   print(version_dir)
 

@@ -35,9 +35,11 @@ def define_flags() -> None:
   flags.DEFINE_integer("calibration_samples", 32, "Training pairs used to calibrate int8.")
   flags.DEFINE_integer("verify_pairs", 8,
                        "Held-out test-split pairs to compare against the SavedModel (0: skip).")
-  flags.register_validator("saved_model", bool, "--saved_model is required")
-  flags.register_validator("out", lambda v: bool(v) and v.endswith(".tflite"),
-                           "--out is required and must end in .tflite")
+  flags.DEFINE_bool("overwrite", False, "Replace --out if it exists; without it that is an "
+                    "error.")
+  flags.mark_flags_as_required(["saved_model", "out"])
+  flags.register_validator("out", lambda v: v is None or v.endswith(".tflite"),
+                           "--out must end in .tflite")
 
 
 FLAGS = flags.FLAGS
@@ -56,6 +58,7 @@ def check_out(path: str) -> None:
 def main(argv):
   usage.check_no_arguments(argv)
   check_out(FLAGS.out)
+  usage.check_not_overwriting([FLAGS.out], FLAGS.overwrite)
   try:
     version_dir = layout.newest_version_dir(FLAGS.saved_model)
     metadata = layout.read_metadata(version_dir)

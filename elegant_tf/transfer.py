@@ -105,7 +105,7 @@ def main(argv):
   transfer_lib.check_list_entries("exemplars", flag_values.exemplars)
   transfer_lib.check_list_entries("attributes", flag_values.attributes)
   transfer_lib.check_output_paths([flag_values.out])  # Before the slow part.
-  transfer_lib.check_not_overwriting([flag_values.out], flag_values.overwrite)
+  usage.check_not_overwriting([flag_values.out], flag_values.overwrite)
   transfer_lib.check_mode(flag_values.mode, len(flag_values.attributes),
                           len(flag_values.exemplars))
   transfer_lib.check_steps(flag_values.mode, flag_values.steps)

@@ -5,6 +5,10 @@ problems the user can fix by changing a flag or a file; they never print or
 exit. Each command's entry point goes through `run`, which turns a UsageError
 raised anywhere below it into `<command>: <message>` and exit status 2, so
 every command fails the same way and scripts can tell bad use (2) from a crash (1).
+absl's own flag errors (an unknown flag, a value of the wrong type or outside
+an enum, a required flag left out, a failed validator) take the same road:
+absl alone would print "FATAL Flags parsing error" and exit 1, like a crash.
+Anything else keeps its traceback.
 """
 
 import os
@@ -12,6 +16,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from absl import app
+from absl import flags
 
 
 class UsageError(ValueError):
@@ -32,6 +37,17 @@ def check_no_arguments(argv: Sequence[str]) -> None:
   """Commands take flags only; a stray word is usually a mistyped flag."""
   if len(argv) > 1:
     raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+
+
+def check_not_overwriting(paths: Sequence[str], overwrite: bool) -> None:
+  """The one overwrite rule of every command: a UsageError when an output exists and
+  --overwrite was not given (checked before the slow part, so nothing is lost)."""
+  if overwrite:
+    return
+  existing = [path for path in paths if os.path.exists(path)]
+  if existing:
+    more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+    raise UsageError(f"{existing[0]}{more} exists; pass --overwrite to replace it")
 
 
 def _flagfile_names(args: Sequence[str]) -> list:
@@ -80,4 +96,10 @@ def run(command: str, main: Callable, argv: Optional[list] = None) -> None:
     except UsageError as error:
       fail(command, error)
 
-  app.run(guarded, argv=argv)
+  def parse_flags(args):
+    try:
+      return flags.FLAGS(args)
+    except flags.Error as error:
+      fail(command, error)
+
+  app.run(guarded, argv=argv, flags_parser=parse_flags)

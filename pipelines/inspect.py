@@ -214,6 +214,11 @@ def main(argv):
     sys.exit(2)
 
 
-if __name__ == "__main__":
+def run():
+  """Entry point of `python -m pipelines.inspect` and the elegant-inspect console script."""
   define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

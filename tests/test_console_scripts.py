@@ -14,7 +14,17 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-COMMANDS = ("train", "transfer", "export", "tflite", "evaluate", "classifier", "demo")
+
+
+def commands() -> list:
+  """The command modules: every top-level module of elegant_tf/ and pipelines/ that
+  `python -m` can run (benchmarks and tools below them are run with `python -m` only)."""
+  found = []
+  for package in ("elegant_tf", "pipelines"):
+    for path in sorted((ROOT / package).glob("*.py")):
+      if main_block_calls(f"{package}.{path.stem}"):
+        found.append(f"{package}.{path.stem}")
+  return found
 
 
 def console_scripts() -> dict:
@@ -38,9 +48,11 @@ def main_block_calls(module: str) -> set:
 
 
 def test_every_command_has_a_script():
+  found = commands()
+  assert {"elegant_tf.train", "pipelines.inspect", "pipelines.prepare"} <= set(found)
   targets = set(console_scripts().values())
-  for command in COMMANDS:
-    assert any(target.startswith(f"elegant_tf.{command}:") for target in targets), command
+  for command in found:
+    assert any(target.startswith(f"{command}:") for target in targets), command
 
 
 @pytest.mark.parametrize("name, target", sorted(console_scripts().items()))

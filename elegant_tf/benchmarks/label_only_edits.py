@@ -38,6 +38,7 @@ def define_flags():
   flags.DEFINE_integer("num_pairs", 512, "Held-out pairs per attribute.")
   flags.DEFINE_integer("prototype_examples", prototypes.DEFAULT_MAX_EXAMPLES,
                        "Training examples averaged per prototype slab (run directories).")
+  flags.mark_flag_as_required("model")
 
 
 FLAGS = flags.FLAGS
@@ -89,8 +90,6 @@ def comparison_rows(model, source, attributes, num_pairs: int, add, remove) -> l
 
 def main(argv):
   del argv
-  if not FLAGS.model:
-    raise usage.UsageError("--model is required")
   model = model_loading.load(FLAGS.model)
   attributes = list(model.attribute_names)
   if model.generator is not None:

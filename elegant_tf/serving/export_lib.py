@@ -35,13 +35,23 @@ def export_trained(generator, source, config: train_config.TrainConfig,
                                       absence_prototypes=absence_slabs)
 
 
-def export_run(run_dir: str, export_dir: str, version: Optional[int] = None,
-               prototype_examples: int = prototypes.DEFAULT_MAX_EXAMPLES) -> str:
-  """Export the newest checkpoint of a training run (with prototypes from its data)."""
+def open_run(run_dir: str):
+  """(config, generator, source) of a training run's newest checkpoint.
+
+  Everything a user can get wrong about a run (no checkpoint, a damaged or
+  mismatched one, data that moved) fails here, as FileNotFoundError or
+  ValueError, before export_trained, whose own errors are bugs.
+  """
   config = train_config.TrainConfig.from_flagfile(
       os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
   model = model_loading.load_run_dir(run_dir)
   source = data_spec.open_source(config.data, config.image_size, seed=config.seed,
                                  tfds_data_dir=config.tfds_data_dir)
-  return export_trained(model.generator, source, config, export_dir, version,
-                        prototype_examples)
+  return config, model.generator, source
+
+
+def export_run(run_dir: str, export_dir: str, version: Optional[int] = None,
+               prototype_examples: int = prototypes.DEFAULT_MAX_EXAMPLES) -> str:
+  """Export the newest checkpoint of a training run (with prototypes from its data)."""
+  config, generator, source = open_run(run_dir)
+  return export_trained(generator, source, config, export_dir, version, prototype_examples)

@@ -291,16 +291,6 @@ def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequ
   return matrix_mode(model, image, exemplars, positions, len(model.attribute_names), steps)
 
 
-def check_not_overwriting(paths: Sequence[str], overwrite: bool) -> None:
-  """usage.UsageError when a path exists and --overwrite was not given."""
-  if overwrite:
-    return
-  existing = [path for path in paths if os.path.exists(path)]
-  if existing:
-    more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-    raise usage.UsageError(f"{existing[0]}{more} exists; pass --overwrite to replace it")
-
-
 def write_image(path: str, pixels: np.ndarray) -> None:
   """Write uint8 pixels atomically, as JPEG for .jpg/.jpeg and PNG otherwise."""
   if path.lower().endswith((".jpg", ".jpeg")):
@@ -329,7 +319,7 @@ def write_files(contents: list, overwrite: bool = True) -> list[str]:
   """Write [(path, uint8 pixels)] atomically, all or none (see write_results)."""
   paths = [path for path, _ in contents]
   check_output_paths(paths)
-  check_not_overwriting(paths, overwrite)
+  usage.check_not_overwriting(paths, overwrite)
   new_paths = [path for path in paths if not os.path.exists(path)]
   written = []
   try:

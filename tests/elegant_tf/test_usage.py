@@ -54,3 +54,38 @@ def test_a_flagfile_that_includes_itself_is_refused_before_main_runs(tmp_path, c
       capsys.readouterr().err)
   assert ran == []
 
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
+    (["--usage_test_count=many"], "--usage_test_count=many"),
+    (["--usage_test_kind=other"], "value should be one of <a|b>"),
+    ([], "Flag --usage_test_needed must have a value other than None"),
+])
+def test_absl_flag_errors_are_bad_use_too(args, message, capsys):
+  # absl alone prints "FATAL Flags parsing error" over several lines and exits 1.
+  from absl import app
+  from absl import flags
+  from absl.testing import flagsaver
+  app.define_help_flags()
+  ran = []
+  with flagsaver.flagsaver():
+    flags.DEFINE_integer("usage_test_count", 1, "A count.")
+    flags.DEFINE_enum("usage_test_kind", "a", ["a", "b"], "A kind.")
+    flags.DEFINE_string("usage_test_needed", None, "Required.")
+    flags.mark_flag_as_required("usage_test_needed")
+    with pytest.raises(SystemExit) as exited:
+      usage.run("demo", ran.append, argv=["demo", "--usage_test_needed=x", *args]
+                if args else ["demo"])
+  assert exited.value.code == 2 and ran == []
+  err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1 and err.startswith("demo: ")
+  assert message in err
+
+
+def test_an_unexpected_error_keeps_its_traceback():
+  def main(argv):
+    raise KeyError("an internal bug")
+
+  with pytest.raises(KeyError, match="an internal bug"):
+    usage.run("demo", main, argv=["demo"])
