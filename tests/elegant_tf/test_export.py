@@ -18,7 +18,6 @@ from elegant_tf.serving import tflite_convert
 from pipelines import atomic_files
 from tests import helpers
 from tests.elegant_tf import tiny
-from tests.pipelines import test_image_decoding
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +289,7 @@ def test_transfer_bytes_refuses_an_image_bomb_from_its_header(tmp_path):
         attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
   # GIFs whose 64 x 64 screen hides what TF decodes: one 8000 x 8000 frame (64 MP in
   # 48 KB), or 11 screen-sized frames of 2000 x 2000 (44 MP).
-  gif = test_image_decoding.gif_of_zeros
+  gif = helpers.gif_of_zeros
   for contents, message in [
       (gif((64, 64), [(0, 0, 8000, 8000)]), "holds a GIF frame larger than its screen"),
       (gif((2000, 2000), [(0, 0, 2000, 2000)] * 11), "holds an image over 40000000 pixels")]:
@@ -319,10 +318,10 @@ def test_the_graphs_header_check_refuses_what_the_pipelines_refuse(monkeypatch):
   monkeypatch.setattr(image_decoding, "MAX_PIXELS", 4096)
   monkeypatch.setattr(image_decoding, "MAX_GIF_BLOCKS", 8)
   header = saved_model._header_pixels  # Eagerly: the same ops, without tracing.
-  at_limit, over = test_image_decoding.many_block_gifs()
-  files = {**test_image_decoding._hostile_files(), "GIF of 8 blocks": at_limit,
+  at_limit, over = helpers.many_block_gifs()
+  files = {**helpers.hostile_files(), "GIF of 8 blocks": at_limit,
            "GIF of 9 blocks": over,
-           "GIF of one-byte sub-blocks": test_image_decoding.gif_of_one_byte_sub_blocks(1000)}
+           "GIF of one-byte sub-blocks": helpers.gif_of_one_byte_sub_blocks(1000)}
   for name, contents in files.items():
     if not contents.startswith((b"GIF8", b"\x89PNG", b"BM", b"\xff\xd8\xff")):
       continue  # transfer_bytes refuses other formats by their magic number.

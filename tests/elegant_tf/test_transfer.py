@@ -19,7 +19,7 @@ from pipelines import atomic_files
 from pipelines import fixtures
 from pipelines import image_decoding
 from tests.elegant_tf import tiny
-from tests.pipelines import test_image_decoding
+from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GAP = 2  # image_grid.tile's default gap.
@@ -140,13 +140,13 @@ def test_largest_matrix_decodes_in_chunks_like_one_batch(models, monkeypatch):
 
 def test_image_bomb_is_refused_naming_the_file_and_the_limit(tmp_path):
   path = tmp_path / "bomb.png"
-  path.write_bytes(test_image_decoding._png_header_only(8000, 6000))  # 48 MP declared.
+  path.write_bytes(helpers.png_header_only(8000, 6000))  # 48 MP declared.
   with pytest.raises(usage.UsageError) as raised:
     transfer_lib.read_image(str(path), 32)
   assert str(raised.value) == (f"cannot read image {path}: too large (over 40,000,000 pixels "
                                "or 65,535 a side)")
   # A 665 KB-class GIF bomb: a 64 x 64 screen around an 8000 x 8000 frame (64 MP).
-  path.write_bytes(test_image_decoding.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)]))
+  path.write_bytes(helpers.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)]))
   with pytest.raises(usage.UsageError, match="GIF frame larger than its screen"):
     transfer_lib.read_image(str(path), 32)
 

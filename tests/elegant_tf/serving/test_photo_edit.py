@@ -9,6 +9,7 @@ from elegant_tf.serving import photo_edit
 from pipelines import alignment
 from pipelines import face_detection
 from pipelines import fixtures
+from tests import helpers
 
 SIZE = 64
 
@@ -290,8 +291,7 @@ def test_edit_and_reconstruct_is_one_transfer_call_with_a_zero_weight_row():
 
 def test_decode_photo_refuses_a_gif_bomb_from_its_frames():
   # The web page's path: a 64 x 64 screen around an 8000 x 8000 frame (64 MP in 44 KB).
-  from tests.pipelines import test_image_decoding
-  bomb = test_image_decoding.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)])
+  bomb = helpers.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)])
   with pytest.raises(ValueError, match="cannot read image upload.gif: GIF frame larger than "
                      "its screen"):
     photo_edit.decode_photo(bomb, "upload.gif")
