@@ -19,6 +19,8 @@ from pipelines import fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE_FLAGS = os.path.join(REPO, "elegant_tf", "configs", "smoke.flags")
+# The committed demo model (64 px; Eyeglasses, Bangs, Smiling, Mustache): its model folder.
+DEMO_MODEL = os.path.join(REPO, "saved_models", "elegant_demo")
 
 
 def subprocess_env(**extra) -> dict:

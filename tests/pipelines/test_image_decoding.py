@@ -112,7 +112,8 @@ def test_a_gif_of_more_blocks_than_the_limit_is_refused(monkeypatch):
   at_limit, over = helpers.many_block_gifs()
   assert image_decoding.header_refusal(at_limit) is None
   assert image_decoding.decode_to_rgb(over)[1] == "GIF of more than 8 blocks"
-  assert image_decoding.gif_layout(helpers.gif_of_one_byte_sub_blocks(1000))[1:] == ([(0, 0, 64, 64)], 1)
+  assert image_decoding.gif_layout(helpers.gif_of_one_byte_sub_blocks(1000))[1:] == (
+      [(0, 0, 64, 64)], 1)
 
 
 def _pixels_expanded(contents, monkeypatch):

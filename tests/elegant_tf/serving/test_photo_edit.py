@@ -1,6 +1,5 @@
 """Photo in, photo out: alignment keeps its transform, paste-back touches only the face."""
 
-import os
 
 import numpy as np
 import pytest
@@ -170,8 +169,6 @@ def test_decode_photo_turns_a_sideways_phone_photo_upright_and_names_bad_files()
 
 
 # The pasted change (issue 23): a 64 px edit of a large face changes only what it edits.
-DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))), "saved_models", "elegant_demo", "1")
 
 
 def _box_blur(crop):
@@ -241,12 +238,6 @@ def test_a_perfect_64_pixel_edit_lands_where_the_ground_truth_says():
   assert paste_back_quality.psnr(result, case.photo, outside) > 40.0
   unedited = paste_back_quality.psnr(case.photo, case.truth, inside)
   assert paste_back_quality.psnr(result, case.truth, inside) > unedited + 6.0, unedited
-
-
-@pytest.fixture(scope="module")
-def demo_model():
-  from elegant_tf.serving import model_loading
-  return model_loading.load(DEMO_MODEL)
 
 
 def test_the_demo_models_edit_keeps_the_rest_of_a_256_pixel_face_sharp(demo_model):
