@@ -105,7 +105,7 @@ def test_the_command_runs_from_python_m(tmp_path):
   # A subprocess: the one test that the command runs from `python -m`.
   result = subprocess.run([sys.executable, "-m", "pipelines.inspect", "--data=nonsense"],
                           cwd=tmp_path, env=helpers.subprocess_env(), capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=1200)
   assert result.returncode == 2, result.stderr[-2000:]
   assert result.stderr.strip().splitlines()[-1].startswith(
       "inspect: unknown --data kind 'nonsense'")
