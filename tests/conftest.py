@@ -1,4 +1,5 @@
-"""Test-wide setup: two logical CPU devices so MirroredStrategy can run 2 replicas."""
+"""Test-wide setup: two logical CPU devices so MirroredStrategy can run 2 replicas; the
+session's shared models, each built once and only by the tests that ask for it."""
 
 import os
 
@@ -14,27 +15,86 @@ except RuntimeError:  # Devices already initialised by an earlier import.
   pass
 
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-  """The session's one tiny trained run, for tests that only need a trained run or its
-  export to look at: tiny.TINY trained the way `python -m elegant_tf.train` does (4 steps,
-  checkpoints at steps 2 and 4, no end-of-run evaluation), exported with prototypes.
+  """The session's one tiny trained run, for tests that only need a trained run to look at
+  or to resume: tiny.TINY trained the way `python -m elegant_tf.train` does (4 steps,
+  checkpoints at steps 2 and 4), without export or end-of-run evaluation.
 
-  Returns {"config", "version_dir"}. Read it, never change it: a test that writes to the
-  run directory works on tiny.copy_of_run(tiny_run, tmp_path).
+  Returns {"config"}. Read it, never change it: a test that writes to the run directory
+  works on tiny.copy_of_run(tiny_run, tmp_path).
   """
   from tests.elegant_tf import tiny
   root = tmp_path_factory.mktemp("tiny_run")
-  config = tiny.tiny_config(root, eval_pairs=0, export_dir=str(root / "models" / "tiny"))
-  result = tiny.train_as_command(config)
-  return {"config": config, "version_dir": result["export"]}
+  config = tiny.tiny_config(root, eval_pairs=0, export_dir=None)
+  tiny.train_as_command(config)
+  return {"config": config}
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory):
+  """The session's tiny run exported by the export command itself, in a subprocess as a
+  user runs it: `python -m elegant_tf.export --run_dir=RUN --export_dir=DIR --version=7`
+  (prototypes from the run's own data).
+
+  Returns {"config", "export_dir", "version_dir", "stdout"}; stdout is the command's, for
+  the test of the command. Read it, never change it.
+  """
+  from tests import helpers
+  export_dir = tmp_path_factory.mktemp("tiny_export") / "tiny"
+  result = helpers.run_module("elegant_tf.export", f"--run_dir={tiny_run['config'].run_dir}",
+                              f"--export_dir={export_dir}", "--version=7")
+  assert result.returncode == 0, result.stderr[-3000:]
+  return {"config": tiny_run["config"], "export_dir": str(export_dir),
+          "version_dir": str(export_dir / "7"), "stdout": result.stdout}
+
+
+@pytest.fixture(scope="session")
+def untrained_model(tmp_path_factory):
+  """A tiny untrained generator (tiny.untrained_generator) exported with random presence
+  and absence prototypes, training data "synthetic": the serving algebra, signatures,
+  conversion and clients need no training.
+
+  Returns {"generator", "version_dir", "prototypes", "absence_prototypes"}. Read it, never
+  change it.
+  """
+  from tests.elegant_tf import tiny
+  rng = np.random.default_rng(0)
+  presence = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  absence = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  generator = tiny.untrained_generator()
+  version_dir = tiny.untrained_export(tmp_path_factory.mktemp("untrained") / "models",
+                                      prototypes=presence, training_data="synthetic",
+                                      model=generator, absence_prototypes=absence)
+  return {"generator": generator, "version_dir": version_dir, "prototypes": presence,
+          "absence_prototypes": absence}
+
+
+@pytest.fixture(scope="session")
+def untrained_tflite(untrained_model, tmp_path_factory):
+  """untrained_model converted to a float32 .tflite file; returns its path."""
+  from elegant_tf.serving import tflite_convert
+  from pipelines import atomic_files
+  path = str(tmp_path_factory.mktemp("untrained_tflite") / "float32.tflite")
+  atomic_files.write_atomically(path, tflite_convert.convert(untrained_model["version_dir"],
+                                                             "none"))
+  return path
+
+
+@pytest.fixture(scope="session")
+def demo_model():
+  """The committed demo model (helpers.DEMO_MODEL), loaded once; read it, never change it."""
+  from elegant_tf.serving import model_loading
+  from tests import helpers
+  return model_loading.load(helpers.DEMO_MODEL)
 
 
 def pytest_collection_modifyitems(items):
   """A test that needs the trained run is slow, like the training it waits for."""
   for item in items:
-    if "tiny_run" in getattr(item, "fixturenames", ()):
+    if {"tiny_run", "tiny_export"} & set(getattr(item, "fixturenames", ())):
       item.add_marker(pytest.mark.slow)

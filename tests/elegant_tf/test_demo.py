@@ -8,7 +8,6 @@ import base64
 import http.client
 import io
 import json
-import os
 import select
 import socket
 import subprocess
@@ -20,13 +19,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from elegant_tf import demo
 from elegant_tf.serving import demo_server
-from elegant_tf.serving import model_loading
 from pipelines import alignment
+from tests import helpers
 from tests.elegant_tf import headless_chromium
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEMO_MODEL = os.path.join(REPO, "saved_models", "elegant_demo", "1")
 ATTRIBUTES = ["Eyeglasses", "Bangs", "Smiling", "Mustache"]
 DEMO_IMAGE_SIZE = 64
 # The page's state once a click on Transfer has been answered (it is "working" until then).
@@ -35,8 +33,8 @@ FINISHED = ("const state = document.body.dataset.state;"
 
 
 @pytest.fixture(scope="module")
-def served():
-  app = demo_server.DemoApp(model_loading.load(DEMO_MODEL))
+def served(demo_model):
+  app = demo_server.DemoApp(demo_model)
   server = demo_server.make_server(app, "127.0.0.1", 0)
   thread = threading.Thread(target=server.serve_forever, daemon=True)
   thread.start()
@@ -399,15 +397,18 @@ def test_requests_over_the_edit_cap_get_503_before_their_body_is_read(start_serv
   _wait_for(lambda: server.edits_in_flight == 0, "done with the body")
 
 
-@pytest.mark.slow
-def test_the_command_serves_the_page_and_refuses_a_bad_model(tmp_path):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  bad = subprocess.run([sys.executable, "-m", "elegant_tf.demo", f"--model={tmp_path}"],
-                       capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+def test_the_command_refuses_a_bad_model(tmp_path, capsys):
+  bad = helpers.run_in_process(demo.run, f"--model={tmp_path}", capsys=capsys)
   assert bad.returncode == 2
   assert bad.stderr.strip().splitlines()[-1].startswith(f"demo: --model={tmp_path} is neither")
-  process = subprocess.Popen([sys.executable, "-m", "elegant_tf.demo", f"--model={DEMO_MODEL}",
-                              "--port=0"], stdout=subprocess.PIPE, text=True, cwd=REPO, env=env)
+
+
+@pytest.mark.slow
+def test_the_command_serves_the_page():
+  # A subprocess: the one test that the command runs from `python -m`.
+  process = subprocess.Popen(
+      [sys.executable, "-m", "elegant_tf.demo", f"--model={helpers.DEMO_MODEL}", "--port=0"],
+      stdout=subprocess.PIPE, text=True, cwd=helpers.REPO, env=helpers.subprocess_env())
   try:
     line = process.stdout.readline()  # "serving ... on http://127.0.0.1:PORT/ ..."
     assert " on http://127.0.0.1:" in line, line

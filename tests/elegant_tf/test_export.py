@@ -18,13 +18,12 @@ from elegant_tf.serving import tflite_convert
 from pipelines import atomic_files
 from tests import helpers
 from tests.elegant_tf import tiny
-from tests.pipelines import test_image_decoding
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_run):
-  """The session's tiny trained run (exported at the end of training, with prototypes)."""
-  return {**tiny_run, "loaded": tf.saved_model.load(tiny_run["version_dir"])}
+def trained(tiny_export):
+  """The session's tiny trained run, exported by the export command (with prototypes)."""
+  return {**tiny_export, "loaded": tf.saved_model.load(tiny_export["version_dir"])}
 
 
 def _inputs(batch=2, seed=0):
@@ -51,12 +50,12 @@ def test_signatures_inputs_outputs_and_metadata(trained):
   assert names("remove_attribute")[0] == ["attributes", "image", "strength"]
   metadata = {k: v.numpy() for k, v in signatures["metadata"]().items()}
   assert [n.decode() for n in metadata["attribute_names"]] == ["Eyeglasses", "Bangs"]
-  assert metadata["image_size"] == 32 and metadata["version"] == 1
+  assert metadata["image_size"] == 32 and metadata["version"] == 7  # --version=7.
   assert list(metadata["value_range"]) == [-1.0, 1.0] and metadata["has_prototypes"]
   assert metadata["has_absence_prototypes"]
   assets = layout.read_metadata(trained["version_dir"])
   assert assets["absence_prototype_attributes"] == ["Eyeglasses", "Bangs"]
-  assert assets["attribute_names"] == ["Eyeglasses", "Bangs"] and assets["version"] == 1
+  assert assets["attribute_names"] == ["Eyeglasses", "Bangs"] and assets["version"] == 7
   assert assets["latent_shape"] == [4, 4, 16] and assets["training_data"] == "synthetic"
 
 
@@ -92,12 +91,11 @@ def test_add_attribute_at_zero_strength_reconstructs(trained):
   assert full.shape == (2, 32, 32, 3) and not np.allclose(full, own, atol=1e-6)
 
 
-def test_remove_attribute_exchanges_slabs_with_the_absence_prototypes(tmp_path):
-  rng = np.random.default_rng(1)
-  presence = rng.normal(size=(4, 4, 16)).astype(np.float32)
-  absence = rng.normal(size=(4, 4, 16)).astype(np.float32)
-  version_dir = tiny.untrained_export(tmp_path, prototypes=presence, absence_prototypes=absence)
-  signatures = tf.saved_model.load(version_dir).signatures
+def test_remove_attribute_exchanges_slabs_with_the_absence_prototypes(untrained_model,
+                                                                     tmp_path):
+  presence = untrained_model["prototypes"]
+  absence = untrained_model["absence_prototypes"]
+  signatures = tf.saved_model.load(untrained_model["version_dir"]).signatures
   image, _ = _inputs()
   attributes, strength = tf.constant([[1.0, 0.0], [0.0, 1.0]]), tf.fill([2, 2], 0.75)
   removed = signatures["remove_attribute"](image=image, attributes=attributes,
@@ -115,11 +113,24 @@ def test_remove_attribute_exchanges_slabs_with_the_absence_prototypes(tmp_path):
       tiny.untrained_export(tmp_path / "other", prototypes=presence)).signatures
 
 
-def test_attribute_without_absence_prototype_is_refused_by_remove_attribute(tmp_path):
-  absence = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
-  start, stop = latent_swap.slab_boundaries(16, 2)[0]
-  absence[..., start:stop] = np.nan
-  version_dir = tiny.untrained_export(tmp_path, absence_prototypes=absence)
+@pytest.fixture(scope="module")
+def one_prototype_each(tmp_path_factory):
+  """An untrained export whose prototypes lack one attribute each: no presence prototype
+  for Bangs, no absence prototype for Eyeglasses (no usable training positive, or
+  negative: a NaN slab)."""
+  rng = np.random.default_rng(0)
+  presence = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  absence = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  (eyeglasses_start, eyeglasses_stop), (bangs_start, bangs_stop) = (
+      latent_swap.slab_boundaries(16, 2))
+  presence[..., bangs_start:bangs_stop] = np.nan
+  absence[..., eyeglasses_start:eyeglasses_stop] = np.nan
+  return tiny.untrained_export(tmp_path_factory.mktemp("one_prototype_each"),
+                               prototypes=presence, absence_prototypes=absence)
+
+
+def test_attribute_without_absence_prototype_is_refused_by_remove_attribute(one_prototype_each):
+  version_dir = one_prototype_each
   assert layout.read_metadata(version_dir)["absence_prototype_attributes"] == ["Bangs"]
   remove = tf.saved_model.load(version_dir).signatures["remove_attribute"]
   image, _ = _inputs()
@@ -128,12 +139,9 @@ def test_attribute_without_absence_prototype_is_refused_by_remove_attribute(tmp_
     remove(image=image, attributes=tf.ones([2, 2]), strength=tf.ones([2, 2]))
 
 
-def test_attribute_without_prototype_is_refused_by_add_attribute(tmp_path):
+def test_attribute_without_prototype_is_refused_by_add_attribute(one_prototype_each):
   # Bangs had no usable training positive: its prototype slab is NaN.
-  prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
-  start, stop = latent_swap.slab_boundaries(16, 2)[1]
-  prototypes[..., start:stop] = np.nan
-  version_dir = tiny.untrained_export(tmp_path, prototypes=prototypes)
+  version_dir = one_prototype_each
   assert layout.read_metadata(version_dir)["prototype_attributes"] == ["Eyeglasses"]
   add = tf.saved_model.load(version_dir).signatures["add_attribute"]
   image, _ = _inputs()
@@ -251,18 +259,16 @@ def test_versions_count_up_and_are_never_overwritten(tmp_path):
 
 
 
-@pytest.mark.slow
-def test_cli_exports_a_run(trained, tmp_path):
-  result = helpers.run_module("elegant_tf.export", f"--run_dir={trained['config'].run_dir}",
-                              f"--export_dir={tmp_path}", "--version=7", "--prototype_examples=8")
-  assert result.returncode == 0, result.stderr[-2000:]
-  assert result.stdout.strip().endswith(os.path.join(str(tmp_path), "7"))
-  assert tf.saved_model.load(str(tmp_path / "7")).signatures["add_attribute"] is not None
+def test_cli_exports_a_run(trained):
+  # The session's export is the command's own (conftest.tiny_export, a subprocess).
+  assert trained["stdout"].strip().splitlines()[-1] == os.path.join(trained["export_dir"], "7")
+  assert sorted(os.listdir(trained["export_dir"])) == ["7"]
+  assert trained["loaded"].signatures["add_attribute"] is not None
 
 
-def test_cli_refuses_an_existing_version_and_a_folder_that_is_no_run(trained, tmp_path,
+def test_cli_refuses_an_existing_version_and_a_folder_that_is_no_run(tiny_run, tmp_path,
                                                                        capsys):
-  run_dir = trained["config"].run_dir
+  run_dir = tiny_run["config"].run_dir
   (tmp_path / "7").mkdir()
   again = helpers.run_in_process(export.run, f"--run_dir={run_dir}", f"--export_dir={tmp_path}",
                                  "--version=7", capsys=capsys)
@@ -280,8 +286,8 @@ def _encoded(width, height, fmt):
   return buffer.getvalue()
 
 
-def test_transfer_bytes_refuses_an_image_bomb_from_its_header(tmp_path):
-  add = tf.saved_model.load(tiny.untrained_export(tmp_path)).signatures["transfer_bytes"]
+def test_transfer_bytes_refuses_an_image_bomb_from_its_header(untrained_model):
+  add = tf.saved_model.load(untrained_model["version_dir"]).signatures["transfer_bytes"]
   # A PNG header declaring 8000 x 6000 (48 MP, over the 40 MP budget) and no pixels.
   bomb = helpers.png_header_only(8000, 6000)
   with pytest.raises(tf.errors.InvalidArgumentError,
@@ -290,7 +296,7 @@ def test_transfer_bytes_refuses_an_image_bomb_from_its_header(tmp_path):
         attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
   # GIFs whose 64 x 64 screen hides what TF decodes: one 8000 x 8000 frame (64 MP in
   # 48 KB), or 11 screen-sized frames of 2000 x 2000 (44 MP).
-  gif = test_image_decoding.gif_of_zeros
+  gif = helpers.gif_of_zeros
   for contents, message in [
       (gif((64, 64), [(0, 0, 8000, 8000)]), "holds a GIF frame larger than its screen"),
       (gif((2000, 2000), [(0, 0, 2000, 2000)] * 11), "holds an image over 40000000 pixels")]:
@@ -299,11 +305,20 @@ def test_transfer_bytes_refuses_an_image_bomb_from_its_header(tmp_path):
           attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP"])
-def test_transfer_bytes_reads_every_formats_header(tmp_path, monkeypatch, fmt):
+@pytest.fixture(scope="module")
+def small_pixel_budget(tmp_path_factory):
+  """transfer_bytes of an untrained export made with a budget of 50 * 30 - 1 pixels (the
+  budget is fixed at export)."""
   from pipelines import image_decoding
-  monkeypatch.setattr(image_decoding, "MAX_PIXELS", 50 * 30 - 1)  # Fixed at export.
-  add = tf.saved_model.load(tiny.untrained_export(tmp_path)).signatures["transfer_bytes"]
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(image_decoding, "MAX_PIXELS", 50 * 30 - 1)
+    version_dir = tiny.untrained_export(tmp_path_factory.mktemp("small_pixel_budget"))
+  return tf.saved_model.load(version_dir).signatures["transfer_bytes"]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP"])
+def test_transfer_bytes_reads_every_formats_header(small_pixel_budget, fmt):
+  add = small_pixel_budget
   inputs = dict(exemplar_bytes=tf.constant([_encoded(30, 40, fmt)]),
                 attributes=tf.ones([1, 2]), strength=tf.ones([1, 2]))
   with pytest.raises(tf.errors.InvalidArgumentError, match="over 1499 pixels"):
@@ -319,10 +334,10 @@ def test_the_graphs_header_check_refuses_what_the_pipelines_refuse(monkeypatch):
   monkeypatch.setattr(image_decoding, "MAX_PIXELS", 4096)
   monkeypatch.setattr(image_decoding, "MAX_GIF_BLOCKS", 8)
   header = saved_model._header_pixels  # Eagerly: the same ops, without tracing.
-  at_limit, over = test_image_decoding.many_block_gifs()
-  files = {**test_image_decoding._hostile_files(), "GIF of 8 blocks": at_limit,
+  at_limit, over = helpers.many_block_gifs()
+  files = {**helpers.hostile_files(), "GIF of 8 blocks": at_limit,
            "GIF of 9 blocks": over,
-           "GIF of one-byte sub-blocks": test_image_decoding.gif_of_one_byte_sub_blocks(1000)}
+           "GIF of one-byte sub-blocks": helpers.gif_of_one_byte_sub_blocks(1000)}
   for name, contents in files.items():
     if not contents.startswith((b"GIF8", b"\x89PNG", b"BM", b"\xff\xd8\xff")):
       continue  # transfer_bytes refuses other formats by their magic number.

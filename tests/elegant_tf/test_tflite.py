@@ -1,38 +1,25 @@
 """TFLite conversion: builtin ops only, float32 parity with the SavedModel, quantized modes."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from elegant_tf import tflite
+from elegant_tf import usage
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import layout
 from elegant_tf.serving import tflite_convert
 from pipelines import atomic_files
-from tests.elegant_tf import tiny
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _tiny_export(directory):
-  """A tiny generator exported with (random) prototypes; parity does not need training."""
-  rng = np.random.default_rng(0)
-  prototypes = rng.normal(size=(4, 4, 16)).astype(np.float32)
-  absence_prototypes = rng.normal(size=(4, 4, 16)).astype(np.float32)
-  return tiny.untrained_export(directory, prototypes=prototypes, training_data="synthetic",
-                               absence_prototypes=absence_prototypes)
+from tests import helpers
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-  tmp_path = tmp_path_factory.mktemp("tflite")
-  version_dir = _tiny_export(tmp_path / "models")
-  path = str(tmp_path / "float32.tflite")
-  atomic_files.write_atomically(path, tflite_convert.convert(str(tmp_path / "models"), "none"))
-  return {"version_dir": version_dir, "path": path, "tmp": tmp_path,
-          "reference": model_loading.load_saved_model(version_dir)}
+def converted(untrained_model, untrained_tflite):
+  """The session's untrained export (random prototypes; parity needs no training) and its
+  float32 .tflite file."""
+  return {"version_dir": untrained_model["version_dir"], "path": untrained_tflite,
+          "reference": model_loading.load_saved_model(untrained_model["version_dir"])}
 
 
 def _pairs(count=3):
@@ -71,8 +58,9 @@ def _op_names(path):
 
 
 @pytest.mark.parametrize("quantize,min_psnr", [("float16", 60), ("dynamic", 35), ("int8", 20)])
-def test_quantized_files_use_builtin_ops_and_stay_close(converted, quantize, min_psnr):
-  path = str(converted["tmp"] / f"{quantize}.tflite")
+def test_quantized_files_use_builtin_ops_and_stay_close(converted, tmp_path, quantize,
+                                                         min_psnr):
+  path = str(tmp_path / f"{quantize}.tflite")
   atomic_files.write_atomically(path, tflite_convert.convert(converted["version_dir"], quantize,
                                                calibration_samples=4))
   names = _op_names(path)
@@ -93,59 +81,49 @@ def test_metadata_travels_inside_the_file(converted):
         b"elegant_metadata", b"other_metadata__"))
 
 
-def test_add_attribute_refuses_an_attribute_without_prototype(converted, tmp_path):
+@pytest.mark.parametrize("signature, recorded, kept, allowed, refused, message", [
+    ("add_attribute", b'"prototype_attributes": ["Eyeglasses", "Bangs"]',
+     b'"prototype_attributes": ["Eyeglasses"]', [1.0, 0.0], [1.0, 1.0],
+     "add_attribute: no prototype for Bangs"),
+    ("remove_attribute", b'"absence_prototype_attributes": ["Eyeglasses", "Bangs"]',
+     b'"absence_prototype_attributes": ["Bangs"]', [0.0, 1.0], [1.0, 0.0],
+     "remove_attribute: no prototype for Eyeglasses .*training negative"),
+])
+def test_an_attribute_without_its_prototype_is_refused(converted, tmp_path, signature, recorded,
+                                                       kept, allowed, refused, message):
   # The converted graph has a zero slab there: it must refuse, as the SavedModel does.
   content = open(converted["path"], "rb").read()
-  recorded = b'"prototype_attributes": ["Eyeglasses", "Bangs"]'
   assert recorded in content
   # Same length (JSON allows the trailing spaces), so the flatbuffer stays valid.
-  path = str(tmp_path / "no_bangs_prototype.tflite")
+  path = str(tmp_path / "one_prototype_less.tflite")
   with open(path, "wb") as f:
-    f.write(content.replace(recorded, b'"prototype_attributes": ["Eyeglasses"]'.ljust(
-        len(recorded))))
-  model = model_loading.load(path)
+    f.write(content.replace(recorded, kept.ljust(len(recorded))))
+  edit = getattr(model_loading.load(path), signature)
   image = _pairs(1)[0]
-  assert model.add_attribute(image, np.array([[1.0, 0.0]], np.float32)).shape == image.shape
-  with pytest.raises(ValueError, match="add_attribute: no prototype for Bangs"):
-    model.add_attribute(image, np.array([[1.0, 1.0]], np.float32))
+  assert edit(image, np.array([allowed], np.float32)).shape == image.shape
+  with pytest.raises(ValueError, match=message):
+    edit(image, np.array([refused], np.float32))
 
 
-def test_remove_attribute_refuses_an_attribute_without_absence_prototype(converted, tmp_path):
-  content = open(converted["path"], "rb").read()
-  recorded = b'"absence_prototype_attributes": ["Eyeglasses", "Bangs"]'
-  assert recorded in content
-  path = str(tmp_path / "no_eyeglasses_absence_prototype.tflite")
-  with open(path, "wb") as f:
-    f.write(content.replace(recorded, b'"absence_prototype_attributes": ["Bangs"]'.ljust(
-        len(recorded))))
-  model = model_loading.load(path)
-  image = _pairs(1)[0]
-  assert model.remove_attribute(image, np.array([[0.0, 1.0]], np.float32)).shape == image.shape
-  with pytest.raises(ValueError,
-                     match="remove_attribute: no prototype for Eyeglasses .*training negative"):
-    model.remove_attribute(image, np.array([[1.0, 0.0]], np.float32))
-
-
-def test_cli_converts_verifies_and_rejects_bad_use(converted):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-  out = converted["tmp"] / "cli.tflite"
-  result = subprocess.run(
-      [sys.executable, "-m", "elegant_tf.tflite", f"--saved_model={converted['version_dir']}",
-       f"--out={out}", "--verify_pairs=2"], cwd=REPO, env=env, capture_output=True, text=True,
-      timeout=300)
+@pytest.mark.slow
+def test_cli_converts_and_verifies(converted, tmp_path):
+  # A subprocess: the one test that the command runs from `python -m`.
+  out = tmp_path / "cli.tflite"
+  result = helpers.run_module("elegant_tf.tflite", f"--saved_model={converted['version_dir']}",
+                              f"--out={out}", "--verify_pairs=2")
   assert result.returncode == 0, result.stderr[-2000:]
   assert "| max abs diff |" in result.stdout and out.exists()
-  bad = subprocess.run(
-      [sys.executable, "-m", "elegant_tf.tflite", f"--saved_model={converted['tmp']}",
-       f"--out={converted['tmp'] / 'x.tflite'}", "--verify_pairs=0"], cwd=REPO, env=env,
-      capture_output=True, text=True, timeout=300)
+
+
+def test_cli_bad_use_exits_2_and_writes_nothing(tmp_path, capsys):
+  bad = helpers.run_in_process(tflite.run, f"--saved_model={tmp_path}",
+                               f"--out={tmp_path / 'x.tflite'}", "--verify_pairs=0",
+                               capsys=capsys)
   assert bad.returncode == 2 and "neither a SavedModel" in bad.stderr
-  assert not (converted["tmp"] / "x.tflite").exists()
+  assert not (tmp_path / "x.tflite").exists()
 
 
 def test_an_out_that_cannot_be_written_is_refused_before_converting(tmp_path):
-  from elegant_tf import tflite
-  from elegant_tf import usage
   with pytest.raises(usage.UsageError, match="is a directory; give a .tflite file name"):
     tflite.check_out(str(tmp_path))
   (tmp_path / "a_file").write_text("in the way")

@@ -16,12 +16,13 @@ from tests import helpers
 SMOKE = helpers.SMOKE_FLAGS
 
 
-def _train(*args, timeout=300):
-  return helpers.run_module("elegant_tf.train", *args, timeout=timeout)
+def _train(*args):
+  return helpers.run_module("elegant_tf.train", *args)
 
 
 @pytest.mark.slow
-def test_smoke_flags_train_export_sample_and_evaluate(tmp_path):
+def test_smoke_flags_train_export_sample_and_evaluate(tmp_path, capsys):
+  # A subprocess: the test that the command runs from `python -m`.
   run_dir, export_dir = tmp_path / "run", tmp_path / "models" / "smoke"
   result = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
   assert result.returncode == 0, result.stderr[-3000:]
@@ -32,8 +33,9 @@ def test_smoke_flags_train_export_sample_and_evaluate(tmp_path):
   assert "| Eyeglasses |" in result.stdout and "| Bangs |" in result.stdout
   flags_text = (run_dir / "flags.txt").read_text()
   assert "--image_size=32" in flags_text and "--attributes=Eyeglasses,Bangs" in flags_text
-  # A second run exports the next version, never overwriting the first.
-  again = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", f"--export_dir={export_dir}")
+  # A second run (in this process) exports the next version, never overwriting the first.
+  again = helpers.run_in_process(train.run, f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
+                                 f"--export_dir={export_dir}", capsys=capsys)
   assert again.returncode == 0, again.stderr[-3000:]
   assert sorted(os.listdir(export_dir)) == ["1", "2"]
 
@@ -94,10 +96,11 @@ def test_unknown_flag_is_rejected(capsys):
 
 
 @pytest.mark.slow
-def test_run_starts_with_one_line_naming_strategy_devices_and_precision(tmp_path):
+def test_run_starts_with_one_line_naming_strategy_devices_and_precision(tmp_path, capsys):
   run_dir = tmp_path / "run"
-  result = _train(f"--flagfile={SMOKE}", f"--run_dir={run_dir}", "--train_steps=2",
-                  "--export_dir=", "--eval_pairs=0", "--precision=auto")
+  result = helpers.run_in_process(train.run, f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
+                                  "--train_steps=2", "--export_dir=", "--eval_pairs=0",
+                                  "--precision=auto", capsys=capsys)
   assert result.returncode == 0, result.stderr[-3000:]
   first = result.stdout.splitlines()[0]
   # auto resolves per machine: bfloat16 with amx_bf16/avx512_bf16 or a bf16 GPU.

@@ -3,35 +3,30 @@
 import errno
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from elegant_tf import transfer
 from elegant_tf import usage
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import photo_edit
-from elegant_tf.serving import tflite_convert
 from elegant_tf.serving import transfer_lib
-from pipelines import atomic_files
 from pipelines import fixtures
 from pipelines import image_decoding
+from tests import helpers
 from tests.elegant_tf import tiny
-from tests.pipelines import test_image_decoding
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GAP = 2  # image_grid.tile's default gap.
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-  """A tiny exported generator (the modes' algebra does not need training) and its .tflite."""
+def models(untrained_model, untrained_tflite, tmp_path_factory):
+  """The session's tiny untrained export (the modes' algebra does not need training), its
+  .tflite file, and test faces in a folder of this module's."""
   tmp_path = tmp_path_factory.mktemp("transfer")
-  version_dir = tiny.untrained_export(tmp_path / "models")
-  tflite_path = str(tmp_path / "model.tflite")
-  atomic_files.write_atomically(tflite_path, tflite_convert.convert(version_dir, "none"))
+  version_dir, tflite_path = untrained_model["version_dir"], untrained_tflite
   rng = np.random.default_rng(0)
   for k in range(4):  # Different sizes and formats on purpose.
     pixels = rng.integers(0, 256, (40 + 10 * k, 36 + 5 * k, 3), np.uint8)
@@ -140,13 +135,13 @@ def test_largest_matrix_decodes_in_chunks_like_one_batch(models, monkeypatch):
 
 def test_image_bomb_is_refused_naming_the_file_and_the_limit(tmp_path):
   path = tmp_path / "bomb.png"
-  path.write_bytes(test_image_decoding._png_header_only(8000, 6000))  # 48 MP declared.
+  path.write_bytes(helpers.png_header_only(8000, 6000))  # 48 MP declared.
   with pytest.raises(usage.UsageError) as raised:
     transfer_lib.read_image(str(path), 32)
   assert str(raised.value) == (f"cannot read image {path}: too large (over 40,000,000 pixels "
                                "or 65,535 a side)")
   # A 665 KB-class GIF bomb: a 64 x 64 screen around an 8000 x 8000 frame (64 MP).
-  path.write_bytes(test_image_decoding.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)]))
+  path.write_bytes(helpers.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)]))
   with pytest.raises(usage.UsageError, match="GIF frame larger than its screen"):
     transfer_lib.read_image(str(path), 32)
 
@@ -163,19 +158,18 @@ def test_a_file_over_the_byte_limit_is_refused_before_it_is_read(tmp_path, monke
     transfer_lib.read_image("/dev/zero", 32)
 
 
-def _cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-  return subprocess.run([sys.executable, "-m", "elegant_tf.transfer", *args], cwd=REPO,
-                        env=env, capture_output=True, text=True, timeout=300)
+def _cli(capsys, *args):
+  """The transfer command in this process: its flags, checks, output and exit status."""
+  return helpers.run_in_process(transfer.run, *args, capsys=capsys)
 
 
-def test_cli_writes_grid_and_each_image_from_a_tflite_file(models):
+def test_cli_writes_grid_and_each_image_from_a_tflite_file(models, capsys):
   tmp = models["tmp"]
   out = tmp / "out" / "linear.png"
   # The test faces are noise, already "aligned": centre-cropped, not detected.
-  result = _cli(f"--model={models['tflite_path']}", "--mode=linear", f"--input={tmp / 'face0.jpg'}",
-                f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--steps=2",
-                f"--out={out}", "--each", "--align=center")
+  result = _cli(capsys, f"--model={models['tflite_path']}", "--mode=linear",
+                f"--input={tmp / 'face0.jpg'}", f"--exemplars={tmp / 'face1.png'}",
+                "--attributes=Bangs", "--steps=2", f"--out={out}", "--each", "--align=center")
   assert result.returncode == 0, result.stderr[-2000:]
   grid = np.asarray(Image.open(out))
   assert grid.shape == (32, 5 * 32 + 4 * GAP, 3)
@@ -184,7 +178,7 @@ def test_cli_writes_grid_and_each_image_from_a_tflite_file(models):
   assert np.asarray(Image.open(tmp / "out" / "linear_step_0.png")).shape == (32, 32, 3)
 
 
-def test_cli_refuses_an_existing_output_without_overwrite(models):
+def test_cli_refuses_an_existing_output_without_overwrite(models, capsys):
   tmp = models["tmp"]
   out = tmp / "existing" / "swap.png"
   out.parent.mkdir()
@@ -192,33 +186,33 @@ def test_cli_refuses_an_existing_output_without_overwrite(models):
   command = [f"--model={models['version_dir']}", "--mode=swap", f"--input={tmp / 'face0.jpg'}",
              f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--align=center",
              f"--out={out}"]
-  refused = _cli(*command)
+  refused = _cli(capsys, *command)
   assert refused.returncode == 2
   assert refused.stderr.strip().splitlines()[-1] == (
       f"transfer: {out} exists; pass --overwrite to replace it")
   assert out.read_bytes() == b"an earlier result"
   # An existing --each image is refused too, before anything is written.
   (out.parent / "new_edited.png").write_bytes(b"another result")
-  each = _cli(*command[:-1], f"--out={out.parent / 'new.png'}", "--each")
+  each = _cli(capsys, *command[:-1], f"--out={out.parent / 'new.png'}", "--each")
   assert each.returncode == 2 and "new_edited.png exists" in each.stderr
   assert sorted(os.listdir(out.parent)) == ["new_edited.png", "swap.png"]
-  replaced = _cli(*command, "--overwrite")
+  replaced = _cli(capsys, *command, "--overwrite")
   assert replaced.returncode == 0, replaced.stderr[-2000:]
   assert np.asarray(Image.open(out)).shape == (32, 4 * 32 + 3 * GAP, 3)
 
 
-def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models):
+def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models, capsys):
   tmp = models["tmp"]
   out = tmp / "bad" / "x.png"
   common = [f"--model={models['version_dir']}", f"--out={out}", "--align=center"]
-  unreadable = _cli(*common, "--mode=swap", f"--input={tmp / 'broken.png'}",
+  unreadable = _cli(capsys, *common, "--mode=swap", f"--input={tmp / 'broken.png'}",
                     f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs")
   assert unreadable.returncode == 2
   assert unreadable.stderr.strip().splitlines()[-1].startswith("transfer: cannot read image")
-  unknown = _cli(*common, "--mode=swap", f"--input={tmp / 'face0.jpg'}",
+  unknown = _cli(capsys, *common, "--mode=swap", f"--input={tmp / 'face0.jpg'}",
                  f"--exemplars={tmp / 'face1.png'}", "--attributes=Smile")
   assert unknown.returncode == 2 and "unknown attribute(s) Smile" in unknown.stderr
-  too_many = _cli(*common, "--mode=linear", f"--input={tmp / 'face0.jpg'}",
+  too_many = _cli(capsys, *common, "--mode=linear", f"--input={tmp / 'face0.jpg'}",
                   f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--steps=65")
   assert too_many.returncode == 2
   assert too_many.stderr.strip().splitlines()[-1] == (
@@ -290,26 +284,27 @@ def test_out_naming_a_directory_is_refused(tmp_path):
     transfer_lib.write_results(str(tmp_path / "folder.png"), [[image]], ["input"], each=False)
 
 
-def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
+def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models, capsys):
   tmp = models["tmp"]
   out = tmp / "refused" / "x.png"
   out.parent.mkdir()
   swap = ["--mode=swap", f"--input={tmp / 'face0.jpg'}", f"--exemplars={tmp / 'face1.png'}",
           "--attributes=Bangs"]
   (out.parent / "dir.png").mkdir()
-  directory = _cli(f"--model={models['version_dir']}", *swap, f"--out={out.parent / 'dir.png'}")
+  directory = _cli(capsys, f"--model={models['version_dir']}", *swap,
+                   f"--out={out.parent / 'dir.png'}")
   assert directory.returncode == 2
   assert directory.stderr.strip().splitlines()[-1] == (
       f"transfer: --out={out.parent / 'dir.png'} is a directory; give a .png or .jpg file name")
   (tmp / "landmarks.bin").write_bytes(bytes(range(256)))
-  binary = _cli(f"--model={models['version_dir']}", *swap, f"--out={out}",
+  binary = _cli(capsys, f"--model={models['version_dir']}", *swap, f"--out={out}",
                 f"--landmarks={tmp / 'landmarks.bin'}")
   assert binary.returncode == 2
   assert binary.stderr.strip().splitlines()[-1] == (
       f"transfer: --landmarks={tmp / 'landmarks.bin'}: not a text file (not UTF-8)")
   (tmp / "same_point.txt").write_text(
       "".join(f"face{k}.{'png' if k % 2 else 'jpg'}" + " 20 20" * 5 + "\n" for k in range(2)))
-  degenerate = _cli(f"--model={models['version_dir']}", *swap, f"--out={out}",
+  degenerate = _cli(capsys, f"--model={models['version_dir']}", *swap, f"--out={out}",
                     f"--landmarks={tmp / 'same_point.txt'}")
   assert degenerate.returncode == 2
   assert degenerate.stderr.strip().splitlines()[-1] == (
@@ -318,7 +313,7 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
   run_dir = tmp / "run"
   run_dir.mkdir()
   (run_dir / "flags.txt").write_text("# Resolved flags\n--image_size=32\n--no_such_switch\n")
-  run = _cli(f"--model={run_dir}", *swap, f"--out={out}")
+  run = _cli(capsys, f"--model={run_dir}", *swap, f"--out={out}")
   assert run.returncode == 2
   assert run.stderr.strip().splitlines()[-1] == (
       f"transfer: {run_dir / 'flags.txt'}: unknown setting --no_such_switch")
@@ -326,7 +321,6 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
 
 
 # Photos in, photos out: non-aligned faces found by the detector, the edit pasted back.
-DEMO_MODEL = os.path.join(REPO, "saved_models", "elegant_demo")
 
 
 @pytest.fixture(scope="module")
@@ -345,11 +339,14 @@ def photos(tmp_path_factory):
   return tmp
 
 
+@pytest.mark.slow
 def test_cli_edits_a_non_aligned_photo_and_pastes_it_back(photos):
+  # A subprocess: the one test that the command runs from `python -m`.
   out = photos / "pasted" / "out.png"
-  result = _cli(f"--model={DEMO_MODEL}", f"--input={photos / 'photo.png'}",
-                f"--exemplars={photos / 'other.jpg'}", "--attributes=Eyeglasses",
-                "--paste_back", f"--out={out}")
+  result = helpers.run_module("elegant_tf.transfer", f"--model={helpers.DEMO_MODEL}",
+                              f"--input={photos / 'photo.png'}",
+                              f"--exemplars={photos / 'other.jpg'}", "--attributes=Eyeglasses",
+                              "--paste_back", f"--out={out}")
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.split() == [str(out)]
   assert (f"transfer: 2 faces found in {photos / 'photo.png'}; using face 0 (0 = the largest; "
@@ -367,18 +364,18 @@ def test_cli_edits_a_non_aligned_photo_and_pastes_it_back(photos):
   assert (edited == photo).all(axis=-1)[mask > 0].mean() > 0.5
 
 
-def test_cli_done_when_command_writes_a_jpeg_grid_of_detected_faces(photos):
+def test_cli_done_when_command_writes_a_jpeg_grid_of_detected_faces(photos, capsys):
   out = photos / "grid" / "out.jpg"
-  result = _cli(f"--model={DEMO_MODEL}", f"--input={photos / 'photo.png'}",
+  result = _cli(capsys, f"--model={helpers.DEMO_MODEL}", f"--input={photos / 'photo.png'}",
                 f"--exemplars={photos / 'other.jpg'}", "--attributes=Eyeglasses", f"--out={out}")
   assert result.returncode == 0, result.stderr[-2000:]
   with Image.open(out) as written:
     assert written.format == "JPEG" and written.size == (4 * 64 + 3 * GAP, 64)
 
 
-def test_cli_no_face_exits_2_naming_the_file_and_writes_nothing(photos):
+def test_cli_no_face_exits_2_naming_the_file_and_writes_nothing(photos, capsys):
   out = photos / "refused" / "out.png"
-  no_face = _cli(f"--model={DEMO_MODEL}", "--attributes=Eyeglasses", f"--out={out}",
+  no_face = _cli(capsys, f"--model={helpers.DEMO_MODEL}", "--attributes=Eyeglasses", f"--out={out}",
                  "--paste_back", f"--input={photos / 'noise.png'}",
                  f"--exemplars={photos / 'other.jpg'}")
   assert no_face.returncode == 2
@@ -438,11 +435,10 @@ def test_attribute_choice_errors_name_no_command_line_flag():
     transfer_lib.attribute_indices([], model_names)
 
 
-def test_add_and_remove_modes_edit_by_label_alone_and_paste_back(tmp_path):
+def test_add_and_remove_modes_edit_by_label_alone_and_paste_back(models, tmp_path):
   rng = np.random.default_rng(3)
-  presence, absence = (rng.normal(size=(4, 4, 16)).astype(np.float32) for _ in range(2))
-  model = model_loading.load(tiny.untrained_export(tmp_path / "both", prototypes=presence,
-                                                   absence_prototypes=absence))
+  presence = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  model = models["saved"]  # Exported with presence and absence prototypes.
   image = rng.uniform(-1, 1, (32, 32, 3)).astype(np.float32)
   rows, names = transfer_lib.run_transfer(model, "remove", image, [], ["Bangs"])
   assert names == ["input", "edited"]

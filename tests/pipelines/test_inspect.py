@@ -14,8 +14,7 @@ from pipelines import celeba
 from pipelines import folder
 from pipelines import inspect
 from pipelines import fixtures
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import helpers
 
 
 def test_report_and_sheet(tmp_path):
@@ -78,23 +77,31 @@ def test_check_all_counts_only_the_usable_images(tmp_path, monkeypatch):
   assert sorted(os.listdir(tmp_path)) == ["faces"]  # No sheet unless --sheet names one.
 
 
-def _inspect_cli(*args, cwd):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-  return subprocess.run([sys.executable, "-m", "pipelines.inspect", *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=300)
-
-
 @pytest.mark.parametrize("args, message", [
     (["--data=nonsense"], "inspect: unknown --data kind 'nonsense'"),
     (["--data=folder:{tmp}/missing"], "inspect: folder:{tmp}/missing needs "),
     (["--data=synthetic", "--split=everything"], "inspect: unknown split 'everything'"),
     (["--data=synthetic", "--samples=0"], "inspect: --samples=0 must be at least 1"),
 ])
-def test_cli_bad_use_exits_2_with_one_line(tmp_path, args, message):
-  result = _inspect_cli(*[arg.format(tmp=tmp_path) for arg in args], cwd=tmp_path)
+def test_cli_bad_use_exits_2_with_one_line(tmp_path, monkeypatch, capsys, args, message):
+  monkeypatch.chdir(tmp_path)
+  result = helpers.run_in_process(inspect.run, *[arg.format(tmp=tmp_path) for arg in args],
+                                  capsys=capsys)
   assert result.returncode == 2, result.stderr[-2000:]
   assert "Traceback" not in result.stderr
   assert result.stderr.strip().splitlines()[-1].startswith(message.format(tmp=tmp_path))
+  assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_the_command_runs_from_python_m(tmp_path):
+  # A subprocess: the one test that the command runs from `python -m`.
+  result = subprocess.run([sys.executable, "-m", "pipelines.inspect", "--data=nonsense"],
+                          cwd=tmp_path, env=helpers.subprocess_env(), capture_output=True,
+                          text=True, timeout=1200)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      "inspect: unknown --data kind 'nonsense'")
   assert os.listdir(tmp_path) == []
 
 

@@ -2,8 +2,6 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,8 +10,7 @@ from pipelines import celeba
 from pipelines import prepare
 from pipelines import tfrecord
 from pipelines import fixtures
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import helpers
 
 
 def test_interrupted_run_resumes(tmp_path):
@@ -61,14 +58,14 @@ def test_out_folder_with_other_content_is_refused_and_left_alone(tmp_path, names
   assert all((out / name).read_bytes() == b"precious" for name in names)
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_foreign_out_folder_with_one_line(tmp_path):
+  # A subprocess: the one test that the command runs from `python -m`.
   out = tmp_path / "photos"
   out.mkdir()
   (out / "family.tmp-2024.png").write_bytes(b"precious")
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-  result = subprocess.run(
-      [sys.executable, "-m", "pipelines.prepare", f"--data=celeba:{tmp_path / 'none'}",
-       f"--out={out}"], cwd=REPO, env=env, capture_output=True, text=True)
+  result = helpers.run_module("pipelines.prepare", f"--data=celeba:{tmp_path / 'none'}",
+                              f"--out={out}")
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
       f"prepare: --out={out} holds files prepare did not write (family.tmp-2024.png); give a "
@@ -81,14 +78,13 @@ def test_cli_refuses_a_foreign_out_folder_with_one_line(tmp_path):
     (["--jpeg_quality=101"], "prepare: --jpeg_quality=101 must lie in [1, 100]"),
     (["--splits=train,everything"], "prepare: --splits=train,everything; valid: "),
 ])
-def test_cli_bad_settings_exit_2_with_one_line_and_write_nothing(tmp_path, args, message):
+def test_cli_bad_settings_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, args,
+                                                                 message):
   root = str(tmp_path / "faces")
   fixtures.make_folder(root, num_images=6, with_landmarks=False)
   out = tmp_path / "prepared"
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-  result = subprocess.run(
-      [sys.executable, "-m", "pipelines.prepare", f"--data=folder:{root}", f"--out={out}",
-       "--image_size=32", *args], cwd=REPO, env=env, capture_output=True, text=True)
+  result = helpers.run_in_process(prepare.run, f"--data=folder:{root}", f"--out={out}",
+                                  "--image_size=32", *args, capsys=capsys)
   assert result.returncode == 2, result.stderr[-2000:]
   assert result.stderr.strip().splitlines()[-1].startswith(message)
   assert not out.exists()

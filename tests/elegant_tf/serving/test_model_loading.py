@@ -10,19 +10,17 @@ from elegant_tf.models import precision
 from elegant_tf.serving import layout
 from elegant_tf.serving import model_loading
 from elegant_tf.training import train_config
+from tests import helpers
 from tests.elegant_tf import tiny
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-
-def test_run_dir_saved_model_and_model_folder_give_the_same_transfer(tmp_path):
-  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0,
-                            export_dir=str(tmp_path / "models" / "tiny"))
-  result = tiny.train_as_command(config)
+def test_run_dir_saved_model_and_model_folder_give_the_same_transfer(tiny_export):
+  # The session's tiny run and its export (conftest.py); only read here.
+  config, version_dir = tiny_export["config"], tiny_export["version_dir"]
   batch = tiny.random_pair_batch()
   weights = np.array([[1, 0], [0, 1], [1, 1], [0.5, 0]], np.float32)
   outputs = []
-  for path in (config.run_dir, result["export"], config.export_dir):
+  for path in (config.run_dir, version_dir, tiny_export["export_dir"]):
     model = model_loading.load(path)
     assert model.attribute_names == ("Eyeglasses", "Bangs") and model.image_size == 32
     outputs.append(model.transfer(batch["image_a"], batch["image_b"], weights))
@@ -31,7 +29,7 @@ def test_run_dir_saved_model_and_model_folder_give_the_same_transfer(tmp_path):
       np.testing.assert_allclose(other[key], outputs[0][key], atol=1e-5)
   # encode/decode agree between the checkpoint and the SavedModel signatures, and
   # decoding a half-swapped code equals a transfer at strength 0.5.
-  run_model, saved = model_loading.load(config.run_dir), model_loading.load(result["export"])
+  run_model, saved = model_loading.load(config.run_dir), model_loading.load(version_dir)
   latent, skips = run_model.encode(batch["image_a"])
   saved_latent, saved_skips = saved.encode(batch["image_a"])
   np.testing.assert_allclose(saved_latent, latent, atol=1e-5)
@@ -54,7 +52,7 @@ def test_run_dir_saved_model_and_model_folder_give_the_same_transfer(tmp_path):
     assert bf16_out[key].dtype == np.float32
     difference = np.abs(bf16_out[key] - outputs[0][key])
     assert difference.mean() < 0.01 and difference.max() < 0.1, key
-  for export_path in (result["export"], config.export_dir):
+  for export_path in (version_dir, tiny_export["export_dir"]):
     with pytest.raises(ValueError, match="needs a run directory"):
       model_loading.load(export_path, "mixed_bfloat16")
 
@@ -124,7 +122,7 @@ def _random_tflite(version_dir):
         "metadata of the wrong type", "metadata not JSON", "metadata missing", "random tflite"])
 def test_a_damaged_model_is_one_error_naming_the_file(tmp_path, capsys, damage, message):
   version_dir = str(tmp_path / "1")
-  shutil.copytree(os.path.join(REPO, "saved_models", "elegant_demo", "1"), version_dir)
+  shutil.copytree(os.path.join(helpers.REPO, "saved_models", "elegant_demo", "1"), version_dir)
   path = damage(version_dir)
   with pytest.raises(model_loading.ModelFileError, match=message) as raised:
     model_loading.load(path)

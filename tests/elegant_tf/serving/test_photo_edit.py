@@ -1,6 +1,5 @@
 """Photo in, photo out: alignment keeps its transform, paste-back touches only the face."""
 
-import os
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ from elegant_tf.serving import photo_edit
 from pipelines import alignment
 from pipelines import face_detection
 from pipelines import fixtures
+from tests import helpers
 
 SIZE = 64
 
@@ -169,8 +169,6 @@ def test_decode_photo_turns_a_sideways_phone_photo_upright_and_names_bad_files()
 
 
 # The pasted change (issue 23): a 64 px edit of a large face changes only what it edits.
-DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))), "saved_models", "elegant_demo", "1")
 
 
 def _box_blur(crop):
@@ -242,12 +240,6 @@ def test_a_perfect_64_pixel_edit_lands_where_the_ground_truth_says():
   assert paste_back_quality.psnr(result, case.truth, inside) > unedited + 6.0, unedited
 
 
-@pytest.fixture(scope="module")
-def demo_model():
-  from elegant_tf.serving import model_loading
-  return model_loading.load(DEMO_MODEL)
-
-
 def test_the_demo_models_edit_keeps_the_rest_of_a_256_pixel_face_sharp(demo_model):
   """The issue's case: a 64 px model adds glasses to a large face. Where the truth
   changes nothing the result stays within 40 dB of the photo (59 here; the whole-crop
@@ -290,8 +282,7 @@ def test_edit_and_reconstruct_is_one_transfer_call_with_a_zero_weight_row():
 
 def test_decode_photo_refuses_a_gif_bomb_from_its_frames():
   # The web page's path: a 64 x 64 screen around an 8000 x 8000 frame (64 MP in 44 KB).
-  from tests.pipelines import test_image_decoding
-  bomb = test_image_decoding.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)])
+  bomb = helpers.gif_of_zeros((64, 64), [(0, 0, 8000, 8000)])
   with pytest.raises(ValueError, match="cannot read image upload.gif: GIF frame larger than "
                      "its screen"):
     photo_edit.decode_photo(bomb, "upload.gif")

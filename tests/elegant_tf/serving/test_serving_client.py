@@ -11,7 +11,6 @@ import base64
 import http.server
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,32 +22,27 @@ import pytest
 from PIL import Image
 
 from elegant_tf.serving import serving_client
+from tests import helpers
 from tests.elegant_tf.serving import tf_serving_stand_in
-from tests.elegant_tf import tiny
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 STAND_IN = tf_serving_stand_in.__file__
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(untrained_model, tmp_path_factory):
+  """The session's untrained export (random presence and absence prototypes), served by
+  the stand-in in its own process."""
   tmp_path = tmp_path_factory.mktemp("serving")
-  prototypes = np.random.default_rng(0).normal(size=(4, 4, 16)).astype(np.float32)
-  absence_prototypes = np.random.default_rng(1).normal(size=(4, 4, 16)).astype(np.float32)
-  model = tiny.untrained_generator()
-  version_dir = tiny.untrained_export(tmp_path / "elegant", prototypes=prototypes, model=model,
-                                      absence_prototypes=absence_prototypes)
+  model, version_dir = untrained_model["generator"], untrained_model["version_dir"]
   port_file = tmp_path / "port"
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   process = subprocess.Popen([sys.executable, STAND_IN, "elegant", version_dir,
-                              str(port_file)], env=env)
+                              str(port_file)], env=helpers.subprocess_env())
   deadline = time.time() + 240
   while not (port_file.exists() and port_file.read_text()) and time.time() < deadline:
     assert process.poll() is None, "the serving process died"
     time.sleep(0.2)
   yield {"url": f"http://127.0.0.1:{port_file.read_text()}", "model": model,
-         "prototypes": prototypes, "version_dir": version_dir}
+         "version_dir": version_dir}
   process.terminate()
   process.wait(timeout=30)
 

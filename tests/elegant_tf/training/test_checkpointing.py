@@ -19,20 +19,6 @@ def _restored_weights(config):
                 + gan.generator_optimizer.variables]
 
 
-@pytest.mark.slow
-def test_interrupted_and_resumed_run_equals_uninterrupted_run(tmp_path):
-  straight = tiny.tiny_config(tmp_path / "straight", eval_pairs=0)
-  train_lib.train(straight)
-  interrupted = tiny.tiny_config(tmp_path / "interrupted", eval_pairs=0)
-  train_lib.train(dataclasses.replace(interrupted, train_steps=2))
-  train_lib.train(interrupted)  # Resumes at step 2: same data stream, same weights.
-  step_a, weights_a = _restored_weights(straight)
-  step_b, weights_b = _restored_weights(interrupted)
-  assert step_a == step_b == 4
-  for a, b in zip(weights_a, weights_b):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
 def test_checkpoint_of_a_different_model_is_an_error_not_a_partial_load(tiny_run):
   config = tiny_run["config"]  # Only read here.
   wider = dataclasses.replace(config, encoder_max_width=32)
@@ -81,6 +67,28 @@ def _truncate(path):
   os.truncate(path, os.path.getsize(path) // 2)
 
 
+def _only_checkpoint(folder, step):
+  """Leave checkpoint `step` alone in `folder`, as a run killed right after saving it."""
+  for name in os.listdir(folder):
+    if name.startswith("ckpt-") and not name.startswith(f"ckpt-{step}."):
+      os.remove(os.path.join(folder, name))
+  with open(os.path.join(folder, "checkpoint"), "w") as f:
+    f.write(f'model_checkpoint_path: "ckpt-{step}"\n')
+
+
+def test_interrupted_and_resumed_run_equals_uninterrupted_run(four_step_run, tmp_path):
+  # The session's run as if killed after its checkpoint at step 2, then resumed: the same
+  # data stream and the same weights as the run that went to step 4 uninterrupted.
+  interrupted = _damaged_copy(four_step_run, tmp_path, lambda folder: _only_checkpoint(folder, 2))
+  assert _restored_weights(interrupted)[0] == 2
+  train_lib.train(interrupted)
+  step_a, weights_a = _restored_weights(four_step_run)
+  step_b, weights_b = _restored_weights(interrupted)
+  assert step_a == step_b == 4
+  for a, b in zip(weights_a, weights_b):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("damaged_file", ["ckpt-4.data-00000-of-00001", "ckpt-4.index"])
 def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(
     four_step_run, tmp_path, caplog, damaged_file):
@@ -100,11 +108,7 @@ def test_inference_loading_falls_back_like_training(four_step_run, tmp_path, dam
   model = model_loading.load_run_dir(config.run_dir)
   assert model.source.endswith(f"ckpt-{step}")
   reference = _damaged_copy(four_step_run, tmp_path / "reference", lambda folder: None)
-  for name in os.listdir(os.path.join(reference.run_dir, "checkpoints")):
-    if not name.startswith(f"ckpt-{step}.") and name != "checkpoint":
-      os.remove(os.path.join(reference.run_dir, "checkpoints", name))
-  with open(os.path.join(reference.run_dir, "checkpoints", "checkpoint"), "w") as f:
-    f.write(f'model_checkpoint_path: "ckpt-{step}"\n')
+  _only_checkpoint(os.path.join(reference.run_dir, "checkpoints"), step)
   expected = model_loading.load_run_dir(reference.run_dir).generator.weights
   for a, b in zip(model.generator.weights, expected):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -134,25 +138,33 @@ def test_no_restorable_checkpoint_is_an_error_not_step_zero(four_step_run, tmp_p
     _restored_weights(config)
 
 
-@pytest.mark.parametrize("first, second", [("float32", "mixed_bfloat16"),
-                                           ("mixed_bfloat16", "float32")])
-@pytest.mark.slow
-def test_a_checkpoint_resumes_in_the_other_precision(tmp_path, first, second):
+def _resumes_in_the_other_precision(config, second):
   # Variables and optimizer state are float32 under every policy, so the
   # checkpoint is the same object graph with the same dtypes.
-  config = tiny.tiny_config(tmp_path, eval_pairs=0, precision=first)
-  train_lib.train(dataclasses.replace(config, train_steps=2))
   step_first, weights_first = _restored_weights(config)
-  switched = dataclasses.replace(config, precision=second)
+  switched = dataclasses.replace(config, precision=second, train_steps=step_first + 2)
   step_second, weights_second = _restored_weights(switched)
-  assert step_first == step_second == 2
+  assert step_second == step_first
   for a, b in zip(weights_first, weights_second):  # Restored bit for bit.
     assert a.dtype == b.dtype
     np.testing.assert_array_equal(a, b)
-  result = train_lib.train(switched)  # Resumes at step 2 in the other precision.
-  assert result["step"] == 4
-  assert f"--precision={second}" in (tmp_path / "run" / "flags.txt").read_text()
+  result = train_lib.train(switched)  # Resumes in the other precision.
+  assert result["step"] == step_first + 2
+  assert f"--precision={second}" in open(os.path.join(config.run_dir, "flags.txt")).read()
   step, weights = _restored_weights(switched)
-  assert step == 4
+  assert step == step_first + 2
   assert all(np.isfinite(w).all() for w in weights)
   assert any(np.abs(a - b).max() > 0 for a, b in zip(weights, weights_second))
+
+
+def test_a_float32_checkpoint_resumes_in_bfloat16(tiny_run, tmp_path):
+  config = tiny.copy_of_run(tiny_run, tmp_path)  # float32, trained to step 4.
+  assert config.precision == "float32" and config.train_steps == 4
+  _resumes_in_the_other_precision(config, "mixed_bfloat16")
+
+
+@pytest.mark.slow
+def test_a_bfloat16_checkpoint_resumes_in_float32(tmp_path):
+  config = tiny.tiny_config(tmp_path, eval_pairs=0, precision="mixed_bfloat16", train_steps=2)
+  train_lib.train(config)
+  _resumes_in_the_other_precision(config, "float32")

@@ -136,17 +136,6 @@ def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
   assert train_lib.train(config)["step"] == 2
 
 
-def test_a_float32_run_resumes_in_bfloat16(tiny_run, tmp_path):
-  # Checkpoints hold float32 weights whatever the compute precision, so the
-  # resume guard lets --precision change (and records it in flags.txt).
-  config = tiny.copy_of_run(tiny_run, tmp_path)  # float32, trained to step 4.
-  assert config.precision == "float32" and config.train_steps == 4
-  resumed = train_lib.train(dataclasses.replace(config, train_steps=6,
-                                                precision="mixed_bfloat16"))
-  assert resumed["step"] == 6
-  assert "--precision=mixed_bfloat16" in open(os.path.join(config.run_dir, "flags.txt")).read()
-
-
 def test_a_run_with_an_average_checkpoints_resumes_and_serves_it(tmp_path):
   import numpy as np
   import tensorflow as tf
