@@ -17,9 +17,10 @@ from tests import helpers
 def trained(tmp_path_factory):
   out = str(tmp_path_factory.mktemp("classifier"))
   source = synthetic.SyntheticFaces(32, split_sizes={"train": 200, "test": 40})
-  metadata = classifier.train_classifier(source, ["Bangs", "Wearing_Hat"], out, train_steps=3,
-                                         batch_size=8, base_width=4, max_width=8,
-                                         test_examples=40, verbose=0)
+  config = classifier.ClassifierConfig(attributes=("Bangs", "Wearing_Hat"), out=out,
+                                       train_steps=3, batch_size=8, base_width=4, max_width=8,
+                                       test_examples=40)
+  metadata = classifier.train_classifier(source, config, verbose=0)
   return out, source, metadata
 
 
@@ -52,7 +53,9 @@ def test_loaded_model_reproduces_the_reported_accuracy(trained):
 def test_unknown_attribute_is_a_usage_error(tmp_path):
   source = synthetic.SyntheticFaces(32, split_sizes={"train": 50, "test": 50})
   with pytest.raises(usage.UsageError, match="not in the data"):
-    classifier.train_classifier(source, ["Bald"], str(tmp_path), train_steps=1)
+    classifier.train_classifier(
+        source, classifier.ClassifierConfig(attributes=("Bald",), out=str(tmp_path),
+                                            train_steps=1))
 
 
 def test_missing_classifier_names_the_command(tmp_path):
