@@ -70,6 +70,20 @@ def test_cli_bad_use_exits_2_with_one_line(tmp_path, capsys):
   assert result.stderr.strip().splitlines()[-1].startswith("classifier: --image_size")
 
 
+def test_cli_without_out_exits_2_naming_it(capsys):
+  result = helpers.run_in_process(classifier_command.run, "--image_size=64", capsys=capsys)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      "classifier: --out=DIR is required (where the classifier is saved)")
+
+
+def test_the_shipped_classifier_flagfile_is_valid():
+  config = classifier.ClassifierConfig.from_flagfile(
+      os.path.join(helpers.REPO, "elegant_tf", "configs", "classifier_synthetic.flags"))
+  config.validate()
+  assert (config.image_size, config.base_width, config.attributes) == (64, 16, None)
+
+
 @pytest.mark.slow
 def test_cli_bad_use_exits_2_from_python_m(tmp_path):
   # The same check in a subprocess: the one test that the command runs from `python -m`.
