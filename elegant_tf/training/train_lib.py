@@ -110,6 +110,7 @@ def loss_weights(config: train_config.TrainConfig) -> gan_trainer.LossWeights:
 
 
 def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
+  # D1 and D2 read the labels alike; D2 sees the half-size image, D1 alone may classify.
   def discriminator(**options):
     return discriminator_lib.Discriminator(
         config.discriminator_widths, patch=config.patch_discriminator,
