@@ -113,7 +113,7 @@ class FlagSettings:
     flag_values = flags.FlagValues()
     self.define_flags(flag_values)
     lines = [header]
-    for name, (kind, optional) in self._kinds().items():
+    for name, (kind, _) in self._kinds().items():
       value = getattr(self, name)
       if value is None:
         value = [] if kind is tuple else ""  # Written `--name=`: read back as None.
