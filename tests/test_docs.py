@@ -10,11 +10,14 @@ and checks, without importing TensorFlow (a few hundred milliseconds):
 - every `--flag` written after `python -m MODULE` on the same command (a code
   block line with its `\\` continuations, or one inline code span) is defined
   by that module: `flags.DEFINE_*("name"` or `add_argument("--name"` in its
-  source, plus absl's own flags for absl commands;
+  source, the fields of a settings dataclass whose flags it derives
+  (`module.SomeConfig.define_flags(`, read from that class's source), plus
+  absl's own flags for absl commands;
 - every relative link `[text](path)` or `![alt](path)` resolves to a file or
   folder, and its `#anchor`, if any, to a heading of the target Markdown file.
 """
 
+import ast
 import importlib.util
 import pathlib
 import re
@@ -110,10 +113,32 @@ def _is_ours(module: str) -> bool:
   return module.split(".")[0] in ("elegant_tf", "pipelines")
 
 
+def _derived_flags(source: str) -> set[str]:
+  """The field names of the settings dataclasses whose flags `source` derives with
+  `alias.SomeConfig.define_flags(...)` (dataclass_flags), read from the class's source."""
+  tree = ast.parse(source)
+  modules = {alias.asname or alias.name: f"{node.module}.{alias.name}"
+             for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+             for alias in node.names}
+  names = set()
+  for node in ast.walk(tree):
+    function = getattr(node, "func", None)
+    if not (isinstance(function, ast.Attribute) and function.attr == "define_flags"
+            and isinstance(function.value, ast.Attribute)
+            and isinstance(function.value.value, ast.Name)):
+      continue
+    class_name, module = function.value.attr, modules[function.value.value.id]
+    for definition in ast.parse(_module_source(module).read_text()).body:
+      if isinstance(definition, ast.ClassDef) and definition.name == class_name:
+        names |= {statement.target.id for statement in definition.body
+                  if isinstance(statement, ast.AnnAssign)}
+  return names
+
+
 def _defined_flags(module: str) -> set[str]:
   """The flags a command of this repository defines, read from its source."""
   source = _module_source(module).read_text()
-  names = set(_DEFINE.findall(source))
+  names = set(_DEFINE.findall(source)) | _derived_flags(source)
   argparse_names = {n.replace("-", "_") for n in _ARGUMENT.findall(source)}
   argparse_names |= set(_ARGUMENT.findall(source))
   names |= argparse_names

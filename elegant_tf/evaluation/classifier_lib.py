@@ -7,6 +7,7 @@ test accuracy). `elegant_tf.evaluate --classifier=DIR` uses it to judge
 whether an edit flipped the swapped attribute and kept the others.
 """
 
+import dataclasses
 import json
 import os
 from typing import Optional, Sequence
@@ -15,12 +16,48 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from elegant_tf import dataclass_flags
 from elegant_tf import usage
 from elegant_tf.evaluation import attribute_classifier
 from pipelines import atomic_files
 
 MODEL_FILE = "classifier.keras"
 METADATA_FILE = "classifier.json"
+
+setting = dataclass_flags.setting
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig(dataclass_flags.FlagSettings):
+  """The settings of one classifier run, each declared once; classifier.py derives its
+  flags from them."""
+  data: str = setting("synthetic", "Faces: synthetic, celeba:DIR, tfrecord:DIR, "
+                      "folder:DIR[,landmarks=auto] or tfds:celeb_a.")
+  attributes: Optional[tuple[str, ...]] = setting(
+      None, "Attributes to classify, comma separated (default: all the data has).")
+  image_size: int = setting(128, "Square input size in pixels, a multiple of 32 "
+                            "(AttGAN/STGAN: 128).")
+  train_steps: int = setting(2000, "Training batches.")
+  batch_size: int = setting(32, "Images per batch.")
+  base_width: int = setting(32, "Channels of the first block, doubling per block "
+                            "(papers: 64).")
+  max_width: int = setting(256, "Channel cap of the blocks (papers: 512).")
+  learning_rate: float = setting(1e-3, "Adam learning rate (cosine-decayed to 0).")
+  split: str = setting("train", "Split to train on.")
+  test_split: str = setting("test", "Split to report accuracy on.")
+  test_examples: int = setting(2000, "Examples of the test split to score.")
+  seed: int = setting(0, "Seed of weights and data order.")
+  tfds_data_dir: Optional[str] = setting(None, "data_dir for --data=tfds:celeb_a.")
+  out: Optional[str] = setting(None, "Directory to write classifier.keras and classifier.json "
+                               f"({atomic_files.MISSING_FOLDERS_HELP}).")
+
+  def validate(self) -> None:
+    """ConfigError for the first setting that cannot work."""
+    if not self.out:
+      raise dataclass_flags.ConfigError("--out=DIR is required (where the classifier is saved)")
+    if self.image_size < 32 or self.image_size % 32:
+      raise dataclass_flags.ConfigError(
+          f"--image_size must be a positive multiple of 32, got {self.image_size}")
 
 
 def _labelled_batches(source, split: str, columns: Sequence[int], batch_size: int,
@@ -65,40 +102,41 @@ def test_accuracy(model, source, columns: Sequence[int], split: str = "test",
   return correct / seen, seen
 
 
-def train_classifier(source, attributes: Sequence[str], out_dir: str, train_steps: int,
-                     batch_size: int = 32, base_width: int = 32, max_width: int = 256,
-                     learning_rate: float = 1e-3, seed: int = 0, split: str = "train",
-                     test_split: str = "test", test_examples: int = 2000,
-                     data_spec: str = "", verbose: int = 1) -> dict:
-  """Train on `split`, test on `test_split`, save to out_dir; return the metadata written."""
+def train_classifier(source, config: ClassifierConfig, verbose: int = 1) -> dict:
+  """Train on config.split, test on config.test_split, save to config.out; return the
+  metadata written. The images come from `source` (config.data names it in the metadata),
+  the attributes from config.attributes, or all the source has."""
+  attributes = list(config.attributes or source.attribute_names)
   missing = [name for name in attributes if name not in source.attribute_names]
   if missing:
     raise usage.UsageError(f"attributes {missing} are not in the data; it has: "
                            + ", ".join(source.attribute_names))
   columns = [source.attribute_names.index(name) for name in attributes]
-  keras.utils.set_random_seed(seed)
-  widths = attribute_classifier.block_widths(base_width, max_width)
+  keras.utils.set_random_seed(config.seed)
+  widths = attribute_classifier.block_widths(config.base_width, config.max_width)
   model = attribute_classifier.build_classifier(len(columns), source.image_size, widths)
   # Cosine decay lets a short run settle instead of ending on a noisy step.
-  schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(train_steps, 1))
+  schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate,
+                                                    max(config.train_steps, 1))
   model.compile(optimizer=keras.optimizers.Adam(schedule),
                 loss=keras.losses.BinaryCrossentropy(from_logits=True),
                 metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
-  model.fit(_labelled_batches(source, split, columns, batch_size, seed),
-            steps_per_epoch=train_steps, epochs=1, verbose=verbose)
-  accuracy, seen = test_accuracy(model, source, columns, test_split, test_examples)
+  model.fit(_labelled_batches(source, config.split, columns, config.batch_size, config.seed),
+            steps_per_epoch=config.train_steps, epochs=1, verbose=verbose)
+  accuracy, seen = test_accuracy(model, source, columns, config.test_split,
+                                 config.test_examples)
   metadata = {
       "attribute_names": list(attributes), "image_size": source.image_size,
-      "data": data_spec, "widths": list(widths), "train_steps": train_steps,
-      "batch_size": batch_size, "test_split": test_split, "test_examples": seen,
+      "data": config.data, "widths": list(widths), "train_steps": config.train_steps,
+      "batch_size": config.batch_size, "test_split": config.test_split, "test_examples": seen,
       "test_accuracy": {name: float(value) for name, value in zip(attributes, accuracy)},
       "mean_test_accuracy": float(np.mean(accuracy)),
   }
-  os.makedirs(out_dir, exist_ok=True)
+  os.makedirs(config.out, exist_ok=True)
   # Atomically, model first: a kill mid-save leaves the previous classifier whole.
-  with atomic_files.atomic_path(os.path.join(out_dir, MODEL_FILE)) as temporary:
+  with atomic_files.atomic_path(os.path.join(config.out, MODEL_FILE)) as temporary:
     model.save(temporary)
-  with atomic_files.atomic_open(os.path.join(out_dir, METADATA_FILE)) as f:
+  with atomic_files.atomic_open(os.path.join(config.out, METADATA_FILE)) as f:
     json.dump(metadata, f, indent=2)
   return metadata
 

@@ -12,13 +12,13 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf.models import generator as generator_lib
 from elegant_tf.models import precision
 from elegant_tf.serving import layout
 from elegant_tf.serving import litert_model
 from elegant_tf.serving import transfer_model
 from elegant_tf.training import checkpointing
 from elegant_tf.training import train_config
+from elegant_tf.training import train_lib
 
 
 TransferModel = transfer_model.TransferModel  # The type every loader returns.
@@ -85,8 +85,7 @@ def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel
   config = train_config.TrainConfig.from_flagfile(
       os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
   with precision.policy_scope(precision.resolve(precision_name)[0]):
-    generator = generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
-                                               skip_gating=config.skip_gating, name="generator")
+    generator = train_lib.build_generator(config)
   images = np.zeros((1, config.image_size, config.image_size, 3), np.float32)
   generator({"image": images, "exemplar": images,
              "attributes": np.zeros((1, len(config.attributes)), np.float32)})

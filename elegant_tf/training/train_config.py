@@ -1,81 +1,150 @@
-"""The typed, validated settings of one training run (built from flags by train.py)."""
+"""The typed, validated settings of one training run, each declared once (with its flag's
+help, choices, bounds and whether a resume may change it); train.py derives its flags
+from them."""
 
 import dataclasses
 from typing import Optional
 
-from elegant_tf import usage
+from elegant_tf import dataclass_flags
 from elegant_tf.models import discriminator as discriminator_lib
 from elegant_tf.models import precision as precision_lib
 from elegant_tf.training import losses
+from pipelines import atomic_files
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
 
+setting = dataclass_flags.setting
 
-# Flags a resumed run may change: how long and how to run, where outputs go, the
-# learning-rate schedule. Every other flag defines the model, its objective or its
-# data (order included: batch size and seed place the resumed data stream), so a
-# change would silently continue different weights under a new meaning.
-RESUMABLE_CHANGES = frozenset({
-    "train_steps", "run_dir", "export_dir", "strategy", "cpu_replicas", "checkpoint_every",
-    "sample_every", "log_every", "eval_pairs", "jit_compile", "deterministic",
-    "tfds_data_dir", "learning_rate", "discriminator_lr_ratio", "lr_decay_rate",
-    "lr_decay_every",
-    # Checkpoints hold float32 weights whatever the compute precision, so a run
-    # may resume in another precision (tests/elegant_tf/training/test_checkpointing.py).
-    "precision"})
-
-
-class ConfigError(usage.UsageError):
-  """A setting (or the data it names) cannot work; raised before any training work.
-
-  A UsageError, so every command reports it the same way (one line, exit 2).
-  """
+ConfigError = dataclass_flags.ConfigError  # What every problem with the settings raises.
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-  """Everything a run needs; `validate` names every problem before any work starts."""
-  data: str = "synthetic"
-  attributes: tuple = ("Eyeglasses", "Bangs", "Smiling")
-  split: str = "train"
-  tfds_data_dir: Optional[str] = None
-  deterministic: bool = True
-  image_size: int = 64
-  batch_size: int = 16
-  train_steps: int = 1000
-  run_dir: str = "runs/demo"
-  export_dir: Optional[str] = "saved_models/elegant_demo"
-  strategy: str = "default"
-  cpu_replicas: int = 1
-  checkpoint_every: int = 500
-  sample_every: int = 500
-  log_every: int = 100
-  seed: int = 0
-  encoder_depth: int = 5
-  encoder_base_width: int = 64
-  encoder_max_width: int = 512
-  discriminator_base_width: int = 64
-  discriminator_max_width: int = 512
-  gan_loss: str = "gan"
-  reconstruction_weight: float = 5.0
-  d2_weight: float = 0.5
-  learning_rate: float = 2e-4
-  discriminator_lr_ratio: float = 1.0
-  lr_decay_rate: float = 0.97
-  lr_decay_every: int = 3000
-  weight_decay: float = 1e-5
-  cycle_weight: float = 0.0
-  classification_weight: float = 0.0
-  r1_weight: float = 0.0
-  matching_negatives_weight: float = 0.0
-  patch_discriminator: bool = False
-  discriminator_conditioning: str = "channels"
-  skip_gating: bool = False
-  ema_decay: float = 0.0
-  jit_compile: bool = False
-  precision: str = "float32"
-  eval_pairs: int = 64
+class TrainConfig(dataclass_flags.FlagSettings):
+  """Everything a run needs, each setting declared once: train.py's flags, a run's
+  flags.txt and the resume rules all come from these fields. `validate` names every
+  problem before any work starts."""
+  data: str = setting(
+      "synthetic",
+      "Training faces: 'synthetic' (embedded procedural faces with exact ground truth, aligned "
+      "like CelebA's aligned crops), 'synthetic:wild' (the same faces unaligned), "
+      "'celeba:DIR', 'tfrecord:DIR', 'folder:DIR[,landmarks=auto]' or 'tfds:celeb_a'.")
+  attributes: tuple[str, ...] = setting(
+      ("Eyeglasses", "Bangs", "Smiling"),
+      "Attributes to disentangle, comma separated, as the data names them (synthetic: "
+      "Eyeglasses, Bangs, Smiling, Mustache, Blond_Hair, Wearing_Hat). Each gets one slab of "
+      "the latent channels, in this order.")
+  split: str = setting("train", "Split to train on: train, val or test.")
+  tfds_data_dir: Optional[str] = setting(None, "data_dir for --data=tfds:celeb_a.",
+                                         resumable=True)
+  deterministic: bool = setting(
+      True, "Keep tf.data element order deterministic (slower with parallel decoding).",
+      resumable=True)
+  image_size: int = setting(
+      64, "Square image size in pixels; a multiple of 2**encoder_depth, at least 32 "
+      "(paper: 256).")
+  batch_size: int = setting(
+      16, "Global batch of pairs per attribute update, split across replicas (paper: 16).")
+  train_steps: int = setting(
+      1000, "Training steps; one step updates D then G on one attribute's pair batch, "
+      "attributes taking turns (paper: 200k rounds x number of attributes).",
+      at_least=1, resumable=True)
+  run_dir: str = setting(
+      "runs/demo", "Run directory: resolved flags, checkpoints, TensorBoard logs, sample "
+      "grids. An existing run resumes from its last checkpoint; "
+      f"{atomic_files.MISSING_FOLDERS_HELP}.", resumable=True)
+  export_dir: Optional[str] = setting(
+      "saved_models/elegant_demo", "Model folder for the SavedModel exported at the end; "
+      "numeric version folders are created inside (TF Serving layout). Empty: no export.",
+      resumable=True)
+  strategy: str = setting(
+      "default", "'default' (one device), 'mirrored' (tf.distribute.MirroredStrategy over all "
+      "GPUs, or over --cpu_replicas logical CPUs) or 'multi_worker' "
+      "(MultiWorkerMirroredStrategy over the machines in the TF_CONFIG environment variable; "
+      "run the same command on every worker).", choices=STRATEGIES, resumable=True)
+  cpu_replicas: int = setting(
+      1, "Split the CPU into N logical devices for --strategy=mirrored (to try multi-replica "
+      "training without GPUs; slower, not faster).", at_least=1, resumable=True)
+  checkpoint_every: int = setting(500, "Checkpoint every N steps.", at_least=1, resumable=True)
+  sample_every: int = setting(500, "Write sample grids (PNG and TensorBoard) every N steps.",
+                              at_least=1, resumable=True)
+  log_every: int = setting(100, "Write TensorBoard scalars every N steps (paper: 100).",
+                           at_least=1, resumable=True)
+  seed: int = setting(0, "Seed of weights, data order and synthetic faces.")
+  encoder_depth: int = setting(5, "Encoder blocks (paper: 5, latent 8x8 at 256 px).",
+                               at_least=2)
+  encoder_base_width: int = setting(
+      64, "Channels of the first encoder block, doubling per block (paper: 64).", at_least=1)
+  encoder_max_width: int = setting(
+      512, "Channel cap of encoder blocks, i.e. latent channels C (paper: 512).", at_least=1)
+  discriminator_base_width: int = setting(
+      64, "Channels of the first discriminator block (paper: 64).", at_least=1)
+  discriminator_max_width: int = setting(
+      512, "Channel cap of discriminator blocks (paper: 512).", at_least=1)
+  # loss_weights_field: the gan_trainer.LossWeights field a setting fills (train_lib).
+  gan_loss: str = setting(
+      "gan", "Adversarial loss: 'gan' (the paper's BCE), 'lsgan' or 'hinge'.",
+      choices=losses.GAN_LOSSES, loss_weights_field="gan_loss")
+  reconstruction_weight: float = setting(
+      5.0, "Weight of the reconstruction MSE in the G loss (paper: 5).", at_least=0,
+      loss_weights_field="reconstruction")
+  d2_weight: float = setting(
+      0.5, "Weight of the half-resolution discriminator D2 (paper: 0.5).", at_least=0,
+      loss_weights_field="d2")
+  learning_rate: float = setting(2e-4, "Adam learning rate (paper: 2e-4).", positive=True,
+                                 resumable=True)
+  discriminator_lr_ratio: float = setting(
+      1.0, "Discriminator learning rate / generator learning rate (paper: 1; TTUR-style runs "
+      "use 2 to 4).", positive=True, resumable=True)
+  lr_decay_rate: float = setting(0.97, "Learning rate factor per decay period (paper: 0.97).",
+                                 resumable=True)
+  lr_decay_every: int = setting(
+      3000, "Steps per learning-rate decay (paper: every 3000 rounds over all attributes, i.e. "
+      "3000 x number of attributes steps here).", at_least=1, resumable=True)
+  weight_decay: float = setting(
+      1e-5, "Coupled L2 weight decay added to gradients, as PyTorch's Adam (paper: 1e-5).",
+      at_least=0, loss_weights_field="weight_decay")
+  cycle_weight: float = setting(
+      0.0, "Not in the paper (0 = off): weight of a swap-back cycle loss (re-encode C and D, "
+      "exchange the slab back, L1 to A and B).", at_least=0, loss_weights_field="cycle")
+  classification_weight: float = setting(
+      0.0, "Not in the paper (0 = off): weight of an attribute classifier on D1; D learns real "
+      "labels, G wants the exchanged attribute of C and D classified as swapped.", at_least=0,
+      loss_weights_field="classification")
+  r1_weight: float = setting(
+      0.0, "Not in the paper (0 = off): weight of an R1 gradient penalty on D1's score of real "
+      "images (gamma/2 * E|grad|^2; this flag is gamma).", at_least=0, loss_weights_field="r1")
+  matching_negatives_weight: float = setting(
+      0.0, "Not in the paper (0 = off): D1 and D2 also learn that a real face paired with the "
+      "exchanged attribute's label flipped is fake (matching-aware negatives), with this weight "
+      "relative to the C, D fake term.", at_least=0, loss_weights_field="matching_negatives")
+  patch_discriminator: bool = setting(
+      False, "Not in the paper: D1 and D2 score every cell of their last feature map (a patch of "
+      "about 31 input pixels for D1) instead of one global score.")
+  discriminator_conditioning: str = setting(
+      "channels", "How D1 and D2 read the labels: 'channels' (the paper: tiled as input "
+      "channels), 'projection' (not in the paper: a projection discriminator, score + sum_j "
+      "s_j <v_j, features>, s_j = +-1 for present / absent) or 'channels_projection' (both).",
+      choices=discriminator_lib.CONDITIONINGS)
+  skip_gating: bool = setting(
+      False, "Not in the paper: the decoder scales each encoder skip by a gate computed from "
+      "the latent difference (edited - unedited), so an exchanged slab can silence the edited "
+      "face's own attribute in the skips; a reconstruction (no difference) keeps them whole.")
+  jit_compile: bool = setting(False, "Compile the train step with XLA.", resumable=True)
+  precision: str = setting(
+      "float32", "Compute precision of training (Keras mixed-precision policy): 'float32', "
+      "'mixed_bfloat16' or 'mixed_float16' (16-bit compute, float32 variables, optimizer state "
+      "and losses; float16 adds dynamic loss scaling), or 'auto' (mixed_bfloat16 if the CPU has "
+      "amx_bf16/avx512_bf16 or a GPU has bfloat16, else float32). Exports are float32 whatever "
+      "the training precision.", choices=precision_lib.PRECISIONS, resumable=True)
+  eval_pairs: int = setting(
+      64, "Held-out synthetic pairs per attribute in the end-of-run ground-truth evaluation "
+      "(0: skip).", at_least=0, resumable=True)
+  ema_decay: float = setting(
+      0.0, "Not in the paper (0 = off): keep an exponential moving average of the generator's "
+      "weights with this decay (e.g. 0.999, warmed up as min(decay, (1+t)/(10+t)) at step t); "
+      "sample grids, the export, the end-of-run evaluation and --model=RUN_DIR use the "
+      "average.", at_least=0)
 
   @property
   def num_replicas(self) -> int:
@@ -84,11 +153,10 @@ class TrainConfig:
   def validate(self) -> None:
     """Raise ConfigError listing every inconsistent setting (attribute names are checked
     against the data source by the caller, which knows its names)."""
-    problems = []
+    # Choices and bounds come from the declaration; what follows relates settings.
+    problems = self.value_problems()
     if not self.attributes:
       problems.append("--attributes is empty; name at least one attribute")
-    if self.encoder_depth < 2:
-      problems.append(f"--encoder_depth={self.encoder_depth} must be at least 2")
     granule = 2 ** max(self.encoder_depth, 5)
     if self.image_size < 32 or self.image_size % (2 ** self.encoder_depth):
       problems.append(
@@ -100,41 +168,15 @@ class TrainConfig:
     if latent_channels < len(self.attributes):
       problems.append(f"the latent has {latent_channels} channels, fewer than the "
                       f"{len(self.attributes)} attributes; raise --encoder_max_width")
-    if self.strategy not in STRATEGIES:
-      problems.append(f"--strategy={self.strategy!r}; valid: {', '.join(STRATEGIES)}")
-    if self.cpu_replicas < 1:
-      problems.append(f"--cpu_replicas={self.cpu_replicas} must be at least 1")
     if self.cpu_replicas > 1 and self.strategy != "mirrored":
       problems.append("--cpu_replicas > 1 only makes sense with --strategy=mirrored")
     if self.batch_size < 1 or self.batch_size % self.num_replicas:
       problems.append(f"--batch_size={self.batch_size} must be positive and divisible by the "
                       f"{self.num_replicas} replicas")
-    if self.precision not in precision_lib.PRECISIONS:
-      problems.append(f"--precision={self.precision!r}; valid: "
-                      f"{', '.join(precision_lib.PRECISIONS)}")
-    if self.gan_loss not in losses.GAN_LOSSES:
-      problems.append(f"--gan_loss={self.gan_loss!r}; valid: {', '.join(losses.GAN_LOSSES)}")
-    for name in ("train_steps", "checkpoint_every", "sample_every", "log_every",
-                 "lr_decay_every", "encoder_base_width", "encoder_max_width",
-                 "discriminator_base_width", "discriminator_max_width"):
-      if getattr(self, name) < 1:
-        problems.append(f"--{name}={getattr(self, name)} must be at least 1")
-    for name in ("cycle_weight", "classification_weight", "r1_weight",
-                 "matching_negatives_weight", "weight_decay",
-                 "reconstruction_weight", "d2_weight"):
-      if getattr(self, name) < 0:
-        problems.append(f"--{name}={getattr(self, name)} must be >= 0")
-    if not 0 <= self.ema_decay < 1:
-      problems.append(f"--ema_decay={self.ema_decay} must be in [0, 1) (0 = no average)")
-    if self.eval_pairs < 0:
-      problems.append(f"--eval_pairs={self.eval_pairs} must be >= 0")
-    for name in ("learning_rate", "discriminator_lr_ratio"):
-      if not getattr(self, name) > 0:
-        problems.append(f"--{name}={getattr(self, name)} must be positive")
-    if self.discriminator_conditioning not in discriminator_lib.CONDITIONINGS:
-      problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} is "
-                      "not one of: " + ", ".join(discriminator_lib.CONDITIONINGS))
-    elif self.discriminator_conditioning != "channels" and self.patch_discriminator:
+    if self.ema_decay >= 1:
+      problems.append(f"--ema_decay={self.ema_decay} must be below 1 (0 = no average)")
+    if (self.discriminator_conditioning in discriminator_lib.CONDITIONINGS
+        and self.discriminator_conditioning != "channels" and self.patch_discriminator):
       problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} scores "
                       "whole images; it does not combine with --patch_discriminator")
     if len(set(self.attributes)) != len(self.attributes):
@@ -157,52 +199,11 @@ class TrainConfig:
     return [field.name for field in dataclasses.fields(self)
             if getattr(self, field.name) != getattr(other, field.name)]
 
-  def to_flagfile(self) -> str:
-    """Flagfile text that reproduces this config (`--flagfile=` it)."""
-    lines = ["# Resolved flags of this run; `--flagfile` this file to reproduce it."]
-    for field in dataclasses.fields(self):
-      value = getattr(self, field.name)
-      if isinstance(value, bool):
-        lines.append(f"--{'' if value else 'no'}{field.name}")
-      elif isinstance(value, tuple):
-        lines.append(f"--{field.name}={','.join(value)}")
-      else:
-        lines.append(f"--{field.name}={'' if value is None else value}")
-    return "\n".join(lines) + "\n"
 
-  @classmethod
-  def from_flagfile(cls, path: str) -> "TrainConfig":
-    """Read a flagfile written by `to_flagfile` (a run directory's flags.txt)."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    defaults = cls()
-    values = {}
-    with open(path) as f:
-      for line in f:
-        line = line.strip()
-        if not line or line.startswith("#"):
-          continue
-        if not line.startswith("--"):
-          raise ConfigError(f"{path}: unknown line {line[:60]!r}")
-        name, has_value, text = line[2:].partition("=")
-        if not has_value:  # --flag / --noflag booleans.
-          key = name[2:] if name.startswith("no") and name[2:] in fields else name
-          if key not in fields or not isinstance(getattr(defaults, key), bool):
-            raise ConfigError(f"{path}: unknown setting --{name}")
-          values[key] = not (key != name)
-          continue
-        if name not in fields:
-          raise ConfigError(f"{path}: unknown setting --{name}")
-        default = getattr(defaults, name)
-        if isinstance(default, tuple):
-          values[name] = tuple(v for v in text.split(",") if v)
-        elif name in ("export_dir", "tfds_data_dir"):
-          values[name] = text or None
-        elif isinstance(default, bool):
-          values[name] = text.lower() in ("1", "true")
-        else:
-          try:
-            values[name] = type(default)(text)
-          except ValueError as error:
-            raise ConfigError(f"{path}: --{name}={text!r}: expected "
-                              f"{type(default).__name__}") from error
-    return cls(**values)
+# The settings declared `resumable` may change when a run resumes: how long and how to
+# run, where outputs go, the learning-rate schedule. Every other setting defines the
+# model, its objective or its data (order included: batch size and seed place the
+# resumed data stream), so a change would silently continue different weights under
+# a new meaning. `precision` is resumable because checkpoints hold float32 weights
+# whatever the compute precision (tests/elegant_tf/training/test_checkpointing.py).
+RESUMABLE_CHANGES = TrainConfig.resumable_fields()

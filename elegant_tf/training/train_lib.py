@@ -6,6 +6,7 @@ as `end_of_run`, so this package imports nothing from serving/ or evaluation/.
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -94,34 +95,38 @@ def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
     return _build_gan(config)
 
 
+def build_generator(config: train_config.TrainConfig,
+                    name: str = "generator") -> generator_lib.ElegantGenerator:
+  """The generator the settings describe (unbuilt; under the caller's precision policy)."""
+  return generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
+                                        skip_gating=config.skip_gating, name=name)
+
+
+def loss_weights(config: train_config.TrainConfig) -> gan_trainer.LossWeights:
+  """The LossWeights filled by the settings that name their field in the declaration
+  (`loss_weights_field`), so a new loss term needs no line here."""
+  return gan_trainer.LossWeights(**{
+      field.metadata["loss_weights_field"]: getattr(config, field.name)
+      for field in dataclasses.fields(config) if "loss_weights_field" in field.metadata})
+
+
 def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
-  generator = generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
-                                             skip_gating=config.skip_gating, name="generator")
+  # D1 and D2 read the labels alike; D2 sees the half-size image, D1 alone may classify.
+  def discriminator(**options):
+    return discriminator_lib.Discriminator(
+        config.discriminator_widths, patch=config.patch_discriminator,
+        conditioning=config.discriminator_conditioning, num_labels=len(config.attributes),
+        **options)
+
   averaged_generator = None
   if config.ema_decay:
-    averaged_generator = generator_lib.ElegantGenerator(
-        len(config.attributes), config.encoder_widths, skip_gating=config.skip_gating,
-        name="averaged_generator")
+    averaged_generator = build_generator(config, name="averaged_generator")
   gan = gan_trainer.ElegantGAN(
-      generator,
-      discriminator_lib.Discriminator(
-          config.discriminator_widths, name="discriminator_full",
-          num_classes=len(config.attributes) if config.classification_weight else 0,
-          patch=config.patch_discriminator, conditioning=config.discriminator_conditioning,
-          num_labels=len(config.attributes)),
-      discriminator_lib.Discriminator(config.discriminator_widths, downsample=2,
-                                      patch=config.patch_discriminator,
-                                      conditioning=config.discriminator_conditioning,
-                                      num_labels=len(config.attributes),
-                                      name="discriminator_half"),
-      config.attributes,
-      gan_trainer.LossWeights(gan_loss=config.gan_loss,
-                              reconstruction=config.reconstruction_weight,
-                              d2=config.d2_weight, weight_decay=config.weight_decay,
-                              cycle=config.cycle_weight,
-                              classification=config.classification_weight,
-                              r1=config.r1_weight,
-                              matching_negatives=config.matching_negatives_weight),
+      build_generator(config),
+      discriminator(name="discriminator_full",
+                    num_classes=len(config.attributes) if config.classification_weight else 0),
+      discriminator(downsample=2, name="discriminator_half"),
+      config.attributes, loss_weights(config),
       averaged_generator=averaged_generator, average_decay=config.ema_decay)
 
   def optimizer(learning_rate):

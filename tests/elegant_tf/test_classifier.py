@@ -17,9 +17,10 @@ from tests import helpers
 def trained(tmp_path_factory):
   out = str(tmp_path_factory.mktemp("classifier"))
   source = synthetic.SyntheticFaces(32, split_sizes={"train": 200, "test": 40})
-  metadata = classifier.train_classifier(source, ["Bangs", "Wearing_Hat"], out, train_steps=3,
-                                         batch_size=8, base_width=4, max_width=8,
-                                         test_examples=40, verbose=0)
+  config = classifier.ClassifierConfig(attributes=("Bangs", "Wearing_Hat"), out=out,
+                                       train_steps=3, batch_size=8, base_width=4, max_width=8,
+                                       test_examples=40)
+  metadata = classifier.train_classifier(source, config, verbose=0)
   return out, source, metadata
 
 
@@ -52,7 +53,9 @@ def test_loaded_model_reproduces_the_reported_accuracy(trained):
 def test_unknown_attribute_is_a_usage_error(tmp_path):
   source = synthetic.SyntheticFaces(32, split_sizes={"train": 50, "test": 50})
   with pytest.raises(usage.UsageError, match="not in the data"):
-    classifier.train_classifier(source, ["Bald"], str(tmp_path), train_steps=1)
+    classifier.train_classifier(
+        source, classifier.ClassifierConfig(attributes=("Bald",), out=str(tmp_path),
+                                            train_steps=1))
 
 
 def test_missing_classifier_names_the_command(tmp_path):
@@ -65,6 +68,20 @@ def test_cli_bad_use_exits_2_with_one_line(tmp_path, capsys):
                                   capsys=capsys)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith("classifier: --image_size")
+
+
+def test_cli_without_out_exits_2_naming_it(capsys):
+  result = helpers.run_in_process(classifier_command.run, "--image_size=64", capsys=capsys)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      "classifier: --out=DIR is required (where the classifier is saved)")
+
+
+def test_the_shipped_classifier_flagfile_is_valid():
+  config = classifier.ClassifierConfig.from_flagfile(
+      os.path.join(helpers.REPO, "elegant_tf", "configs", "classifier_synthetic.flags"))
+  config.validate()
+  assert (config.image_size, config.base_width, config.attributes) == (64, 16, None)
 
 
 @pytest.mark.slow

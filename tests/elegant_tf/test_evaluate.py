@@ -21,9 +21,10 @@ def setup(tiny_run, tmp_path_factory):
   root = tmp_path_factory.mktemp("evaluate")
   source = synthetic.SyntheticFaces(32, split_sizes={"train": 64, "val": 24, "test": 24})
   classifier_dir = str(root / "classifier")
-  classifier.train_classifier(source, ["Eyeglasses", "Bangs", "Smiling"], classifier_dir,
-                              train_steps=2, batch_size=8, base_width=4, max_width=8,
-                              test_examples=16, verbose=0)
+  classifier.train_classifier(
+      source, classifier.ClassifierConfig(
+          attributes=("Eyeglasses", "Bangs", "Smiling"), out=classifier_dir, train_steps=2,
+          batch_size=8, base_width=4, max_width=8, test_examples=16), verbose=0)
   return model_loading.load(tiny_run["config"].run_dir), source, classifier_dir, root
 
 

@@ -10,6 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from elegant_tf.serving import layout
+from elegant_tf.training import gan_trainer
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
 from pipelines import celeba
@@ -163,3 +164,17 @@ def test_a_run_with_an_average_checkpoints_resumes_and_serves_it(tmp_path):
   assert train_lib.train(dataclasses.replace(config, train_steps=3))["step"] == 3
   with pytest.raises(train_config.ConfigError, match="--ema_decay 0.9 -> 0.0"):
     train_lib.train(dataclasses.replace(config, train_steps=4, ema_decay=0.0))
+
+
+def test_loss_weights_come_from_the_settings_that_name_their_field():
+  config = train_config.TrainConfig(gan_loss="hinge", reconstruction_weight=2.0, d2_weight=0.25,
+                                    weight_decay=0.0, cycle_weight=1.0,
+                                    classification_weight=3.0, r1_weight=0.5,
+                                    matching_negatives_weight=0.75)
+  assert train_lib.loss_weights(config) == gan_trainer.LossWeights(
+      gan_loss="hinge", reconstruction=2.0, d2=0.25, weight_decay=0.0, cycle=1.0,
+      classification=3.0, r1=0.5, matching_negatives=0.75)
+  # Every LossWeights field is some setting's: a new loss term without its setting fails here.
+  named = [field.metadata["loss_weights_field"] for field in dataclasses.fields(config)
+           if "loss_weights_field" in field.metadata]
+  assert sorted(named) == sorted(f.name for f in dataclasses.fields(gan_trainer.LossWeights))
