@@ -52,6 +52,7 @@ from elegant_tf.serving import photo_edit
 from elegant_tf.serving import transfer_lib
 from pipelines import image_grid
 from pipelines import synthetic
+from pipelines import uint8_pixels
 
 
 # Per photo file; the page refuses larger files before sending them. The decoder's own
@@ -120,7 +121,7 @@ def sample_photos(attribute_names: Sequence[str], size: int = SAMPLE_PHOTO_SIZE,
   params = faces.params("test", np.array(indices))
   images, _ = synthetic.render_faces(params, size)
   landmarks = synthetic.landmarks_of(params, size)
-  return [SamplePhoto(f"sample {k}: {title}", image_grid.to_uint8(image),
+  return [SamplePhoto(f"sample {k}: {title}", uint8_pixels.to_uint8(image),
                       np.asarray(points, np.float32))
           for k, (title, image, points) in enumerate(zip(titles, images, landmarks))]
 

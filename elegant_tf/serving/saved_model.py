@@ -52,6 +52,7 @@ from elegant_tf.models import precision
 from elegant_tf.serving import layout
 from pipelines import alignment
 from pipelines import image_decoding
+from pipelines import uint8_pixels
 
 # Magic numbers of the formats tf.io.decode_image reads.
 _IMAGE_MAGICS = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
@@ -345,7 +346,7 @@ class _Signatures:
 
   @staticmethod
   def _encode_png(images):
-    pixels = tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)
+    pixels = uint8_pixels.to_uint8_graph(images)
     return tf.map_fn(tf.io.encode_png, pixels, fn_output_signature=tf.string)
 
   def transfer_bytes(self, image_bytes, exemplar_bytes, attributes, strength):

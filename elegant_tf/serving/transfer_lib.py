@@ -19,6 +19,7 @@ from elegant_tf.serving import photo_edit
 from pipelines import atomic_files
 from pipelines import image_decoding
 from pipelines import image_grid
+from pipelines import uint8_pixels
 
 MODES = ("swap", "linear", "matrix", "add", "remove")
 # Modes that edit by label alone, with the model's prototype slabs (no exemplar).
@@ -321,7 +322,7 @@ def write_results(out: str, rows: list, names: list, each: bool,
   images = [image for row in rows for image in row]
   each_paths = [f"{stem}_{name}{extension}" for name in names] if each else []
   contents = [(out, image_grid.tile(rows))]
-  contents += [(path, image_grid.to_uint8(image)) for path, image in zip(each_paths, images)]
+  contents += [(path, uint8_pixels.to_uint8(image)) for path, image in zip(each_paths, images)]
   return write_files(contents, overwrite)
 
 

@@ -19,6 +19,7 @@ from absl import flags
 from pipelines import alignment
 from pipelines import face_detection
 from pipelines import synthetic
+from pipelines import uint8_pixels
 
 POINTS = ("left pupil", "right pupil", "nose", "left mouth", "right mouth")
 
@@ -27,7 +28,7 @@ def agreement(detector, faces: int, size: int, seed: int = 0) -> dict:
   params = synthetic.sample_faces(seed, np.arange(faces), layout="wild")
   smiling = synthetic.labels_of(params)[:, synthetic.ATTRIBUTES.index("Smiling")] > 0
   images, _ = synthetic.render_faces(params, size)
-  photos = np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+  photos = uint8_pixels.to_uint8(images)
   exact = synthetic.landmarks_of(params, size)
   template = alignment.template_landmarks(256)
   errors, aligned_errors, smiles = [], [], []
