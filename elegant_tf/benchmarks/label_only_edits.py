@@ -30,6 +30,7 @@ from elegant_tf.serving import model_loading
 from elegant_tf.serving import prototypes
 from elegant_tf.training import train_config
 from pipelines import data_spec
+from pipelines import markdown
 from pipelines import synthetic
 
 
@@ -114,11 +115,9 @@ def main(argv):
   columns = list(rows[0])
   print(f"{FLAGS.num_pairs} pairs per attribute; gains over copying inside the region and PSNR "
         "outside it, dB")
-  print("| " + " | ".join(columns) + " |")
-  print("|" + "---|" * len(columns))
-  for row in rows:
-    print("| " + " | ".join(row[c] if isinstance(row[c], str) else f"{row[c]:+.1f}"
-                            if "copy" in c else f"{row[c]:.1f}" for c in columns) + " |")
+  print(markdown.table(columns, ([row[c] if isinstance(row[c], str) else f"{row[c]:+.1f}"
+                                  if "copy" in c else f"{row[c]:.1f}" for c in columns]
+                                 for row in rows)))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ import time
 from absl import app
 from absl import flags
 
+from pipelines import markdown
+
 ATTRIBUTES = ("Eyeglasses", "Bangs", "Smiling", "Mustache")
 
 
@@ -193,19 +195,18 @@ def format_table(rows: list, ceilings: dict) -> str:
   """Markdown table; `ceilings` maps a compute dtype to its measured matmul GFLOP/s."""
   float32_rate = {row["group"]: row["value"] for row in rows
                   if row.get("precision") == "float32" and "group" in row}
-  lines = ["| measure | setting | value | unit | vs float32 | GFLOP per image | "
-           "achieved GFLOP/s | % of its matmul ceiling | peak RSS (MiB) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+  lines = []
   for row in rows:
     achieved = row["achieved_gflops"]
     ceiling = ceilings.get(row.get("compute_dtype"))
     share = None if achieved is None or not ceiling else 100.0 * achieved / ceiling
     baseline = float32_rate.get(row.get("group"))
     ratio = f"{row['value'] / baseline:.2f}x" if baseline else "-"
-    lines.append(f"| {row['measure']} | {row['setting']} | {_cell(row['value'])} | "
-                 f"{row['unit']} | {ratio} | {_cell(row['gflop_per_item'], 2)} | "
-                 f"{_cell(achieved)} | {_cell(share)} | {_cell(row['peak_rss_mib'], 0)} |")
-  return "\n".join(lines)
+    lines.append([row["measure"], row["setting"], _cell(row["value"]), row["unit"], ratio,
+                  _cell(row["gflop_per_item"], 2), _cell(achieved), _cell(share),
+                  _cell(row["peak_rss_mib"], 0)])
+  return markdown.table(["measure", "setting", "value", "unit", "vs float32", "GFLOP per image",
+                         "achieved GFLOP/s", "% of its matmul ceiling", "peak RSS (MiB)"], lines)
 
 
 def _define_flags():

@@ -31,6 +31,7 @@ from absl import flags
 
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import photo_edit
+from pipelines import markdown
 from pipelines import synthetic
 
 # (top, bottom, left, right) background around the face: the face off-centre, as in a photo.
@@ -126,9 +127,7 @@ COLUMNS = ("outside before", "outside after", "inside before", "inside after",
 
 def format_table(rows: list) -> str:
   """Markdown: one line per (attribute, face size, grain), mean [min] of each column."""
-  header = ("| attribute | face (px) | grain | pairs | " + " | ".join(COLUMNS)
-            + " | inside gain |")
-  lines = [header, "|---|---|---|---|" + "---|" * (len(COLUMNS) + 1)]
+  lines = []
   for row in rows:
     cells = []
     for column in COLUMNS:
@@ -139,9 +138,10 @@ def format_table(rows: list) -> str:
         cells.append(f"{values.mean():.1f} [{values.min():.1f}]")
     gain = np.mean([case["inside after"] - case["inside before"] for case in row["cases"]])
     cells.append(f"{gain:+.2f}")
-    lines.append(f"| {row['attribute']} | {row['face_size']} | {row['grain']:g} | "
-                 f"{len(row['cases'])} | " + " | ".join(cells) + " |")
-  return "\n".join(lines)
+    lines.append([row["attribute"], row["face_size"], f"{row['grain']:g}", len(row["cases"])]
+                 + cells)
+  return markdown.table(["attribute", "face (px)", "grain", "pairs", *COLUMNS, "inside gain"],
+                        lines)
 
 
 def main(argv=None) -> int:

@@ -23,6 +23,7 @@ from elegant_tf.evaluation import realism
 from elegant_tf.evaluation import ssim as ssim_lib
 from pipelines import atomic_files
 from pipelines import image_grid
+from pipelines import markdown as markdown_lib
 
 DEFAULT_FIGURE_PAIRS = 6
 
@@ -217,10 +218,7 @@ def _format(value) -> str:
 
 def markdown(rows: list, columns: Sequence[str]) -> str:
   """Markdown table; integers as is, NaN as n/a, small numbers with 3 decimals."""
-  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-  for row in rows:
-    lines.append("| " + " | ".join(_format(row.get(name)) for name in columns) + " |")
-  return "\n".join(lines)
+  return markdown_lib.table(columns, ([_format(row.get(name)) for name in columns] for row in rows))
 
 
 def _columns(rows: list) -> list:

@@ -29,6 +29,7 @@ import numpy as np
 
 from elegant_tf.evaluation import ssim as ssim_lib
 from pipelines import atomic_files
+from pipelines import markdown
 from pipelines import synthetic
 
 # PSNR columns of the training-time table (dB); SSIM ones are "ssim_" + name.
@@ -214,11 +215,9 @@ def evaluate_swaps(generator, source, attributes, num_pairs: int, split: str = "
 def markdown_table(rows: list[dict], columns: Sequence[str] = COLUMNS,
                    digits: int = 1) -> str:
   """A Markdown table of `rows` over `columns` (first column as text, the rest as numbers)."""
-  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-  for row in rows:
-    cells = [str(row[columns[0]])] + [f"{row[name]:.{digits}f}" for name in columns[1:]]
-    lines.append("| " + " | ".join(cells) + " |")
-  return "\n".join(lines)
+  return markdown.table(columns, ([row[columns[0]]] + [f"{row[name]:.{digits}f}"
+                                                       for name in columns[1:]]
+                                   for row in rows))
 
 
 def write_run_evaluation(generator, source, config) -> str:

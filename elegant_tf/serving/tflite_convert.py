@@ -33,6 +33,7 @@ from elegant_tf.serving import layout
 from elegant_tf.serving import litert_model
 from elegant_tf.serving import model_loading
 from pipelines import data_spec
+from pipelines import markdown
 from pipelines import pairs
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -195,11 +196,10 @@ def verify(tflite_path: str, saved_model_dir: str, images: np.ndarray, exemplars
 
 
 def format_table(rows: list, reference_latency_ms: Optional[float] = None) -> str:
-  lines = ["| file | size (KiB) | max abs diff | PSNR vs SavedModel (dB) | latency/transfer (ms) |",
-           "|---|---|---|---|---|"]
+  cells = []
   if reference_latency_ms is not None:
-    lines.append(f"| SavedModel (reference) | - | 0 | inf | {reference_latency_ms:.2f} |")
-  for row in rows:
-    lines.append(f"| {row['file']} | {row['size_bytes'] / 1024:.1f} | {row['max_abs_diff']:.2e} "
-                 f"| {row['psnr_db']:.1f} | {row['latency_ms']:.2f} |")
-  return "\n".join(lines)
+    cells.append(["SavedModel (reference)", "-", 0, "inf", f"{reference_latency_ms:.2f}"])
+  cells += [[row["file"], f"{row['size_bytes'] / 1024:.1f}", f"{row['max_abs_diff']:.2e}",
+             f"{row['psnr_db']:.1f}", f"{row['latency_ms']:.2f}"] for row in rows]
+  return markdown.table(["file", "size (KiB)", "max abs diff", "PSNR vs SavedModel (dB)",
+                         "latency/transfer (ms)"], cells)

@@ -24,6 +24,7 @@ from elegant_tf.training import train_lib
 from pipelines import celeba
 from pipelines import fixtures
 from pipelines import folder
+from pipelines import markdown
 from pipelines import pairs
 from pipelines import prepare
 from pipelines import tfrecord
@@ -102,8 +103,7 @@ def main():
   args = parser.parse_args()
   root = tempfile.mkdtemp(prefix="data_speed_")
   make_data(root, args.images)
-  print(f"| source | size | pairs/s (pipeline) | pairs/s (train step) |")
-  print(f"|---|---|---|---|")
+  print(markdown.header(["source", "size", "pairs/s (pipeline)", "pairs/s (train step)"]))
   for size in [int(s) for s in args.sizes.split(",")]:
     out = os.path.join(root, f"tfrecord{size}")
     prepare.prepare(celeba.open_source(os.path.join(root, "celeba"), size),
@@ -116,7 +116,7 @@ def main():
     }
     for name, source in sources.items():
       rate = pairs_per_second(source, args.batch_size, args.steps)
-      print(f"| {name} | {size} | {rate:.0f} | {train_rate:.1f} |", flush=True)
+      print(markdown.row([name, size, f"{rate:.0f}", f"{train_rate:.1f}"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from absl import flags
 
 from pipelines import alignment
 from pipelines import face_detection
+from pipelines import markdown
 from pipelines import synthetic
 from pipelines import uint8_pixels
 
@@ -53,13 +54,11 @@ def agreement(detector, faces: int, size: int, seed: int = 0) -> dict:
 
 
 def format_rows(rows: list) -> str:
-  lines = ["| px | found | faces measured | " + " | ".join(POINTS) + " |",
-           "|---|---|---|" + "---|" * len(POINTS)]
-  for row in rows:
-    for name in ("all", "not smiling", "smiling", "after alignment"):
-      lines.append(f"| {row['size']} | {row['found']}/{row['faces']} | {name} | "
-                   + " | ".join(f"{100 * v:.1f}%" for v in row[name]) + " |")
-  return "\n".join(lines)
+  return markdown.table(["px", "found", "faces measured", *POINTS],
+                        ([row["size"], f"{row['found']}/{row['faces']}", name]
+                         + [f"{100 * v:.1f}%" for v in row[name]]
+                         for row in rows
+                         for name in ("all", "not smiling", "smiling", "after alignment")))
 
 
 def main(argv=None) -> int:
