@@ -22,11 +22,11 @@ import statistics
 import time
 
 from pipelines import markdown
+from pipelines import pairs
 from pipelines.benchmarks import synthetic_speed
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from elegant_tf.models import precision  # noqa: E402
@@ -46,16 +46,7 @@ PRESETS = {
 def compiled_step(config: train_config.TrainConfig):
   """A traced, warmed-up train step of a fresh model on a fixed batch: run() -> logs."""
   gan = train_lib.build_gan(config)
-  rng = np.random.default_rng(0)
-  n, size, batch = len(config.attributes), config.image_size, config.batch_size
-  pair = {
-      "image_a": rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32),
-      "image_b": rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32),
-      "labels_a": np.ones((batch, n), np.float32),
-      "labels_b": np.zeros((batch, n), np.float32),
-      "attribute": np.zeros((batch,), np.int32),
-  }
-  pair = {k: tf.constant(v) for k, v in pair.items()}
+  pair = pairs.fake_pair_batch(config.image_size, len(config.attributes), config.batch_size)
   step = tf.function(gan.train_step, jit_compile=config.jit_compile)
   for _ in range(2):  # Trace and warm up.
     step(pair)

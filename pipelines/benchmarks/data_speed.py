@@ -81,10 +81,7 @@ def train_pairs_per_second(size: int, batch_size: int, steps: int) -> float:
   config = train_config.TrainConfig(attributes=tuple(ATTRIBUTES), image_size=size,
                                     batch_size=batch_size)
   gan = train_lib.build_gan(config)
-  images = tf.random.uniform([batch_size, size, size, 3], -1, 1)
-  labels = tf.cast(tf.random.uniform([batch_size, 2]) > 0.5, tf.float32)
-  batch = {"image_a": images, "image_b": images, "labels_a": labels, "labels_b": labels,
-           "attribute": tf.zeros([batch_size], tf.int32)}
+  batch = pairs.fake_pair_batch(size, len(ATTRIBUTES), batch_size)
   step = tf.function(gan.train_step)
   step(batch)
   start = time.perf_counter()
