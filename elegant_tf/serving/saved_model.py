@@ -432,6 +432,8 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
                      absence_prototypes: Optional[np.ndarray] = None) -> str:
   """Write the SavedModel with every signature of the module docstring; return its folder.
 
+  generator: one that computes in float32; a mixed-precision one is refused (ValueError),
+  export its precision.float32_copy (export_lib.export_trained does).
   prototypes: float32 [h, w, C] prototype slabs computed by the caller
   (prototypes.compute_prototypes; a NaN slab marks an attribute without a prototype,
   which add_attribute refuses to add). Without them the model has no `add_attribute`
@@ -448,9 +450,12 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
     raise FileExistsError(f"{final_dir} exists; versions are never overwritten, pick another "
                           f"(next free: {layout.next_version(export_dir)})")
   attribute_names = list(attribute_names)
-  # A mixed-precision generator is exported as its float32 twin (same weights):
-  # float32 signatures, and TFLite's builtin kernels have no bfloat16.
-  generator = precision.float32_copy(generator)
+  # A mixed-precision generator is exported as its float32 twin (same weights): float32
+  # signatures, and TFLite's builtin kernels have no bfloat16. The caller makes the twin
+  # once (export_lib.export_trained needs it for the prototypes too); here it is checked.
+  if precision.compute_dtype(generator) != "float32":
+    raise ValueError(f"the generator computes in {precision.compute_dtype(generator)}; export "
+                     "its float32 twin (precision.float32_copy)")
   expected = latent_shape(generator, image_size)
   if prototypes is not None:
     prototypes = np.asarray(prototypes, np.float32)
