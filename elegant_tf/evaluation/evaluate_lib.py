@@ -98,9 +98,9 @@ def edit_real_pairs(model, source, swaps, num_pairs: int, split: str, batch_size
       weights[list(model.attribute_names).index(name)] = 1.0
     progress = Progress(f"editing {ground_truth_eval.swap_name(names)}", len(pairs["image_a"]),
                         progress_enabled)
-    c, d = ground_truth_eval.run_transfer(transfer, pairs["image_a"], pairs["image_b"],
+    c, d = ground_truth_eval.edit_pairs_in_batches(transfer, pairs["image_a"], pairs["image_b"],
                                           weights, batch_size, progress)
-    rec_a, rec_b = ground_truth_eval.run_transfer(
+    rec_a, rec_b = ground_truth_eval.edit_pairs_in_batches(
         transfer, pairs["image_a"], pairs["image_b"], np.zeros_like(weights), batch_size)
     originals = np.concatenate([pairs["image_a"], pairs["image_b"]])
     reconstructed = np.concatenate([rec_a, rec_b])

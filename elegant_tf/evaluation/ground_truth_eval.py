@@ -139,7 +139,7 @@ def swap_ground_truth(source: "synthetic.SyntheticFaces", attribute, num_pairs: 
   }
 
 
-def run_transfer(transfer: Callable, image_a, image_b, weights: np.ndarray,
+def edit_pairs_in_batches(transfer: Callable, image_a, image_b, weights: np.ndarray,
                  batch_size: int = 32, progress=None) -> tuple:
   """Edited (C, D) of every pair for one weight row (the same for all pairs)."""
   edited, exemplar_edited = [], []
@@ -202,9 +202,9 @@ def evaluate_swaps(generator, source, attributes, num_pairs: int, split: str = "
     weights = np.zeros(len(attributes), np.float32)
     for name in names:
       weights[attributes.index(name)] = 1.0
-    c, d = run_transfer(transfer, pairs["image_a"], pairs["image_b"], weights, batch_size,
+    c, d = edit_pairs_in_batches(transfer, pairs["image_a"], pairs["image_b"], weights, batch_size,
                         progress)
-    rec_a, rec_b = run_transfer(transfer, pairs["image_a"], pairs["image_b"],
+    rec_a, rec_b = edit_pairs_in_batches(transfer, pairs["image_a"], pairs["image_b"],
                                 np.zeros_like(weights), batch_size)
     rows.append(score_swap(swap_name(names), pairs, c, d, rec_a, rec_b, with_ssim))
     if keep_outputs is not None:

@@ -1,7 +1,7 @@
 """The local web page: two photos in, both edited (pasted back) and the interpolation strip out.
 
 A standard-library HTTP server (no web framework, see BUILD_NOTES.md "Web page") over
-`transfer_lib.run_transfer`:
+`transfer_lib.run_mode`:
 
   GET  /                 the page (demo_page.html, with the model's attributes and samples)
   GET  /samples/<k>.png  bundled sample photo k (rendered from the synthetic generator)
@@ -247,7 +247,7 @@ class DemoApp:
       face_b = self._face(request.get("b"), "B")
       a_edited, b_edited = transfer_lib.pasted_swap(self.model, face_a, face_b, attributes,
                                                     strength)
-      strip_rows, _ = transfer_lib.run_transfer(self.model, "linear", face_a.crop, [face_b.crop],
+      strip_rows, _ = transfer_lib.run_mode(self.model, "linear", face_a.crop, [face_b.crop],
                                                 attributes, steps=steps, strength=strength)
     as_text = lambda pixels: base64.b64encode(encode_png(pixels)).decode("ascii")
     return {"a_edited": as_text(a_edited), "b_edited": as_text(b_edited),

@@ -3,7 +3,7 @@
 The command's docstring (elegant_tf/transfer.py) describes the modes, the grids they
 write and the flags. Here are the pieces it is made of: reading and aligning the
 input photos (through serving.photo_edit), the swap, linear and matrix modes on a
-loaded TransferModel (run_transfer), the grid and atomic writes, and the checks
+loaded TransferModel (run_mode), the grid and atomic writes, and the checks
 that turn bad use into one UsageError before anything is written.
 """
 
@@ -276,7 +276,7 @@ def slab_weights(positions: Sequence[int], num_attributes: int, strength: float)
   return weights
 
 
-def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequence[str],
+def run_mode(model, mode: str, image, exemplars: list, attribute_names: Sequence[str],
                  steps: int = 4, strength: float = 1.0) -> tuple[list, list]:
   """(grid rows, result names in row-major order) of one mode; checks the use first."""
   positions = attribute_indices(list(attribute_names), model.attribute_names)
