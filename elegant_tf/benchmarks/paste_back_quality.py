@@ -29,6 +29,7 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
+from elegant_tf.evaluation import psnr as psnr_lib
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import photo_edit
 from pipelines import markdown
@@ -91,10 +92,8 @@ def regions(case: Case, footprint: np.ndarray, model_pixel: int) -> tuple:
 
 
 def psnr(result: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
-  """dB over the pixels of `mask` (inf when they are equal)."""
-  error = (result.astype(np.float64) - reference.astype(np.float64))[mask]
-  mse = float(np.mean(error ** 2))
-  return float("inf") if mse == 0.0 else 10.0 * np.log10(255.0 ** 2 / mse)
+  """dB of uint8 photos over the pixels of `mask` (inf when they are equal)."""
+  return psnr_lib.psnr(result, reference, mask, value_range=255.0)
 
 
 def evaluate_case(model, case: Case, attribute: str) -> dict:

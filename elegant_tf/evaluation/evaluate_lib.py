@@ -19,6 +19,7 @@ import tensorflow as tf
 from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib
 from elegant_tf.evaluation import ground_truth_eval
+from elegant_tf.evaluation import psnr as psnr_lib
 from elegant_tf.evaluation import realism
 from elegant_tf.evaluation import ssim as ssim_lib
 from pipelines import atomic_files
@@ -106,7 +107,7 @@ def edit_real_pairs(model, source, swaps, num_pairs: int, split: str, batch_size
     reconstructed = np.concatenate([rec_a, rec_b])
     name = ground_truth_eval.swap_name(names)
     rows.append({"attribute": name, "pairs": len(c),
-                 "reconstruction": ssim_lib.psnr(reconstructed, originals),
+                 "reconstruction": psnr_lib.psnr(reconstructed, originals),
                  "ssim_reconstruction": ssim_lib.ssim(reconstructed, originals)})
     outputs[name] = dict(pairs, edited_c=c, edited_d=d)
   return rows, outputs

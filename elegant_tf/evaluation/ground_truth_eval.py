@@ -27,6 +27,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from elegant_tf.evaluation import psnr as psnr_lib
 from elegant_tf.evaluation import ssim as ssim_lib
 from pipelines import atomic_files
 from pipelines import markdown
@@ -169,13 +170,13 @@ def score_swap(name: str, pairs: dict, c, d, rec_a, rec_b, with_ssim: bool = Tru
       # One SSIM map per candidate, averaged inside and outside the region.
       values = ssim_lib.ssim_map(images, truth) if with_ssim else None
       for region_name, mask in (("in", region), ("out", ~region)):
-        row[metric_key(method, output, region_name)] = ssim_lib.psnr(images, truth, mask)
+        row[metric_key(method, output, region_name)] = psnr_lib.psnr(images, truth, mask)
         if with_ssim:
           row[metric_key(method, output, region_name, "ssim")] = ssim_lib.masked_mean(
               values, mask)
   reconstructed = np.concatenate([rec_a, rec_b])
   originals = np.concatenate([pairs["image_a"], pairs["image_b"]])
-  row["reconstruction"] = ssim_lib.psnr(reconstructed, originals)
+  row["reconstruction"] = psnr_lib.psnr(reconstructed, originals)
   row["D_gain"] = gain_percent(row["D_in"], row["copy_D_in"], row["generic_D_in"])
   if with_ssim:
     row["ssim_reconstruction"] = ssim_lib.ssim(reconstructed, originals)

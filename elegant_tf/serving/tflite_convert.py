@@ -28,7 +28,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf.evaluation import ssim
+from elegant_tf.evaluation import psnr as psnr_lib
 from elegant_tf.serving import layout
 from elegant_tf.serving import litert_model
 from elegant_tf.serving import model_loading
@@ -189,7 +189,7 @@ def verify(tflite_path: str, saved_model_dir: str, images: np.ndarray, exemplars
   expected = reference.transfer(images, exemplars, attributes)
   actual = candidate.transfer(images, exemplars, attributes)
   difference = max(float(np.max(np.abs(actual[k] - expected[k]))) for k in expected)
-  quality = min(ssim.psnr(actual[k], expected[k]) for k in expected)
+  quality = min(psnr_lib.psnr(actual[k], expected[k]) for k in expected)
   latency = time_transfer(candidate, images[:1], exemplars[:1], attributes[:1], repeats)
   return {"file": tflite_path, "size_bytes": os.path.getsize(tflite_path),
           "max_abs_diff": difference, "psnr_db": quality, "latency_ms": 1000 * latency}
