@@ -17,7 +17,6 @@ bad --data spec, a missing data folder, an unknown split) prints one line and
 exits with status 2.
 """
 
-import os
 import sys
 
 import numpy as np
@@ -57,10 +56,11 @@ def check_flags(samples: int, image_size: int, sheet) -> None:
     raise ValueError(f"--samples={samples} is too many at --image_size={image_size}: at most "
                      f"{max_samples(image_size)} (a sheet holds at most {MAX_SHEET_PIXELS:,} "
                      "pixels of samples)")
-  if sheet is not None and os.path.isdir(sheet):
-    raise ValueError(f"--sheet={sheet} is a directory; give a .png file name")
   if sheet is not None:
-    atomic_files.check_writable(sheet)
+    try:
+      atomic_files.check_output_file(sheet, "a .png")
+    except ValueError as error:
+      raise ValueError(f"--sheet: {error}") from error
 
 
 def define_flags():

@@ -352,10 +352,8 @@ def check_output_paths(paths: Sequence[str]) -> None:
   """usage.UsageError when an output path names a directory or cannot be written (a file
   where a folder must be, a read-only folder); missing folders are created."""
   for path in paths:
-    if os.path.isdir(path):
-      raise usage.UsageError(f"--out={path} is a directory; give a .png or .jpg file name")
     try:
-      atomic_files.check_writable(path)
+      atomic_files.check_output_file(path, "a .png or .jpg")
     except ValueError as error:
       raise usage.UsageError(f"--out: {error}") from error
 

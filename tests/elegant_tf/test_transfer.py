@@ -300,7 +300,7 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models):
   directory = _cli(f"--model={models['version_dir']}", *swap, f"--out={out.parent / 'dir.png'}")
   assert directory.returncode == 2
   assert directory.stderr.strip().splitlines()[-1] == (
-      f"transfer: --out={out.parent / 'dir.png'} is a directory; give a .png or .jpg file name")
+      f"transfer: --out: {out.parent / 'dir.png'} is a directory; give a .png or .jpg file name")
   (tmp / "landmarks.bin").write_bytes(bytes(range(256)))
   binary = _cli(f"--model={models['version_dir']}", *swap, f"--out={out}",
                 f"--landmarks={tmp / 'landmarks.bin'}")
