@@ -25,7 +25,6 @@ from absl import flags
 
 from elegant_tf import usage
 from elegant_tf.evaluation import ground_truth_eval
-from elegant_tf.models import latent_swap
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import prototypes
 from elegant_tf.training import train_config
@@ -49,10 +48,8 @@ def generator_label_only_edits(generator, presence: np.ndarray, absence: np.ndar
 
   def edit_with(slabs):
     def edit(image, attributes, strength=None):
-      latent, skips = generator.encode(image)
-      prototype = np.broadcast_to(slabs[None], latent.shape).astype(np.float32)
-      edited = latent_swap.swap_latent_slabs(latent, prototype, np.asarray(attributes, np.float32))
-      return np.asarray(generator.edit(image, edited, latent, skips))
+      return np.asarray(prototypes.edit_with_prototypes(generator, image, slabs,
+                                                        np.asarray(attributes, np.float32)))
     return edit
 
   return edit_with(presence), edit_with(absence)

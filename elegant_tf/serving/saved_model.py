@@ -50,6 +50,7 @@ import tensorflow as tf
 from elegant_tf.models import latent_swap
 from elegant_tf.models import precision
 from elegant_tf.serving import layout
+from elegant_tf.serving import prototypes as prototypes_lib
 from pipelines import alignment
 from pipelines import image_decoding
 from pipelines import uint8_pixels
@@ -394,10 +395,7 @@ class _Signatures:
           "attributes or strength must be 0"])
       with tf.control_dependencies([check]):
         weights = tf.identity(weights)
-    latent, skips = self.generator.encode(image)
-    prototype = tf.broadcast_to(tf.constant(slabs, tf.float32)[None], tf.shape(latent))
-    edited_latent = latent_swap.swap_latent_slabs(latent, prototype, weights)
-    return {"edited": self.generator.edit(image, edited_latent, latent, skips)}
+    return {"edited": prototypes_lib.edit_with_prototypes(self.generator, image, slabs, weights)}
 
   def add_attribute(self, image, attributes, strength):
     return self._label_only_edit("add_attribute", image, attributes, strength,
