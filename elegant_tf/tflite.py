@@ -7,8 +7,6 @@ The conversion and the check are in serving/tflite_convert.py; the file is read
 back with serving/litert_model.py.
 """
 
-import os
-
 import numpy as np
 from absl import flags
 
@@ -47,10 +45,8 @@ FLAGS = flags.FLAGS
 
 def check_out(path: str) -> None:
   """usage.UsageError for an --out that could not be written, before the (slow) conversion."""
-  if os.path.isdir(path):
-    raise usage.UsageError(f"--out={path} is a directory; give a .tflite file name")
   try:
-    atomic_files.check_writable(path)
+    atomic_files.check_output_file(path, "a .tflite")
   except ValueError as error:
     raise usage.UsageError(f"--out: {error}") from error
 

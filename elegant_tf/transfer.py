@@ -138,7 +138,7 @@ def main(argv):
                                              flag_values.overwrite)
   else:
     exemplars = [exemplar.crop for exemplar in exemplar_photos]
-    rows, names = transfer_lib.run_transfer(model, flag_values.mode, photo.crop, exemplars,
+    rows, names = transfer_lib.run_mode(model, flag_values.mode, photo.crop, exemplars,
                                             flag_values.attributes, flag_values.steps,
                                             flag_values.strength)
     written = transfer_lib.write_results(flag_values.out, rows, names, flag_values.each,

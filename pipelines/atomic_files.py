@@ -38,6 +38,16 @@ def check_writable(path: str) -> None:
     raise ValueError(f"cannot write {path}: folder {folder} is not writable")
 
 
+def check_output_file(path: str, kind: str) -> None:
+  """ValueError, naming `path`, when it cannot become an output file: it is a folder
+  ("give {kind} file name", e.g. kind "a .png"), or check_writable refuses it. The one
+  check of every command's output-file flag, before its slow part; the command adds the
+  flag's name."""
+  if os.path.isdir(path):
+    raise ValueError(f"{path} is a directory; give {kind} file name")
+  check_writable(path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str):
   """Yield a temporary path next to `path`; when the block succeeds, the file written

@@ -4,12 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import atomic_files
-
-
-def to_uint8(images) -> np.ndarray:
-  """[-1, 1] floats -> uint8."""
-  images = np.asarray(images, np.float32)
-  return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+from pipelines import uint8_pixels
 
 
 def residual_to_image(residual) -> np.ndarray:
@@ -17,17 +12,35 @@ def residual_to_image(residual) -> np.ndarray:
   return np.clip(np.asarray(residual, np.float32) / 2.0, -1.0, 1.0)
 
 
-def tile(rows, gap: int = 2) -> np.ndarray:
-  """rows: list of lists of [H, W, 3] images in [-1, 1] -> one uint8 [H', W', 3] grid."""
-  height, width = np.asarray(rows[0][0]).shape[:2]
-  columns = max(len(row) for row in rows)
-  grid = np.full((len(rows) * (height + gap) - gap, columns * (width + gap) - gap, 3),
-                 255, np.uint8)
-  for r, row in enumerate(rows):
-    for c, image in enumerate(row):
-      y, x = r * (height + gap), c * (width + gap)
-      grid[y:y + height, x:x + width] = to_uint8(image)
+def tile_uint8(tiles, columns: int, gap: int = 0, margin: int = 0, background: int = 255,
+               space_below: int = 0) -> np.ndarray:
+  """Place uint8 [H, W, 3] tiles, all one size, in rows of `columns`: one uint8 picture.
+
+  A tile of None leaves its cell blank. `gap` pixels lie between cells, `margin` around
+  them all, and `space_below` under each tile (room for a caption); all `background`.
+  Every grid of the project (training samples, transfer strips, contact sheets) is this.
+  """
+  tiles = list(tiles)
+  height, width = next(np.shape(t) for t in tiles if t is not None)[:2]
+  rows = max(1, -(-len(tiles) // columns))
+  cell_height = height + space_below
+  grid = np.full((2 * margin + rows * cell_height + (rows - 1) * gap,
+                  2 * margin + columns * width + (columns - 1) * gap, 3), background, np.uint8)
+  for n, image in enumerate(tiles):
+    if image is not None:
+      y = margin + (n // columns) * (cell_height + gap)
+      x = margin + (n % columns) * (width + gap)
+      grid[y:y + height, x:x + width] = image
   return grid
+
+
+def tile(rows, gap: int = 2) -> np.ndarray:
+  """rows: list of lists of [H, W, 3] images in [-1, 1] -> one uint8 [H', W', 3] grid,
+  white between the images and where a row is shorter than the longest."""
+  columns = max(len(row) for row in rows)
+  tiles = [uint8_pixels.to_uint8(row[c]) if c < len(row) else None
+           for row in rows for c in range(columns)]
+  return tile_uint8(tiles, columns, gap=gap)
 
 
 def write_png(path: str, grid: np.ndarray) -> None:

@@ -17,7 +17,6 @@ bad --data spec, a missing data folder, an unknown split) prints one line and
 exits with status 2.
 """
 
-import os
 import sys
 
 import numpy as np
@@ -31,8 +30,10 @@ from pipelines import alignment
 from pipelines import atomic_files
 from pipelines import data_spec
 from pipelines import face_source
+from pipelines import image_grid
 from pipelines import label_stats
 from pipelines import pairs
+from pipelines import uint8_pixels
 
 FLAGS = flags.FLAGS
 # Tiles on a contact sheet, in pixels: the tiles and the sheet are both held in memory
@@ -55,10 +56,11 @@ def check_flags(samples: int, image_size: int, sheet) -> None:
     raise ValueError(f"--samples={samples} is too many at --image_size={image_size}: at most "
                      f"{max_samples(image_size)} (a sheet holds at most {MAX_SHEET_PIXELS:,} "
                      "pixels of samples)")
-  if sheet is not None and os.path.isdir(sheet):
-    raise ValueError(f"--sheet={sheet} is a directory; give a .png file name")
   if sheet is not None:
-    atomic_files.check_writable(sheet)
+    try:
+      atomic_files.check_output_file(sheet, "a .png")
+    except ValueError as error:
+      raise ValueError(f"--sheet: {error}") from error
 
 
 def define_flags():
@@ -82,13 +84,9 @@ def define_flags():
 
 def contact_sheet(images: np.ndarray, captions: list, columns: int = 4) -> np.ndarray:
   """Tile uint8 [N, S, S, 3] images into a grid with a caption strip under each."""
-  count, size = len(images), images.shape[1]
+  size = images.shape[1]
   caption_height = 12 * max((len(c) for c in captions), default=1) + 4
-  rows = max(1, -(-count // columns))
-  sheet = np.full((rows * (size + caption_height), columns * size, 3), 255, np.uint8)
-  for n, (image, lines) in enumerate(zip(images, captions)):
-    top, left = (n // columns) * (size + caption_height), (n % columns) * size
-    sheet[top:top + size, left:left + size] = image
+  sheet = image_grid.tile_uint8(images, columns, space_below=caption_height)
   # Pillow is a dependency of the package (setup.cfg), so captions are always drawn.
   picture = Image.fromarray(sheet)
   draw = ImageDraw.Draw(picture)
@@ -169,7 +167,7 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
   elif sizes[split]:
     indices = tf.data.Dataset.range(min(samples, sizes[split]))
     for batch, label in source.batches(split, indices, min(samples, sizes[split])).take(1):
-      images = list(np.clip((batch.numpy() + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8))
+      images = list(uint8_pixels.to_uint8(batch.numpy()))
       captions = [[", ".join(n for n, c in zip(attributes, columns) if row[c] > 0)[:24]]
                   for row in label.numpy()]
 

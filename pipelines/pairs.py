@@ -109,6 +109,31 @@ def _example_stream(indices: np.ndarray, seed: int, shuffle_buffer: int,
   return stream.repeat().skip(already_used)
 
 
+def pair_batch_spec(image_size: int, num_attributes: int,
+                    batch_size: Optional[int] = None) -> dict:
+  """{key: tf.TensorSpec} of one element of attribute_pairs (see there for the meaning),
+  the one declaration of the pair batch the train step eats; batch_size None: any."""
+  images = tf.TensorSpec([batch_size, image_size, image_size, 3], tf.float32)
+  labels = tf.TensorSpec([batch_size, num_attributes], tf.float32)
+  return {"image_a": images, "image_b": images, "labels_a": labels, "labels_b": labels,
+          "attribute": tf.TensorSpec([batch_size], tf.int32)}
+
+
+def fake_pair_batch(image_size: int, num_attributes: int, batch_size: int, seed: int = 0,
+                    attribute: int = 0) -> dict:
+  """A pair batch of pair_batch_spec's keys, dtypes and shapes, without any data set: for
+  timing or tracing a train step. Images uniform in [-1, 1] (A's then B's, from `seed`);
+  A has every attribute and B none, so A has `attribute` and B lacks it, as in real pairs."""
+  rng = np.random.default_rng(seed)
+  spec = pair_batch_spec(image_size, num_attributes, batch_size)
+  values = {"image_a": rng.uniform(-1, 1, spec["image_a"].shape),
+            "image_b": rng.uniform(-1, 1, spec["image_b"].shape),
+            "labels_a": np.ones(spec["labels_a"].shape),
+            "labels_b": np.zeros(spec["labels_b"].shape),
+            "attribute": np.full(spec["attribute"].shape, attribute)}
+  return {key: tf.constant(values[key], spec[key].dtype) for key in spec}
+
+
 def batches_before(start_step: int, position: int, num_attributes: int) -> int:
   """How many batches attribute `position` received in steps [0, start_step) of round-robin."""
   return max(0, (start_step - position + num_attributes - 1) // num_attributes)
@@ -121,7 +146,7 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
                     problems: Optional[list] = None) -> tf.data.Dataset:
   """Endless dataset of pair batches, round-robin over `attributes`.
 
-  Each element is a dict:
+  Each element is a dict (pair_batch_spec):
     image_a, image_b: float32 [batch_size, S, S, 3] in [-1, 1]; A has attribute i, B lacks it.
     labels_a, labels_b: float32 [batch_size, len(attributes)], the chosen attributes only.
     attribute: int32 [batch_size], all equal to i, the position in `attributes` being

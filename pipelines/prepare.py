@@ -125,9 +125,14 @@ def check_settings(image_size: int, examples_per_shard: int, jpeg_quality: int,
     raise ValueError(f"--splits={','.join(splits)}; valid: {', '.join(face_source.SPLITS)}")
 
 
-def _merge(into: dict, reasons: dict) -> None:
-  for reason, keys in reasons.items():
-    into[reason] = sorted(set(into.get(reason, [])) | set(keys))
+def merge_ledger(state: dict, ledger: image_decoding.SkipLedger) -> None:
+  """Add the keys `ledger` skipped and converted, by reason, to the run's saved `state`
+  ({"skipped": {reason: keys}, "converted": ...}); each reason's keys stay sorted and
+  unique, so merging after every shard and again at the end counts each file once."""
+  for kind, counts, keys in (("skipped", ledger.skipped_counts, ledger.skipped_keys),
+                             ("converted", ledger.converted_counts, ledger.converted_keys)):
+    for reason in counts():
+      state[kind][reason] = sorted(set(state[kind].get(reason, [])) | set(keys(reason)))
 
 
 def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
@@ -185,19 +190,14 @@ def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
         tfrecord.write_shard(out, split, shard, records, len(source.attribute_names))
         written += 1
         # Skips found while decoding this shard survive an interruption.
-        ledger = source.ledger
-        _merge(state["skipped"], {r: ledger.skipped_keys(r) for r in ledger.skipped_counts()})
-        _merge(state["converted"], {r: ledger.converted_keys(r)
-                                    for r in ledger.converted_counts()})
+        merge_ledger(state, source.ledger)
         _save_state(state_path, state)
       done += stop - start
       if progress is not None:
         progress.update(done)
     manifest_splits[split] = {"shards": stems, "num_examples_listed": sizes[split]}
   # Open-time skips (missing, empty, unlisted files) are in the ledger from the start.
-  ledger = source.ledger
-  _merge(state["skipped"], {r: ledger.skipped_keys(r) for r in ledger.skipped_counts()})
-  _merge(state["converted"], {r: ledger.converted_keys(r) for r in ledger.converted_counts()})
+  merge_ledger(state, source.ledger)
   manifest = {
       "format": tfrecord.FORMAT_VERSION,
       "source": spec,

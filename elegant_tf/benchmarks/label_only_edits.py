@@ -25,11 +25,11 @@ from absl import flags
 
 from elegant_tf import usage
 from elegant_tf.evaluation import ground_truth_eval
-from elegant_tf.models import latent_swap
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import prototypes
 from elegant_tf.training import train_config
 from pipelines import data_spec
+from pipelines import markdown
 from pipelines import synthetic
 
 
@@ -49,10 +49,8 @@ def generator_label_only_edits(generator, presence: np.ndarray, absence: np.ndar
 
   def edit_with(slabs):
     def edit(image, attributes, strength=None):
-      latent, skips = generator.encode(image)
-      prototype = np.broadcast_to(slabs[None], latent.shape).astype(np.float32)
-      edited = latent_swap.swap_latent_slabs(latent, prototype, np.asarray(attributes, np.float32))
-      return np.asarray(generator.edit(image, edited, latent, skips))
+      return np.asarray(prototypes.edit_with_prototypes(generator, image, slabs,
+                                                        np.asarray(attributes, np.float32)))
     return edit
 
   return edit_with(presence), edit_with(absence)
@@ -113,11 +111,9 @@ def main(argv):
   columns = list(rows[0])
   print(f"{FLAGS.num_pairs} pairs per attribute; gains over copying inside the region and PSNR "
         "outside it, dB")
-  print("| " + " | ".join(columns) + " |")
-  print("|" + "---|" * len(columns))
-  for row in rows:
-    print("| " + " | ".join(row[c] if isinstance(row[c], str) else f"{row[c]:+.1f}"
-                            if "copy" in c else f"{row[c]:.1f}" for c in columns) + " |")
+  print(markdown.table(columns, ([row[c] if isinstance(row[c], str) else f"{row[c]:+.1f}"
+                                  if "copy" in c else f"{row[c]:.1f}" for c in columns]
+                                 for row in rows)))
 
 
 if __name__ == "__main__":

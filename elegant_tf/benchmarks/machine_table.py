@@ -38,6 +38,8 @@ import time
 from absl import app
 from absl import flags
 
+from pipelines import markdown
+
 ATTRIBUTES = ("Eyeglasses", "Bangs", "Smiling", "Mustache")
 
 
@@ -83,25 +85,18 @@ def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: boo
   # Deferred: each measurement runs in a fresh spawned process and reports its peak
   # memory, so it imports only what it measures (see run_isolated).
   import dataclasses
-  import numpy as np
   import tensorflow as tf
   from elegant_tf.models import precision
   from elegant_tf.training import train_config
   from elegant_tf.training import train_lib
   from elegant_tf.benchmarks import training_speed as presets
+  from pipelines import pairs
   config = dataclasses.replace(train_config.TrainConfig(), image_size=size,
                                batch_size=batch_size, attributes=ATTRIBUTES,
                                precision=precision_name, **presets.PRESETS[preset])
   config.validate()
   gan = train_lib.build_gan(config)
-  rng = np.random.default_rng(0)
-  n = len(ATTRIBUTES)
-  batch = {
-      "image_a": tf.constant(rng.uniform(-1, 1, (batch_size, size, size, 3)), tf.float32),
-      "image_b": tf.constant(rng.uniform(-1, 1, (batch_size, size, size, 3)), tf.float32),
-      "labels_a": tf.ones((batch_size, n)), "labels_b": tf.zeros((batch_size, n)),
-      "attribute": tf.zeros((batch_size,), tf.int32),
-  }
+  batch = pairs.fake_pair_batch(size, len(ATTRIBUTES), batch_size)
   # Counted on the plain graph: XLA fuses ops but does the same arithmetic.
   flops = step_flops(tf.function(gan.train_step), batch)
   step = tf.function(gan.train_step, jit_compile=jit)
@@ -193,19 +188,18 @@ def format_table(rows: list, ceilings: dict) -> str:
   """Markdown table; `ceilings` maps a compute dtype to its measured matmul GFLOP/s."""
   float32_rate = {row["group"]: row["value"] for row in rows
                   if row.get("precision") == "float32" and "group" in row}
-  lines = ["| measure | setting | value | unit | vs float32 | GFLOP per image | "
-           "achieved GFLOP/s | % of its matmul ceiling | peak RSS (MiB) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+  lines = []
   for row in rows:
     achieved = row["achieved_gflops"]
     ceiling = ceilings.get(row.get("compute_dtype"))
     share = None if achieved is None or not ceiling else 100.0 * achieved / ceiling
     baseline = float32_rate.get(row.get("group"))
     ratio = f"{row['value'] / baseline:.2f}x" if baseline else "-"
-    lines.append(f"| {row['measure']} | {row['setting']} | {_cell(row['value'])} | "
-                 f"{row['unit']} | {ratio} | {_cell(row['gflop_per_item'], 2)} | "
-                 f"{_cell(achieved)} | {_cell(share)} | {_cell(row['peak_rss_mib'], 0)} |")
-  return "\n".join(lines)
+    lines.append([row["measure"], row["setting"], _cell(row["value"]), row["unit"], ratio,
+                  _cell(row["gflop_per_item"], 2), _cell(achieved), _cell(share),
+                  _cell(row["peak_rss_mib"], 0)])
+  return markdown.table(["measure", "setting", "value", "unit", "vs float32", "GFLOP per image",
+                         "achieved GFLOP/s", "% of its matmul ceiling", "peak RSS (MiB)"], lines)
 
 
 def _define_flags():

@@ -29,8 +29,10 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
+from elegant_tf.evaluation import psnr as psnr_lib
 from elegant_tf.serving import model_loading
 from elegant_tf.serving import photo_edit
+from pipelines import markdown
 from pipelines import synthetic
 
 # (top, bottom, left, right) background around the face: the face off-centre, as in a photo.
@@ -90,10 +92,8 @@ def regions(case: Case, footprint: np.ndarray, model_pixel: int) -> tuple:
 
 
 def psnr(result: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
-  """dB over the pixels of `mask` (inf when they are equal)."""
-  error = (result.astype(np.float64) - reference.astype(np.float64))[mask]
-  mse = float(np.mean(error ** 2))
-  return float("inf") if mse == 0.0 else 10.0 * np.log10(255.0 ** 2 / mse)
+  """dB of uint8 photos over the pixels of `mask` (inf when they are equal)."""
+  return psnr_lib.psnr(result, reference, mask, value_range=255.0)
 
 
 def evaluate_case(model, case: Case, attribute: str) -> dict:
@@ -126,9 +126,7 @@ COLUMNS = ("outside before", "outside after", "inside before", "inside after",
 
 def format_table(rows: list) -> str:
   """Markdown: one line per (attribute, face size, grain), mean [min] of each column."""
-  header = ("| attribute | face (px) | grain | pairs | " + " | ".join(COLUMNS)
-            + " | inside gain |")
-  lines = [header, "|---|---|---|---|" + "---|" * (len(COLUMNS) + 1)]
+  lines = []
   for row in rows:
     cells = []
     for column in COLUMNS:
@@ -139,9 +137,10 @@ def format_table(rows: list) -> str:
         cells.append(f"{values.mean():.1f} [{values.min():.1f}]")
     gain = np.mean([case["inside after"] - case["inside before"] for case in row["cases"]])
     cells.append(f"{gain:+.2f}")
-    lines.append(f"| {row['attribute']} | {row['face_size']} | {row['grain']:g} | "
-                 f"{len(row['cases'])} | " + " | ".join(cells) + " |")
-  return "\n".join(lines)
+    lines.append([row["attribute"], row["face_size"], f"{row['grain']:g}", len(row["cases"])]
+                 + cells)
+  return markdown.table(["attribute", "face (px)", "grain", "pairs", *COLUMNS, "inside gain"],
+                        lines)
 
 
 def main(argv=None) -> int:

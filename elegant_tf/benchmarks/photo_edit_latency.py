@@ -28,6 +28,7 @@ from elegant_tf.serving import model_loading
 from elegant_tf.serving import photo_edit
 from elegant_tf.serving import saved_model
 from pipelines import face_detection
+from pipelines import markdown
 from pipelines import synthetic
 
 # (height, width) of the photos, and the side the face is rendered at inside them.
@@ -78,12 +79,9 @@ def time_photo_edit(model, photo: np.ndarray, exemplar: np.ndarray, repeats: int
 
 def format_rows(rows: list) -> str:
   stages = list(rows[0]["seconds"])
-  lines = ["| photo | model | " + " | ".join(f"{s} (s)" for s in stages) + " |",
-           "|---|---|" + "---|" * len(stages)]
-  for row in rows:
-    lines.append(f"| {row['photo']} | {row['model']} | "
-                 + " | ".join(f"{row['seconds'][s]:.2f}" for s in stages) + " |")
-  return "\n".join(lines)
+  return markdown.table(["photo", "model"] + [f"{s} (s)" for s in stages],
+                        ([row["photo"], row["model"]] + [f"{row['seconds'][s]:.2f}" for s in stages]
+                         for row in rows))
 
 
 def main(argv=None) -> int:

@@ -28,6 +28,7 @@ from tensorflow.python.profiler.internal import _pywrap_profiler_plugin  # noqa:
 
 from elegant_tf.training import train_config  # noqa: E402
 from elegant_tf.benchmarks import training_speed  # noqa: E402
+from pipelines import markdown  # noqa: E402
 
 
 def op_self_times(run, steps: int) -> dict:
@@ -80,17 +81,16 @@ def main():
   print(f"preset={args.preset} size={args.size} batch={args.batch_size} steps={args.steps} "
         f"load average={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
   print("self time per step, ms (share of the step)")
-  print("| op type | " + " | ".join(names) + " |")
-  print("|:--|" + "--:|" * len(names))
+  print(markdown.header(["op type"] + names, align="l" + "r" * len(names)))
   kinds = sorted(set().union(*times.values()),
                  key=lambda k: -max(t.get(k, 0) for t in times.values()))
   for kind in kinds[:args.top]:
     cells = [f"{times[n].get(kind, 0):.0f} ({100 * times[n].get(kind, 0) / totals[n]:.0f}%)"
              for n in names]
-    print(f"| {kind} | " + " | ".join(cells) + " |")
+    print(markdown.row([kind] + cells))
   rest = [sum(t for k, t in times[n].items() if k not in kinds[:args.top]) for n in names]
-  print("| (other) | " + " | ".join(f"{r:.0f}" for r in rest) + " |")
-  print("| **total** | " + " | ".join(f"{totals[n]:.0f}" for n in names) + " |")
+  print(markdown.row(["(other)"] + [f"{r:.0f}" for r in rest]))
+  print(markdown.row(["**total**"] + [f"{totals[n]:.0f}" for n in names]))
 
 
 if __name__ == "__main__":

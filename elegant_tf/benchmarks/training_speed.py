@@ -21,11 +21,12 @@ import os
 import statistics
 import time
 
+from pipelines import markdown
+from pipelines import pairs
 from pipelines.benchmarks import synthetic_speed
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from elegant_tf.models import precision  # noqa: E402
@@ -45,16 +46,7 @@ PRESETS = {
 def compiled_step(config: train_config.TrainConfig):
   """A traced, warmed-up train step of a fresh model on a fixed batch: run() -> logs."""
   gan = train_lib.build_gan(config)
-  rng = np.random.default_rng(0)
-  n, size, batch = len(config.attributes), config.image_size, config.batch_size
-  pair = {
-      "image_a": rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32),
-      "image_b": rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32),
-      "labels_a": np.ones((batch, n), np.float32),
-      "labels_b": np.zeros((batch, n), np.float32),
-      "attribute": np.zeros((batch,), np.int32),
-  }
-  pair = {k: tf.constant(v) for k, v in pair.items()}
+  pair = pairs.fake_pair_batch(config.image_size, len(config.attributes), config.batch_size)
   step = tf.function(gan.train_step, jit_compile=config.jit_compile)
   for _ in range(2):  # Trace and warm up.
     step(pair)
@@ -107,10 +99,10 @@ def main():
   # Speed-ups three ways: of the median rounds, of the best rounds (the ones
   # other jobs disturbed least) and the median of per-round ratios (round i of
   # the baseline ran just before round i of the others, under similar load).
-  print(f"| {'size':>5} | {'precision':>19} | {'s/step':>7} | {'best':>6} | {'images/s':>9} | "
-        f"{'speed-up':>8} | {'best':>6} | {'paired':>6} | rounds (s/step) |")
-  print("|------:|--------------------:|--------:|-------:|----------:|---------:|-------:|"
-        "-------:|:--|")
+  # Cells padded to their column's width, so the table also reads in a terminal.
+  print(markdown.header([f"{'size':>5}", f"{'precision':>19}", f"{'s/step':>7}", f"{'best':>6}",
+                         f"{'images/s':>9}", f"{'speed-up':>8}", f"{'best':>6}", f"{'paired':>6}",
+                         "rounds (s/step)"], align="rrrrrrrrl"))
   for size in (int(s) for s in args.sizes.split(",")):
     configs = {}
     for name in names:
@@ -126,10 +118,10 @@ def main():
       seconds, best = statistics.median(times[name]), min(times[name])
       label = name if policies[name] == name else f"{name}={policies[name]}"
       paired = statistics.median(b / t for b, t in zip(times[names[0]], times[name]))
-      print(f"| {size:>5} | {label:>19} | {seconds:>7.2f} | {best:>6.2f} | "
-            f"{2 * args.batch_size / seconds:>9.1f} | {baseline / seconds:>7.2f}x | "
-            f"{baseline_best / best:>5.2f}x | {paired:>5.2f}x | "
-            f"{' '.join(f'{t:.2f}' for t in times[name])} |", flush=True)
+      print(markdown.row([f"{size:>5}", f"{label:>19}", f"{seconds:>7.2f}", f"{best:>6.2f}",
+                          f"{2 * args.batch_size / seconds:>9.1f}", f"{baseline / seconds:>7.2f}x",
+                          f"{baseline_best / best:>5.2f}x", f"{paired:>5.2f}x",
+                          " ".join(f"{t:.2f}" for t in times[name])]), flush=True)
   print(f"load average at end={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
   if not args.skip_renderer:
     print("\nsynthetic renderer, one core (images/s):")

@@ -24,6 +24,7 @@ from elegant_tf.serving import model_loading
 from elegant_tf.serving import saved_model
 from elegant_tf.serving import tflite_convert
 from pipelines import atomic_files
+from pipelines import markdown
 
 VARIANTS = ("none", "float16", "dynamic", "int8")
 
@@ -74,13 +75,10 @@ def benchmark_size(size: int, variants, max_width: int, batch: int, repeats: int
 
 
 def format_rows(rows: list) -> str:
-  lines = ["| px | model | file (MiB) | latency batch 1 (ms) | throughput (transfers/s) |",
-           "|---|---|---|---|---|"]
-  for row in rows:
-    file_mib = "-" if row["file_mib"] is None else f"{row['file_mib']:.2f}"
-    lines.append(f"| {row['size']} | {row['model']} | {file_mib} | {row['latency_ms']:.1f} | "
-                 f"{row['throughput']:.1f} |")
-  return "\n".join(lines)
+  return markdown.table(
+      ["px", "model", "file (MiB)", "latency batch 1 (ms)", "throughput (transfers/s)"],
+      ([row["size"], row["model"], "-" if row["file_mib"] is None else f"{row['file_mib']:.2f}",
+        f"{row['latency_ms']:.1f}", f"{row['throughput']:.1f}"] for row in rows))
 
 
 def main(argv=None) -> int:

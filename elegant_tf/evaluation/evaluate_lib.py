@@ -19,10 +19,12 @@ import tensorflow as tf
 from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib
 from elegant_tf.evaluation import ground_truth_eval
+from elegant_tf.evaluation import psnr as psnr_lib
 from elegant_tf.evaluation import realism
 from elegant_tf.evaluation import ssim as ssim_lib
 from pipelines import atomic_files
 from pipelines import image_grid
+from pipelines import markdown as markdown_lib
 
 DEFAULT_FIGURE_PAIRS = 6
 
@@ -97,15 +99,15 @@ def edit_real_pairs(model, source, swaps, num_pairs: int, split: str, batch_size
       weights[list(model.attribute_names).index(name)] = 1.0
     progress = Progress(f"editing {ground_truth_eval.swap_name(names)}", len(pairs["image_a"]),
                         progress_enabled)
-    c, d = ground_truth_eval.run_transfer(transfer, pairs["image_a"], pairs["image_b"],
+    c, d = ground_truth_eval.edit_pairs_in_batches(transfer, pairs["image_a"], pairs["image_b"],
                                           weights, batch_size, progress)
-    rec_a, rec_b = ground_truth_eval.run_transfer(
+    rec_a, rec_b = ground_truth_eval.edit_pairs_in_batches(
         transfer, pairs["image_a"], pairs["image_b"], np.zeros_like(weights), batch_size)
     originals = np.concatenate([pairs["image_a"], pairs["image_b"]])
     reconstructed = np.concatenate([rec_a, rec_b])
     name = ground_truth_eval.swap_name(names)
     rows.append({"attribute": name, "pairs": len(c),
-                 "reconstruction": ssim_lib.psnr(reconstructed, originals),
+                 "reconstruction": psnr_lib.psnr(reconstructed, originals),
                  "ssim_reconstruction": ssim_lib.ssim(reconstructed, originals)})
     outputs[name] = dict(pairs, edited_c=c, edited_d=d)
   return rows, outputs
@@ -217,10 +219,7 @@ def _format(value) -> str:
 
 def markdown(rows: list, columns: Sequence[str]) -> str:
   """Markdown table; integers as is, NaN as n/a, small numbers with 3 decimals."""
-  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-  for row in rows:
-    lines.append("| " + " | ".join(_format(row.get(name)) for name in columns) + " |")
-  return "\n".join(lines)
+  return markdown_lib.table(columns, ([_format(row.get(name)) for name in columns] for row in rows))
 
 
 def _columns(rows: list) -> list:

@@ -27,8 +27,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from elegant_tf.evaluation import psnr as psnr_lib
 from elegant_tf.evaluation import ssim as ssim_lib
 from pipelines import atomic_files
+from pipelines import markdown
 from pipelines import synthetic
 
 # PSNR columns of the training-time table (dB); SSIM ones are "ssim_" + name.
@@ -138,7 +140,7 @@ def swap_ground_truth(source: "synthetic.SyntheticFaces", attribute, num_pairs: 
   }
 
 
-def run_transfer(transfer: Callable, image_a, image_b, weights: np.ndarray,
+def edit_pairs_in_batches(transfer: Callable, image_a, image_b, weights: np.ndarray,
                  batch_size: int = 32, progress=None) -> tuple:
   """Edited (C, D) of every pair for one weight row (the same for all pairs)."""
   edited, exemplar_edited = [], []
@@ -168,13 +170,13 @@ def score_swap(name: str, pairs: dict, c, d, rec_a, rec_b, with_ssim: bool = Tru
       # One SSIM map per candidate, averaged inside and outside the region.
       values = ssim_lib.ssim_map(images, truth) if with_ssim else None
       for region_name, mask in (("in", region), ("out", ~region)):
-        row[metric_key(method, output, region_name)] = ssim_lib.psnr(images, truth, mask)
+        row[metric_key(method, output, region_name)] = psnr_lib.psnr(images, truth, mask)
         if with_ssim:
           row[metric_key(method, output, region_name, "ssim")] = ssim_lib.masked_mean(
               values, mask)
   reconstructed = np.concatenate([rec_a, rec_b])
   originals = np.concatenate([pairs["image_a"], pairs["image_b"]])
-  row["reconstruction"] = ssim_lib.psnr(reconstructed, originals)
+  row["reconstruction"] = psnr_lib.psnr(reconstructed, originals)
   row["D_gain"] = gain_percent(row["D_in"], row["copy_D_in"], row["generic_D_in"])
   if with_ssim:
     row["ssim_reconstruction"] = ssim_lib.ssim(reconstructed, originals)
@@ -201,9 +203,9 @@ def evaluate_swaps(generator, source, attributes, num_pairs: int, split: str = "
     weights = np.zeros(len(attributes), np.float32)
     for name in names:
       weights[attributes.index(name)] = 1.0
-    c, d = run_transfer(transfer, pairs["image_a"], pairs["image_b"], weights, batch_size,
+    c, d = edit_pairs_in_batches(transfer, pairs["image_a"], pairs["image_b"], weights, batch_size,
                         progress)
-    rec_a, rec_b = run_transfer(transfer, pairs["image_a"], pairs["image_b"],
+    rec_a, rec_b = edit_pairs_in_batches(transfer, pairs["image_a"], pairs["image_b"],
                                 np.zeros_like(weights), batch_size)
     rows.append(score_swap(swap_name(names), pairs, c, d, rec_a, rec_b, with_ssim))
     if keep_outputs is not None:
@@ -214,11 +216,9 @@ def evaluate_swaps(generator, source, attributes, num_pairs: int, split: str = "
 def markdown_table(rows: list[dict], columns: Sequence[str] = COLUMNS,
                    digits: int = 1) -> str:
   """A Markdown table of `rows` over `columns` (first column as text, the rest as numbers)."""
-  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-  for row in rows:
-    cells = [str(row[columns[0]])] + [f"{row[name]:.{digits}f}" for name in columns[1:]]
-    lines.append("| " + " | ".join(cells) + " |")
-  return "\n".join(lines)
+  return markdown.table(columns, ([row[columns[0]]] + [f"{row[name]:.{digits}f}"
+                                                       for name in columns[1:]]
+                                   for row in rows))
 
 
 def write_run_evaluation(generator, source, config) -> str:

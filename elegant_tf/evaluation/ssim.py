@@ -1,7 +1,4 @@
-"""SSIM (Wang et al. 2004) and PSNR, both with an optional pixel mask.
-
-PSNR lives here too so that every PSNR in the project (evaluation, the TFLite
-check) is this one function.
+"""SSIM (Wang et al. 2004) with an optional pixel mask (PSNR is in psnr.py).
 
 tf.image.ssim only returns the mean over the whole image; the evaluation needs
 SSIM inside and outside an attribute's region, so this computes the SSIM map
@@ -89,18 +86,3 @@ def ssim(predicted, target, mask=None) -> float:
   """
   return masked_mean(ssim_map(predicted, target), mask)
 
-
-def psnr(predicted, target, mask=None) -> float:
-  """PSNR in dB of images in [-1, 1] (peak 1 after mapping to [0, 1]), pooled over pixels.
-
-  mask: optional [N, H, W] of 0/1 selecting the pixels that count.
-  """
-  error = np.square((np.asarray(predicted) - np.asarray(target)) / 2.0)
-  if mask is None:
-    mse = error.mean()
-  else:
-    weights = np.broadcast_to(np.asarray(mask, np.float32)[..., None], error.shape)
-    if weights.sum() == 0:
-      return float("nan")
-    mse = (error * weights).sum() / weights.sum()
-  return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))

@@ -1,7 +1,7 @@
 """The local web page: two photos in, both edited (pasted back) and the interpolation strip out.
 
 A standard-library HTTP server (no web framework, see BUILD_NOTES.md "Web page") over
-`transfer_lib.run_transfer`:
+`transfer_lib.run_mode`:
 
   GET  /                 the page (demo_page.html, with the model's attributes and samples)
   GET  /samples/<k>.png  bundled sample photo k (rendered from the synthetic generator)
@@ -52,6 +52,7 @@ from elegant_tf.serving import photo_edit
 from elegant_tf.serving import transfer_lib
 from pipelines import image_grid
 from pipelines import synthetic
+from pipelines import uint8_pixels
 
 
 # Per photo file; the page refuses larger files before sending them. The decoder's own
@@ -120,7 +121,7 @@ def sample_photos(attribute_names: Sequence[str], size: int = SAMPLE_PHOTO_SIZE,
   params = faces.params("test", np.array(indices))
   images, _ = synthetic.render_faces(params, size)
   landmarks = synthetic.landmarks_of(params, size)
-  return [SamplePhoto(f"sample {k}: {title}", image_grid.to_uint8(image),
+  return [SamplePhoto(f"sample {k}: {title}", uint8_pixels.to_uint8(image),
                       np.asarray(points, np.float32))
           for k, (title, image, points) in enumerate(zip(titles, images, landmarks))]
 
@@ -246,7 +247,7 @@ class DemoApp:
       face_b = self._face(request.get("b"), "B")
       a_edited, b_edited = transfer_lib.pasted_swap(self.model, face_a, face_b, attributes,
                                                     strength)
-      strip_rows, _ = transfer_lib.run_transfer(self.model, "linear", face_a.crop, [face_b.crop],
+      strip_rows, _ = transfer_lib.run_mode(self.model, "linear", face_a.crop, [face_b.crop],
                                                 attributes, steps=steps, strength=strength)
     as_text = lambda pixels: base64.b64encode(encode_png(pixels)).decode("ascii")
     return {"a_edited": as_text(a_edited), "b_edited": as_text(b_edited),

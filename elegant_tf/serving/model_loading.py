@@ -96,7 +96,7 @@ def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel
       **{"averaged_generator" if config.ema_decay else "generator": generator})
   # Only the generator is wanted; its variables must all be in the checkpoint. A
   # damaged newest checkpoint falls back to the previous one, as training does.
-  latest = checkpointing.restore_newest(
+  latest = checkpointing.restore_newest_readable(
       directory,
       lambda prefix: checkpoint.restore(prefix).expect_partial().assert_existing_objects_matched(),
       list(state.all_model_checkpoint_paths) if state else ())

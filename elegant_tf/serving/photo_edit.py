@@ -29,6 +29,7 @@ import numpy as np
 from pipelines import alignment
 from pipelines import face_detection
 from pipelines import image_decoding
+from pipelines import uint8_pixels
 
 ALIGN_MODES = ("auto", "landmarks", "center")
 # Landmarks whose pupils are closer than this (in the photo's pixels) cannot be aligned:
@@ -278,7 +279,7 @@ def change_layers(edited_crop, reconstructed_crop) -> np.ndarray:
   border = crop_mask(change.shape[0])
   added = smoothstep(magnitude, CHANGE_FLOOR, CHANGE_FULL) * border
   repaint = grow_by_one_pixel(smoothstep(magnitude, REPAINT_FLOOR, REPAINT_FULL)) * border
-  edited_levels = (np.asarray(edited_crop, np.float32) + 1.0) * 127.5
+  edited_levels = uint8_pixels.to_levels(edited_crop)
   return np.concatenate([change * added[..., None], edited_levels * repaint[..., None],
                          repaint[..., None]], axis=-1)
 
@@ -312,7 +313,7 @@ def paste_back(aligned: AlignedFace, edited_crop: np.ndarray,
   # (photo + change) where the model shaded, its own pixels where it repainted; the
   # repainted layer is already weighted by the gate (bilinear warps commute with that).
   pasted = (region + change) * (1.0 - repaint) + repainted
-  result[top:bottom, left:right] = np.clip(np.round(pasted), 0, 255).astype(np.uint8)
+  result[top:bottom, left:right] = uint8_pixels.levels_to_uint8(pasted)
   return result
 
 
@@ -329,13 +330,14 @@ def blend_crop(aligned: AlignedFace, edited_crop: np.ndarray) -> np.ndarray:
   top, left, bottom, right = box
   if bottom <= top:
     return result
-  layers = np.concatenate([(edited + 1.0) * 127.5, crop_mask(aligned.image_size)[..., None]],
+  layers = np.concatenate([uint8_pixels.to_levels(edited), crop_mask(aligned.image_size)[..., None]],
                           axis=-1)
   warped = warp_to_photo(aligned, layers, box)
   weight = np.clip(warped[..., 3:], 0.0, 1.0)
   region = aligned.photo[top:bottom, left:right].astype(np.float32)
-  blended = np.clip(np.round(region * (1.0 - weight) + warped[..., :3] * weight), 0, 255)
-  result[top:bottom, left:right] = np.where(weight > 0.0, blended, region).astype(np.uint8)
+  blended = region * (1.0 - weight) + warped[..., :3] * weight
+  result[top:bottom, left:right] = uint8_pixels.levels_to_uint8(
+      np.where(weight > 0.0, blended, region))
   return result
 
 

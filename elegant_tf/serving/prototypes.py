@@ -32,6 +32,18 @@ def positive_indices(source, attributes: Sequence[str], split: str,
           for column in columns]
 
 
+def edit_with_prototypes(generator, image, slabs, weights):
+  """The label-only edit: `image` decoded with the latent slabs `weights` choose
+  ([N, num_attributes], fractions allowed) exchanged for those of the prototype `slabs`
+  ([h, w, C]: presence prototypes add, absence prototypes remove). TensorFlow ops, so the
+  SavedModel's add_attribute and remove_attribute signatures trace this very function
+  and eager callers (the label-only benchmark) run it as is."""
+  latent, skips = generator.encode(image)
+  prototype = tf.broadcast_to(tf.convert_to_tensor(slabs, tf.float32)[None], tf.shape(latent))
+  edited_latent = latent_swap.swap_latent_slabs(latent, prototype, weights)
+  return generator.edit(image, edited_latent, latent, skips)
+
+
 class NoUsableExamples(ValueError):
   """None of the requested examples could be decoded (all corrupt, missing, too small...)."""
 

@@ -50,8 +50,10 @@ import tensorflow as tf
 from elegant_tf.models import latent_swap
 from elegant_tf.models import precision
 from elegant_tf.serving import layout
+from elegant_tf.serving import prototypes as prototypes_lib
 from pipelines import alignment
 from pipelines import image_decoding
+from pipelines import uint8_pixels
 
 # Magic numbers of the formats tf.io.decode_image reads.
 _IMAGE_MAGICS = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
@@ -345,7 +347,7 @@ class _Signatures:
 
   @staticmethod
   def _encode_png(images):
-    pixels = tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)
+    pixels = uint8_pixels.to_uint8_graph(images)
     return tf.map_fn(tf.io.encode_png, pixels, fn_output_signature=tf.string)
 
   def transfer_bytes(self, image_bytes, exemplar_bytes, attributes, strength):
@@ -393,10 +395,7 @@ class _Signatures:
           "attributes or strength must be 0"])
       with tf.control_dependencies([check]):
         weights = tf.identity(weights)
-    latent, skips = self.generator.encode(image)
-    prototype = tf.broadcast_to(tf.constant(slabs, tf.float32)[None], tf.shape(latent))
-    edited_latent = latent_swap.swap_latent_slabs(latent, prototype, weights)
-    return {"edited": self.generator.edit(image, edited_latent, latent, skips)}
+    return {"edited": prototypes_lib.edit_with_prototypes(self.generator, image, slabs, weights)}
 
   def add_attribute(self, image, attributes, strength):
     return self._label_only_edit("add_attribute", image, attributes, strength,
@@ -431,6 +430,8 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
                      absence_prototypes: Optional[np.ndarray] = None) -> str:
   """Write the SavedModel with every signature of the module docstring; return its folder.
 
+  generator: one that computes in float32; a mixed-precision one is refused (ValueError),
+  export its precision.float32_copy (export_lib.export_trained does).
   prototypes: float32 [h, w, C] prototype slabs computed by the caller
   (prototypes.compute_prototypes; a NaN slab marks an attribute without a prototype,
   which add_attribute refuses to add). Without them the model has no `add_attribute`
@@ -447,9 +448,12 @@ def export_generator(generator, attribute_names: Sequence[str], image_size: int,
     raise FileExistsError(f"{final_dir} exists; versions are never overwritten, pick another "
                           f"(next free: {layout.next_version(export_dir)})")
   attribute_names = list(attribute_names)
-  # A mixed-precision generator is exported as its float32 twin (same weights):
-  # float32 signatures, and TFLite's builtin kernels have no bfloat16.
-  generator = precision.float32_copy(generator)
+  # A mixed-precision generator is exported as its float32 twin (same weights): float32
+  # signatures, and TFLite's builtin kernels have no bfloat16. The caller makes the twin
+  # once (export_lib.export_trained needs it for the prototypes too); here it is checked.
+  if precision.compute_dtype(generator) != "float32":
+    raise ValueError(f"the generator computes in {precision.compute_dtype(generator)}; export "
+                     "its float32 twin (precision.float32_copy)")
   expected = latent_shape(generator, image_size)
   if prototypes is not None:
     prototypes = np.asarray(prototypes, np.float32)

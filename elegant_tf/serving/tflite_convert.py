@@ -28,11 +28,12 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf.evaluation import ssim
+from elegant_tf.evaluation import psnr as psnr_lib
 from elegant_tf.serving import layout
 from elegant_tf.serving import litert_model
 from elegant_tf.serving import model_loading
 from pipelines import data_spec
+from pipelines import markdown
 from pipelines import pairs
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -188,18 +189,17 @@ def verify(tflite_path: str, saved_model_dir: str, images: np.ndarray, exemplars
   expected = reference.transfer(images, exemplars, attributes)
   actual = candidate.transfer(images, exemplars, attributes)
   difference = max(float(np.max(np.abs(actual[k] - expected[k]))) for k in expected)
-  quality = min(ssim.psnr(actual[k], expected[k]) for k in expected)
+  quality = min(psnr_lib.psnr(actual[k], expected[k]) for k in expected)
   latency = time_transfer(candidate, images[:1], exemplars[:1], attributes[:1], repeats)
   return {"file": tflite_path, "size_bytes": os.path.getsize(tflite_path),
           "max_abs_diff": difference, "psnr_db": quality, "latency_ms": 1000 * latency}
 
 
 def format_table(rows: list, reference_latency_ms: Optional[float] = None) -> str:
-  lines = ["| file | size (KiB) | max abs diff | PSNR vs SavedModel (dB) | latency/transfer (ms) |",
-           "|---|---|---|---|---|"]
+  cells = []
   if reference_latency_ms is not None:
-    lines.append(f"| SavedModel (reference) | - | 0 | inf | {reference_latency_ms:.2f} |")
-  for row in rows:
-    lines.append(f"| {row['file']} | {row['size_bytes'] / 1024:.1f} | {row['max_abs_diff']:.2e} "
-                 f"| {row['psnr_db']:.1f} | {row['latency_ms']:.2f} |")
-  return "\n".join(lines)
+    cells.append(["SavedModel (reference)", "-", 0, "inf", f"{reference_latency_ms:.2f}"])
+  cells += [[row["file"], f"{row['size_bytes'] / 1024:.1f}", f"{row['max_abs_diff']:.2e}",
+             f"{row['psnr_db']:.1f}", f"{row['latency_ms']:.2f}"] for row in rows]
+  return markdown.table(["file", "size (KiB)", "max abs diff", "PSNR vs SavedModel (dB)",
+                         "latency/transfer (ms)"], cells)

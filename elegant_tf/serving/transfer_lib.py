@@ -3,7 +3,7 @@
 The command's docstring (elegant_tf/transfer.py) describes the modes, the grids they
 write and the flags. Here are the pieces it is made of: reading and aligning the
 input photos (through serving.photo_edit), the swap, linear and matrix modes on a
-loaded TransferModel (run_transfer), the grid and atomic writes, and the checks
+loaded TransferModel (run_mode), the grid and atomic writes, and the checks
 that turn bad use into one UsageError before anything is written.
 """
 
@@ -19,6 +19,7 @@ from elegant_tf.serving import photo_edit
 from pipelines import atomic_files
 from pipelines import image_decoding
 from pipelines import image_grid
+from pipelines import uint8_pixels
 
 MODES = ("swap", "linear", "matrix", "add", "remove")
 # Modes that edit by label alone, with the model's prototype slabs (no exemplar).
@@ -275,7 +276,7 @@ def slab_weights(positions: Sequence[int], num_attributes: int, strength: float)
   return weights
 
 
-def run_transfer(model, mode: str, image, exemplars: list, attribute_names: Sequence[str],
+def run_mode(model, mode: str, image, exemplars: list, attribute_names: Sequence[str],
                  steps: int = 4, strength: float = 1.0) -> tuple[list, list]:
   """(grid rows, result names in row-major order) of one mode; checks the use first."""
   positions = attribute_indices(list(attribute_names), model.attribute_names)
@@ -311,7 +312,7 @@ def write_results(out: str, rows: list, names: list, each: bool,
   images = [image for row in rows for image in row]
   each_paths = [f"{stem}_{name}{extension}" for name in names] if each else []
   contents = [(out, image_grid.tile(rows))]
-  contents += [(path, image_grid.to_uint8(image)) for path, image in zip(each_paths, images)]
+  contents += [(path, uint8_pixels.to_uint8(image)) for path, image in zip(each_paths, images)]
   return write_files(contents, overwrite)
 
 
@@ -341,10 +342,8 @@ def check_output_paths(paths: Sequence[str]) -> None:
   """usage.UsageError when an output path names a directory or cannot be written (a file
   where a folder must be, a read-only folder); missing folders are created."""
   for path in paths:
-    if os.path.isdir(path):
-      raise usage.UsageError(f"--out={path} is a directory; give a .png or .jpg file name")
     try:
-      atomic_files.check_writable(path)
+      atomic_files.check_output_file(path, "a .png or .jpg")
     except ValueError as error:
       raise usage.UsageError(f"--out: {error}") from error
 

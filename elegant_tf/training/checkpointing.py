@@ -60,10 +60,12 @@ def _first_line(error: BaseException) -> str:
   return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
-def restore_newest(directory: str, restore: Callable[[str], None],
+def restore_newest_readable(directory: str, restore: Callable[[str], None],
                    named: Sequence[str] = ()) -> Optional[str]:
   """Call `restore(prefix)` on the checkpoints of `directory`, newest first, until one
-  succeeds; return its prefix, or None when there is no checkpoint at all.
+  succeeds; return its prefix, or None when there is no checkpoint at all. Any caller's
+  restore (a whole run's state, or the generator alone for serving); restore_latest is the
+  training run's.
 
   A damaged checkpoint (truncated, unreadable) is skipped with a warning naming it
   and why. `restore` raises AssertionError or ValueError for a checkpoint of
@@ -103,15 +105,17 @@ def restore_newest(directory: str, restore: Callable[[str], None],
 
 
 def restore_latest(manager: tf.train.CheckpointManager) -> int:
-  """Restore the newest checkpoint that restores (see restore_newest); return the step
-  it holds (0 if there is none).
+  """Restore a training run's whole state (G, D, both optimizers, the step) from the newest
+  checkpoint of `manager` that restores (see restore_newest_readable); return the step it
+  holds (0 if there is none).
 
   Every variable must match: a checkpoint from different model flags is an error
   that says so, never a silent partial load.
   """
-  path = restore_newest(manager.directory,
-                        lambda prefix: manager.checkpoint.restore(prefix).assert_consumed(),
-                        manager.checkpoints if manager.latest_checkpoint else ())
+  path = restore_newest_readable(
+      manager.directory,
+      lambda prefix: manager.checkpoint.restore(prefix).assert_consumed(),
+      manager.checkpoints if manager.latest_checkpoint else ())
   if path is None:
     return 0
   return int(manager.checkpoint.generator_optimizer.iterations.numpy())

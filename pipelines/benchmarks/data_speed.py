@@ -24,6 +24,7 @@ from elegant_tf.training import train_lib
 from pipelines import celeba
 from pipelines import fixtures
 from pipelines import folder
+from pipelines import markdown
 from pipelines import pairs
 from pipelines import prepare
 from pipelines import tfrecord
@@ -80,10 +81,7 @@ def train_pairs_per_second(size: int, batch_size: int, steps: int) -> float:
   config = train_config.TrainConfig(attributes=tuple(ATTRIBUTES), image_size=size,
                                     batch_size=batch_size)
   gan = train_lib.build_gan(config)
-  images = tf.random.uniform([batch_size, size, size, 3], -1, 1)
-  labels = tf.cast(tf.random.uniform([batch_size, 2]) > 0.5, tf.float32)
-  batch = {"image_a": images, "image_b": images, "labels_a": labels, "labels_b": labels,
-           "attribute": tf.zeros([batch_size], tf.int32)}
+  batch = pairs.fake_pair_batch(size, len(ATTRIBUTES), batch_size)
   step = tf.function(gan.train_step)
   step(batch)
   start = time.perf_counter()
@@ -102,8 +100,7 @@ def main():
   args = parser.parse_args()
   root = tempfile.mkdtemp(prefix="data_speed_")
   make_data(root, args.images)
-  print(f"| source | size | pairs/s (pipeline) | pairs/s (train step) |")
-  print(f"|---|---|---|---|")
+  print(markdown.header(["source", "size", "pairs/s (pipeline)", "pairs/s (train step)"]))
   for size in [int(s) for s in args.sizes.split(",")]:
     out = os.path.join(root, f"tfrecord{size}")
     prepare.prepare(celeba.open_source(os.path.join(root, "celeba"), size),
@@ -116,7 +113,7 @@ def main():
     }
     for name, source in sources.items():
       rate = pairs_per_second(source, args.batch_size, args.steps)
-      print(f"| {name} | {size} | {rate:.0f} | {train_rate:.1f} |", flush=True)
+      print(markdown.row([name, size, f"{rate:.0f}", f"{train_rate:.1f}"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ from absl import flags
 
 from pipelines import alignment
 from pipelines import face_detection
+from pipelines import markdown
 from pipelines import synthetic
+from pipelines import uint8_pixels
 
 POINTS = ("left pupil", "right pupil", "nose", "left mouth", "right mouth")
 
@@ -27,7 +29,7 @@ def agreement(detector, faces: int, size: int, seed: int = 0) -> dict:
   params = synthetic.sample_faces(seed, np.arange(faces), layout="wild")
   smiling = synthetic.labels_of(params)[:, synthetic.ATTRIBUTES.index("Smiling")] > 0
   images, _ = synthetic.render_faces(params, size)
-  photos = np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+  photos = uint8_pixels.to_uint8(images)
   exact = synthetic.landmarks_of(params, size)
   template = alignment.template_landmarks(256)
   errors, aligned_errors, smiles = [], [], []
@@ -52,13 +54,11 @@ def agreement(detector, faces: int, size: int, seed: int = 0) -> dict:
 
 
 def format_rows(rows: list) -> str:
-  lines = ["| px | found | faces measured | " + " | ".join(POINTS) + " |",
-           "|---|---|---|" + "---|" * len(POINTS)]
-  for row in rows:
-    for name in ("all", "not smiling", "smiling", "after alignment"):
-      lines.append(f"| {row['size']} | {row['found']}/{row['faces']} | {name} | "
-                   + " | ".join(f"{100 * v:.1f}%" for v in row[name]) + " |")
-  return "\n".join(lines)
+  return markdown.table(["px", "found", "faces measured", *POINTS],
+                        ([row["size"], f"{row['found']}/{row['faces']}", name]
+                         + [f"{100 * v:.1f}%" for v in row[name]]
+                         for row in rows
+                         for name in ("all", "not smiling", "smiling", "after alignment")))
 
 
 def main(argv=None) -> int:

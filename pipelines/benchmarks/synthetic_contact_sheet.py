@@ -13,37 +13,26 @@ import argparse
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
+from pipelines import image_grid
 from pipelines import synthetic
+from pipelines import uint8_pixels
 
 
-def _to_uint8(images: np.ndarray) -> np.ndarray:
-  return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+# Tiles in rows of 8 on grey, 2 px apart and from the edge.
+COLUMNS, GAP, GREY = 8, 2, 128
 
 
-def grid(tiles: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
-  """Arrange uint8 [N, H, W, 3] tiles in rows of `columns`, padded in grey."""
-  n, h, w, _ = tiles.shape
-  rows = -(-n // columns)
-  out = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 128,
-                np.uint8)
-  for k in range(n):
-    r, c = divmod(k, columns)
-    out[pad + r * (h + pad):pad + r * (h + pad) + h,
-        pad + c * (w + pad):pad + c * (w + pad) + w] = tiles[k]
-  return out
-
-
-def write_png(path: str, image: np.ndarray) -> None:
-  tf.io.write_file(path, tf.io.encode_png(image))
+def sheet(tiles) -> np.ndarray:
+  """uint8 [N, H, W, 3] tiles laid out as this script's sheets are."""
+  return image_grid.tile_uint8(tiles, COLUMNS, gap=GAP, margin=GAP, background=GREY)
 
 
 def faces_sheet(size: int, seed: int, layout: str = synthetic.DEFAULT_LAYOUT,
                 count: int = 48) -> np.ndarray:
   params = synthetic.sample_faces(seed, np.arange(count), layout=layout)
   images, _ = synthetic.render_faces(params, size)
-  return grid(_to_uint8(images), columns=8)
+  return sheet(uint8_pixels.to_uint8(images))
 
 
 def swaps_sheet(size: int, seed: int,
@@ -63,9 +52,9 @@ def swaps_sheet(size: int, seed: int,
           for f in dataclasses.fields(synthetic.FaceParams)))
     images, masks = synthetic.render_faces(batch, size)
     mask_tiles = np.repeat(masks[..., j:j + 1], 3, axis=-1) * 2.0 - 1.0
-    tiles.extend(_to_uint8(images))
-    tiles.extend(_to_uint8(mask_tiles))
-  return grid(np.stack(tiles), columns=8)
+    tiles.extend(uint8_pixels.to_uint8(images))
+    tiles.extend(uint8_pixels.to_uint8(mask_tiles))
+  return sheet(tiles)
 
 
 def main():
@@ -76,9 +65,9 @@ def main():
   parser.add_argument("--layout", default=synthetic.DEFAULT_LAYOUT,
                       choices=synthetic.LAYOUTS)
   args = parser.parse_args()
-  for kind, sheet in (("faces", faces_sheet), ("swaps", swaps_sheet)):
+  for kind, make_sheet in (("faces", faces_sheet), ("swaps", swaps_sheet)):
     path = f"{args.out}_{args.size}_{kind}.png"
-    write_png(path, sheet(args.size, args.seed, args.layout))
+    image_grid.write_png(path, make_sheet(args.size, args.seed, args.layout))
     print("wrote", path)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from pipelines import uint8_pixels
 from pipelines.synthetic.params import MAX_IMAGE_SIZE, FaceParams, landmarks_of, sample_faces
 from pipelines.synthetic.render import render_faces
 
@@ -32,7 +33,7 @@ def render_photo_of(params: FaceParams, face_size: int = 256,
     image = tf.image.resize(image, [face_size, face_size]).numpy()
     # Pixel centres scale about -0.5 (tf.image.resize's half-pixel convention).
     landmarks = (landmarks + 0.5) * (face_size / rendered) - 0.5
-  pixels = np.clip((image[0] + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+  pixels = uint8_pixels.to_uint8(image[0])
   top, bottom, left, right = pad
   photo = np.pad(pixels, ((top, bottom), (left, right), (0, 0)), mode="edge")
   return photo, (landmarks + np.array([left, top])).astype(np.float32)

@@ -10,6 +10,7 @@ from PIL import Image
 
 from elegant_tf import export
 from elegant_tf.models import latent_swap
+from elegant_tf.models import precision
 from elegant_tf.serving import layout
 from elegant_tf.serving import litert_model
 from elegant_tf.serving import model_loading
@@ -256,6 +257,15 @@ def test_versions_count_up_and_are_never_overwritten(tmp_path):
   # Without prototypes there is no add_attribute signature, and the metadata says so.
   assert "add_attribute" not in tf.saved_model.load(second).signatures
   assert layout.read_metadata(second)["has_prototypes"] is False
+
+
+def test_a_mixed_precision_generator_is_refused_not_copied_again(tmp_path):
+  # export_trained makes the float32 twin once; the writer only checks it got one.
+  with precision.policy_scope("mixed_bfloat16"):
+    model = tiny.untrained_generator()
+  with pytest.raises(ValueError, match="float32 twin"):
+    saved_model.export_generator(model, ["Eyeglasses", "Bangs"], 32, str(tmp_path))
+  assert not os.listdir(tmp_path)
 
 
 

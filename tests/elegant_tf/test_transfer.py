@@ -46,7 +46,7 @@ def _faces(models, count):
 def test_swap_grid_and_multi_attribute_swap(models, backend):
   model = models[backend]
   image, exemplar = _faces(models, 2)
-  rows, names = transfer_lib.run_transfer(model, "swap", image, exemplar[None][:1],
+  rows, names = transfer_lib.run_mode(model, "swap", image, exemplar[None][:1],
                                           ["Bangs", "Eyeglasses"])
   assert names == ["input", "exemplar", "edited", "exemplar_edited"]
   expected = model.transfer(image[None], exemplar[None], np.ones((1, 2), np.float32))
@@ -58,7 +58,7 @@ def test_swap_grid_and_multi_attribute_swap(models, backend):
 def test_linear_starts_at_reconstruction_and_ends_at_the_swap(models, backend):
   model = models[backend]
   image, exemplar = _faces(models, 2)
-  rows, names = transfer_lib.run_transfer(model, "linear", image, [exemplar], ["Bangs"], steps=3)
+  rows, names = transfer_lib.run_mode(model, "linear", image, [exemplar], ["Bangs"], steps=3)
   assert len(rows) == 1 and len(rows[0]) == 2 + 4 and names[-1] == "step_3"
   reconstruction = model.transfer(image[None], exemplar[None], np.zeros((1, 2), np.float32))
   swap = model.transfer(image[None], exemplar[None], np.array([[0, 1]], np.float32))
@@ -70,7 +70,7 @@ def test_linear_starts_at_reconstruction_and_ends_at_the_swap(models, backend):
 def test_matrix_one_attribute_three_exemplars_has_swaps_at_the_corners(models):
   model = models["saved"]
   image, *exemplars = _faces(models, 4)
-  rows, _ = transfer_lib.run_transfer(model, "matrix", image, exemplars, ["Eyeglasses"], steps=2)
+  rows, _ = transfer_lib.run_mode(model, "matrix", image, exemplars, ["Eyeglasses"], steps=2)
   assert [len(row) for row in rows] == [4, 3, 3, 3]
   grid = rows[1:]
   weights = np.array([[1, 0]], np.float32)
@@ -85,7 +85,7 @@ def test_matrix_two_attributes_far_corner_swaps_both(models):
   model = models["saved"]
   image, exemplar = _faces(models, 2)
   # With the same exemplar twice, the far corner is the two-attribute swap.
-  rows, _ = transfer_lib.run_transfer(model, "matrix", image, [exemplar, exemplar],
+  rows, _ = transfer_lib.run_mode(model, "matrix", image, [exemplar, exemplar],
                                       ["Eyeglasses", "Bangs"], steps=2)
   assert [len(row) for row in rows] == [3, 3, 3, 3]
   both = model.transfer(image[None], exemplar[None], np.ones((1, 2), np.float32))["edited"][0]
@@ -104,7 +104,7 @@ def test_matrix_two_attributes_far_corner_swaps_both(models):
 def test_bad_use_is_one_clear_problem(models, mode, attributes, exemplars, message):
   image = _faces(models, 1)[0]
   with pytest.raises(usage.UsageError, match=message):
-    transfer_lib.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes)
+    transfer_lib.run_mode(models["saved"], mode, image, [image] * exemplars, attributes)
 
 
 @pytest.mark.parametrize("mode,attributes,exemplars,steps", [
@@ -116,17 +116,17 @@ def test_too_many_steps_is_refused_naming_the_limit(models, mode, attributes, ex
   image = _faces(models, 1)[0]
   with pytest.raises(usage.UsageError,
                      match=f"--steps={steps} is too many for --mode={mode}: at most {steps - 1}"):
-    transfer_lib.run_transfer(models["saved"], mode, image, [image] * exemplars, attributes,
+    transfer_lib.run_mode(models["saved"], mode, image, [image] * exemplars, attributes,
                               steps=steps)
 
 
 def test_largest_matrix_decodes_in_chunks_like_one_batch(models, monkeypatch):
   image, *exemplars = _faces(models, 4)
   steps = 16  # The most matrix allows: 289 cells, decoded 16 at a time.
-  rows, _ = transfer_lib.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
+  rows, _ = transfer_lib.run_mode(models["saved"], "matrix", image, exemplars, ["Bangs"],
                                       steps=steps)
   monkeypatch.setattr(transfer_lib, "DECODE_CHUNK", (steps + 1) ** 2)
-  whole, _ = transfer_lib.run_transfer(models["saved"], "matrix", image, exemplars, ["Bangs"],
+  whole, _ = transfer_lib.run_mode(models["saved"], "matrix", image, exemplars, ["Bangs"],
                                        steps=steps)
   assert len(rows) == steps + 2 and len(rows[1]) == steps + 1
   for row, other in zip(rows, whole):
@@ -295,7 +295,7 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models, ca
                    f"--out={out.parent / 'dir.png'}")
   assert directory.returncode == 2
   assert directory.stderr.strip().splitlines()[-1] == (
-      f"transfer: --out={out.parent / 'dir.png'} is a directory; give a .png or .jpg file name")
+      f"transfer: --out: {out.parent / 'dir.png'} is a directory; give a .png or .jpg file name")
   (tmp / "landmarks.bin").write_bytes(bytes(range(256)))
   binary = _cli(capsys, f"--model={models['version_dir']}", *swap, f"--out={out}",
                 f"--landmarks={tmp / 'landmarks.bin'}")
@@ -440,16 +440,16 @@ def test_add_and_remove_modes_edit_by_label_alone_and_paste_back(models, tmp_pat
   presence = rng.normal(size=(4, 4, 16)).astype(np.float32)
   model = models["saved"]  # Exported with presence and absence prototypes.
   image = rng.uniform(-1, 1, (32, 32, 3)).astype(np.float32)
-  rows, names = transfer_lib.run_transfer(model, "remove", image, [], ["Bangs"])
+  rows, names = transfer_lib.run_mode(model, "remove", image, [], ["Bangs"])
   assert names == ["input", "edited"]
   np.testing.assert_allclose(rows[0][1], model.remove_attribute(
       image[None], np.array([[0, 1]], np.float32))[0], atol=1e-5)
-  rows, _ = transfer_lib.run_transfer(model, "add", image, [], ["Bangs"], strength=0.5)
+  rows, _ = transfer_lib.run_mode(model, "add", image, [], ["Bangs"], strength=0.5)
   np.testing.assert_allclose(rows[0][1], model.add_attribute(
       image[None], np.array([[0, 0.5]], np.float32))[0], atol=1e-5)
   with pytest.raises(usage.UsageError, match="^--mode=add edits by label alone and takes no "
                      "exemplar, got 1$"):
-    transfer_lib.run_transfer(model, "add", image, [image], ["Bangs"])
+    transfer_lib.run_mode(model, "add", image, [image], ["Bangs"])
   # The photo comes back at its size, changed only where the label-only edit changed the face.
   photo = rng.integers(0, 256, (48, 40, 3), np.uint8)
   aligned = photo_edit.prepare_face(photo, 32, "center")
@@ -459,4 +459,4 @@ def test_add_and_remove_modes_edit_by_label_alone_and_paste_back(models, tmp_pat
   # A model exported without absence prototypes cannot remove by label; it says how to fix it.
   older = model_loading.load(tiny.untrained_export(tmp_path / "older", prototypes=presence))
   with pytest.raises(usage.UsageError, match="has no absence prototypes for --mode=remove"):
-    transfer_lib.run_transfer(older, "remove", image, [], ["Bangs"])
+    transfer_lib.run_mode(older, "remove", image, [], ["Bangs"])

@@ -47,3 +47,13 @@ def test_outputs_go_into_missing_folders_and_a_file_in_the_way_is_named(tmp_path
   with pytest.raises(ValueError, match=r"cannot write .*/out.png/x.png: .*out.png is a file"):
     atomic_files.check_writable(str(path / "x.png"))
 
+
+def test_an_output_file_that_is_a_folder_or_under_a_file_is_refused(tmp_path):
+  with pytest.raises(ValueError, match=r"^.*/taken.png is a directory; give a .png file name$"):
+    (tmp_path / "taken.png").mkdir()
+    atomic_files.check_output_file(str(tmp_path / "taken.png"), "a .png")
+  (tmp_path / "a_file").write_text("in the way")
+  with pytest.raises(ValueError, match=r"cannot write .*a_file/out.png: .*a_file is a file"):
+    atomic_files.check_output_file(str(tmp_path / "a_file" / "out.png"), "a .png")
+  atomic_files.check_output_file(str(tmp_path / "new" / "out.png"), "a .png")  # Created later.
+

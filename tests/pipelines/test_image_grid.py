@@ -6,6 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from pipelines import image_grid
+from pipelines import uint8_pixels
 
 
 def test_tile_places_images_with_gaps():
@@ -17,13 +18,19 @@ def test_tile_places_images_with_gaps():
   assert grid[3, 4, 0] == 255  # Missing cell stays background.
 
 
-def test_to_uint8_maps_range_ends():
-  np.testing.assert_array_equal(image_grid.to_uint8(np.array([-1.0, 0.0, 1.0, 3.0])),
-                                [0, 128, 255, 255])
+def test_tile_uint8_lays_out_margin_gap_space_below_and_blank_cells():
+  tiles = [np.full((2, 3, 3), k, np.uint8) for k in (10, 20, 30)] + [None, np.full((2, 3, 3), 50, np.uint8)]
+  grid = image_grid.tile_uint8(tiles, columns=2, gap=1, margin=2, background=128, space_below=4)
+  # 3 rows of (2 + 4) high, 1 apart, 2 around; 2 columns of 3 wide, 1 apart, 2 around.
+  assert grid.shape == (2 * 2 + 3 * 6 + 2, 2 * 2 + 2 * 3 + 1, 3) and grid.dtype == np.uint8
+  assert grid[2, 2, 0] == 10 and grid[2, 6, 0] == 20 and grid[9, 2, 0] == 30
+  assert grid[9, 6, 0] == 128  # The None cell stays background.
+  assert grid[16, 2, 0] == 50 and grid[4, 2, 0] == 128  # Row 3; the space below row 1.
+  assert grid[0, 0, 0] == 128 and grid[2, 5, 0] == 128  # Margin; the gap between columns.
 
 
 def test_residual_grey_means_unchanged():
-  assert image_grid.to_uint8(image_grid.residual_to_image(np.zeros(1)))[0] == 128
+  assert uint8_pixels.to_uint8(image_grid.residual_to_image(np.zeros(1)))[0] == 128
 
 
 def test_write_png_round_trip(tmp_path):

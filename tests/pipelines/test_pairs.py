@@ -113,3 +113,20 @@ def test_one_usable_positive_is_enough(tmp_path, monkeypatch):
   batch = next(iter(pairs.attribute_pairs(source, ["Eyeglasses", "Bangs"], 4)))
   assert batch["image_a"].shape == (4, 32, 32, 3)
   assert (batch["labels_a"].numpy()[:, 0] == 1).all()
+
+
+def test_pair_batch_spec_is_what_attribute_pairs_yields():
+  source = CountingSource([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]] * 2)
+  stream = pairs.attribute_pairs(source, ["Glasses", "Hat"], 2)
+  assert stream.element_spec == pairs.pair_batch_spec(4, 2, batch_size=2)
+
+
+def test_fake_pair_batch_fits_the_spec_and_a_has_what_b_lacks():
+  batch = pairs.fake_pair_batch(8, 3, batch_size=2, seed=1, attribute=2)
+  spec = pairs.pair_batch_spec(8, 3, batch_size=2)
+  assert batch.keys() == spec.keys()
+  assert all(spec[key].is_compatible_with(batch[key]) for key in spec)
+  assert (batch["attribute"].numpy() == 2).all()
+  assert (batch["labels_a"].numpy()[:, 2] == 1).all() and (batch["labels_b"].numpy()[:, 2] == 0).all()
+  assert -1 <= float(tf.reduce_min(batch["image_a"])) and float(tf.reduce_max(batch["image_b"])) <= 1
+  np.testing.assert_array_equal(batch["image_a"], pairs.fake_pair_batch(8, 3, 2, seed=1)["image_a"])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pipelines import celeba
+from pipelines import image_decoding
 from pipelines import prepare
 from pipelines import tfrecord
 from pipelines import fixtures
@@ -107,3 +108,15 @@ def test_a_damaged_state_file_is_named(tmp_path, content, message):
   path.write_text(content)
   with pytest.raises(ValueError, match=re.escape(f"{path} {message}")):
     prepare._load_state(str(path), {"data": "folder:/photos"})
+
+
+def test_merge_ledger_adds_each_key_once_by_reason():
+  ledger = image_decoding.SkipLedger()
+  ledger.skip("corrupt", "b.jpg")
+  ledger.skip("corrupt", "a.jpg")
+  ledger.convert("grey", "c.png")
+  state = {"skipped": {"corrupt": ["a.jpg"], "missing": ["z.jpg"]}, "converted": {}}
+  prepare.merge_ledger(state, ledger)
+  prepare.merge_ledger(state, ledger)  # After every shard and at the end: still once.
+  assert state == {"skipped": {"corrupt": ["a.jpg", "b.jpg"], "missing": ["z.jpg"]},
+                   "converted": {"grey": ["c.png"]}}

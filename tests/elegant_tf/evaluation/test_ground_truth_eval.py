@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from elegant_tf.evaluation import ground_truth_eval
-from elegant_tf.evaluation import ssim
+from elegant_tf.evaluation import psnr
 from pipelines import synthetic
 
 ATTRIBUTES = ("Eyeglasses", "Bangs")
@@ -55,8 +55,8 @@ def test_oracle_paste_changes_only_the_region_and_helps_inside(source):
   pairs = ground_truth_eval.swap_ground_truth(source, "Eyeglasses", 8)
   outside = ~pairs["region_c"]
   np.testing.assert_array_equal(pairs["paste_c"][outside], pairs["image_a"][outside])
-  inside_paste = ssim.psnr(pairs["paste_d"], pairs["truth_d"], pairs["region_d"])
-  inside_copy = ssim.psnr(pairs["image_b"], pairs["truth_d"], pairs["region_d"])
+  inside_paste = psnr.psnr(pairs["paste_d"], pairs["truth_d"], pairs["region_d"])
+  inside_copy = psnr.psnr(pairs["image_b"], pairs["truth_d"], pairs["region_d"])
   assert inside_paste > inside_copy
 
 
@@ -114,8 +114,8 @@ def test_generic_oracle_draws_the_mean_style_at_the_exemplar_geometry(source):
   # the mean one, not the exemplar's), and gets closer to the truth inside.
   outside = generic_masks[..., 0] == 0
   np.testing.assert_array_equal(pairs["generic_d"][outside], pairs["image_b"][outside])
-  generic = ssim.psnr(pairs["generic_d"], pairs["truth_d"], pairs["region_d"])
-  copy = ssim.psnr(pairs["image_b"], pairs["truth_d"], pairs["region_d"])
+  generic = psnr.psnr(pairs["generic_d"], pairs["truth_d"], pairs["region_d"])
+  copy = psnr.psnr(pairs["image_b"], pairs["truth_d"], pairs["region_d"])
   assert generic > copy
 
 

@@ -148,3 +148,19 @@ def test_celeba_folder_with_bad_files_gives_prototypes(generator, tmp_path):
   start, stop = latent_swap.slab_boundaries(16, 2)[1]
   expected = np.asarray(generator.encode(images)[0]).mean(axis=0)
   np.testing.assert_allclose(result[..., start:stop], expected[..., start:stop], atol=1e-5)
+
+
+def test_edit_with_prototypes_swaps_in_the_chosen_slabs_eagerly_and_in_a_graph(generator):
+  rng = np.random.default_rng(0)
+  slabs = rng.normal(size=(4, 4, 16)).astype(np.float32)
+  image = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+  weights = np.array([[1, 0], [0, 0.5]], np.float32)
+  latent, skips = generator.encode(image)
+  expected = generator.edit(image, latent_swap.swap_latent_slabs(
+      latent, np.broadcast_to(slabs, latent.shape), weights), latent, skips)
+  eager = prototypes.edit_with_prototypes(generator, image, slabs, weights)
+  np.testing.assert_allclose(eager, expected, atol=1e-5)
+  traced = tf.function(lambda x, w: prototypes.edit_with_prototypes(generator, x, slabs, w))
+  np.testing.assert_allclose(traced(image, weights), eager, atol=1e-5)
+  unchanged = prototypes.edit_with_prototypes(generator, image, slabs, np.zeros_like(weights))
+  np.testing.assert_allclose(unchanged, generator.edit(image, latent, latent, skips), atol=1e-5)
