@@ -316,7 +316,7 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models, ca
   run = _cli(capsys, f"--model={run_dir}", *swap, f"--out={out}")
   assert run.returncode == 2
   assert run.stderr.strip().splitlines()[-1] == (
-      f"transfer: {run_dir / 'flags.txt'}: unknown setting --no_such_switch")
+      f"transfer: {run_dir / 'flags.txt'}: Unknown command line flag 'no_such_switch'")
   assert os.listdir(out.parent) == ["dir.png"]
 
 
