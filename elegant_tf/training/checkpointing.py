@@ -61,7 +61,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def restore_newest_readable(directory: str, restore: Callable[[str], None],
-                   named: Sequence[str] = ()) -> Optional[str]:
+                            named: Sequence[str] = ()) -> Optional[str]:
   """Call `restore(prefix)` on the checkpoints of `directory`, newest first, until one
   succeeds; return its prefix, or None when there is no checkpoint at all. Any caller's
   restore (a whole run's state, or the generator alone for serving); restore_latest is the
