@@ -24,7 +24,7 @@ def define_flags() -> None:
                       "by IP address: other host names are refused, against DNS rebinding).")
   flags.DEFINE_integer("port", 7860, "Port to listen on (0: any free port, printed).")
   flags.DEFINE_bool("verbose", False, "Log every HTTP request to stderr.")
-  flags.mark_flag_as_required("model")
+  usage.require_flags("model")
 
 
 def main(argv):

@@ -79,7 +79,7 @@ def define_flags() -> None:
                       f"figures/ ({atomic_files.MISSING_FOLDERS_HELP}).")
   flags.DEFINE_bool("overwrite", False, "Write into an --out that is not empty, replacing "
                     "earlier results; without it that is an error.")
-  flags.mark_flags_as_required(["model", "out"])
+  usage.require_flags("model", "out")
 
 
 def main(argv):

@@ -35,7 +35,7 @@ def define_flags() -> None:
   flags.DEFINE_integer("prototype_examples", prototypes.DEFAULT_MAX_EXAMPLES,
                        "Training positives averaged per attribute for the add_attribute "
                        "prototype slabs.")
-  flags.mark_flags_as_required(["run_dir", "export_dir"])
+  usage.require_flags("run_dir", "export_dir")
 
 
 FLAGS = flags.FLAGS

@@ -35,7 +35,7 @@ def define_flags() -> None:
                        "Held-out test-split pairs to compare against the SavedModel (0: skip).")
   flags.DEFINE_bool("overwrite", False, "Replace --out if it exists; without it that is an "
                     "error.")
-  flags.mark_flags_as_required(["saved_model", "out"])
+  usage.require_flags("saved_model", "out")
   flags.register_validator("out", lambda v: v is None or v.endswith(".tflite"),
                            "--out must end in .tflite")
 

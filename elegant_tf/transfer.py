@@ -93,8 +93,7 @@ def define_flags() -> None:
                     "(same extension as --out).")
   flags.DEFINE_bool("overwrite", False, "Replace --out (and the --each images) if they exist; "
                     "without it an existing file is an error and nothing is written.")
-  for name in ("model", "input", "out"):
-    flags.mark_flag_as_required(name)
+  usage.require_flags("model", "input", "out")
 
 
 def main(argv):

@@ -39,6 +39,15 @@ def check_no_arguments(argv: Sequence[str]) -> None:
     raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
 
+def require_flags(*names: str) -> None:
+  """The one way a command declares required flags: absl's required mark (no value is an
+  error) plus a refusal of an empty value (`--out=`), which absl's mark lets through and
+  which would otherwise name the current folder or fall back to a default."""
+  flags.mark_flags_as_required(list(names))
+  for name in names:
+    flags.register_validator(name, lambda value: value != "", f"--{name} must not be empty")
+
+
 def check_not_overwriting(paths: Sequence[str], overwrite: bool) -> None:
   """The one overwrite rule of every command: a UsageError when an output exists and
   --overwrite was not given (checked before the slow part, so nothing is lost)."""

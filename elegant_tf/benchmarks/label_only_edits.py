@@ -38,7 +38,7 @@ def define_flags():
   flags.DEFINE_integer("num_pairs", 512, "Held-out pairs per attribute.")
   flags.DEFINE_integer("prototype_examples", prototypes.DEFAULT_MAX_EXAMPLES,
                        "Training examples averaged per prototype slab (run directories).")
-  flags.mark_flag_as_required("model")
+  usage.require_flags("model")
 
 
 FLAGS = flags.FLAGS

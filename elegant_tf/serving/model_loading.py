@@ -77,7 +77,7 @@ def load_saved_model(version_dir: str) -> TransferModel:
 
 def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel:
   """Rebuild the generator from the run's flags.txt and restore it from the newest checkpoint
-(its weight average when the run kept one, --ema_decay).
+  (its weight average when the run kept one, --ema_decay).
 
   precision_name: a --precision value the generator computes in. Checkpoints hold
   float32 variables under every policy, so any run restores in any precision.

@@ -89,3 +89,18 @@ def test_an_internal_error_while_exporting_keeps_its_traceback(tmp_path, capsys,
                                   f"--export_dir={tmp_path / 'models'}", capsys=capsys)
   assert result.returncode == 2
   assert result.stderr.strip() == f"export: {tmp_path} has no checkpoint yet"
+
+
+@pytest.mark.parametrize("command, name, args, empty", [
+    (evaluate.run, "evaluate", ["--model=m", "--out="], "out"),
+    (export.run, "export", ["--run_dir=r", "--export_dir="], "export_dir"),
+    (tflite.run, "tflite", ["--saved_model=", "--out=o.tflite"], "saved_model"),
+])
+def test_an_empty_required_flag_is_refused_like_a_missing_one(command, name, args, empty,
+                                                              capsys):
+  # absl's required mark accepts `--out=`; an empty --out would name the current folder.
+  result = helpers.run_in_process(command, *args, capsys=capsys)
+  assert result.returncode == 2, result.stderr
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith(f"{name}: ")
+  assert f"--{empty} must not be empty" in lines[0]
