@@ -2,7 +2,7 @@
 
   python -m elegant_tf.demo --model=saved_models/elegant_demo [--port=7860] [--host=127.0.0.1]
 
-Then open http://127.0.0.1:7860/ . The work is in elegant_tf/serving/demo_server.py. A model
+Then open http://127.0.0.1:7860/ . The work is in elegant_tf/apps/demo_server.py. A model
 that cannot be loaded or a port that cannot be bound prints one line and exits with
 status 2; bad photos are reported on the page and the server keeps running.
 """
@@ -10,8 +10,8 @@ status 2; bad photos are reported on the page and the server keeps running.
 from absl import flags
 
 from elegant_tf import usage
-from elegant_tf.serving import demo_server
-from elegant_tf.serving import model_loading
+from elegant_tf.apps import demo_server
+from elegant_tf.inference import model_loading
 
 
 def define_flags() -> None:

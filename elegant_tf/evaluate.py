@@ -42,8 +42,8 @@ from absl import flags
 
 from elegant_tf import usage
 from elegant_tf.evaluation import evaluate_lib
+from elegant_tf.inference import model_loading
 from elegant_tf.models import precision
-from elegant_tf.serving import model_loading
 from pipelines import atomic_files
 from pipelines import data_spec
 

@@ -3,8 +3,8 @@
 `python -m elegant_tf.export --run_dir=runs/demo --export_dir=saved_models/elegant_demo`
 
 The newest checkpoint of --run_dir goes to <export_dir>/<version>/ with the
-add_attribute prototypes computed from the run's own data (serving/export_lib.py;
-the signatures are described in serving/saved_model.py). Versions count up from
+add_attribute prototypes computed from the run's own data (exporting/export_lib.py;
+the signatures are described in exporting/saved_model.py). Versions count up from
 1 and are never overwritten.
 """
 
@@ -13,9 +13,9 @@ import os
 from absl import flags
 
 from elegant_tf import usage
-from elegant_tf.serving import export_lib
-from elegant_tf.serving import layout
-from elegant_tf.serving import prototypes
+from elegant_tf.exporting import export_lib
+from elegant_tf.exporting import prototypes
+from elegant_tf.inference import layout
 from elegant_tf.training import train_config
 from pipelines import atomic_files
 

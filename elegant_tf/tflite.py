@@ -3,17 +3,17 @@
 `python -m elegant_tf.tflite --saved_model=saved_models/elegant_demo --out=elegant.tflite
  --quantize=none|float16|dynamic|int8`
 
-The conversion and the check are in serving/tflite_convert.py; the file is read
-back with serving/litert_model.py.
+The conversion and the check are in exporting/tflite_convert.py; the file is read
+back with inference/litert_model.py.
 """
 
 import numpy as np
 from absl import flags
 
 from elegant_tf import usage
-from elegant_tf.serving import layout
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import tflite_convert
+from elegant_tf.exporting import tflite_convert
+from elegant_tf.inference import layout
+from elegant_tf.inference import model_loading
 from pipelines import atomic_files
 
 def define_flags() -> None:

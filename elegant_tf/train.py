@@ -15,8 +15,8 @@ from absl import logging
 
 from elegant_tf import usage
 from elegant_tf.evaluation import ground_truth_eval
+from elegant_tf.exporting import export_lib
 from elegant_tf.models import precision
-from elegant_tf.serving import export_lib
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
 from pipelines import data_spec

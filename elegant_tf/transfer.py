@@ -43,8 +43,8 @@ the same way and leaves no new file behind.
 from absl import flags
 
 from elegant_tf import usage
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import transfer_lib
+from elegant_tf.apps import transfer_lib
+from elegant_tf.inference import model_loading
 from pipelines import atomic_files
 
 

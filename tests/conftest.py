@@ -77,7 +77,7 @@ def untrained_model(tmp_path_factory):
 @pytest.fixture(scope="session")
 def untrained_tflite(untrained_model, tmp_path_factory):
   """untrained_model converted to a float32 .tflite file; returns its path."""
-  from elegant_tf.serving import tflite_convert
+  from elegant_tf.exporting import tflite_convert
   from pipelines import atomic_files
   path = str(tmp_path_factory.mktemp("untrained_tflite") / "float32.tflite")
   atomic_files.write_atomically(path, tflite_convert.convert(untrained_model["version_dir"],
@@ -88,7 +88,7 @@ def untrained_tflite(untrained_model, tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_model():
   """The committed demo model (helpers.DEMO_MODEL), loaded once; read it, never change it."""
-  from elegant_tf.serving import model_loading
+  from elegant_tf.inference import model_loading
   from tests import helpers
   return model_loading.load(helpers.DEMO_MODEL)
 

@@ -25,8 +25,8 @@ from absl import flags
 
 from elegant_tf import usage
 from elegant_tf.evaluation import ground_truth_eval
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import prototypes
+from elegant_tf.exporting import prototypes
+from elegant_tf.inference import model_loading
 from elegant_tf.training import train_config
 from pipelines import data_spec
 from pipelines import markdown

@@ -29,9 +29,9 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
+from elegant_tf.apps import photo_edit
 from elegant_tf.evaluation import psnr as psnr_lib
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import photo_edit
+from elegant_tf.inference import model_loading
 from pipelines import markdown
 from pipelines import synthetic
 

@@ -23,10 +23,10 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from elegant_tf.apps import photo_edit
 from elegant_tf.benchmarks import transfer_latency
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import photo_edit
-from elegant_tf.serving import saved_model
+from elegant_tf.exporting import saved_model
+from elegant_tf.inference import model_loading
 from pipelines import face_detection
 from pipelines import markdown
 from pipelines import synthetic

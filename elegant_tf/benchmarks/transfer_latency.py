@@ -19,10 +19,10 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from elegant_tf.exporting import saved_model
+from elegant_tf.exporting import tflite_convert
+from elegant_tf.inference import model_loading
 from elegant_tf.models import generator as generator_lib
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import saved_model
-from elegant_tf.serving import tflite_convert
 from pipelines import atomic_files
 from pipelines import markdown
 

@@ -41,7 +41,7 @@ def define_flags() -> None:
 def _serve(ports, read_timeout: float) -> None:
   """In the spawned process: the server over a stub model, its port put on `ports`."""
   # Deferred: only the spawned server process loads TensorFlow; the parent measures it.
-  from elegant_tf.serving import demo_server
+  from elegant_tf.apps import demo_server
   model = types.SimpleNamespace(attribute_names=["Eyeglasses"], image_size=64)
   server = demo_server.make_server(demo_server.DemoApp(model, samples=[]), "127.0.0.1", 0,
                                    read_timeout=read_timeout)

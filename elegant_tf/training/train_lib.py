@@ -2,7 +2,8 @@
 
 `train(config)` takes a validated TrainConfig; the command line lives in train.py.
 Export and the end-of-run evaluation are not training: the command hands them in
-as `end_of_run`, so this package imports nothing from serving/ or evaluation/.
+as `end_of_run`, so this package imports nothing from exporting/, inference/ or
+evaluation/.
 """
 
 import contextlib

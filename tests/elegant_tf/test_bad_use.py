@@ -71,7 +71,7 @@ def test_tflite_and_the_classifier_refuse_to_replace_an_output_without_overwrite
 def test_an_internal_error_while_exporting_keeps_its_traceback(tmp_path, capsys, monkeypatch):
   # Before: the whole export sat in `except ValueError`, so a bug in Keras tracing
   # printed one line, exit 2, and no traceback.
-  from elegant_tf.serving import export_lib
+  from elegant_tf.exporting import export_lib
   (tmp_path / "flags.txt").write_text("--train_steps=1\n")
   monkeypatch.setattr(export_lib, "open_run", lambda run_dir: (None, None, None))
 

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from elegant_tf import demo
-from elegant_tf.serving import demo_server
+from elegant_tf.apps import demo_server
 from pipelines import alignment
 from tests import helpers
 from tests.elegant_tf import headless_chromium

@@ -11,7 +11,7 @@ from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib as classifier
 from elegant_tf.evaluation import evaluate_lib as evaluate
 from elegant_tf.evaluation import ground_truth_eval
-from elegant_tf.serving import model_loading
+from elegant_tf.inference import model_loading
 from pipelines import synthetic
 from tests import helpers
 

@@ -9,13 +9,13 @@ import tensorflow as tf
 from PIL import Image
 
 from elegant_tf import export
+from elegant_tf.exporting import saved_model
+from elegant_tf.exporting import tflite_convert
+from elegant_tf.inference import layout
+from elegant_tf.inference import litert_model
+from elegant_tf.inference import model_loading
 from elegant_tf.models import latent_swap
 from elegant_tf.models import precision
-from elegant_tf.serving import layout
-from elegant_tf.serving import litert_model
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import saved_model
-from elegant_tf.serving import tflite_convert
 from pipelines import atomic_files
 from tests import helpers
 from tests.elegant_tf import tiny

@@ -7,9 +7,9 @@ import pytest
 
 from elegant_tf import tflite
 from elegant_tf import usage
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import layout
-from elegant_tf.serving import tflite_convert
+from elegant_tf.exporting import tflite_convert
+from elegant_tf.inference import layout
+from elegant_tf.inference import model_loading
 from pipelines import atomic_files
 from tests import helpers
 

@@ -10,9 +10,9 @@ from PIL import Image
 
 from elegant_tf import transfer
 from elegant_tf import usage
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import photo_edit
-from elegant_tf.serving import transfer_lib
+from elegant_tf.apps import photo_edit
+from elegant_tf.apps import transfer_lib
+from elegant_tf.inference import model_loading
 from pipelines import fixtures
 from pipelines import image_decoding
 from tests import helpers
@@ -355,7 +355,7 @@ def test_cli_edits_a_non_aligned_photo_and_pastes_it_back(photos):
   edited = np.asarray(Image.open(out))
   assert edited.shape == photo.shape
   # The same detection and alignment in this process give the blend region.
-  from elegant_tf.serving import photo_edit
+  from elegant_tf.apps import photo_edit
   mask = photo_edit.paste_mask(photo_edit.prepare_face(photo, 64))
   assert 0 < (mask > 0).mean() < 0.5 and not (mask[:, 320:] > 0).any()  # The large face.
   assert np.array_equal(edited[mask == 0], photo[mask == 0])

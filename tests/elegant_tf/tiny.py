@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 
 from elegant_tf import train
-from elegant_tf.serving import saved_model
+from elegant_tf.exporting import saved_model
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
 

@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
+from elegant_tf.inference import model_loading
 from elegant_tf.training import checkpointing
-from elegant_tf.serving import model_loading
 from elegant_tf.training import train_lib
 from tests.elegant_tf import tiny
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import tensorflow_datasets as tfds
 
-from elegant_tf.serving import layout
+from elegant_tf.inference import layout
 from elegant_tf.training import gan_trainer
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
@@ -140,8 +140,8 @@ def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
 def test_a_run_with_an_average_checkpoints_resumes_and_serves_it(tmp_path):
   import numpy as np
   import tensorflow as tf
+  from elegant_tf.inference import model_loading
   from elegant_tf.models import generator as generator_lib
-  from elegant_tf.serving import model_loading
   config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0, ema_decay=0.9)
   assert train_lib.train(config)["step"] == 2
 

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from elegant_tf.serving import serving_client
+from elegant_tf.inference import serving_client
 from tests import helpers
-from tests.elegant_tf.serving import tf_serving_stand_in
+from tests.elegant_tf.inference import tf_serving_stand_in
 
 STAND_IN = tf_serving_stand_in.__file__
 
@@ -95,7 +95,7 @@ def test_transfer_and_metadata_match_the_model(served):
 def test_a_serving_client_gets_what_paste_back_needs_from_the_existing_signature(served):
   """Issue 23: the reconstruction A' comes from serving_default itself (a zero-weight batch
   row), so a TF Serving client pastes the change at full resolution without a new output."""
-  from elegant_tf.serving import photo_edit
+  from elegant_tf.apps import photo_edit
   client = serving_client.ServingClient(served["url"], "elegant", timeout=60)
   image, exemplar = _batch(1)
   outputs = photo_edit.edit_and_reconstruct(client, image[0], exemplar[0],

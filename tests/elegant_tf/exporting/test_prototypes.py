@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from elegant_tf.exporting import prototypes
 from elegant_tf.models import latent_swap
-from elegant_tf.serving import prototypes
 from pipelines import celeba
 from pipelines import face_source
-from tests.elegant_tf import tiny
 from pipelines import fixtures
+from tests.elegant_tf import tiny
 
 
 class _FixedFaces(face_source.FaceSource):

@@ -11,10 +11,10 @@ itself never opens data.
 import os
 from typing import Optional
 
+from elegant_tf.exporting import prototypes
+from elegant_tf.exporting import saved_model
+from elegant_tf.inference import model_loading
 from elegant_tf.models import precision
-from elegant_tf.serving import model_loading
-from elegant_tf.serving import prototypes
-from elegant_tf.serving import saved_model
 from elegant_tf.training import train_config
 from pipelines import data_spec
 

@@ -47,10 +47,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from elegant_tf.exporting import prototypes as prototypes_lib
+from elegant_tf.inference import layout
 from elegant_tf.models import latent_swap
 from elegant_tf.models import precision
-from elegant_tf.serving import layout
-from elegant_tf.serving import prototypes as prototypes_lib
 from pipelines import alignment
 from pipelines import image_decoding
 from pipelines import uint8_pixels

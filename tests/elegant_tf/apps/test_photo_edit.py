@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from elegant_tf.serving import photo_edit
+from elegant_tf.apps import photo_edit
 from pipelines import alignment
 from pipelines import face_detection
 from pipelines import fixtures

@@ -2,7 +2,7 @@
 
 The command's docstring (elegant_tf/transfer.py) describes the modes, the grids they
 write and the flags. Here are the pieces it is made of: reading and aligning the
-input photos (through serving.photo_edit), the swap, linear and matrix modes on a
+input photos (through photo_edit), the swap, linear and matrix modes on a
 loaded TransferModel (run_mode), the grid and atomic writes, and the checks
 that turn bad use into one UsageError before anything is written.
 """
@@ -14,8 +14,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from elegant_tf import usage
+from elegant_tf.apps import photo_edit
 from elegant_tf.models import latent_swap
-from elegant_tf.serving import photo_edit
 from pipelines import atomic_files
 from pipelines import image_decoding
 from pipelines import image_grid

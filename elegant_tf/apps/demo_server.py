@@ -48,8 +48,8 @@ import numpy as np
 from PIL import Image
 
 from elegant_tf import usage
-from elegant_tf.serving import photo_edit
-from elegant_tf.serving import transfer_lib
+from elegant_tf.apps import photo_edit
+from elegant_tf.apps import transfer_lib
 from pipelines import image_grid
 from pipelines import synthetic
 from pipelines import uint8_pixels

@@ -1,8 +1,8 @@
-"""serving/transfer_model.py: the one default for a missing strength."""
+"""inference/transfer_model.py: the one default for a missing strength."""
 
 import numpy as np
 
-from elegant_tf.serving import transfer_model
+from elegant_tf.inference import transfer_model
 
 
 def test_missing_strength_is_full_strength_and_a_given_one_is_kept_as_float32():

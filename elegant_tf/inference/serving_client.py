@@ -29,7 +29,7 @@ from typing import Optional
 
 import numpy as np
 
-from elegant_tf.serving import transfer_model
+from elegant_tf.inference import transfer_model
 
 
 class ServingError(RuntimeError):

@@ -1,8 +1,8 @@
-"""serving/layout.py: version folders and metadata, the one place that defines them."""
+"""inference/layout.py: version folders and metadata, the one place that defines them."""
 
 import pytest
 
-from elegant_tf.serving import layout
+from elegant_tf.inference import layout
 
 
 def _version(root, number, complete=True):

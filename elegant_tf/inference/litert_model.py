@@ -9,8 +9,8 @@ from typing import Optional
 
 import numpy as np
 
-from elegant_tf.serving import layout
-from elegant_tf.serving import transfer_model
+from elegant_tf.inference import layout
+from elegant_tf.inference import transfer_model
 
 
 class MissingPrototypeError(ValueError):

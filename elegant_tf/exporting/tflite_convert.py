@@ -29,9 +29,9 @@ import numpy as np
 import tensorflow as tf
 
 from elegant_tf.evaluation import psnr as psnr_lib
-from elegant_tf.serving import layout
-from elegant_tf.serving import litert_model
-from elegant_tf.serving import model_loading
+from elegant_tf.inference import layout
+from elegant_tf.inference import litert_model
+from elegant_tf.inference import model_loading
 from pipelines import data_spec
 from pipelines import markdown
 from pipelines import pairs

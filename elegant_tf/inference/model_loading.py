@@ -12,10 +12,10 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from elegant_tf.inference import layout
+from elegant_tf.inference import litert_model
+from elegant_tf.inference import transfer_model
 from elegant_tf.models import precision
-from elegant_tf.serving import layout
-from elegant_tf.serving import litert_model
-from elegant_tf.serving import transfer_model
 from elegant_tf.training import checkpointing
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib

@@ -1,1 +1,0 @@
-"""Using a trained model: export, loading, TFLite, prototypes, the REST client."""
