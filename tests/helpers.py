@@ -74,6 +74,18 @@ def run_in_process(command_run, *args, capsys) -> Finished:
   return Finished(int(code), out, err)
 
 
+def write_noise_faces(folder) -> None:
+  """Four noise "faces" of different sizes and formats in `folder`, face0.jpg, face1.png,
+  face2.jpg and face3.png (noise has no face to detect: read them centre-cropped), and
+  broken.png, which is not a PNG."""
+  rng = np.random.default_rng(0)
+  for k in range(4):  # Different sizes and formats on purpose.
+    pixels = rng.integers(0, 256, (40 + 10 * k, 36 + 5 * k, 3), np.uint8)
+    Image.fromarray(pixels).save(os.path.join(folder, f"face{k}.{'png' if k % 2 else 'jpg'}"))
+  with open(os.path.join(folder, "broken.png"), "wb") as f:
+    f.write(b"\x89PNG not really")
+
+
 # Image bombs and other hostile files, for the decoders' tests and for those of the
 # commands and signatures that read images.
 

@@ -1,4 +1,4 @@
-"""The web page: HTTP answers of the server, the command, and the page in headless Chromium.
+"""The web page: HTTP answers of the server, its limits, and the page in headless Chromium.
 
 All against the committed demo model (saved_models/elegant_demo/1: 64 px, Eyeglasses,
 Bangs, Smiling, Mustache), served in this process on a free port of 127.0.0.1.
@@ -10,8 +10,6 @@ import io
 import json
 import select
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -19,14 +17,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from elegant_tf import demo
 from elegant_tf.apps import demo_server
 from pipelines import alignment
-from tests import helpers
-from tests.elegant_tf import headless_chromium
+from tests.elegant_tf.apps import headless_chromium
 
 ATTRIBUTES = ["Eyeglasses", "Bangs", "Smiling", "Mustache"]
+
+
 DEMO_IMAGE_SIZE = 64
+
+
 # The page's state once a click on Transfer has been answered (it is "working" until then).
 FINISHED = ("const state = document.body.dataset.state;"
             "return ['done', 'error'].includes(state) && state;")
@@ -395,29 +395,6 @@ def test_requests_over_the_edit_cap_get_503_before_their_body_is_read(start_serv
       status, answer = _reply(third)
       assert status == 503 and "busy" in answer["error"]
   _wait_for(lambda: server.edits_in_flight == 0, "done with the body")
-
-
-def test_the_command_refuses_a_bad_model(tmp_path, capsys):
-  bad = helpers.run_in_process(demo.run, f"--model={tmp_path}", capsys=capsys)
-  assert bad.returncode == 2
-  assert bad.stderr.strip().splitlines()[-1].startswith(f"demo: --model={tmp_path} is neither")
-
-
-@pytest.mark.slow
-def test_the_command_serves_the_page():
-  # A subprocess: the one test that the command runs from `python -m`.
-  process = subprocess.Popen(
-      [sys.executable, "-m", "elegant_tf.demo", f"--model={helpers.DEMO_MODEL}", "--port=0"],
-      stdout=subprocess.PIPE, text=True, cwd=helpers.REPO, env=helpers.subprocess_env())
-  try:
-    line = process.stdout.readline()  # "serving ... on http://127.0.0.1:PORT/ ..."
-    assert " on http://127.0.0.1:" in line, line
-    port = int(line.split(" on http://127.0.0.1:")[1].split("/")[0])
-    status, _, body = _get({"host": "127.0.0.1", "port": port}, "/")
-    assert status == 200 and b'value="Mustache"' in body
-  finally:
-    process.terminate()
-    process.wait(timeout=60)
 
 
 def test_the_browser_test_says_why_it_cannot_run(monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-"""The exported SavedModel: every signature, version folder rules, bad requests, the CLI."""
+"""The exported SavedModel: every signature, version folder rules, bad requests, image bombs."""
 
 import io
 import os
@@ -8,15 +8,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from elegant_tf import export
 from elegant_tf.exporting import saved_model
-from elegant_tf.exporting import tflite_convert
 from elegant_tf.inference import layout
-from elegant_tf.inference import litert_model
-from elegant_tf.inference import model_loading
 from elegant_tf.models import latent_swap
 from elegant_tf.models import precision
-from pipelines import atomic_files
 from tests import helpers
 from tests.elegant_tf import tiny
 
@@ -268,27 +263,6 @@ def test_a_mixed_precision_generator_is_refused_not_copied_again(tmp_path):
   assert not os.listdir(tmp_path)
 
 
-
-def test_cli_exports_a_run(trained):
-  # The session's export is the command's own (conftest.tiny_export, a subprocess).
-  assert trained["stdout"].strip().splitlines()[-1] == os.path.join(trained["export_dir"], "7")
-  assert sorted(os.listdir(trained["export_dir"])) == ["7"]
-  assert trained["loaded"].signatures["add_attribute"] is not None
-
-
-def test_cli_refuses_an_existing_version_and_a_folder_that_is_no_run(tiny_run, tmp_path,
-                                                                       capsys):
-  run_dir = tiny_run["config"].run_dir
-  (tmp_path / "7").mkdir()
-  again = helpers.run_in_process(export.run, f"--run_dir={run_dir}", f"--export_dir={tmp_path}",
-                                 "--version=7", capsys=capsys)
-  assert again.returncode == 2 and "never overwritten" in again.stderr
-  assert sorted(os.listdir(tmp_path)) == ["7"] and not os.listdir(tmp_path / "7")
-  missing = helpers.run_in_process(export.run, f"--run_dir={tmp_path / 'nope'}",
-                                   f"--export_dir={tmp_path}", capsys=capsys)
-  assert missing.returncode == 2 and "not a training run directory" in missing.stderr
-
-
 def _encoded(width, height, fmt):
   pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
   buffer = io.BytesIO()
@@ -354,38 +328,3 @@ def test_the_graphs_header_check_refuses_what_the_pipelines_refuse(monkeypatch):
     width, height, frames = (int(v) for v in header(tf.constant(contents)))
     refused = frames < 0 or width * height * max(frames, 1) > 4096
     assert refused == (image_decoding.header_refusal(contents) is not None), name
-
-
-@pytest.mark.slow
-def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_path):
-  config = tiny.tiny_config(tmp_path, train_steps=2, precision="mixed_bfloat16",
-                            export_dir=str(tmp_path / "models" / "tiny"))
-  result = tiny.train_as_command(config)
-  assert "| Eyeglasses |" in result["evaluation"]  # The end-of-run evaluation ran too.
-  version_dir = result["export"]
-  signatures = tf.saved_model.load(version_dir).signatures
-  assert set(signatures) == {"serving_default", "transfer_bytes", "encode", "decode",
-                             "add_attribute", "remove_attribute", "metadata"}
-  for key in ("serving_default", "encode", "decode", "add_attribute"):
-    inputs = signatures[key].structured_input_signature[1]
-    assert {spec.dtype for spec in inputs.values()} == {tf.float32}, key
-    # A bfloat16 graph would hand out its bfloat16 latent and skips here.
-    assert {spec.dtype for spec in signatures[key].structured_outputs.values()} == {
-        tf.float32}, key
-  # The export is the checkpoint's weights computed in float32: the same numbers
-  # as the run directory loaded for inference (always float32).
-  image, exemplar = _inputs()
-  weights = np.array([[1, 0], [1, 1]], np.float32)
-  served = signatures["serving_default"](image=image, exemplar=exemplar,
-                                         attributes=tf.constant(weights),
-                                         strength=tf.ones([2, 2]))
-  expected = model_loading.load_run_dir(config.run_dir).transfer(image.numpy(), exemplar.numpy(),
-                                                                 weights)
-  for key in ("edited", "exemplar_edited"):
-    np.testing.assert_allclose(served[key].numpy(), expected[key], atol=1e-5)
-  # And it converts to TFLite with builtin ops as before, matching the SavedModel.
-  path = str(tmp_path / "bf16_trained.tflite")
-  atomic_files.write_atomically(path, tflite_convert.convert(config.export_dir, "none"))
-  converted = litert_model.load(path).transfer(image.numpy(), exemplar.numpy(), weights)
-  for key in ("edited", "exemplar_edited"):
-    np.testing.assert_allclose(converted[key], served[key].numpy(), atol=1e-4)
