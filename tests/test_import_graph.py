@@ -151,6 +151,51 @@ def test_the_check_sees_a_cycle_and_imports_inside_functions(tmp_path):
   assert in_functions == [("elegant_tf.b", 2)]
 
 
+# Which folders a folder may not import: the layers of BUILD_NOTES' "One folder per
+# idea". pipelines/ is the data layer under everything; training/ knows nothing of
+# what is done with a trained model; inference/ runs models that exporting/ writes;
+# apps/ use a loaded model and never build or train one.
+FORBIDDEN_ARROWS = {
+    "pipelines": ("elegant_tf",),
+    "elegant_tf.models": ("elegant_tf.training", "elegant_tf.exporting",
+                          "elegant_tf.inference", "elegant_tf.apps", "elegant_tf.evaluation"),
+    "elegant_tf.training": ("elegant_tf.exporting", "elegant_tf.inference", "elegant_tf.apps",
+                            "elegant_tf.evaluation"),
+    "elegant_tf.inference": ("elegant_tf.exporting", "elegant_tf.apps"),
+    "elegant_tf.apps": ("elegant_tf.exporting", "elegant_tf.training"),
+}
+
+
+def forbidden_arrows(arrows: dict) -> list:
+  """["a -> b"] for every import that crosses FORBIDDEN_ARROWS."""
+
+  def inside(module, package):
+    return module == package or module.startswith(package + ".")
+
+  found = []
+  for source, targets in sorted(arrows.items()):
+    for folder, banned in FORBIDDEN_ARROWS.items():
+      if inside(source, folder):
+        found += [f"{source} -> {target}" for target in sorted(targets)
+                  if any(inside(target, b) for b in banned)]
+  return found
+
+
+def test_folders_import_only_the_layers_below_them():
+  arrows, _ = import_graph(project_modules())
+  found = forbidden_arrows(arrows)
+  assert not found, "imports against the folder layers: " + "; ".join(found)
+
+
+def test_the_layer_check_can_fail():
+  arrows = {"elegant_tf.inference.layout": {"elegant_tf.exporting.saved_model"},
+            "elegant_tf.apps.photo_edit": {"elegant_tf.inference.layout", "pipelines.markdown"},
+            "pipelines.pairs": {"elegant_tf.usage"}}
+  assert forbidden_arrows(arrows) == [
+      "elegant_tf.inference.layout -> elegant_tf.exporting.saved_model",
+      "pipelines.pairs -> elegant_tf.usage"]
+
+
 def test_the_installed_packages_never_import_tests():
   # tests/ is not installed, so a library module that imports it works only
   # from a source checkout (benchmarks once did).

@@ -20,7 +20,7 @@ measurement's own peak resident memory, TensorFlow runtime included):
   (jit_compile) off and on;
 * tf.data: pairs/s of `pairs.attribute_pairs` per source (synthetic renders;
   celeba/folder decode and align generated JPEGs; tfrecord reads prepared
-  records), from pipelines.benchmarks.data_speed;
+  records), from elegant_tf.benchmarks.data_speed;
 * transfer: batch-1 latency of the SavedModel and the float TFLite file, from
   elegant_tf.benchmarks.transfer_latency (skipped if that module is absent).
 
@@ -122,7 +122,7 @@ def data_speed(size: int, images: int, batch_size: int, steps: int) -> list:
   # Deferred: each measurement runs in a fresh spawned process and reports its peak
   # memory, so it imports only what it measures (see run_isolated).
   from pipelines import synthetic
-  from pipelines.benchmarks import data_speed as data_bench
+  from elegant_tf.benchmarks import data_speed as data_bench
   sources = {"synthetic": synthetic.SyntheticFaces(size)}
   try:
     from pipelines import celeba

@@ -1,6 +1,6 @@
 """Pairs per second of each real-data source, next to what a training step consumes.
 
-  python -m pipelines.benchmarks.data_speed --sizes=128,256 --batch_size=16
+  python -m elegant_tf.benchmarks.data_speed --sizes=128,256 --batch_size=16
 
 Builds a CelebA-format folder of generated 178x218 JPEGs (the real crop size), a
 custom folder of the same images, a `prepare`d tfrecord directory, and times
