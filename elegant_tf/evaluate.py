@@ -23,8 +23,10 @@ B with A's (added). Sections of the report, each a Markdown table:
    it, from --reference_split; the unedited inputs as a baseline.
 
 Writes to --out: results.md (the tables, as printed), results.csv (one row per
-number), results.json and figures/<swap>.png (rows of A | B | C | D, plus C* |
-D* on synthetic data).
+number), results.json, figures/<swap>.png (rows of A | B | C | D, plus C* |
+D* on synthetic data) and figures/overview.png (two pairs of every
+one-attribute swap in one picture; faces under 128 px drawn at twice their
+size).
 
 Paper-style CelebA protocol (official test split, 128 px classifier; a GPU
 makes the Inception pass quick):

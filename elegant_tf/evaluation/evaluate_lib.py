@@ -27,6 +27,10 @@ from pipelines import image_grid
 from pipelines import markdown as markdown_lib
 
 DEFAULT_FIGURE_PAIRS = 6
+OVERVIEW_PAIRS = 2
+# Faces smaller than this are drawn at twice their size in the overview, so a
+# 64 px face reads on a page without the viewer's blurry upscaling.
+OVERVIEW_ENLARGE_BELOW = 128
 
 
 class Progress:
@@ -205,6 +209,32 @@ def figure_sheets(outputs: dict, out_dir: str, count: int = DEFAULT_FIGURE_PAIRS
   return paths
 
 
+def overview_sheet(outputs: dict, out_dir: str, count: int = OVERVIEW_PAIRS):
+  """figures/overview.png: the first `count` pairs of every one-attribute swap, stacked.
+
+  The same columns as the per-swap sheets (A | B | C | D, then C* | D* with ground
+  truth); one picture of the whole model, the one README shows. None when no swap
+  moves a single attribute.
+  """
+  rows = []
+  for swap, data in outputs.items():
+    if ground_truth_eval.SWAP_SEPARATOR in swap:
+      continue
+    keys = ["image_a", "image_b", "edited_c", "edited_d"]
+    if "truth_c" in data:
+      keys += ["truth_c", "truth_d"]
+    rows += [[data[key][k] for key in keys] for k in range(min(count, len(data["image_a"])))]
+  if not rows:
+    return None
+  scale = 2 if np.shape(rows[0][0])[0] < OVERVIEW_ENLARGE_BELOW else 1
+  rows = [[np.repeat(np.repeat(np.asarray(image), scale, axis=0), scale, axis=1)
+           for image in row] for row in rows]
+  path = os.path.join(out_dir, "figures", "overview.png")
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  image_grid.write_png(path, image_grid.tile(rows, gap=2 * scale))
+  return path
+
+
 def _format(value) -> str:
   if isinstance(value, str):
     return value
@@ -328,6 +358,9 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
                 "same reference. KID is unbiased at small sample sizes, FID is not.\n\n"
                 + markdown(rows, _columns(rows)))
   figures = figure_sheets(outputs, out_dir)
+  overview = overview_sheet(outputs, out_dir)
+  if overview:
+    figures.append(overview)
   text.append("Figures: " + ", ".join(os.path.relpath(p, out_dir) for p in figures))
   report = "\n\n".join(text) + "\n"
   with atomic_files.atomic_open(os.path.join(out_dir, "results.md")) as f:

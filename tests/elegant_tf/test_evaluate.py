@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from elegant_tf import evaluate as evaluate_command
 from elegant_tf import usage
@@ -13,6 +14,7 @@ from elegant_tf.evaluation import evaluate_lib as evaluate
 from elegant_tf.evaluation import ground_truth_eval
 from elegant_tf.inference import model_loading
 from pipelines import synthetic
+from pipelines import uint8_pixels
 from tests import helpers
 
 
@@ -69,7 +71,26 @@ def test_full_report_on_synthetic(setup):
     rows = list(csv.DictReader(f))
   assert {"ground_truth", "classifier", "classifier_accuracy", "realism"} == {
       row["section"] for row in rows}
-  assert len(result["figures"]) == 3 and all(os.path.exists(p) for p in result["figures"])
+  assert len(result["figures"]) == 4 and all(os.path.exists(p) for p in result["figures"])
+  assert os.path.basename(result["figures"][-1]) == "overview.png"
+
+
+def test_overview_stacks_two_pairs_of_each_one_attribute_swap_at_twice_the_size(tmp_path):
+  rng = np.random.default_rng(0)
+  keys = ("image_a", "image_b", "edited_c", "edited_d", "truth_c", "truth_d")
+  outputs = {swap: {key: rng.uniform(-1, 1, (3, 8, 8, 3)).astype(np.float32) for key in keys}
+             for swap in ("Eyeglasses", "Bangs", "Eyeglasses+Bangs")}
+  path = evaluate.overview_sheet(outputs, str(tmp_path))
+  picture = tf.io.decode_png(tf.io.read_file(path)).numpy()
+  # Four rows (two pairs of each single swap; the double swap is left out) of six
+  # 16 px tiles, 4 px apart.
+  assert picture.shape == (4 * 16 + 3 * 4, 6 * 16 + 5 * 4, 3)
+  cell = 16 + 4
+  bangs_second_pair_truth_d = picture[3 * cell:3 * cell + 16, 5 * cell:5 * cell + 16]
+  expected = uint8_pixels.to_uint8(outputs["Bangs"]["truth_d"][1])
+  np.testing.assert_array_equal(bangs_second_pair_truth_d[::2, ::2], expected)
+  np.testing.assert_array_equal(bangs_second_pair_truth_d[1::2, 1::2], expected)
+  assert evaluate.overview_sheet({"Eyeglasses+Bangs": outputs["Bangs"]}, str(tmp_path)) is None
 
 
 def test_copy_baseline_scores_are_the_classifier_errors_on_the_inputs(setup):
