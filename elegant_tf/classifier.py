@@ -12,9 +12,9 @@ import sys
 
 from absl import flags
 
-from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib
 from pipelines import data_spec
+from pipelines import usage
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 
 from absl import flags
 
-from elegant_tf import usage
+from pipelines import usage
 
 # The flags defined below belong to the module that asks for them (train.py, say),
 # so absl's --help lists them under that command rather than under this helper.

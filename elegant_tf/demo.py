@@ -9,9 +9,9 @@ status 2; bad photos are reported on the page and the server keeps running.
 
 from absl import flags
 
-from elegant_tf import usage
 from elegant_tf.apps import demo_server
 from elegant_tf.inference import model_loading
+from pipelines import usage
 
 
 def define_flags() -> None:

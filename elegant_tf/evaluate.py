@@ -42,12 +42,12 @@ import os
 
 from absl import flags
 
-from elegant_tf import usage
 from elegant_tf.evaluation import evaluate_lib
 from elegant_tf.inference import model_loading
 from elegant_tf.models import precision
 from pipelines import atomic_files
 from pipelines import data_spec
+from pipelines import usage
 
 
 def define_flags() -> None:

@@ -12,12 +12,12 @@ import os
 
 from absl import flags
 
-from elegant_tf import usage
 from elegant_tf.exporting import export_lib
 from elegant_tf.exporting import prototypes
 from elegant_tf.inference import layout
 from elegant_tf.training import train_config
 from pipelines import atomic_files
+from pipelines import usage
 
 
 def define_flags() -> None:

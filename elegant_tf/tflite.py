@@ -10,11 +10,11 @@ back with inference/litert_model.py.
 import numpy as np
 from absl import flags
 
-from elegant_tf import usage
 from elegant_tf.exporting import tflite_convert
 from elegant_tf.inference import layout
 from elegant_tf.inference import model_loading
 from pipelines import atomic_files
+from pipelines import usage
 
 def define_flags() -> None:
   """Defined when the command runs: importing defines no flags."""

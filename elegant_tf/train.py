@@ -13,13 +13,13 @@ import tensorflow as tf
 from absl import flags
 from absl import logging
 
-from elegant_tf import usage
 from elegant_tf.evaluation import ground_truth_eval
 from elegant_tf.exporting import export_lib
 from elegant_tf.models import precision
 from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
 from pipelines import data_spec
+from pipelines import usage
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """The training flags, one per TrainConfig field (train_config declares each with its

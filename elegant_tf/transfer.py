@@ -42,10 +42,10 @@ the same way and leaves no new file behind.
 
 from absl import flags
 
-from elegant_tf import usage
 from elegant_tf.apps import transfer_lib
 from elegant_tf.inference import model_loading
 from pipelines import atomic_files
+from pipelines import usage
 
 
 def define_flags() -> None:

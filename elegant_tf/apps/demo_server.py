@@ -47,12 +47,12 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from elegant_tf import usage
 from elegant_tf.apps import photo_edit
 from elegant_tf.apps import transfer_lib
 from pipelines import image_grid
 from pipelines import synthetic
 from pipelines import uint8_pixels
+from pipelines import usage
 
 
 # Per photo file; the page refuses larger files before sending them. The decoder's own

@@ -13,13 +13,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from elegant_tf import usage
 from elegant_tf.apps import photo_edit
 from elegant_tf.models import latent_swap
 from pipelines import atomic_files
 from pipelines import image_decoding
 from pipelines import image_grid
 from pipelines import uint8_pixels
+from pipelines import usage
 
 MODES = ("swap", "linear", "matrix", "add", "remove")
 # Modes that edit by label alone, with the model's prototype slabs (no exemplar).

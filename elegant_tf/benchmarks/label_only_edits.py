@@ -23,7 +23,6 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from elegant_tf import usage
 from elegant_tf.evaluation import ground_truth_eval
 from elegant_tf.exporting import prototypes
 from elegant_tf.inference import model_loading
@@ -31,6 +30,7 @@ from elegant_tf.training import train_config
 from pipelines import data_spec
 from pipelines import markdown
 from pipelines import synthetic
+from pipelines import usage
 
 
 def define_flags():

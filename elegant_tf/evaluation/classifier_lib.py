@@ -17,9 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 from elegant_tf import dataclass_flags
-from elegant_tf import usage
 from elegant_tf.evaluation import attribute_classifier
 from pipelines import atomic_files
+from pipelines import usage
 
 MODEL_FILE = "classifier.keras"
 METADATA_FILE = "classifier.json"

@@ -16,7 +16,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib
 from elegant_tf.evaluation import ground_truth_eval
 from elegant_tf.evaluation import psnr as psnr_lib
@@ -25,6 +24,7 @@ from elegant_tf.evaluation import ssim as ssim_lib
 from pipelines import atomic_files
 from pipelines import image_grid
 from pipelines import markdown as markdown_lib
+from pipelines import usage
 
 DEFAULT_FIGURE_PAIRS = 6
 OVERVIEW_PAIRS = 2

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from elegant_tf import classifier as classifier_command
-from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib as classifier
 from pipelines import synthetic
+from pipelines import usage
 from tests import helpers
 
 

@@ -5,7 +5,7 @@ import pytest
 from absl import flags
 
 from elegant_tf import dataclass_flags
-from elegant_tf import usage
+from pipelines import usage
 
 setting = dataclass_flags.setting
 

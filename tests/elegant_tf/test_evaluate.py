@@ -8,13 +8,13 @@ import pytest
 import tensorflow as tf
 
 from elegant_tf import evaluate as evaluate_command
-from elegant_tf import usage
 from elegant_tf.evaluation import classifier_lib as classifier
 from elegant_tf.evaluation import evaluate_lib as evaluate
 from elegant_tf.evaluation import ground_truth_eval
 from elegant_tf.inference import model_loading
 from pipelines import synthetic
 from pipelines import uint8_pixels
+from pipelines import usage
 from tests import helpers
 
 

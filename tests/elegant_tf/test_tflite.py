@@ -3,7 +3,7 @@
 import pytest
 
 from elegant_tf import tflite
-from elegant_tf import usage
+from pipelines import usage
 from tests import helpers
 
 

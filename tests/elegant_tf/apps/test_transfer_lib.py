@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from elegant_tf import usage
 from elegant_tf.apps import photo_edit
 from elegant_tf.apps import transfer_lib
 from elegant_tf.inference import model_loading
 from pipelines import fixtures
 from pipelines import image_decoding
+from pipelines import usage
 from tests import helpers
 from tests.elegant_tf import tiny
 

@@ -4,12 +4,12 @@ import shutil
 import numpy as np
 import pytest
 
-from elegant_tf import usage
 from elegant_tf.inference import layout
 from elegant_tf.inference import model_loading
 from elegant_tf.models import latent_swap
 from elegant_tf.models import precision
 from elegant_tf.training import train_config
+from pipelines import usage
 from tests import helpers
 from tests.elegant_tf import tiny
 

@@ -9,6 +9,9 @@ absl's own flag errors (an unknown flag, a value of the wrong type or outside
 an enum, a required flag left out, a failed validator) take the same road:
 absl alone would print "FATAL Flags parsing error" and exit 1, like a crash.
 Anything else keeps its traceback.
+
+It lives in pipelines/, the base package (which imports nothing from elegant_tf),
+so the data commands (prepare, inspect) and the benchmarks take the same road.
 """
 
 import os

@@ -2,8 +2,8 @@
 
 import pytest
 
-from elegant_tf import usage
 from elegant_tf.training import train_config
+from pipelines import usage
 
 
 def test_a_usage_error_is_one_line_on_stderr_and_exit_2(capsys):
