@@ -13,15 +13,14 @@ nose or mouth. Decode failures show up only when a file is
 read: `--check_all` decodes every image of the chosen split so the skip counts
 are complete (slow on 200k images); the split's image and attribute counts are
 then of the usable images only, without the files found undecodable. Bad use (a
-bad --data spec, a missing data folder, an unknown split) prints one line and
-exits with status 2.
+bad --data spec, a missing data folder, an unknown split, an unknown flag or a bad
+flag value) prints one line and exits with status 2.
 """
 
 import sys
 
 import numpy as np
 import tensorflow as tf
-from absl import app
 from absl import flags
 from PIL import Image
 from PIL import ImageDraw
@@ -34,6 +33,7 @@ from pipelines import image_grid
 from pipelines import label_stats
 from pipelines import pairs
 from pipelines import uint8_pixels
+from pipelines import usage
 
 FLAGS = flags.FLAGS
 # Tiles on a contact sheet, in pixels: the tiles and the sheet are both held in memory
@@ -194,9 +194,7 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
 
 
 def main(argv):
-  if len(argv) > 1:
-    print(f"inspect: unexpected arguments: {' '.join(argv[1:])}", file=sys.stderr)
-    sys.exit(2)
+  usage.check_no_arguments(argv)
   try:
     check_flags(FLAGS.samples, FLAGS.image_size, FLAGS.sheet)
     # Synthetic faces are rendered deterministically and take no such option.
@@ -208,14 +206,13 @@ def main(argv):
     report(source, FLAGS.attributes, FLAGS.split, FLAGS.samples, FLAGS.sheet, FLAGS.check_all,
            with_landmarks=FLAGS.draw_landmarks)
   except (ValueError, FileNotFoundError, NotADirectoryError) as error:
-    print(f"inspect: {error}", file=sys.stderr)
-    sys.exit(2)
+    raise usage.UsageError(str(error)) from error
 
 
 def run():
   """Entry point of `python -m pipelines.inspect` and the elegant-inspect console script."""
   define_flags()
-  app.run(main)
+  usage.run("inspect", main)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import math
 import os
 import sys
 
-from absl import app
 from absl import flags
 import keras
 import numpy as np
@@ -25,6 +24,7 @@ from pipelines import data_spec
 from pipelines import face_source
 from pipelines import image_decoding
 from pipelines import tfrecord
+from pipelines import usage
 
 FLAGS = flags.FLAGS
 
@@ -213,9 +213,7 @@ def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
 
 
 def main(argv):
-  if len(argv) > 1:
-    print(f"prepare: unexpected arguments: {' '.join(argv[1:])}", file=sys.stderr)
-    sys.exit(2)
+  usage.check_no_arguments(argv)
   try:
     check_settings(FLAGS.image_size, FLAGS.examples_per_shard, FLAGS.jpeg_quality,
                    FLAGS.splits)
@@ -226,8 +224,7 @@ def main(argv):
     manifest = prepare(source, FLAGS.data, FLAGS.out, FLAGS.examples_per_shard,
                        FLAGS.jpeg_quality, FLAGS.splits)
   except (ValueError, FileNotFoundError) as error:
-    print(f"prepare: {error}", file=sys.stderr)
-    sys.exit(2)
+    raise usage.UsageError(str(error)) from error
   print(f"wrote {FLAGS.out}; skipped: {manifest['skipped'] or 'none'}; "
         f"converted: {manifest['converted'] or 'none'}")
   print(f"train with --data=tfrecord:{FLAGS.out}")
@@ -236,8 +233,8 @@ def main(argv):
 def run():
   """Entry point of `python -m pipelines.prepare` and the elegant-prepare console script."""
   define_flags()
-  flags.mark_flags_as_required(["data", "out"])
-  app.run(main)
+  usage.require_flags("data", "out")
+  usage.run("prepare", main)
 
 
 if __name__ == "__main__":

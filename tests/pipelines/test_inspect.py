@@ -93,6 +93,21 @@ def test_cli_bad_use_exits_2_with_one_line(tmp_path, monkeypatch, capsys, args, 
   assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("args, named", [
+    (["--no_such_flag"], "no_such_flag"),
+    (["--samples=many"], "--samples"),
+    (["--check_all=perhaps"], "--check_all"),
+])
+def test_cli_flag_errors_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, named):
+  # absl alone says "FATAL Flags parsing error" over two lines and exits 1, like a crash.
+  monkeypatch.chdir(tmp_path)
+  result = helpers.run_in_process(inspect.run, "--data=synthetic", *args, capsys=capsys)
+  assert result.returncode == 2, result.stderr
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("inspect: ") and named in lines[0], lines
+  assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.slow
 def test_the_command_runs_from_python_m(tmp_path):
   # A subprocess: the one test that the command runs from `python -m`.

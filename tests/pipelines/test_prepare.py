@@ -91,6 +91,22 @@ def test_cli_bad_settings_exit_2_with_one_line_and_write_nothing(tmp_path, capsy
   assert not out.exists()
 
 
+@pytest.mark.parametrize("args, named", [
+    (["--no_such_flag"], "no_such_flag"),
+    (["--image_size=big"], "--image_size"),
+    (["--splits=train", "--out="], "--out must not be empty"),
+])
+def test_cli_flag_errors_are_one_line_and_exit_2(tmp_path, capsys, args, named):
+  # absl alone says "FATAL Flags parsing error" over two lines and exits 1, like a crash.
+  out = tmp_path / "prepared"
+  result = helpers.run_in_process(prepare.run, f"--data=folder:{tmp_path}", f"--out={out}",
+                                  *args, capsys=capsys)
+  assert result.returncode == 2, result.stderr
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("prepare: ") and named in lines[0], lines
+  assert not out.exists()
+
+
 @pytest.mark.parametrize("spec", ["synthetic", "tfrecord:/prepared"])
 def test_data_with_nothing_to_prepare_is_refused_up_front(spec):
   # --data=synthetic used to fail with "unknown options for synthetic data: ['deterministic']".
