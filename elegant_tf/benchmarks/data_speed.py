@@ -11,11 +11,11 @@ it: on a shared CPU both compete for the same cores, which this measures too whe
 `--concurrent` runs them together.
 """
 
-import argparse
 import os
 import tempfile
 import time
 
+from absl import flags
 import numpy as np
 import tensorflow as tf
 
@@ -28,8 +28,20 @@ from pipelines import markdown
 from pipelines import pairs
 from pipelines import prepare
 from pipelines import tfrecord
+from pipelines import usage
 
 ATTRIBUTES = ["Bangs", "Eyeglasses"]
+
+
+def define_flags():
+  flags.DEFINE_list("sizes", ["128", "256"], "Image sizes, in pixels.")
+  flags.DEFINE_integer("batch_size", 16, "Pairs per batch.")
+  flags.DEFINE_integer("images", 400, "Generated faces in each data set.")
+  flags.DEFINE_integer("steps", 20, "Timed pair batches per source.")
+  flags.DEFINE_integer("train_steps", 3, "Timed train steps per size.")
+
+
+FLAGS = flags.FLAGS
 
 
 def make_data(root: str, count: int) -> None:
@@ -90,31 +102,26 @@ def train_pairs_per_second(size: int, batch_size: int, steps: int) -> float:
   return steps * batch_size / (time.perf_counter() - start)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--sizes", default="128,256")
-  parser.add_argument("--batch_size", type=int, default=16)
-  parser.add_argument("--images", type=int, default=400)
-  parser.add_argument("--steps", type=int, default=20)
-  parser.add_argument("--train_steps", type=int, default=3)
-  args = parser.parse_args()
+def main(argv):
+  usage.check_no_arguments(argv)
   root = tempfile.mkdtemp(prefix="data_speed_")
-  make_data(root, args.images)
+  make_data(root, FLAGS.images)
   print(markdown.header(["source", "size", "pairs/s (pipeline)", "pairs/s (train step)"]))
-  for size in [int(s) for s in args.sizes.split(",")]:
+  for size in [int(s) for s in FLAGS.sizes]:
     out = os.path.join(root, f"tfrecord{size}")
     prepare.prepare(celeba.open_source(os.path.join(root, "celeba"), size),
                     "celeba", out, verbose=False)
-    train_rate = train_pairs_per_second(size, args.batch_size, args.train_steps)
+    train_rate = train_pairs_per_second(size, FLAGS.batch_size, FLAGS.train_steps)
     sources = {
         "celeba:DIR (decode+align)": celeba.open_source(os.path.join(root, "celeba"), size),
         "folder:DIR (decode+align)": folder.open_source(os.path.join(root, "folder"), size),
         "tfrecord:DIR (prepared)": tfrecord.open_source(out, size),
     }
     for name, source in sources.items():
-      rate = pairs_per_second(source, args.batch_size, args.steps)
+      rate = pairs_per_second(source, FLAGS.batch_size, FLAGS.steps)
       print(markdown.row([name, size, f"{rate:.0f}", f"{train_rate:.1f}"]), flush=True)
 
 
 if __name__ == "__main__":
-  main()
+  define_flags()
+  usage.run("data_speed", main)

@@ -2,7 +2,7 @@
 
 Usage: python -m elegant_tf.benchmarks.fault_injection [--kills=10] [--seed=0]
        [--train_steps=5000] [--checkpoint_every=5] [--min_wait=8] [--max_wait=30]
-       [--run_dir=DIR] [--keep]
+       [--final_timeout=300] [--run_dir=DIR] [--keep]
 
 Trains elegant_tf/configs/smoke.flags (with more steps) in a subprocess, kills it
 with SIGKILL after a random wait, then resumes with `--run_dir=DIR` alone, --kills
@@ -16,7 +16,6 @@ the kill and at the end. Not a test: it takes minutes and the kill points are
 random.
 """
 
-import argparse
 import os
 import random
 import re
@@ -27,11 +26,33 @@ import sys
 import tempfile
 import time
 
+from absl import flags
+
+from pipelines import usage
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE_FLAGS = os.path.join(REPO, "elegant_tf", "configs", "smoke.flags")
 _CHECKPOINT = re.compile(r"ckpt-(\d+)\.index$")
 _RESUMING = re.compile(r"resuming .* from step (\d+)")
 _SKIPPED = re.compile(r"skipped checkpoint (\S+)")
+
+
+def define_flags():
+  flags.DEFINE_integer("kills", 10, "Kills, each followed by a resume.")
+  flags.DEFINE_integer("seed", 0, "Seed of the random waits before the kills.")
+  flags.DEFINE_integer("train_steps", 5000,
+                       "Long enough that no kill comes after the end of training.")
+  flags.DEFINE_integer("checkpoint_every", 5, "Steps between checkpoints of the run.")
+  flags.DEFINE_float("min_wait", 8.0,
+                     "Shortest wait before a kill, in seconds (TF starts in ~5 s).")
+  flags.DEFINE_float("max_wait", 30.0, "Longest wait before a kill, in seconds.")
+  flags.DEFINE_float("final_timeout", 300.0,
+                     "Seconds the last resume may take to write a newer checkpoint.")
+  flags.DEFINE_string("run_dir", None, "Default: a new temporary folder.")
+  flags.DEFINE_bool("keep", False, "Keep the temporary run folder.")
+
+
+FLAGS = flags.FLAGS
 
 
 def newest_checkpoint_step(run_dir: str) -> int:
@@ -65,38 +86,23 @@ def read_log(log_path: str) -> str:
     return f.read()
 
 
-def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--kills", type=int, default=10)
-  parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--train_steps", type=int, default=5000,
-                      help="Long enough that no kill comes after the end of training.")
-  parser.add_argument("--checkpoint_every", type=int, default=5)
-  parser.add_argument("--min_wait", type=float, default=8.0,
-                      help="Shortest wait before a kill, in seconds (TF starts in ~5 s).")
-  parser.add_argument("--max_wait", type=float, default=30.0)
-  parser.add_argument("--final_timeout", type=float, default=300.0,
-                      help="Seconds the last resume may take to write a newer checkpoint.")
-  parser.add_argument("--run_dir", default=None, help="Default: a new temporary folder.")
-  parser.add_argument("--keep", action="store_true", help="Keep the temporary run folder.")
-  args = parser.parse_args(argv)
-  if args.kills < 1 or not 0 < args.min_wait <= args.max_wait:
-    print("fault_injection: need --kills >= 1 and 0 < --min_wait <= --max_wait",
-          file=sys.stderr)
-    return 2
-  temporary = None if args.run_dir else tempfile.mkdtemp(prefix="fault_injection_")
-  run_dir = args.run_dir or os.path.join(temporary, "run")
-  rng = random.Random(args.seed)
+def main(argv) -> int:
+  usage.check_no_arguments(argv)
+  if FLAGS.kills < 1 or not 0 < FLAGS.min_wait <= FLAGS.max_wait:
+    raise usage.UsageError("need --kills >= 1 and 0 < --min_wait <= --max_wait")
+  temporary = None if FLAGS.run_dir else tempfile.mkdtemp(prefix="fault_injection_")
+  run_dir = FLAGS.run_dir or os.path.join(temporary, "run")
+  rng = random.Random(FLAGS.seed)
   first = [f"--flagfile={SMOKE_FLAGS}", f"--run_dir={run_dir}", "--export_dir=",
-           f"--train_steps={args.train_steps}",
-           f"--checkpoint_every={args.checkpoint_every}",
-           f"--sample_every={args.train_steps}", f"--log_every={args.checkpoint_every}"]
+           f"--train_steps={FLAGS.train_steps}",
+           f"--checkpoint_every={FLAGS.checkpoint_every}",
+           f"--sample_every={FLAGS.train_steps}", f"--log_every={FLAGS.checkpoint_every}"]
   rows = []
   try:
     log_dir = temporary or tempfile.mkdtemp(prefix="fault_injection_logs_")
     process = launch(first, os.path.join(log_dir, "launch_0.log"))
-    for kill in range(args.kills):
-      wait = rng.uniform(args.min_wait, args.max_wait)
+    for kill in range(FLAGS.kills):
+      wait = rng.uniform(FLAGS.min_wait, FLAGS.max_wait)
       try:
         process.wait(timeout=wait)
         finished_early = True
@@ -108,10 +114,10 @@ def main(argv=None) -> int:
       leftovers = half_written_files(run_dir)
       log_path = os.path.join(log_dir, f"launch_{kill + 1}.log")
       process = launch([f"--run_dir={run_dir}"], log_path)
-      last = kill == args.kills - 1
+      last = kill == FLAGS.kills - 1
       stopped_at = 0
       # Wait for the resumed run to say where it starts (or to end).
-      deadline = time.monotonic() + (args.final_timeout if last else 300)
+      deadline = time.monotonic() + (FLAGS.final_timeout if last else 300)
       started = None
       while time.monotonic() < deadline and process.poll() is None:
         match = _RESUMING.search(read_log(log_path))
@@ -164,12 +170,13 @@ def main(argv=None) -> int:
   print(f"checkpoints that failed to restore (skipped as damaged): "
         f"{sum(row['damaged'] for row in rows)}")
   print(f"steps lost per kill: {[row['lost'] for row in rows]}")
-  print(f"newest checkpoint at the end: step {final_step} of {args.train_steps}")
+  print(f"newest checkpoint at the end: step {final_step} of {FLAGS.train_steps}")
   print(f"half-written files left at the end: {', '.join(final_leftovers) or 'none'}")
-  if temporary and not args.keep:
+  if temporary and not FLAGS.keep:
     shutil.rmtree(temporary, ignore_errors=True)
   return 0
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  define_flags()
+  usage.run("fault_injection", main)

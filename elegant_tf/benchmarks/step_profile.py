@@ -13,7 +13,6 @@ preemption by other jobs both inflate them, so the total exceeds the step time;
 compare shares and the ratio between precisions, not the total with the step.
 """
 
-import argparse
 import collections
 import dataclasses
 import glob
@@ -23,12 +22,27 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from absl import flags  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.python.profiler.internal import _pywrap_profiler_plugin  # noqa: E402
 
 from elegant_tf.training import train_config  # noqa: E402
 from elegant_tf.benchmarks import training_speed  # noqa: E402
 from pipelines import markdown  # noqa: E402
+from pipelines import usage  # noqa: E402
+
+
+def define_flags():
+  flags.DEFINE_enum("preset", "paper", sorted(training_speed.PRESETS), "Network widths.")
+  flags.DEFINE_integer("size", 64, "Image size, in pixels.")
+  flags.DEFINE_integer("batch_size", 16, "Pairs per train step.")
+  flags.DEFINE_list("precision", ["float32", "mixed_bfloat16"],
+                    "--precision values to profile, side by side.")
+  flags.DEFINE_integer("steps", 2, "Profiled train steps per precision.")
+  flags.DEFINE_integer("top", 15, "Op types shown; the rest are summed as (other).")
+
+
+FLAGS = flags.FLAGS
 
 
 def op_self_times(run, steps: int) -> dict:
@@ -53,45 +67,38 @@ def op_self_times(run, steps: int) -> dict:
   return dict(times)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--preset", choices=sorted(training_speed.PRESETS), default="paper")
-  parser.add_argument("--size", type=int, default=64)
-  parser.add_argument("--batch_size", type=int, default=16)
-  parser.add_argument("--precision", default="float32,mixed_bfloat16")
-  parser.add_argument("--steps", type=int, default=2)
-  parser.add_argument("--top", type=int, default=15)
-  args = parser.parse_args()
-  names = args.precision.split(",")
+def main(argv):
+  usage.check_no_arguments(argv)
+  names = FLAGS.precision
   runs = {}
   for name in names:
     config = dataclasses.replace(
-        train_config.TrainConfig(), image_size=args.size, batch_size=args.batch_size,
+        train_config.TrainConfig(), image_size=FLAGS.size, batch_size=FLAGS.batch_size,
         attributes=("Eyeglasses", "Bangs", "Smiling", "Mustache"), precision=name,
-        **training_speed.PRESETS[args.preset])
+        **training_speed.PRESETS[FLAGS.preset])
     config.validate()
     runs[name] = training_speed.compiled_step(config)
   times = {name: collections.Counter() for name in names}
-  for _ in range(args.steps):  # Alternate precisions step by step.
+  for _ in range(FLAGS.steps):  # Alternate precisions step by step.
     for name, run in runs.items():
       times[name].update(op_self_times(run, 1))
-  times = {name: {k: v / args.steps for k, v in counts.items()} for name, counts in times.items()}
+  times = {name: {k: v / FLAGS.steps for k, v in counts.items()} for name, counts in times.items()}
   totals = {name: sum(t.values()) for name, t in times.items()}
-  print(f"preset={args.preset} size={args.size} batch={args.batch_size} steps={args.steps} "
+  print(f"preset={FLAGS.preset} size={FLAGS.size} batch={FLAGS.batch_size} steps={FLAGS.steps} "
         f"load average={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
   print("self time per step, ms (share of the step)")
   print(markdown.header(["op type"] + names, align="l" + "r" * len(names)))
   kinds = sorted(set().union(*times.values()),
                  key=lambda k: -max(t.get(k, 0) for t in times.values()))
-  for kind in kinds[:args.top]:
+  for kind in kinds[:FLAGS.top]:
     cells = [f"{times[n].get(kind, 0):.0f} ({100 * times[n].get(kind, 0) / totals[n]:.0f}%)"
              for n in names]
     print(markdown.row([kind] + cells))
-  rest = [sum(t for k, t in times[n].items() if k not in kinds[:args.top]) for n in names]
+  rest = [sum(t for k, t in times[n].items() if k not in kinds[:FLAGS.top]) for n in names]
   print(markdown.row(["(other)"] + [f"{r:.0f}" for r in rest]))
   print(markdown.row(["**total**"] + [f"{totals[n]:.0f}" for n in names]))
 
 
 if __name__ == "__main__":
-  main()
+  define_flags()
+  usage.run("step_profile", main)

@@ -2,7 +2,7 @@
 
 Usage: python -m elegant_tf.benchmarks.training_speed [--preset=paper|demo] [--steps=10]
        [--sizes=64,128,256] [--batch_size=16] [--jit_compile]
-       [--precision=float32,mixed_bfloat16] [--rounds=3]
+       [--precision=float32,mixed_bfloat16] [--rounds=3] [--skip_renderer]
 
 With several --precision values, each size builds one model per precision and
 times them in alternating rounds of --steps steps (A B A B ...), all in this
@@ -15,14 +15,16 @@ One step consumes 2 x batch_size real images (A and B) and decodes 4 x batch_siz
 Also prints the synthetic renderer's images/s for comparison.
 """
 
-import argparse
 import dataclasses
 import os
 import statistics
 import time
 
+from absl import flags
+
 from pipelines import markdown
 from pipelines import pairs
+from pipelines import usage
 from pipelines.benchmarks import synthetic_speed
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,6 +43,23 @@ PRESETS = {
     "demo": dict(encoder_depth=3, encoder_base_width=64, encoder_max_width=256,
                  discriminator_base_width=32, discriminator_max_width=256),
 }
+
+
+def define_flags():
+  flags.DEFINE_enum("preset", "paper", sorted(PRESETS), "Network widths.")
+  flags.DEFINE_list("sizes", ["64", "128", "256"], "Image sizes, in pixels.")
+  flags.DEFINE_integer("steps", 10, "Timed train steps per round.")
+  flags.DEFINE_integer("batch_size", 16, "Pairs per train step.")
+  flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
+  flags.DEFINE_list("precision", ["float32"],
+                    "--precision values (float32, mixed_bfloat16, mixed_float16, auto); "
+                    "the first is the baseline of the speed-up column.")
+  flags.DEFINE_integer("rounds", 1,
+                       "Alternating timing rounds per precision (median reported).")
+  flags.DEFINE_bool("skip_renderer", False, "Do not time the synthetic renderer.")
+
+
+FLAGS = flags.FLAGS
 
 
 def compiled_step(config: train_config.TrainConfig):
@@ -75,25 +94,12 @@ def interleaved_seconds_per_step(configs: dict, steps: int, rounds: int) -> dict
   return times
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--preset", choices=sorted(PRESETS), default="paper")
-  parser.add_argument("--sizes", default="64,128,256")
-  parser.add_argument("--steps", type=int, default=10)
-  parser.add_argument("--batch_size", type=int, default=16)
-  parser.add_argument("--jit_compile", action="store_true")
-  parser.add_argument("--precision", default="float32",
-                      help="comma list of --precision values (float32, mixed_bfloat16, "
-                      "mixed_float16, auto); the first is the baseline of the speed-up column")
-  parser.add_argument("--rounds", type=int, default=1,
-                      help="alternating timing rounds per precision (median reported)")
-  parser.add_argument("--skip_renderer", action="store_true")
-  args = parser.parse_args()
-  names = args.precision.split(",")
+def main(argv):
+  usage.check_no_arguments(argv)
+  names = FLAGS.precision
   policies = {name: precision.resolve(name)[0] for name in names}
-  print(f"preset={args.preset} batch={args.batch_size} jit_compile={args.jit_compile} "
-        f"threads={os.cpu_count()} steps/round={args.steps} rounds={args.rounds} "
+  print(f"preset={FLAGS.preset} batch={FLAGS.batch_size} jit_compile={FLAGS.jit_compile} "
+        f"threads={os.cpu_count()} steps/round={FLAGS.steps} rounds={FLAGS.rounds} "
         f"cpu bf16 flags={','.join(precision.cpu_bf16_flags()) or 'none'} "
         f"load average at start={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
   # Speed-ups three ways: of the median rounds, of the best rounds (the ones
@@ -103,15 +109,15 @@ def main():
   print(markdown.header([f"{'size':>5}", f"{'precision':>19}", f"{'s/step':>7}", f"{'best':>6}",
                          f"{'images/s':>9}", f"{'speed-up':>8}", f"{'best':>6}", f"{'paired':>6}",
                          "rounds (s/step)"], align="rrrrrrrrl"))
-  for size in (int(s) for s in args.sizes.split(",")):
+  for size in (int(s) for s in FLAGS.sizes):
     configs = {}
     for name in names:
       configs[name] = dataclasses.replace(
-          train_config.TrainConfig(), image_size=size, batch_size=args.batch_size,
+          train_config.TrainConfig(), image_size=size, batch_size=FLAGS.batch_size,
           attributes=("Eyeglasses", "Bangs", "Smiling", "Mustache"),
-          jit_compile=args.jit_compile, precision=name, **PRESETS[args.preset])
+          jit_compile=FLAGS.jit_compile, precision=name, **PRESETS[FLAGS.preset])
       configs[name].validate()
-    times = interleaved_seconds_per_step(configs, args.steps, args.rounds)
+    times = interleaved_seconds_per_step(configs, FLAGS.steps, FLAGS.rounds)
     baseline = statistics.median(times[names[0]])
     baseline_best = min(times[names[0]])
     for name in names:
@@ -119,15 +125,16 @@ def main():
       label = name if policies[name] == name else f"{name}={policies[name]}"
       paired = statistics.median(b / t for b, t in zip(times[names[0]], times[name]))
       print(markdown.row([f"{size:>5}", f"{label:>19}", f"{seconds:>7.2f}", f"{best:>6.2f}",
-                          f"{2 * args.batch_size / seconds:>9.1f}", f"{baseline / seconds:>7.2f}x",
+                          f"{2 * FLAGS.batch_size / seconds:>9.1f}", f"{baseline / seconds:>7.2f}x",
                           f"{baseline_best / best:>5.2f}x", f"{paired:>5.2f}x",
                           " ".join(f"{t:.2f}" for t in times[name])]), flush=True)
   print(f"load average at end={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-  if not args.skip_renderer:
+  if not FLAGS.skip_renderer:
     print("\nsynthetic renderer, one core (images/s):")
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in (int(s) for s in FLAGS.sizes):
       print(f"  {size:>4} px: {synthetic_speed.images_per_second(size, 256, 2.0, False):.0f}")
 
 
 if __name__ == "__main__":
-  main()
+  define_flags()
+  usage.run("training_speed", main)

@@ -9,14 +9,27 @@ donor B, A with B's attribute, B with A's attribute, then the four masks of
 those attributes (white = covered).
 """
 
-import argparse
 import dataclasses
 
+from absl import flags
 import numpy as np
 
 from pipelines import image_grid
 from pipelines import synthetic
 from pipelines import uint8_pixels
+from pipelines import usage
+
+
+def define_flags():
+  flags.DEFINE_integer("size", 64, "Face size, in pixels.")
+  flags.DEFINE_integer("seed", 0, "Seed of the faces drawn.")
+  flags.DEFINE_string("out", "/tmp/synthetic", "Prefix of the two PNGs written.")
+  flags.DEFINE_enum("layout", synthetic.DEFAULT_LAYOUT, synthetic.LAYOUTS,
+                    "Where each face sits: aligned (as in CelebA's aligned crops) or wild "
+                    "(unaligned: shifted, rotated, smaller).")
+
+
+FLAGS = flags.FLAGS
 
 
 # Tiles in rows of 8 on grey, 2 px apart and from the edge.
@@ -57,19 +70,14 @@ def swaps_sheet(size: int, seed: int,
   return sheet(tiles)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__)
-  parser.add_argument("--size", type=int, default=64)
-  parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--out", default="/tmp/synthetic")
-  parser.add_argument("--layout", default=synthetic.DEFAULT_LAYOUT,
-                      choices=synthetic.LAYOUTS)
-  args = parser.parse_args()
+def main(argv):
+  usage.check_no_arguments(argv)
   for kind, make_sheet in (("faces", faces_sheet), ("swaps", swaps_sheet)):
-    path = f"{args.out}_{args.size}_{kind}.png"
-    image_grid.write_png(path, make_sheet(args.size, args.seed, args.layout))
+    path = f"{FLAGS.out}_{FLAGS.size}_{kind}.png"
+    image_grid.write_png(path, make_sheet(FLAGS.size, FLAGS.seed, FLAGS.layout))
     print("wrote", path)
 
 
 if __name__ == "__main__":
-  main()
+  define_flags()
+  usage.run("synthetic_contact_sheet", main)

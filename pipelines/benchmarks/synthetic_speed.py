@@ -8,14 +8,23 @@ runs single-threaded here, so this is per core and stays meaningful when other
 jobs share the machine.
 """
 
-import argparse
 import time
 
+from absl import flags
 import numpy as np
 
 from pipelines import synthetic
+from pipelines import usage
 
 SIZES = (32, 64, 128, 256)
+
+
+def define_flags():
+  flags.DEFINE_integer("batch", 256, "Faces rendered per call.")
+  flags.DEFINE_float("seconds", 2.0, "CPU seconds of rendering per measurement.")
+
+
+FLAGS = flags.FLAGS
 
 
 def images_per_second(size: int, batch: int, seconds: float,
@@ -35,18 +44,16 @@ def images_per_second(size: int, batch: int, seconds: float,
       return done / elapsed
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__)
-  parser.add_argument("--batch", type=int, default=256)
-  parser.add_argument("--seconds", type=float, default=2.0)
-  args = parser.parse_args()
-  print(f"{'size':>6} {'images/s':>10} {'+masks':>10}   (batch {args.batch}, "
+def main(argv):
+  usage.check_no_arguments(argv)
+  print(f"{'size':>6} {'images/s':>10} {'+masks':>10}   (batch {FLAGS.batch}, "
         "sampling included)")
   for size in SIZES:
-    plain = images_per_second(size, args.batch, args.seconds, False)
-    masked = images_per_second(size, args.batch, args.seconds, True)
+    plain = images_per_second(size, FLAGS.batch, FLAGS.seconds, False)
+    masked = images_per_second(size, FLAGS.batch, FLAGS.seconds, True)
     print(f"{size:>6} {plain:>10.0f} {masked:>10.0f}")
 
 
 if __name__ == "__main__":
-  main()
+  define_flags()
+  usage.run("synthetic_speed", main)
