@@ -20,7 +20,6 @@ import os
 import types
 
 import numpy as np
-from absl import app
 from absl import flags
 
 from elegant_tf.evaluation import ground_truth_eval
@@ -87,7 +86,7 @@ def comparison_rows(model, source, attributes, num_pairs: int, add, remove) -> l
 
 
 def main(argv):
-  del argv
+  usage.check_no_arguments(argv)
   model = model_loading.load(FLAGS.model)
   attributes = list(model.attribute_names)
   if model.generator is not None:

@@ -35,10 +35,10 @@ import sys
 import tempfile
 import time
 
-from absl import app
 from absl import flags
 
 from pipelines import markdown
+from pipelines import usage
 
 ATTRIBUTES = ("Eyeglasses", "Bangs", "Smiling", "Mustache")
 
@@ -202,7 +202,7 @@ def format_table(rows: list, ceilings: dict) -> str:
                          "achieved GFLOP/s", "% of its matmul ceiling", "peak RSS (MiB)"], lines)
 
 
-def _define_flags():
+def define_flags():
   flags.DEFINE_enum("preset", "paper", ["paper", "demo"],
                     "Network widths: 'paper' (64..512, 5 blocks) or 'demo' (demo.flags).")
   flags.DEFINE_list("sizes", ["64", "128", "256"], "Training image sizes.")
@@ -230,9 +230,9 @@ def main(argv):
   known = set(precision.PRECISIONS)
   if (len(argv) > 1 or any(s % 32 for s in sizes) or not set(values.jit) <= {"off", "on"}
       or not set(values.precision) <= known):
-    print("error: --sizes must be multiples of 32, --jit a list of off/on and --precision a "
-          f"list of {', '.join(sorted(known))} (no positional arguments)", file=sys.stderr)
-    sys.exit(2)
+    raise usage.UsageError("--sizes must be multiples of 32, --jit a list of off/on and "
+                           f"--precision a list of {', '.join(sorted(known))} (no positional "
+                           "arguments)")
   load_before = os.getloadavg()[0]
   rows = []
   for dtype in ("float32", "bfloat16"):
@@ -264,5 +264,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  _define_flags()
-  app.run(main)
+  define_flags()
+  usage.run("machine_table", main)

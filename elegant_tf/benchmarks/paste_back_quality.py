@@ -26,7 +26,6 @@ import dataclasses
 
 import numpy as np
 import tensorflow as tf
-from absl import app
 from absl import flags
 
 from elegant_tf.apps import photo_edit
@@ -34,6 +33,7 @@ from elegant_tf.evaluation import psnr as psnr_lib
 from elegant_tf.inference import model_loading
 from pipelines import markdown
 from pipelines import synthetic
+from pipelines import usage
 
 # (top, bottom, left, right) background around the face: the face off-centre, as in a photo.
 PAD_FRACTIONS = (0.25, 0.15, 0.45, 0.1)
@@ -143,39 +143,38 @@ def format_table(rows: list) -> str:
                         lines)
 
 
-def main(argv=None) -> int:
+def define_flags():
   flags.DEFINE_string("model", "saved_models/elegant_demo", "A model transfer takes.")
   flags.DEFINE_list("face_sizes", ["256", "512"], "Face sizes in the photos (pixels).")
   flags.DEFINE_list("attributes", None, "Attributes to edit (default: all the model's).")
   flags.DEFINE_integer("pairs", 6, "Photos per attribute and face size.")
   flags.DEFINE_list("grain", ["0", "3"], "Noise sigmas (8-bit levels) to add to the photos.")
-  flag_values = flags.FLAGS
 
-  def run(unused_argv):
-    if len(unused_argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    model = model_loading.load(flag_values.model)
-    attributes = flag_values.attributes or list(model.attribute_names)
-    unknown = [name for name in attributes if name not in model.attribute_names]
-    if unknown:
-      raise app.UsageError(f"--attributes: the model does not know {','.join(unknown)}",
-                           exitcode=2)
-    rows = []
-    for attribute in attributes:
-      pairs = attribute_pairs(attribute, flag_values.pairs)
-      for face_size in [int(size) for size in flag_values.face_sizes]:
-        for grain in [float(sigma) for sigma in flag_values.grain]:
-          cases = [evaluate_case(model, make_case(pair, attribute, face_size, grain=grain),
-                                 attribute) for pair in pairs]
-          rows.append({"attribute": attribute, "face_size": face_size, "grain": grain,
-                       "cases": cases})
-          print(format_table(rows[-1:]).splitlines()[-1], flush=True)
-    print(f"\n{model.source}: mean [min] over the pairs; PSNR in dB")
-    print(format_table(rows))
 
-  app.run(run, argv=argv)
-  return 0
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  usage.check_no_arguments(argv)
+  model = model_loading.load(FLAGS.model)
+  attributes = FLAGS.attributes or list(model.attribute_names)
+  unknown = [name for name in attributes if name not in model.attribute_names]
+  if unknown:
+    raise usage.UsageError(f"--attributes: the model does not know {','.join(unknown)}")
+  rows = []
+  for attribute in attributes:
+    pairs = attribute_pairs(attribute, FLAGS.pairs)
+    for face_size in [int(size) for size in FLAGS.face_sizes]:
+      for grain in [float(sigma) for sigma in FLAGS.grain]:
+        cases = [evaluate_case(model, make_case(pair, attribute, face_size, grain=grain),
+                               attribute) for pair in pairs]
+        rows.append({"attribute": attribute, "face_size": face_size, "grain": grain,
+                     "cases": cases})
+        print(format_table(rows[-1:]).splitlines()[-1], flush=True)
+  print(f"\n{model.source}: mean [min] over the pairs; PSNR in dB")
+  print(format_table(rows))
 
 
 if __name__ == "__main__":
-  main()
+  define_flags()
+  usage.run("paste_back_quality", main)

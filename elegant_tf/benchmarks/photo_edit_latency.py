@@ -20,7 +20,6 @@ import tempfile
 import time
 
 import numpy as np
-from absl import app
 from absl import flags
 
 from elegant_tf.apps import photo_edit
@@ -30,6 +29,7 @@ from elegant_tf.inference import model_loading
 from pipelines import face_detection
 from pipelines import markdown
 from pipelines import synthetic
+from pipelines import usage
 
 # (height, width) of the photos, and the side the face is rendered at inside them.
 PHOTOS = {"640x480": ((480, 640), 256), "1920x1080": ((1080, 1920), 512),
@@ -84,48 +84,48 @@ def format_rows(rows: list) -> str:
                          for row in rows))
 
 
-def main(argv=None) -> int:
+def define_flags():
   flags.DEFINE_string("model", "saved_models/elegant_demo", "The 64 px model (any --model "
                       "transfer takes).")
   flags.DEFINE_integer("repeats", 5, "Timed runs per row (median reported).")
   flags.DEFINE_bool("with_256", True, "Also time an untrained 256 px paper-width model.")
   flags.DEFINE_list("photos", list(PHOTOS), "Photo sizes to time, of: " + ", ".join(PHOTOS))
-  flag_values = flags.FLAGS
 
-  def run(unused_argv):
-    if len(unused_argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    unknown = [name for name in flag_values.photos if name not in PHOTOS]
-    if unknown:
-      raise app.UsageError(f"--photos: no photo size {','.join(unknown)}; valid: "
-                           + ", ".join(PHOTOS), exitcode=2)
-    print(f"load average before: {os.getloadavg()} ({os.cpu_count()} CPUs visible)")
-    detector = face_detection.MtcnnDetector()
-    models = {"demo 64 px": model_loading.load(flag_values.model)}
-    workdir = tempfile.mkdtemp(prefix="elegant_photo_latency_")
-    rows = []
-    try:
-      if flag_values.with_256:
-        models["untrained 256 px"] = model_loading.load(
-            untrained_256(workdir, models["demo 64 px"].attribute_names))
-      for photo_name in flag_values.photos:
-        shape, face_size = PHOTOS[photo_name]
-        photo = photo_with_face(shape, face_size, 0)
-        exemplar = photo_with_face(shape, face_size, 2)
-        for model_name, model in models.items():
-          rows.append({"photo": photo_name, "model": model_name,
-                       "seconds": time_photo_edit(model, photo, exemplar, flag_values.repeats,
-                                                  detector)})
-          print(format_rows(rows[-1:]), flush=True)
-    finally:
-      shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\nload average after: {os.getloadavg()}; medians of {flag_values.repeats} runs, "
-          "model load excluded:")
-    print(format_rows(rows))
 
-  app.run(run, argv=argv)
-  return 0
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  usage.check_no_arguments(argv)
+  unknown = [name for name in FLAGS.photos if name not in PHOTOS]
+  if unknown:
+    raise usage.UsageError(f"--photos: no photo size {','.join(unknown)}; valid: "
+                           + ", ".join(PHOTOS))
+  print(f"load average before: {os.getloadavg()} ({os.cpu_count()} CPUs visible)")
+  detector = face_detection.MtcnnDetector()
+  models = {"demo 64 px": model_loading.load(FLAGS.model)}
+  workdir = tempfile.mkdtemp(prefix="elegant_photo_latency_")
+  rows = []
+  try:
+    if FLAGS.with_256:
+      models["untrained 256 px"] = model_loading.load(
+          untrained_256(workdir, models["demo 64 px"].attribute_names))
+    for photo_name in FLAGS.photos:
+      shape, face_size = PHOTOS[photo_name]
+      photo = photo_with_face(shape, face_size, 0)
+      exemplar = photo_with_face(shape, face_size, 2)
+      for model_name, model in models.items():
+        rows.append({"photo": photo_name, "model": model_name,
+                     "seconds": time_photo_edit(model, photo, exemplar, FLAGS.repeats,
+                                                detector)})
+        print(format_rows(rows[-1:]), flush=True)
+  finally:
+    shutil.rmtree(workdir, ignore_errors=True)
+  print(f"\nload average after: {os.getloadavg()}; medians of {FLAGS.repeats} runs, "
+        "model load excluded:")
+  print(format_rows(rows))
 
 
 if __name__ == "__main__":
-  main()
+  define_flags()
+  usage.run("photo_edit_latency", main)

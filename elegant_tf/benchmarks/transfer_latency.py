@@ -16,7 +16,6 @@ import tempfile
 import time
 
 import numpy as np
-from absl import app
 from absl import flags
 
 from elegant_tf.exporting import saved_model
@@ -25,6 +24,7 @@ from elegant_tf.inference import model_loading
 from elegant_tf.models import generator as generator_lib
 from pipelines import atomic_files
 from pipelines import markdown
+from pipelines import usage
 
 VARIANTS = ("none", "float16", "dynamic", "int8")
 
@@ -81,36 +81,35 @@ def format_rows(rows: list) -> str:
         f"{row['latency_ms']:.1f}", f"{row['throughput']:.1f}"] for row in rows))
 
 
-def main(argv=None) -> int:
+def define_flags():
   flags.DEFINE_list("sizes", ["64", "128", "256"], "Image sizes to measure.")
   flags.DEFINE_list("variants", list(VARIANTS), "TFLite quantizations to measure.")
   flags.DEFINE_integer("max_width", 512, "Channel cap (paper: 512).")
   flags.DEFINE_integer("batch", 8, "Batch for the throughput column.")
   flags.DEFINE_integer("repeats", 10, "Timed repetitions per measurement.")
-  flag_values = flags.FLAGS
 
-  def run(unused_argv):
-    if len(unused_argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    bad = [v for v in flag_values.variants if v not in VARIANTS]
-    if bad or not all(s.isdigit() and int(s) % 32 == 0 for s in flag_values.sizes):
-      raise app.UsageError(f"--variants from {','.join(VARIANTS)}; --sizes multiples of 32",
-                           exitcode=2)
-    workdir = tempfile.mkdtemp(prefix="elegant_latency_")
-    rows = []
-    try:
-      for size in flag_values.sizes:
-        rows += benchmark_size(int(size), flag_values.variants, flag_values.max_width,
-                               flag_values.batch, flag_values.repeats, workdir)
-        print(format_rows(rows[-1 - len(flag_values.variants):]), flush=True)
-    finally:
-      shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\nAll sizes ({os.cpu_count()} CPUs visible, max_width={flag_values.max_width}):")
-    print(format_rows(rows))
 
-  app.run(run, argv=argv)
-  return 0
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  usage.check_no_arguments(argv)
+  bad = [v for v in FLAGS.variants if v not in VARIANTS]
+  if bad or not all(s.isdigit() and int(s) % 32 == 0 for s in FLAGS.sizes):
+    raise usage.UsageError(f"--variants from {','.join(VARIANTS)}; --sizes multiples of 32")
+  workdir = tempfile.mkdtemp(prefix="elegant_latency_")
+  rows = []
+  try:
+    for size in FLAGS.sizes:
+      rows += benchmark_size(int(size), FLAGS.variants, FLAGS.max_width, FLAGS.batch,
+                             FLAGS.repeats, workdir)
+      print(format_rows(rows[-1 - len(FLAGS.variants):]), flush=True)
+  finally:
+    shutil.rmtree(workdir, ignore_errors=True)
+  print(f"\nAll sizes ({os.cpu_count()} CPUs visible, max_width={FLAGS.max_width}):")
+  print(format_rows(rows))
 
 
 if __name__ == "__main__":
-  main()
+  define_flags()
+  usage.run("transfer_latency", main)

@@ -24,8 +24,9 @@ import threading
 import time
 import types
 
-from absl import app
 from absl import flags
+
+from pipelines import usage
 
 FLAGS = flags.FLAGS
 
@@ -134,7 +135,7 @@ def concurrent_uploads(port: int, pid: int, count: int, megabytes: int) -> None:
 
 
 def main(argv) -> None:
-  del argv
+  usage.check_no_arguments(argv)
   context = multiprocessing.get_context("spawn")
   ports = context.Queue()
   server = context.Process(target=_serve, args=(ports, FLAGS.read_timeout), daemon=True)
@@ -151,4 +152,4 @@ def main(argv) -> None:
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  usage.run("web_bombs", main)

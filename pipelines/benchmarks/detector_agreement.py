@@ -13,7 +13,6 @@ template's pupil distance.
 """
 
 import numpy as np
-from absl import app
 from absl import flags
 
 from pipelines import alignment
@@ -21,6 +20,7 @@ from pipelines import face_detection
 from pipelines import markdown
 from pipelines import synthetic
 from pipelines import uint8_pixels
+from pipelines import usage
 
 POINTS = ("left pupil", "right pupil", "nose", "left mouth", "right mouth")
 
@@ -61,22 +61,22 @@ def format_rows(rows: list) -> str:
                          for name in ("all", "not smiling", "smiling", "after alignment")))
 
 
-def main(argv=None) -> int:
+def define_flags():
   flags.DEFINE_integer("faces", 60, "Wild faces rendered per size.")
   flags.DEFINE_list("sizes", ["128", "256"], "Render sizes.")
-  flag_values = flags.FLAGS
 
-  def run(unused_argv):
-    if len(unused_argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(unused_argv[1:])}", exitcode=2)
-    detector = face_detection.MtcnnDetector()
-    rows = [agreement(detector, flag_values.faces, int(size)) for size in flag_values.sizes]
-    print("Median distance to the exact landmark, in units of the exact pupil distance:")
-    print(format_rows(rows))
 
-  app.run(run, argv=argv)
-  return 0
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  usage.check_no_arguments(argv)
+  detector = face_detection.MtcnnDetector()
+  rows = [agreement(detector, FLAGS.faces, int(size)) for size in FLAGS.sizes]
+  print("Median distance to the exact landmark, in units of the exact pupil distance:")
+  print(format_rows(rows))
 
 
 if __name__ == "__main__":
-  main()
+  define_flags()
+  usage.run("detector_agreement", main)
