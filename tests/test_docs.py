@@ -45,11 +45,8 @@ ABSL_FLAGS = {"flagfile", "undefok", "help", "helpfull", "helpshort", "helpxml",
               "run_with_profiling", "profile_file", "use_cprofile_for_profiling",
               "logtostderr", "alsologtostderr", "log_dir", "verbosity", "v",
               "stderrthreshold", "showprefixforinfo", "logger_levels"}
-# Flags argparse defines for every argparse program.
-ARGPARSE_FLAGS = {"help"}
 
 _DEFINE = re.compile(r"""flags\.DEFINE_\w+\(\s*["']([A-Za-z0-9_]+)["']""")
-_ARGUMENT = re.compile(r"""add_argument\(\s*["']--([A-Za-z0-9_-]+)["']""")
 _COMMAND = re.compile(r"python3? -m ([A-Za-z_][\w.]*)(.*)")
 _FLAG = re.compile(r"(?<![\w-])--([A-Za-z][\w-]*)")
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -139,11 +136,6 @@ def _defined_flags(module: str) -> set[str]:
   """The flags a command of this repository defines, read from its source."""
   source = _module_source(module).read_text()
   names = set(_DEFINE.findall(source)) | _derived_flags(source)
-  argparse_names = {n.replace("-", "_") for n in _ARGUMENT.findall(source)}
-  argparse_names |= set(_ARGUMENT.findall(source))
-  names |= argparse_names
-  if "argparse" in source:
-    names |= ARGPARSE_FLAGS
   if "absl" in source:
     names |= ABSL_FLAGS
   return names
