@@ -36,8 +36,8 @@ def main(argv):
   try:
     source = data_spec.open_source(config.data, config.image_size, seed=config.seed,
                                    tfds_data_dir=config.tfds_data_dir)
-  except (ValueError, FileNotFoundError) as error:
-    raise usage.UsageError(f"--data={config.data}: {error}") from error
+  except (data_spec.DataSpecError, FileNotFoundError) as error:
+    raise usage.for_flag("data", error, config.data) from error
   metadata = classifier_lib.train_classifier(source, config,
                                              verbose=2 if not sys.stdout.isatty() else 1)
   print(f"\nclassifier saved to {config.out}; accuracy on {metadata['test_examples']} "

@@ -34,8 +34,8 @@ def main(argv):
     raise usage.UsageError(f"--port={flag_values.port} must be in [0, 65535]")
   try:
     model = model_loading.load(flag_values.model)
-  except (FileNotFoundError, ValueError) as error:
-    raise usage.UsageError(str(error)) from error
+  except model_loading.ModelFileError as error:
+    raise usage.for_flag("model", error) from error
   try:
     server = demo_server.make_server(demo_server.DemoApp(model), flag_values.host,
                                      flag_values.port, verbose=flag_values.verbose)

@@ -93,16 +93,23 @@ def main(argv):
   if values.num_pairs < 1 or values.realism_images < 0:
     raise usage.UsageError("--num_pairs must be >= 1 and --realism_images >= 0")
   try:
+    model_loading.check_precision(values.model, values.precision)
+  except model_loading.ModelFileError as error:
+    raise usage.for_flag("precision", error, values.precision) from error
+  try:
     model = model_loading.load(values.model, values.precision)
-  except (FileNotFoundError, ValueError) as error:
-    raise usage.UsageError(str(error)) from error
+  except model_loading.ModelFileError as error:
+    raise usage.for_flag("model", error) from error
   try:
     source = data_spec.open_source(values.data, model.image_size, seed=values.seed,
                                    tfds_data_dir=values.tfds_data_dir)
-    source.check_split(values.split)
-    source.check_split(values.reference_split)
-  except (ValueError, FileNotFoundError) as error:
-    raise usage.UsageError(f"--data={values.data}: {error}") from error
+  except (data_spec.DataSpecError, FileNotFoundError) as error:
+    raise usage.for_flag("data", error, values.data) from error
+  for name in ("split", "reference_split"):
+    try:
+      source.check_split(getattr(values, name))
+    except data_spec.DataSpecError as error:
+      raise usage.for_flag(name, error) from error
   try:
     result = evaluate_lib.evaluate(model, source, values.out, values.split, values.num_pairs,
                                    values.swaps, values.classifier, values.realism_images,

@@ -56,8 +56,8 @@ def main(argv):
           f"version: {layout.next_version(FLAGS.export_dir)}")
   try:
     config, generator, source = export_lib.open_run(FLAGS.run_dir)
-  except (FileNotFoundError, ValueError) as error:
-    raise usage.UsageError(str(error)) from error
+  except (layout.ModelFileError, FileNotFoundError) as error:
+    raise usage.for_flag("run_dir", error) from error
   # Only the version race is bad use here; anything else from tracing and writing the
   # SavedModel is a bug and keeps its traceback.
   try:

@@ -14,6 +14,7 @@ from elegant_tf.exporting import tflite_convert
 from elegant_tf.inference import layout
 from elegant_tf.inference import model_loading
 from pipelines import atomic_files
+from pipelines import data_spec
 from pipelines import usage
 
 def define_flags() -> None:
@@ -58,13 +59,20 @@ def main(argv):
   try:
     version_dir = layout.newest_version_dir(FLAGS.saved_model)
     metadata = layout.read_metadata(version_dir)
-    data = FLAGS.data or metadata.get("training_data")
-    if (FLAGS.quantize == "int8" or FLAGS.verify_pairs) and not data:
-      raise ValueError("this SavedModel does not record its training data; pass --data")
+  except layout.ModelFileError as error:
+    raise usage.for_flag("saved_model", error) from error
+  data = FLAGS.data or metadata.get("training_data")
+  if (FLAGS.quantize == "int8" or FLAGS.verify_pairs) and not data:
+    raise usage.UsageError("this SavedModel does not record its training data; pass --data")
+  # Only the model's and the calibration data's own errors are bad use; a failed
+  # conversion keeps its traceback.
+  try:
     content = tflite_convert.convert(version_dir, FLAGS.quantize, data,
                                      FLAGS.calibration_samples)
-  except (FileNotFoundError, ValueError) as error:
-    raise usage.UsageError(str(error)) from error
+  except layout.ModelFileError as error:
+    raise usage.for_flag("saved_model", error) from error
+  except (data_spec.DataSpecError, FileNotFoundError) as error:
+    raise usage.for_flag("data", error, data) from error
   try:
     atomic_files.write_atomically(FLAGS.out, content)
   except OSError as error:  # A full disk: the old file is left as it was.

@@ -113,8 +113,8 @@ def main(argv):
   transfer_lib.check_paste_back(flag_values.paste_back, flag_values.mode)
   try:
     model = model_loading.load(flag_values.model)
-  except (FileNotFoundError, ValueError) as error:
-    raise usage.UsageError(str(error)) from error
+  except model_loading.ModelFileError as error:
+    raise usage.for_flag("model", error) from error
   transfer_lib.attribute_indices(flag_values.attributes, model.attribute_names)
   landmarks = (transfer_lib.read_landmarks(flag_values.landmarks) if flag_values.landmarks
                else None)

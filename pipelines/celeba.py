@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from pipelines import data_spec
 from pipelines import folder
 from pipelines import image_decoding
 
@@ -38,7 +39,7 @@ def read_attributes(path: str, ledger: image_decoding.SkipLedger):
   # The count line is optional in practice (hand-edited copies drop it).
   header = next(lines, None) if first is not None and len(first) == 1 and first[0].isdigit() else first
   if header is None:
-    raise ValueError(f"{path} has no header line of attribute names")
+    raise data_spec.DataSpecError(f"{path} has no header line of attribute names")
   labels, mentioned = {}, set()
   for fields in lines:
     name, values = fields[0], fields[1:]

@@ -9,6 +9,15 @@ Each kind lives in its own module exposing `open_source(argument, image_size, **
 
 import importlib
 
+from pipelines import usage
+
+
+class DataSpecError(usage.UsageError):
+  """Data that cannot be opened as named: an unknown kind, a malformed folder, file or
+  preparation, an option or image size the kind does not take, or a split it does not
+  have. Raised by this module and by each kind's `open_source`; the message names the
+  spec, folder or file and what is wrong, and no flag (a command adds it)."""
+
 # kind -> module holding its `open_source`.
 SOURCE_MODULES = {
     "synthetic": "pipelines.synthetic",
@@ -20,13 +29,14 @@ SOURCE_MODULES = {
 
 
 def parse_data_spec(spec: str) -> tuple[str, str]:
-  """Split `kind:argument` and check the kind; raises ValueError naming valid kinds."""
+  """Split `kind:argument` and check the kind; raises DataSpecError naming valid kinds."""
   kind, _, argument = spec.partition(":")
   if kind not in SOURCE_MODULES:
-    raise ValueError(f"unknown --data kind {kind!r} in {spec!r}; valid kinds: "
+    raise DataSpecError(f"unknown data kind {kind!r} in {spec!r}; valid kinds: "
                      + ", ".join(f"{k}" if k == "synthetic" else f"{k}:..." for k in SOURCE_MODULES))
   if kind != "synthetic" and not argument:
-    raise ValueError(f"--data={spec!r} needs an argument after '{kind}:' (a folder or dataset name)")
+    raise DataSpecError(f"{spec!r} needs an argument after '{kind}:' (a folder or dataset "
+                        "name)")
   return kind, argument
 
 

@@ -11,6 +11,8 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from pipelines import data_spec
+
 SPLITS = ("train", "val", "test")
 
 
@@ -53,4 +55,4 @@ class FaceSource(abc.ABC):
 
   def check_split(self, split: str) -> None:
     if split not in SPLITS:
-      raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+      raise data_spec.DataSpecError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")

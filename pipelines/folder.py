@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from pipelines import atomic_files
+from pipelines import data_spec
 from pipelines import face_detection
 from pipelines import face_source
 from pipelines import image_decoding
@@ -147,8 +148,8 @@ def read_csv_rows(path: str) -> list:
     with open(path, newline="", encoding="utf-8-sig") as handle:
       return list(csv.reader(handle))
   except UnicodeDecodeError as error:
-    raise ValueError(f"{path} is not UTF-8 text (it holds byte "
-                     f"0x{error.object[error.start]:02x}, e.g. Latin-1); save it as UTF-8") from error
+    raise data_spec.DataSpecError(f"{path} is not UTF-8 text (it holds byte "
+                                  f"0x{error.object[error.start]:02x}, e.g. Latin-1); save it as UTF-8") from error
 
 
 def read_csv_attributes(path: str, ledger: image_decoding.SkipLedger):
@@ -160,13 +161,13 @@ def read_csv_attributes(path: str, ledger: image_decoding.SkipLedger):
   """
   rows = read_csv_rows(path)
   if not rows:
-    raise ValueError(f"{path} is empty; it needs a header row 'filename,<attribute>,...'")
+    raise data_spec.DataSpecError(f"{path} is empty; it needs a header row 'filename,<attribute>,...'")
   names = [name.strip() for name in rows[0][1:]]
   if not names:
-    raise ValueError(f"{path}: the header names no attribute columns after the filename")
+    raise data_spec.DataSpecError(f"{path}: the header names no attribute columns after the filename")
   repeated = sorted({name for name in names if names.count(name) > 1})
   if repeated:
-    raise ValueError(f"{path}: the header names column {repeated[0]!r} more than once")
+    raise data_spec.DataSpecError(f"{path}: the header names column {repeated[0]!r} more than once")
   labels = {}
   conflicting = set()
   mentioned = set()
@@ -224,7 +225,7 @@ def split_options(argument: str) -> tuple:
       break
     valid = ", ".join(f"{k}={v}" for k, values in OPTIONS.items() for v in values)
     if key not in OPTIONS or value not in OPTIONS[key]:
-      raise ValueError(f"folder:{argument}: unknown option {tail!r}; valid: {valid}")
+      raise data_spec.DataSpecError(f"folder:{argument}: unknown option {tail!r}; valid: {valid}")
     options[key] = value
     folder = head
   return folder, options

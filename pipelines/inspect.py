@@ -47,20 +47,20 @@ def max_samples(image_size: int) -> int:
 
 
 def check_flags(samples: int, image_size: int, sheet) -> None:
-  """ValueError for flags that cannot work, before any data is opened."""
+  """usage.UsageError for flags that cannot work, before any data is opened."""
   if samples < 1:
-    raise ValueError(f"--samples={samples} must be at least 1")
+    raise usage.UsageError(f"--samples={samples} must be at least 1")
   if image_size < 1:
-    raise ValueError(f"--image_size={image_size} must be at least 1")
+    raise usage.UsageError(f"--image_size={image_size} must be at least 1")
   if samples > max_samples(image_size):
-    raise ValueError(f"--samples={samples} is too many at --image_size={image_size}: at most "
+    raise usage.UsageError(f"--samples={samples} is too many at --image_size={image_size}: at most "
                      f"{max_samples(image_size)} (a sheet holds at most {MAX_SHEET_PIXELS:,} "
                      "pixels of samples)")
   if sheet is not None:
     try:
       atomic_files.check_output_file(sheet, "a .png")
     except ValueError as error:
-      raise ValueError(f"--sheet: {error}") from error
+      raise usage.UsageError(f"--sheet: {error}") from error
 
 
 def define_flags():
@@ -186,7 +186,7 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
     try:
       atomic_files.write_png_atomically(sheet_path, sheet)
     except OSError as error:  # An unwritable folder, a full disk: the report is printed.
-      raise ValueError(f"cannot write --sheet={sheet_path}: "
+      raise usage.UsageError(f"cannot write --sheet={sheet_path}: "
                        f"{error.strerror or error}") from error
     print(f"\ncontact sheet of {len(images)} aligned samples: {sheet_path}", file=out)
   return {"sizes": sizes, "counts": counts, "warnings": warnings, "skipped": skipped,
@@ -195,18 +195,22 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
 
 def main(argv):
   usage.check_no_arguments(argv)
+  check_flags(FLAGS.samples, FLAGS.image_size, FLAGS.sheet)
+  # Only the data's own errors are bad use; anything else keeps its traceback.
   try:
-    check_flags(FLAGS.samples, FLAGS.image_size, FLAGS.sheet)
     # Synthetic faces are rendered deterministically and take no such option.
     kind, _ = data_spec.parse_data_spec(FLAGS.data)
     options = {} if kind == "synthetic" else {"deterministic": True}
     source = data_spec.open_source(FLAGS.data, FLAGS.image_size,
                                    tfds_data_dir=FLAGS.tfds_data_dir, **options)
+  except (data_spec.DataSpecError, FileNotFoundError, NotADirectoryError) as error:
+    raise usage.for_flag("data", error, FLAGS.data) from error
+  try:
     source.check_split(FLAGS.split)
-    report(source, FLAGS.attributes, FLAGS.split, FLAGS.samples, FLAGS.sheet, FLAGS.check_all,
-           with_landmarks=FLAGS.draw_landmarks)
-  except (ValueError, FileNotFoundError, NotADirectoryError) as error:
-    raise usage.UsageError(str(error)) from error
+  except data_spec.DataSpecError as error:
+    raise usage.for_flag("split", error) from error
+  report(source, FLAGS.attributes, FLAGS.split, FLAGS.samples, FLAGS.sheet, FLAGS.check_all,
+         with_landmarks=FLAGS.draw_landmarks)
 
 
 def run():

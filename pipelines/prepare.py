@@ -52,16 +52,16 @@ def _load_state(path: str, expected: dict) -> dict:
     with open(path, encoding="utf-8") as handle:
       state = json.load(handle)
   except OSError as error:
-    raise ValueError(f"cannot read {path}: {error.strerror or error}") from error
+    raise usage.UsageError(f"cannot read {path}: {error.strerror or error}") from error
   except ValueError as error:  # Not JSON, or not UTF-8.
-    raise ValueError(f"{path} is not JSON ({error}); it is prepare's state: delete it only "
+    raise usage.UsageError(f"{path} is not JSON ({error}); it is prepare's state: delete it only "
                      "with the shards of that folder") from error
   if not (isinstance(state, dict) and all(isinstance(state.get(key), dict)
                                           for key in ("settings", "skipped", "converted"))):
-    raise ValueError(f"{path} is not a prepare state (it needs the settings, skipped and "
+    raise usage.UsageError(f"{path} is not a prepare state (it needs the settings, skipped and "
                      "converted tables); delete it only with the shards of that folder")
   if state["settings"] != expected:
-    raise ValueError(f"{os.path.dirname(path)} holds a preparation with other settings "
+    raise usage.UsageError(f"{os.path.dirname(path)} holds a preparation with other settings "
                      f"{state['settings']}; use another --out or delete it")
   return state
 
@@ -74,7 +74,7 @@ def _save_state(path: str, state: dict) -> None:
 
 
 def check_out_dir(out: str) -> None:
-  """Refuse an --out that holds anything prepare did not write (ValueError).
+  """Refuse an --out that holds anything prepare did not write (usage.UsageError).
 
   Resuming deletes prepare's temporary files and replaces its shards; a folder
   with other content (or one prepare never marked with its state file) could
@@ -82,7 +82,7 @@ def check_out_dir(out: str) -> None:
   """
   if not os.path.isdir(out):
     if os.path.exists(out):
-      raise ValueError(f"--out={out} is a file, not a folder")
+      raise usage.UsageError(f"--out={out} is a file, not a folder")
     return
   names = os.listdir(out)
   if not names:
@@ -91,10 +91,10 @@ def check_out_dir(out: str) -> None:
                                                   or tfrecord.TEMPORARY_NAME.fullmatch(name)))
   if foreign:
     shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-    raise ValueError(f"--out={out} holds files prepare did not write ({shown}); give a new or "
+    raise usage.UsageError(f"--out={out} holds files prepare did not write ({shown}); give a new or "
                      "empty folder, or a folder of an earlier prepare to resume")
   if STATE not in names:
-    raise ValueError(f"--out={out} holds shard-like files but no {STATE}, so prepare did not "
+    raise usage.UsageError(f"--out={out} holds shard-like files but no {STATE}, so prepare did not "
                      "write them; give a new or empty folder")
 
 
@@ -104,25 +104,25 @@ PREPARABLE_KINDS = ("celeba", "folder", "tfds")
 
 
 def check_data(spec: str) -> None:
-  """ValueError for a --data prepare cannot prepare, before anything is opened."""
+  """usage.UsageError for a --data prepare cannot prepare, before anything is opened."""
   kind, _ = data_spec.parse_data_spec(spec)
   if kind not in PREPARABLE_KINDS:
-    raise ValueError(f"--data={spec}: prepare aligns stored photos once (--data=celeba:DIR, "
+    raise usage.UsageError(f"--data={spec}: prepare aligns stored photos once (--data=celeba:DIR, "
                      f"folder:DIR or tfds:celeb_a); {kind} data has nothing to prepare")
 
 
 def check_settings(image_size: int, examples_per_shard: int, jpeg_quality: int,
                    splits) -> None:
-  """ValueError for settings prepare cannot use."""
+  """usage.UsageError for settings prepare cannot use."""
   if image_size < 1:
-    raise ValueError(f"--image_size={image_size} must be at least 1")
+    raise usage.UsageError(f"--image_size={image_size} must be at least 1")
   if examples_per_shard < 1:
-    raise ValueError(f"--examples_per_shard={examples_per_shard} must be at least 1")
+    raise usage.UsageError(f"--examples_per_shard={examples_per_shard} must be at least 1")
   if not 1 <= jpeg_quality <= 100:
-    raise ValueError(f"--jpeg_quality={jpeg_quality} must lie in [1, 100]")
+    raise usage.UsageError(f"--jpeg_quality={jpeg_quality} must lie in [1, 100]")
   unknown = [split for split in splits if split not in face_source.SPLITS]
   if unknown or not splits:
-    raise ValueError(f"--splits={','.join(splits)}; valid: {', '.join(face_source.SPLITS)}")
+    raise usage.UsageError(f"--splits={','.join(splits)}; valid: {', '.join(face_source.SPLITS)}")
 
 
 def merge_ledger(state: dict, ledger: image_decoding.SkipLedger) -> None:
@@ -145,7 +145,7 @@ def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
   without a manifest: it lets tests interrupt a run at a known point.
   """
   if not isinstance(source, image_decoding.IndexedImageSource):
-    raise ValueError(f"--data={spec} is not a stored-image source; nothing to prepare")
+    raise usage.UsageError(f"--data={spec} is not a stored-image source; nothing to prepare")
   check_settings(source.image_size, examples_per_shard, jpeg_quality, splits)
   check_out_dir(out)
   os.makedirs(out, exist_ok=True)
@@ -214,17 +214,17 @@ def prepare(source: image_decoding.IndexedImageSource, spec: str, out: str,
 
 def main(argv):
   usage.check_no_arguments(argv)
+  check_settings(FLAGS.image_size, FLAGS.examples_per_shard, FLAGS.jpeg_quality, FLAGS.splits)
+  check_data(FLAGS.data)
+  check_out_dir(FLAGS.out)  # Before the (slow) source opens.
+  # Only the data's own errors are bad use; anything else keeps its traceback.
   try:
-    check_settings(FLAGS.image_size, FLAGS.examples_per_shard, FLAGS.jpeg_quality,
-                   FLAGS.splits)
-    check_data(FLAGS.data)
-    check_out_dir(FLAGS.out)  # Before the (slow) source opens.
     source = data_spec.open_source(FLAGS.data, FLAGS.image_size, deterministic=True,
                                    tfds_data_dir=FLAGS.tfds_data_dir)
-    manifest = prepare(source, FLAGS.data, FLAGS.out, FLAGS.examples_per_shard,
-                       FLAGS.jpeg_quality, FLAGS.splits)
-  except (ValueError, FileNotFoundError) as error:
-    raise usage.UsageError(str(error)) from error
+  except (data_spec.DataSpecError, FileNotFoundError) as error:
+    raise usage.for_flag("data", error, FLAGS.data) from error
+  manifest = prepare(source, FLAGS.data, FLAGS.out, FLAGS.examples_per_shard,
+                     FLAGS.jpeg_quality, FLAGS.splits)
   print(f"wrote {FLAGS.out}; skipped: {manifest['skipped'] or 'none'}; "
         f"converted: {manifest['converted'] or 'none'}")
   print(f"train with --data=tfrecord:{FLAGS.out}")

@@ -12,6 +12,7 @@ JPEG bytes (about 1.4 GB for all of CelebA) in memory. For repeated long runs,
 import numpy as np
 import tensorflow_datasets as tfds
 
+from pipelines import data_spec
 from pipelines import face_source
 from pipelines import image_decoding
 
@@ -50,7 +51,7 @@ def open_source(argument: str, image_size: int, tfds_data_dir: str = None,
                 deterministic: bool = True, **unused_options) -> TFDSSource:
   """Open `tfds:celeb_a`; a missing preparation raises RuntimeError with instructions."""
   if argument != "celeb_a":
-    raise ValueError(f"tfds:{argument} is not supported; only tfds:celeb_a has face landmarks")
+    raise data_spec.DataSpecError(f"tfds:{argument} is not supported; only tfds:celeb_a has face landmarks")
   builder = tfds.builder(argument, data_dir=tfds_data_dir)
   attribute_names = list(builder.info.features["attributes"].keys())
   ledger = image_decoding.SkipLedger()

@@ -22,6 +22,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from pipelines import data_spec
 from pipelines import face_source
 from pipelines import image_decoding
 
@@ -54,7 +55,7 @@ def record_offsets(path: str) -> tuple:
       handle.seek(position)
       header = handle.read(12)
       if len(header) < 12:
-        raise ValueError(f"{path}: truncated record header at byte {position}")
+        raise data_spec.DataSpecError(f"{path}: truncated record header at byte {position}")
       (length,) = struct.unpack("<Q", header[:8])
       offsets.append(position + 12)
       lengths.append(length)
@@ -127,7 +128,7 @@ def read_manifest(directory: str) -> dict:
   with open(path) as handle:
     manifest = json.load(handle)
   if manifest.get("format") != FORMAT_VERSION:
-    raise ValueError(f"{path}: format {manifest.get('format')} is not {FORMAT_VERSION}; re-prepare")
+    raise data_spec.DataSpecError(f"{path}: format {manifest.get('format')} is not {FORMAT_VERSION}; re-prepare")
   return manifest
 
 
@@ -205,7 +206,7 @@ def open_source(argument: str, image_size: int, deterministic: bool = True,
   directory = os.path.abspath(os.path.expanduser(argument))
   manifest = read_manifest(directory)
   if image_size > manifest["image_size"]:
-    raise ValueError(f"tfrecord:{argument} was prepared at {manifest['image_size']} px; "
-                     f"training at {image_size} px needs a preparation at that size "
-                     f"(python -m pipelines.prepare ... --image_size={image_size})")
+    raise data_spec.DataSpecError(f"tfrecord:{argument} was prepared at {manifest['image_size']} px; "
+                                  f"training at {image_size} px needs a preparation at that size "
+                                  f"(python -m pipelines.prepare ... --image_size={image_size})")
   return TFRecordSource(directory, manifest, image_size, deterministic, cache_bytes)

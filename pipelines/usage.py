@@ -1,8 +1,11 @@
 """The one way a command says "bad use": UsageError, one line on stderr, exit status 2.
 
-Libraries raise UsageError (or a subclass such as train_config.ConfigError) for
+Libraries raise a subclass of UsageError named for what went wrong (such as
+train_config.ConfigError, layout.ModelFileError, data_spec.DataSpecError) for
 problems the user can fix by changing a flag or a file; they never print or
-exit. Each command's entry point goes through `run`, which turns a UsageError
+exit, and their messages name the value, never a flag: a Python caller or the
+web page typed no flag. A command that knows which flag held the value catches
+the specific type and adds the flag name (`for_flag`). Each command's entry point goes through `run`, which turns a UsageError
 raised anywhere below it into `<command>: <message>` and exit status 2, so
 every command fails the same way and scripts can tell bad use (2) from a crash (1).
 absl's own flag errors (an unknown flag, a value of the wrong type or outside
@@ -24,6 +27,14 @@ from absl import flags
 
 class UsageError(ValueError):
   """Bad use of a command: a wrong flag, file or combination. Exit status 2."""
+
+
+def for_flag(name: str, error: Exception, value=None) -> UsageError:
+  """The UsageError a command raises for a library's `error` about the value of --name:
+  `--name=value: <message>`, or `--name: <message>` when the message names the value.
+  Libraries speak of values (a path, a mode); only the command knows the flag."""
+  flag = f"--{name}" if value is None else f"--{name}={value}"
+  return UsageError(f"{flag}: {error}")
 
 
 def fail(command: str, error) -> None:

@@ -143,7 +143,7 @@ def convert(saved_model: str, quantize: str = "none", data: Optional[str] = None
     elif quantize == "int8":
       data = data or metadata.get("training_data")
       if not data:
-        raise ValueError("int8 needs calibration data: pass --data (e.g. synthetic); the "
+        raise ValueError("int8 needs calibration data (a data spec such as synthetic); the "
                          "SavedModel does not record its training data")
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
       converter.representative_dataset = _representative_dataset(

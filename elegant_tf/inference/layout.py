@@ -14,6 +14,8 @@ import numpy as np
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 from tensorflow.lite.tools import flatbuffer_utils
 
+from pipelines import usage
+
 METADATA_FILE = "elegant_metadata.json"
 TFLITE_METADATA_NAME = "elegant_metadata"
 
@@ -41,15 +43,16 @@ def newest_version_dir(path: str) -> str:
     return path
   versions = existing_versions(path)
   if not versions:
-    raise FileNotFoundError(f"{path} is neither a SavedModel version folder (saved_model.pb) "
+    raise ModelFileError(f"{path} is neither a SavedModel version folder (saved_model.pb) "
                             "nor a model folder with numeric versions")
   return os.path.join(path, str(versions[-1]))
 
 
-class ModelFileError(ValueError):
-  """A model file that is there but cannot be used: missing parts, truncated, corrupt or
-  not written by this project. The message names the file and what is wrong, in one
-  line; commands report it as bad use (a ValueError)."""
+class ModelFileError(usage.UsageError):
+  """A path given as a model that cannot be used: missing, not a model at all, the wrong
+  kind for what is asked, or a model file with missing parts, truncated, corrupt or not
+  written by this project. The message names the path and what is wrong, in one line,
+  and no flag; a command adds the flag (usage.for_flag)."""
 
 
 def checked_metadata(metadata, source: str) -> dict:

@@ -22,7 +22,7 @@ from elegant_tf.training import train_lib
 
 
 TransferModel = transfer_model.TransferModel  # The type every loader returns.
-# What every loader raises for a model file that is there but unusable (a ValueError).
+# What every loader raises for a path that is not a usable model (a usage.UsageError).
 ModelFileError = layout.ModelFileError
 
 
@@ -101,7 +101,7 @@ def load_run_dir(run_dir: str, precision_name: str = "float32") -> TransferModel
       lambda prefix: checkpoint.restore(prefix).expect_partial().assert_existing_objects_matched(),
       list(state.all_model_checkpoint_paths) if state else ())
   if latest is None:
-    raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
+    raise ModelFileError(f"{run_dir} has no checkpoint yet")
 
   def transfer(image, exemplar, attributes, strength=None):
     weights = (np.asarray(attributes, np.float32)
@@ -127,6 +127,15 @@ def load_tflite(path: str, num_threads: Optional[int] = None) -> TransferModel:
   return litert_model.load(path, num_threads=num_threads)
 
 
+def check_precision(path: str, precision_name: str) -> None:
+  """ModelFileError when `path` cannot compute in `precision_name`: only a run directory's
+  generator is built anew, in any precision; exports are float32 by construction."""
+  is_run_dir = os.path.exists(os.path.join(path, train_config.RESOLVED_FLAGS_FILE))
+  if precision_name != "float32" and (path.endswith(".tflite") or not is_run_dir):
+    raise ModelFileError(f"only a run directory computes in another precision than float32; "
+                         f"{path} is an export")
+
+
 def load(path: str, precision_name: str = "float32") -> TransferModel:
   """A SavedModel version folder, a model folder (newest version), a run directory, or a
   .tflite file.
@@ -134,14 +143,14 @@ def load(path: str, precision_name: str = "float32") -> TransferModel:
   precision_name: compute precision of a run directory's generator. Exports
   (SavedModel, TFLite) are float32 by construction, so anything else is refused
   for them rather than silently ignored.
+
+  Raises ModelFileError (a usage.UsageError) for a path that is not a usable model.
   """
+  check_precision(path, precision_name)
   is_run_dir = os.path.exists(os.path.join(path, train_config.RESOLVED_FLAGS_FILE))
-  if precision_name != "float32" and (path.endswith(".tflite") or not is_run_dir):
-    raise ValueError(f"--precision={precision_name} needs a run directory; {path} is an "
-                     "export, which computes in float32")
   if path.endswith(".tflite"):
     if not os.path.isfile(path):
-      raise FileNotFoundError(f"--model={path}: no such .tflite file")
+      raise ModelFileError(f"{path}: no such .tflite file")
     return load_tflite(path)
   if os.path.exists(os.path.join(path, "saved_model.pb")):
     return load_saved_model(path)
@@ -149,6 +158,6 @@ def load(path: str, precision_name: str = "float32") -> TransferModel:
     return load_run_dir(path, precision_name)
   if os.path.isdir(path) and layout.existing_versions(path):
     return load_saved_model(layout.newest_version_dir(path))
-  raise FileNotFoundError(
-      f"--model={path} is neither a SavedModel (saved_model.pb), a model folder with numeric "
+  raise ModelFileError(
+      f"{path} is neither a SavedModel (saved_model.pb), a model folder with numeric "
       "versions, a run directory (flags.txt + checkpoints/), nor a .tflite file")

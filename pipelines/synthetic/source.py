@@ -5,6 +5,7 @@ from typing import Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
+from pipelines import data_spec
 from pipelines import face_source
 from pipelines.synthetic.params import (ATTRIBUTES, DEFAULT_LAYOUT,
                                         DEFAULT_SPLIT_SIZES, LAYOUTS,
@@ -23,8 +24,8 @@ class SyntheticFaces(face_source.FaceSource):
                attribute_frequencies: Optional[Mapping] = None,
                layout: str = DEFAULT_LAYOUT):
     if not MIN_IMAGE_SIZE <= int(image_size) <= MAX_IMAGE_SIZE:
-      raise ValueError(f"image_size must be in [{MIN_IMAGE_SIZE}, "
-                       f"{MAX_IMAGE_SIZE}], got {image_size}")
+      raise data_spec.DataSpecError(f"image_size must be in [{MIN_IMAGE_SIZE}, "
+                                    f"{MAX_IMAGE_SIZE}], got {image_size}")
     super().__init__(ATTRIBUTES, image_size)
     self.seed = int(seed)
     self.layout = check_layout(layout)
@@ -95,13 +96,13 @@ def open_source(argument: str, image_size: int, **options) -> SyntheticFaces:
   the unaligned ones.
   """
   if argument and argument not in LAYOUTS:
-    raise ValueError(f"--data=synthetic:{argument} names no layout; valid: "
-                     + ", ".join(f"synthetic:{name}" for name in LAYOUTS))
+    raise data_spec.DataSpecError(f"synthetic:{argument} names no layout; valid: "
+                                  + ", ".join(f"synthetic:{name}" for name in LAYOUTS))
   unknown = sorted(k for k, v in options.items()
                    if k not in _OPTIONS and v is not None)
   if unknown:
-    raise ValueError(f"unknown options for synthetic data: {unknown}; valid "
-                     f"options: {', '.join(_OPTIONS)}")
+    raise data_spec.DataSpecError(f"unknown options for synthetic data: {unknown}; valid "
+                                  f"options: {', '.join(_OPTIONS)}")
   seed = options.get("seed")
   return SyntheticFaces(image_size, seed=0 if seed is None else seed,
                         split_sizes=options.get("split_sizes"),

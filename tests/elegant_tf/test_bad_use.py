@@ -10,6 +10,8 @@ from elegant_tf import evaluate
 from elegant_tf import export
 from elegant_tf import tflite
 from elegant_tf import transfer
+from elegant_tf.inference import model_loading
+from pipelines import data_spec
 from tests import helpers
 
 
@@ -84,11 +86,56 @@ def test_an_internal_error_while_exporting_keeps_its_traceback(tmp_path, capsys,
                            f"--export_dir={tmp_path / 'models'}", capsys=capsys)
   # A user's problem with the run is still bad use.
   monkeypatch.setattr(export_lib, "open_run", lambda run_dir: (_ for _ in ()).throw(
-      FileNotFoundError(f"{run_dir} has no checkpoint yet")))
+      model_loading.ModelFileError(f"{run_dir} has no checkpoint yet")))
   result = helpers.run_in_process(export.run, f"--run_dir={tmp_path}",
                                   f"--export_dir={tmp_path / 'models'}", capsys=capsys)
   assert result.returncode == 2
-  assert result.stderr.strip() == f"export: {tmp_path} has no checkpoint yet"
+  assert result.stderr.strip() == f"export: --run_dir: {tmp_path} has no checkpoint yet"
+
+
+@pytest.mark.parametrize("command, name, args", [
+    (demo.run, "demo", []),
+    (evaluate.run, "evaluate", ["--out={tmp}/out"]),
+    (transfer.run, "transfer", ["--input=a.png", "--exemplars=b.png", "--attributes=Bangs",
+                                "--out={tmp}/out.png"]),
+])
+def test_a_path_that_is_no_model_names_the_flag_but_a_bug_in_loading_keeps_its_traceback(
+    command, name, args, tmp_path, capsys, monkeypatch):
+  args = [arg.format(tmp=tmp_path) for arg in args]
+  # The library names the path only; the command adds the flag that held it.
+  result = helpers.run_in_process(command, f"--model={tmp_path}", *args, capsys=capsys)
+  assert result.returncode == 2, result.stderr
+  assert result.stderr.strip() == (
+      f"{name}: --model: {tmp_path} is neither a SavedModel (saved_model.pb), a model folder "
+      "with numeric versions, a run directory (flags.txt + checkpoints/), nor a .tflite file")
+  # Before: the commands caught every ValueError from loading, so a bug there was one
+  # line "bad use" and exit 2 with no traceback.
+  def broken_load(*unused_args, **unused_kwargs):
+    raise ValueError("a bug while loading")
+
+  monkeypatch.setattr(model_loading, "load", broken_load)
+  with pytest.raises(ValueError, match="^a bug while loading$"):
+    helpers.run_in_process(command, f"--model={tmp_path}", *args, capsys=capsys)
+
+
+@pytest.mark.parametrize("command, name, args", [
+    (classifier.run, "classifier", ["--out={tmp}/c"]),
+    (evaluate.run, "evaluate", ["--model=saved_models/elegant_demo", "--out={tmp}/out"]),
+])
+def test_bad_data_names_the_flag_but_a_bug_in_opening_keeps_its_traceback(
+    command, name, args, tmp_path, capsys, monkeypatch):
+  args = [arg.format(tmp=tmp_path) for arg in args]
+  monkeypatch.chdir(helpers.REPO)
+  result = helpers.run_in_process(command, "--data=nonsense", *args, capsys=capsys)
+  assert result.returncode == 2, result.stderr
+  assert result.stderr.strip().startswith(
+      f"{name}: --data=nonsense: unknown data kind 'nonsense' in 'nonsense'; valid kinds: ")
+  def broken_open(*unused_args, **unused_kwargs):
+    raise ValueError("a bug while opening the data")
+
+  monkeypatch.setattr(data_spec, "open_source", broken_open)
+  with pytest.raises(ValueError, match="^a bug while opening the data$"):
+    helpers.run_in_process(command, "--data=synthetic", *args, capsys=capsys)
 
 
 @pytest.mark.parametrize("command, name, args, empty", [

@@ -13,7 +13,7 @@ from tests import helpers
 def test_the_command_refuses_a_bad_model(tmp_path, capsys):
   bad = helpers.run_in_process(demo.run, f"--model={tmp_path}", capsys=capsys)
   assert bad.returncode == 2
-  assert bad.stderr.strip().splitlines()[-1].startswith(f"demo: --model={tmp_path} is neither")
+  assert bad.stderr.strip().splitlines()[-1].startswith(f"demo: --model: {tmp_path} is neither")
 
 
 @pytest.mark.slow

@@ -155,7 +155,7 @@ def test_cli_refuses_a_non_empty_out_without_overwrite(tmp_path, capsys):
   assert (tmp_path / "results.md").read_text() == "earlier results"
   # With --overwrite the check passes (and the missing model is the next problem).
   result = helpers.run_in_process(evaluate_command.run, *command, "--overwrite", capsys=capsys)
-  assert result.returncode == 2 and "--model=/nonexistent is neither" in result.stderr
+  assert result.returncode == 2 and "evaluate: --model: /nonexistent is neither" in result.stderr
 
 
 def test_cli_precision_other_than_float32_is_refused_for_an_export(tmp_path, capsys,
@@ -166,6 +166,6 @@ def test_cli_precision_other_than_float32_is_refused_for_an_export(tmp_path, cap
                                   "--precision=mixed_bfloat16", f"--out={out}", capsys=capsys)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
-      "evaluate: --precision=mixed_bfloat16 needs a run directory; saved_models/elegant_demo is "
-      "an export, which computes in float32")
+      "evaluate: --precision=mixed_bfloat16: only a run directory computes in another "
+      "precision than float32; saved_models/elegant_demo is an export")
   assert not out.exists()

@@ -78,9 +78,9 @@ def test_check_all_counts_only_the_usable_images(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--data=nonsense"], "inspect: unknown --data kind 'nonsense'"),
-    (["--data=folder:{tmp}/missing"], "inspect: folder:{tmp}/missing needs "),
-    (["--data=synthetic", "--split=everything"], "inspect: unknown split 'everything'"),
+    (["--data=nonsense"], "inspect: --data=nonsense: unknown data kind 'nonsense'"),
+    (["--data=folder:{tmp}/missing"], "inspect: --data=folder:{tmp}/missing: folder:{tmp}/missing needs "),
+    (["--data=synthetic", "--split=everything"], "inspect: --split: unknown split 'everything'"),
     (["--data=synthetic", "--samples=0"], "inspect: --samples=0 must be at least 1"),
 ])
 def test_cli_bad_use_exits_2_with_one_line(tmp_path, monkeypatch, capsys, args, message):

@@ -89,3 +89,10 @@ def test_an_unexpected_error_keeps_its_traceback():
 
   with pytest.raises(KeyError, match="an internal bug"):
     usage.run("demo", main, argv=["demo"])
+
+
+def test_for_flag_puts_the_flag_before_the_library_message():
+  error = ValueError("x is not a model")
+  assert str(usage.for_flag("model", error)) == "--model: x is not a model"
+  assert str(usage.for_flag("data", error, "folder:x")) == "--data=folder:x: x is not a model"
+  assert isinstance(usage.for_flag("model", error), usage.UsageError)

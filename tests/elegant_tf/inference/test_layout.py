@@ -28,7 +28,7 @@ def test_newest_version_dir_takes_a_version_or_a_model_folder(tmp_path):
   newest = _version(tmp_path, 3)
   assert layout.newest_version_dir(str(tmp_path)) == str(newest)
   assert layout.newest_version_dir(str(newest)) == str(newest)
-  with pytest.raises(FileNotFoundError, match="neither a SavedModel version folder"):
+  with pytest.raises(layout.ModelFileError, match="neither a SavedModel version folder"):
     layout.newest_version_dir(str(tmp_path / "empty"))
 
 
