@@ -148,8 +148,9 @@ def read_csv_rows(path: str) -> list:
     with open(path, newline="", encoding="utf-8-sig") as handle:
       return list(csv.reader(handle))
   except UnicodeDecodeError as error:
-    raise data_spec.DataSpecError(f"{path} is not UTF-8 text (it holds byte "
-                                  f"0x{error.object[error.start]:02x}, e.g. Latin-1); save it as UTF-8") from error
+    raise data_spec.DataSpecError(
+        f"{path} is not UTF-8 text (it holds byte 0x{error.object[error.start]:02x}, e.g. "
+        "Latin-1); save it as UTF-8") from error
 
 
 def read_csv_attributes(path: str, ledger: image_decoding.SkipLedger):
@@ -161,10 +162,12 @@ def read_csv_attributes(path: str, ledger: image_decoding.SkipLedger):
   """
   rows = read_csv_rows(path)
   if not rows:
-    raise data_spec.DataSpecError(f"{path} is empty; it needs a header row 'filename,<attribute>,...'")
+    raise data_spec.DataSpecError(
+        f"{path} is empty; it needs a header row 'filename,<attribute>,...'")
   names = [name.strip() for name in rows[0][1:]]
   if not names:
-    raise data_spec.DataSpecError(f"{path}: the header names no attribute columns after the filename")
+    raise data_spec.DataSpecError(
+        f"{path}: the header names no attribute columns after the filename")
   repeated = sorted({name for name in names if names.count(name) > 1})
   if repeated:
     raise data_spec.DataSpecError(f"{path}: the header names column {repeated[0]!r} more than once")

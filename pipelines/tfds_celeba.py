@@ -51,7 +51,8 @@ def open_source(argument: str, image_size: int, tfds_data_dir: str = None,
                 deterministic: bool = True, **unused_options) -> TFDSSource:
   """Open `tfds:celeb_a`; a missing preparation raises RuntimeError with instructions."""
   if argument != "celeb_a":
-    raise data_spec.DataSpecError(f"tfds:{argument} is not supported; only tfds:celeb_a has face landmarks")
+    raise data_spec.DataSpecError(
+        f"tfds:{argument} is not supported; only tfds:celeb_a has face landmarks")
   builder = tfds.builder(argument, data_dir=tfds_data_dir)
   attribute_names = list(builder.info.features["attributes"].keys())
   ledger = image_decoding.SkipLedger()

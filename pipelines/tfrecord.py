@@ -128,7 +128,8 @@ def read_manifest(directory: str) -> dict:
   with open(path) as handle:
     manifest = json.load(handle)
   if manifest.get("format") != FORMAT_VERSION:
-    raise data_spec.DataSpecError(f"{path}: format {manifest.get('format')} is not {FORMAT_VERSION}; re-prepare")
+    raise data_spec.DataSpecError(
+        f"{path}: format {manifest.get('format')} is not {FORMAT_VERSION}; re-prepare")
   return manifest
 
 
@@ -206,7 +207,8 @@ def open_source(argument: str, image_size: int, deterministic: bool = True,
   directory = os.path.abspath(os.path.expanduser(argument))
   manifest = read_manifest(directory)
   if image_size > manifest["image_size"]:
-    raise data_spec.DataSpecError(f"tfrecord:{argument} was prepared at {manifest['image_size']} px; "
-                                  f"training at {image_size} px needs a preparation at that size "
-                                  f"(python -m pipelines.prepare ... --image_size={image_size})")
+    raise data_spec.DataSpecError(
+        f"tfrecord:{argument} was prepared at {manifest['image_size']} px; training at "
+        f"{image_size} px needs a preparation at that size "
+        f"(python -m pipelines.prepare ... --image_size={image_size})")
   return TFRecordSource(directory, manifest, image_size, deterministic, cache_bytes)

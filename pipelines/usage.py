@@ -5,7 +5,9 @@ train_config.ConfigError, layout.ModelFileError, data_spec.DataSpecError) for
 problems the user can fix by changing a flag or a file; they never print or
 exit, and their messages name the value, never a flag: a Python caller or the
 web page typed no flag. A command that knows which flag held the value catches
-the specific type and adds the flag name (`for_flag`). Each command's entry point goes through `run`, which turns a UsageError
+the specific type and adds the flag name (`for_flag`).
+
+Each command's entry point goes through `run`, which turns a UsageError
 raised anywhere below it into `<command>: <message>` and exit status 2, so
 every command fails the same way and scripts can tell bad use (2) from a crash (1).
 absl's own flag errors (an unknown flag, a value of the wrong type or outside
