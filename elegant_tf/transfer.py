@@ -97,8 +97,16 @@ def define_flags() -> None:
 
 
 def main(argv):
-  flag_values = flags.FLAGS
   usage.check_no_arguments(argv)
+  try:
+    transfer(flags.FLAGS)
+  except transfer_lib.TransferRequestError as error:
+    # The library names the parameter whose value must change; here it is the flag of that name.
+    raise usage.for_flag(error.parameter, error) from error
+
+
+def transfer(flag_values) -> None:
+  """The command's work on the parsed flags; transfer_lib's errors name parameters."""
   if not flag_values.out.lower().endswith(transfer_lib.OUTPUT_EXTENSIONS):
     raise usage.UsageError(f"--out={flag_values.out} must end in .png or .jpg")
   transfer_lib.check_list_entries("exemplars", flag_values.exemplars)

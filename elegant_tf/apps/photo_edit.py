@@ -92,7 +92,7 @@ def decode_photo(contents: bytes, name: str = "photo") -> np.ndarray:
   return image_decoding.upright(pixels, contents)
 
 
-def check_landmarks(name: str, points: np.ndarray, what: str = "--landmarks") -> np.ndarray:
+def check_landmarks(name: str, points: np.ndarray, what: str = "landmarks") -> np.ndarray:
   """float32 [5, 2] points that can be aligned; ValueError naming `name` otherwise."""
   points = np.asarray(points, np.float32)
   if points.shape != (5, 2):

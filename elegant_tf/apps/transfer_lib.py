@@ -5,6 +5,11 @@ write and the flags. Here are the pieces it is made of: reading and aligning the
 input photos (through photo_edit), the swap, linear and matrix modes on a
 loaded TransferModel (run_mode), the grid and atomic writes, and the checks
 that turn bad use into one UsageError before anything is written.
+
+A request that cannot be run as asked is a TransferRequestError naming the
+parameter that holds the wrong value; its message speaks of values ("mode
+'linear' takes exactly 1 exemplar"), since a Python caller or the web page typed
+no flag. The transfer command maps the parameter to its flag.
 """
 
 import os
@@ -16,6 +21,7 @@ import numpy as np
 from elegant_tf.apps import photo_edit
 from elegant_tf.models import latent_swap
 from pipelines import atomic_files
+from pipelines import face_detection
 from pipelines import image_decoding
 from pipelines import image_grid
 from pipelines import uint8_pixels
@@ -35,6 +41,16 @@ ALIGN_MODES = photo_edit.ALIGN_MODES
 OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
+class TransferRequestError(usage.UsageError):
+  """A transfer request that cannot be run as asked: `parameter` (such as "exemplars",
+  "steps", "landmarks", "out") names the argument whose value must change; the
+  message names the value and what is wrong with it."""
+
+  def __init__(self, message: str, parameter: str):
+    super().__init__(message)
+    self.parameter = parameter
+
+
 def attribute_indices(names: Sequence[str], model_names: Sequence[str]) -> list[int]:
   """Positions of `names` among the model's attributes; usage.UsageError for unknown/repeated."""
   if not names:
@@ -49,51 +65,54 @@ def attribute_indices(names: Sequence[str], model_names: Sequence[str]) -> list[
   return [list(model_names).index(name) for name in names]
 
 
-def check_list_entries(flag: str, values: Sequence[str]) -> None:
-  """usage.UsageError for an empty entry in a comma-separated flag (`--exemplars=a.png,`
-  would otherwise count as two exemplars)."""
+def check_list_entries(parameter: str, values: Sequence[str]) -> None:
+  """TransferRequestError for an empty entry in a comma-separated list (`a.png,` would
+  otherwise count as two exemplars)."""
   if any(not value.strip() for value in values):
-    raise usage.UsageError(f"--{flag}={','.join(values)} has an empty entry; separate the "
-                           "names with single commas, with none at either end")
+    raise TransferRequestError(f"{','.join(values)!r} has an empty entry; separate the "
+                               "names with single commas, with none at either end", parameter)
 
 
 def check_mode(mode: str, num_attributes: int, num_exemplars: int) -> None:
+  """TransferRequestError for an unknown mode, or exemplars the mode cannot use (the
+  number of exemplars is what must change: the mode is what was asked for)."""
   if mode not in MODES:
-    raise usage.UsageError(f"--mode={mode!r}; valid: {', '.join(MODES)}")
+    raise TransferRequestError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}", "mode")
   if mode in ("swap", "linear") and num_exemplars != 1:
-    raise usage.UsageError(f"--mode={mode} takes exactly 1 exemplar, got {num_exemplars}")
+    raise TransferRequestError(f"mode {mode!r} takes exactly 1 exemplar, got {num_exemplars}",
+                               "exemplars")
   if mode in LABEL_ONLY_MODES and num_exemplars:
-    raise usage.UsageError(f"--mode={mode} edits by label alone and takes no exemplar, got "
-                           f"{num_exemplars}")
+    raise TransferRequestError(f"mode {mode!r} edits by label alone and takes no exemplar, "
+                               f"got {num_exemplars}", "exemplars")
   if mode == "matrix" and (num_attributes, num_exemplars) not in ((1, 3), (2, 2)):
-    raise usage.UsageError(
-        "--mode=matrix takes 1 attribute with 3 exemplars or 2 attributes with 2 exemplars; "
-        f"got {num_attributes} attribute(s) and {num_exemplars} exemplar(s)")
+    raise TransferRequestError(
+        "mode 'matrix' takes 1 attribute with 3 exemplars or 2 attributes with 2 exemplars; "
+        f"got {num_attributes} attribute(s) and {num_exemplars} exemplar(s)", "exemplars")
 
 
 def check_steps(mode: str, steps: int) -> None:
   if steps < 1:
-    raise usage.UsageError(f"--steps={steps} must be at least 1")
+    raise TransferRequestError(f"{steps} steps: there must be at least 1", "steps")
   if mode in MAX_STEPS and steps > MAX_STEPS[mode]:
-    raise usage.UsageError(f"--steps={steps} is too many for --mode={mode}: at most "
-                           f"{MAX_STEPS[mode]}")
+    raise TransferRequestError(f"{steps} steps are too many for mode {mode!r}: at most "
+                               f"{MAX_STEPS[mode]}", "steps")
 
 
 def read_landmarks(path: str) -> dict:
   """{file name: float32 [5, 2]} from `name x1 y1 ... x5 y5` lines (CelebA's format).
 
   Lines that do not parse (CelebA's count and header lines) are skipped; a file that
-  is not UTF-8 text (a binary file given by mistake) is a usage.UsageError.
+  is not UTF-8 text (a binary file given by mistake) is a TransferRequestError.
   """
   try:
     with open(path, encoding="utf-8") as f:
       text = f.read()
   except UnicodeDecodeError as error:
-    raise usage.UsageError(f"--landmarks={path}: not a text file (not UTF-8)") from error
+    raise TransferRequestError(f"{path}: not a text file (not UTF-8)", "landmarks") from error
   except OSError as error:
-    raise usage.UsageError(f"--landmarks={path}: cannot read ({error.strerror})") from error
+    raise TransferRequestError(f"{path}: cannot read ({error.strerror})", "landmarks") from error
   if "\0" in text:
-    raise usage.UsageError(f"--landmarks={path}: not a text file (contains NUL bytes)")
+    raise TransferRequestError(f"{path}: not a text file (contains NUL bytes)", "landmarks")
   table = {}
   for line in text.splitlines():
     fields = line.split()
@@ -105,16 +124,16 @@ def read_landmarks(path: str) -> dict:
       continue
     table[fields[0]] = points
   if not table:
-    raise usage.UsageError(f"--landmarks={path}: no 'name x1 y1 ... x5 y5' line found")
+    raise TransferRequestError(f"{path}: no 'name x1 y1 ... x5 y5' line found", "landmarks")
   return table
 
 
 def check_landmarks(path: str, points: np.ndarray) -> None:
-  """usage.UsageError for landmarks that cannot be aligned: non-finite or pupils together."""
+  """TransferRequestError for landmarks that cannot be aligned: non-finite or pupils together."""
   try:
     photo_edit.check_landmarks(os.path.basename(path), points)
   except ValueError as error:
-    raise usage.UsageError(str(error)) from error
+    raise TransferRequestError(str(error), "landmarks") from error
 
 
 def read_photo(path: str) -> np.ndarray:
@@ -133,43 +152,47 @@ def read_photo(path: str) -> np.ndarray:
 
 
 def resolve_align(align: Optional[str], landmarks_file: Optional[str]) -> str:
-  """--align as given, or its default: landmarks when --landmarks is given, else auto."""
+  """`align` as given, or its default: landmarks when a landmarks file is given, else auto."""
   if align is None:
     return "landmarks" if landmarks_file else "auto"
   if align not in ALIGN_MODES:
-    raise usage.UsageError(f"--align={align!r}; valid: {', '.join(ALIGN_MODES)}")
+    raise TransferRequestError(f"unknown align {align!r}; valid: {', '.join(ALIGN_MODES)}",
+                               "align")
   if align == "landmarks" and not landmarks_file:
-    raise usage.UsageError("--align=landmarks needs --landmarks=FILE")
+    raise TransferRequestError("align 'landmarks' needs a landmarks file", "landmarks")
   if align != "landmarks" and landmarks_file:
-    raise usage.UsageError(f"--landmarks is used only with --align=landmarks, not --align={align}")
+    raise TransferRequestError(f"a landmarks file is used only with align 'landmarks', not "
+                               f"{align!r}", "landmarks")
   return align
 
 
 def check_face(face: int, align: str) -> None:
-  """usage.UsageError for a --face that cannot apply (negative, or without the detector)."""
+  """TransferRequestError for a face index that cannot apply (negative, or without the
+  detector)."""
   if face < 0:
-    raise usage.UsageError(f"--face={face} must be 0 or more (0 = the largest)")
+    raise TransferRequestError(f"face {face} does not exist: faces are numbered from 0 (the "
+                               "largest)", "face")
   if face and align != "auto":
-    raise usage.UsageError(f"--face picks a detected face; it needs --align=auto, not "
-                           f"--align={align}")
+    raise TransferRequestError(f"face {face} picks a detected face; it needs align 'auto', not "
+                               f"{align!r}", "face")
 
 
 def check_paste_back(paste_back: bool, mode: str) -> None:
-  """usage.UsageError for --paste_back in linear and matrix mode (they write grids)."""
+  """TransferRequestError for paste_back in linear and matrix mode (they write grids)."""
   if paste_back and mode not in ("swap",) + LABEL_ONLY_MODES:
-    raise usage.UsageError(f"--paste_back works with --mode=swap, add or remove, not "
-                           f"--mode={mode}")
+    raise TransferRequestError(f"pasting back works with mode swap, add or remove, not "
+                               f"{mode!r}", "paste_back")
 
 
 def label_only_edit(model, mode: str):
-  """The model's add_attribute or remove_attribute; usage.UsageError if it has none."""
+  """The model's add_attribute or remove_attribute; TransferRequestError if it has none."""
   edit = model.add_attribute if mode == "add" else model.remove_attribute
   if edit is None:
     kind = "presence" if mode == "add" else "absence"
-    raise usage.UsageError(
-        f"{model.source} has no {kind} prototypes for --mode={mode} (a run directory or a "
+    raise TransferRequestError(
+        f"{model.source} has no {kind} prototypes for mode {mode!r} (a run directory or a "
         "model exported before label-only removal); export it from its run directory with "
-        "python -m elegant_tf.export")
+        "python -m elegant_tf.export", "model")
   return edit
 
 
@@ -181,17 +204,24 @@ def label_only_mode(model, mode: str, image, weights) -> tuple[list, list]:
 
 def align_photo(path: str, image_size: int, align: str, landmarks: Optional[dict] = None,
                 face: int = 0, detector=None) -> photo_edit.AlignedFace:
-  """Read `path` and align its face (photo_edit.prepare_face); usage.UsageError on bad input."""
+  """Read `path` and align its face (photo_edit.prepare_face); usage.UsageError on bad input,
+  a TransferRequestError when the landmarks or the face index `face` are what must change."""
   pixels = read_photo(path)
   points = None
   if align == "landmarks":
     points = landmarks.get(os.path.basename(path), landmarks.get(path))
     if points is None:
-      raise usage.UsageError(f"--landmarks has no line for {os.path.basename(path)}")
+      raise TransferRequestError(f"the landmarks have no line for {os.path.basename(path)}",
+                                 "landmarks")
     check_landmarks(path, points)
   try:
     return photo_edit.prepare_face(pixels, image_size, align, points, face, detector,
                                    name=path)
+  except face_detection.FaceNotFound as error:
+    # Past the faces found, the index is what must change; no face at all is the photo's fault.
+    if face:
+      raise TransferRequestError(str(error), "face") from error
+    raise usage.UsageError(str(error)) from error
   except ValueError as error:
     raise usage.UsageError(str(error)) from error
 
@@ -270,7 +300,7 @@ def matrix_mode(model, image, exemplars: list, attribute_positions: list, num_at
 def slab_weights(positions: Sequence[int], num_attributes: int, strength: float) -> np.ndarray:
   """float32 [n]: `strength` at the chosen attributes' positions, 0 elsewhere."""
   if not 0.0 <= strength <= 1.0:
-    raise usage.UsageError(f"--strength={strength} must lie in [0, 1]")
+    raise TransferRequestError(f"strength {strength} must lie in [0, 1]", "strength")
   weights = np.zeros(num_attributes, np.float32)
   weights[list(positions)] = strength
   return weights
@@ -339,13 +369,13 @@ def write_files(contents: list, overwrite: bool = True) -> list[str]:
 
 
 def check_output_paths(paths: Sequence[str]) -> None:
-  """usage.UsageError when an output path names a directory or cannot be written (a file
-  where a folder must be, a read-only folder); missing folders are created."""
+  """TransferRequestError when an output path names a directory or cannot be written (a
+  file where a folder must be, a read-only folder); missing folders are created."""
   for path in paths:
     try:
       atomic_files.check_output_file(path, "a .png or .jpg")
     except ValueError as error:
-      raise usage.UsageError(f"--out: {error}") from error
+      raise TransferRequestError(str(error), "out") from error
 
 
 def report_faces(path: str, found: int, chosen: int) -> None:

@@ -82,8 +82,31 @@ def test_cli_bad_use_exits_2_with_one_line_and_writes_nothing(models, capsys):
                   f"--exemplars={tmp / 'face1.png'}", "--attributes=Bangs", "--steps=65")
   assert too_many.returncode == 2
   assert too_many.stderr.strip().splitlines()[-1] == (
-      "transfer: --steps=65 is too many for --mode=linear: at most 64")
+      "transfer: --steps: 65 steps are too many for mode 'linear': at most 64")
   assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("args, line", [
+    (["--mode=linear"], "--exemplars: mode 'linear' takes exactly 1 exemplar, got 0"),
+    (["--mode=add", "--exemplars=b.png"],
+     "--exemplars: mode 'add' edits by label alone and takes no exemplar, got 1"),
+    (["--mode=swap", "--exemplars=b.png", "--steps=0"],
+     "--steps: 0 steps: there must be at least 1"),
+    (["--mode=linear", "--exemplars=b.png", "--paste_back"],
+     "--paste_back: pasting back works with mode swap, add or remove, not 'linear'"),
+    (["--mode=swap", "--exemplars=b.png", "--align=landmarks"],
+     "--landmarks: align 'landmarks' needs a landmarks file"),
+    (["--mode=swap", "--exemplars=b.png", "--align=center", "--face=1"],
+     "--face: face 1 picks a detected face; it needs align 'auto', not 'center'"),
+])
+def test_cli_names_the_flag_of_the_parameter_transfer_lib_refuses(args, line, tmp_path, capsys):
+  # transfer_lib names the parameter (TransferRequestError.parameter) and no flag; the
+  # command adds the flag of that name. Checked before the model is read: none is needed.
+  result = _cli(capsys, f"--model={tmp_path / 'none'}", f"--input={tmp_path / 'a.png'}",
+                "--attributes=Bangs", f"--out={tmp_path / 'out.png'}", *args)
+  assert result.returncode == 2, result.stderr
+  assert result.stderr.strip().splitlines() == [f"transfer: {line}"]
+  assert os.listdir(tmp_path) == []
 
 
 def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models, capsys):
@@ -103,15 +126,15 @@ def test_cli_refuses_bad_outputs_landmarks_and_run_dirs_with_one_line(models, ca
                 f"--landmarks={tmp / 'landmarks.bin'}")
   assert binary.returncode == 2
   assert binary.stderr.strip().splitlines()[-1] == (
-      f"transfer: --landmarks={tmp / 'landmarks.bin'}: not a text file (not UTF-8)")
+      f"transfer: --landmarks: {tmp / 'landmarks.bin'}: not a text file (not UTF-8)")
   (tmp / "same_point.txt").write_text(
       "".join(f"face{k}.{'png' if k % 2 else 'jpg'}" + " 20 20" * 5 + "\n" for k in range(2)))
   degenerate = _cli(capsys, f"--model={models['version_dir']}", *swap, f"--out={out}",
                     f"--landmarks={tmp / 'same_point.txt'}")
   assert degenerate.returncode == 2
   assert degenerate.stderr.strip().splitlines()[-1] == (
-      "transfer: --landmarks for face0.jpg: the pupils are 0.0 pixels apart; at least 4 are "
-      "needed to align the face")
+      "transfer: --landmarks: landmarks for face0.jpg: the pupils are 0.0 pixels apart; at "
+      "least 4 are needed to align the face")
   run_dir = tmp / "run"
   run_dir.mkdir()
   (run_dir / "flags.txt").write_text("# Resolved flags\n--image_size=32\n--no_such_switch\n")

@@ -171,6 +171,7 @@ def test_bad_input_gets_one_line_and_the_server_keeps_serving(served, change, me
   status, answer = _post(served, {**_request({"sample": 0}, {"sample": 1}), **change})
   assert status == 400
   assert message in answer["error"] and "\n" not in answer["error"]
+  assert "--" not in answer["error"]  # The page's user typed no flag (transfer_lib names none).
   assert _get(served, "/")[0] == 200
 
 

@@ -90,9 +90,9 @@ def test_matrix_two_attributes_far_corner_swaps_both(models):
 
 @pytest.mark.parametrize("mode,attributes,exemplars,message", [
     ("swap", ["Glasses"], 1, "unknown attribute"),
-    ("swap", ["Bangs"], 2, "exactly 1 exemplar"),
-    ("matrix", ["Bangs"], 2, "1 attribute with 3 exemplars"),
-    ("matrix", ["Bangs", "Eyeglasses"], 3, "2 attributes with 2 exemplars"),
+    ("swap", ["Bangs"], 2, "^mode 'swap' takes exactly 1 exemplar, got 2$"),
+    ("matrix", ["Bangs"], 2, "^mode 'matrix' takes 1 attribute with 3 exemplars"),
+    ("matrix", ["Bangs", "Eyeglasses"], 3, "2 attributes with 2 exemplars; got 2 attribute"),
 ])
 def test_bad_use_is_one_clear_problem(models, mode, attributes, exemplars, message):
   image = _faces(models, 1)[0]
@@ -108,7 +108,7 @@ def test_bad_use_is_one_clear_problem(models, mode, attributes, exemplars, messa
 def test_too_many_steps_is_refused_naming_the_limit(models, mode, attributes, exemplars, steps):
   image = _faces(models, 1)[0]
   with pytest.raises(usage.UsageError,
-                     match=f"--steps={steps} is too many for --mode={mode}: at most {steps - 1}"):
+                     match=f"^{steps} steps are too many for mode '{mode}': at most {steps - 1}$"):
     transfer_lib.run_mode(models["saved"], mode, image, [image] * exemplars, attributes,
                               steps=steps)
 
@@ -182,9 +182,10 @@ def test_binary_landmarks_file_is_refused(tmp_path):
                          ("nul.bin", b"face.png 1 2 3 4 5 6 7 8 9 10\x00\x00")]:
     path = tmp_path / name
     path.write_bytes(contents)
-    with pytest.raises(usage.UsageError, match=f"--landmarks={re.escape(str(path))}: not "
-                       "a text file"):
+    with pytest.raises(transfer_lib.TransferRequestError,
+                       match=f"^{re.escape(str(path))}: not a text file") as raised:
       transfer_lib.read_landmarks(str(path))
+    assert raised.value.parameter == "landmarks"
 
 
 def test_a_full_disk_is_one_problem_and_leaves_no_new_file(tmp_path, monkeypatch):
@@ -219,29 +220,37 @@ def test_photo_flags_defaults_and_conflicts():
   assert transfer_lib.resolve_align(None, None) == "auto"
   assert transfer_lib.resolve_align(None, "marks.txt") == "landmarks"
   assert transfer_lib.resolve_align("center", None) == "center"
-  with pytest.raises(usage.UsageError, match="^--align=landmarks needs --landmarks=FILE$"):
-    transfer_lib.resolve_align("landmarks", None)
-  with pytest.raises(usage.UsageError,
-                     match="^--landmarks is used only with --align=landmarks, not --align=auto$"):
-    transfer_lib.resolve_align("auto", "marks.txt")
+  # Each error names the parameter whose value must change; the command maps it to its flag.
+  refusals = [
+      (lambda: transfer_lib.check_mode("linear", 1, 0), "exemplars",
+       "^mode 'linear' takes exactly 1 exemplar, got 0$"),
+      (lambda: transfer_lib.check_steps("matrix", 0), "steps",
+       "^0 steps: there must be at least 1$"),
+      (lambda: transfer_lib.resolve_align("landmarks", None), "landmarks",
+       "^align 'landmarks' needs a landmarks file$"),
+      (lambda: transfer_lib.resolve_align("auto", "marks.txt"), "landmarks",
+       "^a landmarks file is used only with align 'landmarks', not 'auto'$"),
+      (lambda: transfer_lib.check_face(-1, "auto"), "face",
+       r"^face -1 does not exist: faces are numbered from 0 \(the largest\)$"),
+      (lambda: transfer_lib.check_face(1, "center"), "face",
+       "^face 1 picks a detected face; it needs align 'auto', not 'center'$"),
+      (lambda: transfer_lib.check_paste_back(True, "linear"), "paste_back",
+       "^pasting back works with mode swap, add or remove, not 'linear'$"),
+  ]
+  for refused, parameter, message in refusals:
+    with pytest.raises(transfer_lib.TransferRequestError, match=message) as raised:
+      refused()
+    assert raised.value.parameter == parameter
   transfer_lib.check_face(2, "auto")
-  with pytest.raises(usage.UsageError, match=r"^--face=-1 must be 0 or more"):
-    transfer_lib.check_face(-1, "auto")
-  with pytest.raises(usage.UsageError, match="^--face picks a detected face; it needs "
-                     "--align=auto, not --align=center$"):
-    transfer_lib.check_face(1, "center")
   transfer_lib.check_paste_back(True, "swap")
   transfer_lib.check_paste_back(True, "remove")
   transfer_lib.check_paste_back(False, "linear")
-  with pytest.raises(usage.UsageError,
-                     match="^--paste_back works with --mode=swap, add or remove, not "
-                     "--mode=linear$"):
-    transfer_lib.check_paste_back(True, "linear")
 
 
 def test_empty_list_entries_are_refused():
   # --exemplars=a.png, used to count as 2 exemplars.
-  with pytest.raises(usage.UsageError, match="--exemplars=a.png, has an empty entry"):
+  with pytest.raises(transfer_lib.TransferRequestError,
+                     match="^'a.png,' has an empty entry; separate"):
     transfer_lib.check_list_entries("exemplars", ["a.png", ""])
   transfer_lib.check_list_entries("exemplars", ["a.png", "b.png"])
 
@@ -249,8 +258,8 @@ def test_empty_list_entries_are_refused():
 def test_an_out_that_cannot_be_written_is_refused_before_the_work(tmp_path):
   blocker = tmp_path / "a_file"
   blocker.write_text("in the way")
-  with pytest.raises(usage.UsageError, match=r"--out: cannot write .*a_file/grid.png: .*a_file "
-                     "is a file, not a folder"):
+  with pytest.raises(transfer_lib.TransferRequestError,
+                     match=r"^cannot write .*a_file/grid.png: .*a_file is a file, not a folder"):
     transfer_lib.check_output_paths([str(blocker / "grid.png")])
   transfer_lib.check_output_paths([str(tmp_path / "new" / "grid.png")])  # Created later.
 
@@ -277,7 +286,7 @@ def test_add_and_remove_modes_edit_by_label_alone_and_paste_back(models, tmp_pat
   rows, _ = transfer_lib.run_mode(model, "add", image, [], ["Bangs"], strength=0.5)
   np.testing.assert_allclose(rows[0][1], model.add_attribute(
       image[None], np.array([[0, 0.5]], np.float32))[0], atol=1e-5)
-  with pytest.raises(usage.UsageError, match="^--mode=add edits by label alone and takes no "
+  with pytest.raises(usage.UsageError, match="^mode 'add' edits by label alone and takes no "
                      "exemplar, got 1$"):
     transfer_lib.run_mode(model, "add", image, [image], ["Bangs"])
   # The photo comes back at its size, changed only where the label-only edit changed the face.
@@ -288,5 +297,5 @@ def test_add_and_remove_modes_edit_by_label_alone_and_paste_back(models, tmp_pat
   assert not np.array_equal(pasted, photo)
   # A model exported without absence prototypes cannot remove by label; it says how to fix it.
   older = model_loading.load(tiny.untrained_export(tmp_path / "older", prototypes=presence))
-  with pytest.raises(usage.UsageError, match="has no absence prototypes for --mode=remove"):
+  with pytest.raises(usage.UsageError, match="has no absence prototypes for mode 'remove'"):
     transfer_lib.run_mode(older, "remove", image, [], ["Bangs"])
