@@ -115,6 +115,10 @@ def main(argv):
                                    values.swaps, values.classifier, values.realism_images,
                                    values.reference_split, values.inception_weights,
                                    batch_size=values.batch_size, progress=True)
+  except evaluate_lib.EvaluationRequestError as error:
+    # evaluate's arguments are named as the flags, but for the classifier's folder.
+    flag = {"classifier_dir": "classifier"}.get(error.parameter, error.parameter)
+    raise usage.for_flag(flag, error) from error
   except FileNotFoundError as error:
     raise usage.UsageError(str(error)) from error
   print("\n" + result["report"])

@@ -105,7 +105,7 @@ class MtcnnDetector(FaceDetector):
 
 
 def by_size(faces: Sequence[DetectedFace]) -> list:
-  """Faces largest first (box area; ties by score), the order --face=N counts in."""
+  """Faces largest first (box area; ties by score), the order choose_face's index counts in."""
   return sorted(faces, key=lambda face: (-face.area, -face.score))
 
 
@@ -116,8 +116,8 @@ def choose_face(faces: Sequence[DetectedFace], index: int = 0,
     raise FaceNotFound(f"no face found in {name}")
   if not 0 <= index < len(faces):
     count = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
-    raise FaceNotFound(f"--face={index} but {count} found in {name} (numbered 0 to "
-                       f"{len(faces) - 1}, largest first)")
+    raise FaceNotFound(f"face {index} was asked for, but {count} found in {name} "
+                       f"(numbered 0 to {len(faces) - 1}, largest first)")
   return by_size(faces)[index]
 
 

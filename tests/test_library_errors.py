@@ -21,13 +21,10 @@ COMMAND_LINE = "python -m "
 # Listed with their count so that no new one can join them unnoticed.
 NOT_YET_REWRITTEN = {
     "elegant_tf/evaluation/classifier_lib.py": 2,
-    "elegant_tf/evaluation/evaluate_lib.py": 3,
-    "elegant_tf/evaluation/realism.py": 1,
     "elegant_tf/training/checkpointing.py": 1,
     "elegant_tf/training/cluster.py": 1,
     "elegant_tf/training/run_lock.py": 1,
     "elegant_tf/training/train_lib.py": 7,
-    "pipelines/face_detection.py": 1,
 }
 
 

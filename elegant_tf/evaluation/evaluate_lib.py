@@ -33,6 +33,16 @@ OVERVIEW_PAIRS = 2
 OVERVIEW_ENLARGE_BELOW = 128
 
 
+class EvaluationRequestError(usage.UsageError):
+  """An evaluation that cannot be run as asked: `parameter` (an argument of `evaluate`,
+  such as "split" or "classifier_dir") names the argument whose value must change; the
+  message names the value, not a command's flag."""
+
+  def __init__(self, message: str, parameter: str):
+    super().__init__(message)
+    self.parameter = parameter
+
+
 class Progress:
   """A Keras progress bar over a known count of items, or silence."""
 
@@ -97,7 +107,8 @@ def edit_real_pairs(model, source, swaps, num_pairs: int, split: str, batch_size
     names = ground_truth_eval.parse_swap(swap)
     pairs = real_pairs(source, names, num_pairs, split)
     if not len(pairs["image_a"]):
-      raise usage.UsageError(f"--split={split} has no pair for {ground_truth_eval.swap_name(names)}")
+      raise EvaluationRequestError(
+          f"split {split!r} has no pair for {ground_truth_eval.swap_name(names)}", "split")
     weights = np.zeros(len(model.attribute_names), np.float32)
     for name in names:
       weights[list(model.attribute_names).index(name)] = 1.0
@@ -285,8 +296,8 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
   swaps = [ground_truth_eval.parse_swap(swap) for swap in (swaps or default_swaps(attributes))]
   unknown = sorted({name for swap in swaps for name in swap} - set(attributes))
   if unknown:
-    raise usage.UsageError(f"--swaps names {unknown}, not attributes of the model: "
-                           + ", ".join(attributes))
+    raise EvaluationRequestError(f"the swaps name {unknown}, not attributes of the model: "
+                                 + ", ".join(attributes), "swaps")
   os.makedirs(out_dir, exist_ok=True)
   sections, text = {}, []
   header = (f"Model {model.source} ({model.image_size} px, attributes "
@@ -321,8 +332,9 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
   if classifier_dir:
     classifier, metadata = classifier_lib.load(classifier_dir)
     if metadata["image_size"] != source.image_size:
-      raise usage.UsageError(f"--classifier takes {metadata['image_size']} px images, the model "
-                             f"{source.image_size} px; train one at the model's size")
+      raise EvaluationRequestError(
+          f"the classifier in {classifier_dir} takes {metadata['image_size']} px images, the "
+          f"model {source.image_size} px; train one at the model's size", "classifier_dir")
     judged = [name for name in metadata["attribute_names"] if name in source.attribute_names]
     accuracy, seen = classifier_lib.test_accuracy(
         classifier, _SubsetSource(source, judged), range(len(judged)), split, 1000)
@@ -342,7 +354,10 @@ def evaluate(model, source, out_dir: str, split: str = "test", num_pairs: int = 
                 "pooled). copy = unedited inputs; truth = exact targets.\n\n"
                 + markdown(rows, _columns(rows)))
   if realism_images > 0:
-    weights = realism.resolve_weights(inception_weights)
+    try:
+      weights = realism.resolve_weights(inception_weights)
+    except FileNotFoundError as error:
+      raise EvaluationRequestError(str(error), "inception_weights") from error
     extractor = realism.InceptionFeatures(weights, inception_size)
     if not extractor.imagenet:
       print(realism.RANDOM_WEIGHTS_NOTICE, file=sys.stderr)

@@ -41,7 +41,7 @@ def resolve_weights(path: Optional[str]) -> Optional[str]:
   """The weights file to load: `path` if given (must exist), else the cache file if present."""
   if path:
     if not os.path.exists(path):
-      raise FileNotFoundError(f"--inception_weights={path} does not exist")
+      raise FileNotFoundError(f"Inception weights file {path} does not exist")
     return path
   cached = keras_cache_path()
   return cached if os.path.exists(cached) else None

@@ -127,8 +127,21 @@ def test_source_without_ground_truth_reports_reconstruction(setup):
 
 def test_unknown_swap_is_a_usage_error(setup):
   model, source, _, root = setup
-  with pytest.raises(usage.UsageError, match="Mustache"):
+  with pytest.raises(evaluate.EvaluationRequestError,
+                     match=r"^the swaps name \['Mustache'\], not attributes of the model: ") as raised:
     evaluate.evaluate(model, source, str(root / "bad"), swaps=["Mustache"], progress=False)
+  assert raised.value.parameter == "swaps"  # The command adds the flag: --swaps.
+
+
+def test_cli_names_the_flag_of_the_argument_evaluate_refuses(tmp_path, capsys):
+  # evaluate_lib names its argument (EvaluationRequestError.parameter), the command the flag.
+  out = tmp_path / "out"
+  result = helpers.run_in_process(evaluate_command.run, f"--model={helpers.DEMO_MODEL}",
+                                  "--swaps=Wings", f"--out={out}", capsys=capsys)
+  assert result.returncode == 2, result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      "evaluate: --swaps: the swaps name ['Wings'], not attributes of the model: Eyeglasses, "
+      "Bangs, Smiling, Mustache")
 
 
 def test_importing_defines_no_flags():
