@@ -87,7 +87,7 @@ def restore_newest_readable(directory: str, restore: Callable[[str], None],
       restore(path)
     except (AssertionError, ValueError) as error:
       # Every variable of the model must be restored: this one belongs to other flags.
-      failures.append((path, f"does not match the model built from these flags "
+      failures.append((path, f"does not match the model built from these settings "
                              f"({_first_line(error)})"))
     except Exception as error:  # Damaged files raise OpError, IndexError, OSError...
       failures.append((path, f"cannot be read ({_first_line(error)})"))
@@ -97,8 +97,8 @@ def restore_newest_readable(directory: str, restore: Callable[[str], None],
       return path
   if all("does not match" in reason for _, reason in failures):
     raise ValueError(
-        f"checkpoint {candidates[0]} does not match the model built from these flags (were "
-        f"--image_size, --attributes or the widths changed?): {failures[0][1]}")
+        f"checkpoint {candidates[0]} does not match the model built from these settings (were "
+        f"image_size, attributes or the widths changed?): {failures[0][1]}")
   raise ValueError(f"no checkpoint in {directory} can be restored (" + "; ".join(
       f"{os.path.basename(path)} {reason}" for path, reason in failures)
       + "); refusing to start from step 0 over them")

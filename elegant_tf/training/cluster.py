@@ -38,7 +38,7 @@ class ClusterInfo:
 def parse_tf_config(text) -> ClusterInfo:
   """Parse and check a TF_CONFIG string; raise ClusterError naming the problem."""
   if not text:
-    raise ClusterError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+    raise ClusterError("the multi_worker strategy needs the TF_CONFIG environment variable "
                        '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
                        '"task": {"type": "worker", "index": 0}})')
   try:

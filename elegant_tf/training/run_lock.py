@@ -36,8 +36,8 @@ def hold(run_dir: str):
       if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
         raise
       holder = os.pread(handle, 200, 0).decode("utf-8", "replace").strip() or "unknown pid"
-      raise RunDirInUse(f"--run_dir={run_dir} is in use by another trainer ({holder}); wait "
-                        "for it to finish or stop it, or train into another --run_dir") from None
+      raise RunDirInUse(f"{run_dir} is in use by another trainer ({holder}); wait for it to "
+                        "finish or stop it, or train into another run directory") from None
     os.ftruncate(handle, 0)
     os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
     yield

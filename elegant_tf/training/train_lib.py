@@ -228,7 +228,7 @@ def worker_of(config: train_config.TrainConfig):
   try:
     worker = cluster.from_environment()
   except cluster.ClusterError as error:
-    raise train_config.ConfigError(str(error)) from error
+    raise train_config.ConfigError(f"--strategy=multi_worker: {error}") from error
   if config.batch_size % worker.num_workers:
     raise train_config.ConfigError(
         f"--batch_size={config.batch_size} must be divisible by the {worker.num_workers} "
@@ -328,7 +328,7 @@ def _train(config: train_config.TrainConfig, problems: list,
     try:
       held.enter_context(run_lock.hold(config.run_dir))
     except run_lock.RunDirInUse as error:
-      raise train_config.ConfigError(str(error)) from None
+      raise train_config.ConfigError(f"--run_dir: {error}") from None
   saved = saved_config(config)
   if is_chief:
     report_data(source, config)

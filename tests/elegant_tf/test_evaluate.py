@@ -128,7 +128,8 @@ def test_source_without_ground_truth_reports_reconstruction(setup):
 def test_unknown_swap_is_a_usage_error(setup):
   model, source, _, root = setup
   with pytest.raises(evaluate.EvaluationRequestError,
-                     match=r"^the swaps name \['Mustache'\], not attributes of the model: ") as raised:
+                     match=r"^the swaps name \['Mustache'\], not attributes of the model: "
+                     ) as raised:
     evaluate.evaluate(model, source, str(root / "bad"), swaps=["Mustache"], progress=False)
   assert raised.value.parameter == "swaps"  # The command adds the flag: --swaps.
 

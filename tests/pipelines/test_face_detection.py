@@ -81,8 +81,8 @@ def test_choose_face_errors_name_the_file_and_the_count():
   with pytest.raises(face_detection.FaceNotFound, match="^no face found in holiday.jpg$"):
     face_detection.choose_face([], 0, "holiday.jpg")
   with pytest.raises(face_detection.FaceNotFound,
-                     match=r"^face 2 was asked for, but 2 faces found in group.png \(numbered 0 to 1, "
-                           r"largest first\)$"):
+                     match=r"^face 2 was asked for, but 2 faces found in group.png "
+                     r"\(numbered 0 to 1, largest first\)$"):
     face_detection.choose_face([_face(0, 0, 20, 20), _face(30, 0, 20, 20)], 2, "group.png")
   with pytest.raises(face_detection.FaceNotFound, match="^face -1 was asked for, but 1 face found"):
     face_detection.choose_face([_face(0, 0, 20, 20)], -1, "one.png")

@@ -131,7 +131,8 @@ def test_bad_input_is_one_clear_error_naming_the_photo():
   with pytest.raises(face_detection.FaceNotFound, match="^no face found in me.jpg$"):
     photo_edit.prepare_face(photo, SIZE, detector=FakeDetector([]), name="me.jpg")
   points = fixtures.face_landmarks(np.random.default_rng(7), 160, 120, pupils=30.0)
-  with pytest.raises(face_detection.FaceNotFound, match="^face 1 was asked for, but 1 face found in me.jpg"):
+  with pytest.raises(face_detection.FaceNotFound,
+                     match="^face 1 was asked for, but 1 face found in me.jpg"):
     photo_edit.prepare_face(photo, SIZE, face=1, detector=FakeDetector([_face_at(points)]),
                             name="me.jpg")
   with pytest.raises(ValueError, match="align='landmarks' needs landmarks for me.jpg"):

@@ -24,7 +24,7 @@ def test_explicit_chief_counts_as_a_worker_and_is_chief():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("", "needs the TF_CONFIG environment variable"),
+    ("", "^the multi_worker strategy needs the TF_CONFIG environment variable"),
     ("{not json", "not valid JSON"),
     (json.dumps({"cluster": TWO_WORKERS["cluster"]}), "has no 'task'"),
     (json.dumps({"task": {"type": "worker", "index": 0}}), "has no 'cluster'"),

@@ -126,7 +126,8 @@ def test_a_second_trainer_on_a_locked_run_dir_fails_naming_the_holder(tmp_path):
       stdout=subprocess.PIPE, text=True)
   try:
     assert holder.stdout.readline().strip() == "locked"
-    with pytest.raises(train_config.ConfigError, match=f"in use by another trainer "
+    with pytest.raises(train_config.ConfigError,
+                       match=f"^--run_dir: .* is in use by another trainer "
                        f"\\(pid {holder.pid} on "):
       train_lib.train(config)
     assert os.listdir(config.run_dir) == [".lock"]  # Nothing read or written.
