@@ -202,16 +202,21 @@ def realism_rows(extractor, source, outputs: dict, attributes: Sequence[str],
   return rows
 
 
+def _sheet_rows(data: dict, count: int) -> list:
+  """The first `count` pairs of one swap as rows of A | B | C | D (| C* | D*)."""
+  keys = ["image_a", "image_b", "edited_c", "edited_d"]
+  if "truth_c" in data:
+    keys += ["truth_c", "truth_d"]
+  return [[data[key][k] for key in keys] for k in range(min(count, len(data["image_a"])))]
+
+
 def figure_sheets(outputs: dict, out_dir: str, count: int = DEFAULT_FIGURE_PAIRS) -> list:
   """One PNG per swap: rows of A | B | C | D (| C* | D* with ground truth)."""
   folder = os.path.join(out_dir, "figures")
   os.makedirs(folder, exist_ok=True)
   paths = []
   for swap, data in outputs.items():
-    keys = ["image_a", "image_b", "edited_c", "edited_d"]
-    if "truth_c" in data:
-      keys += ["truth_c", "truth_d"]
-    rows = [[data[key][k] for key in keys] for k in range(min(count, len(data["image_a"])))]
+    rows = _sheet_rows(data, count)
     if not rows:
       continue
     path = os.path.join(folder, swap.replace(ground_truth_eval.SWAP_SEPARATOR, "_") + ".png")
@@ -231,10 +236,7 @@ def overview_sheet(outputs: dict, out_dir: str, count: int = OVERVIEW_PAIRS):
   for swap, data in outputs.items():
     if ground_truth_eval.SWAP_SEPARATOR in swap:
       continue
-    keys = ["image_a", "image_b", "edited_c", "edited_d"]
-    if "truth_c" in data:
-      keys += ["truth_c", "truth_d"]
-    rows += [[data[key][k] for key in keys] for k in range(min(count, len(data["image_a"])))]
+    rows += _sheet_rows(data, count)
   if not rows:
     return None
   scale = 2 if np.shape(rows[0][0])[0] < OVERVIEW_ENLARGE_BELOW else 1
