@@ -156,7 +156,7 @@ def test_cli_bad_use_exits_2_with_one_line(tmp_path):
   result = helpers.run_module("elegant_tf.evaluate", "--model=/nonexistent", f"--out={tmp_path}")
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith(
-      "evaluate: --model=/nonexistent is neither")
+      "evaluate: --model: /nonexistent is neither a SavedModel")
 
 
 def test_cli_refuses_a_non_empty_out_without_overwrite(tmp_path, capsys):
