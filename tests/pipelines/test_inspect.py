@@ -116,7 +116,7 @@ def test_the_command_runs_from_python_m(tmp_path):
                           text=True, timeout=1200)
   assert result.returncode == 2, result.stderr[-2000:]
   assert result.stderr.strip().splitlines()[-1].startswith(
-      "inspect: unknown --data kind 'nonsense'")
+      "inspect: --data=nonsense: unknown data kind 'nonsense'")
   assert os.listdir(tmp_path) == []
 
 
