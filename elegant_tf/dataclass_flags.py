@@ -36,6 +36,20 @@ class ConfigError(usage.UsageError):
   """
 
 
+class SettingError(ConfigError):
+  """A ConfigError about the value of one setting, raised by a library that was given
+  the settings (train_lib): its message speaks of the value, `setting` names the field,
+  and the command adds the flag (`usage.for_flag(error.setting, error, error.value)`).
+
+  value: the setting's value, for a message that does not already show it; else None.
+  """
+
+  def __init__(self, setting: str, message: str, value=None):
+    super().__init__(message)
+    self.setting = setting
+    self.value = value
+
+
 def setting(default, help: str, *, choices: Optional[Sequence[str]] = None,
             at_least=None, positive: bool = False, resumable: bool = False,
             **uses) -> dataclasses.Field:

@@ -69,7 +69,10 @@ def main(argv):
   config = train_config.TrainConfig.from_flag_values(FLAGS)
   config.validate()
   tf.get_logger().setLevel("WARNING")  # Its INFO chatter (saver, assets) hides our output.
-  result = train_lib.train(config, end_of_run(config))
+  try:
+    result = train_lib.train(config, end_of_run(config))
+  except train_config.SettingError as error:
+    raise usage.for_flag(error.setting, error, error.value) from error
   if "worker" in result:
     print(f"{result['worker']} weights sha256={result['weights_sha256']}")
   print(f"\ntrained {config.run_dir} to step {result['step']}")

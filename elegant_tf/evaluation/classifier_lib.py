@@ -52,12 +52,15 @@ class ClassifierConfig(dataclass_flags.FlagSettings):
                                f"({atomic_files.MISSING_FOLDERS_HELP}).")
 
   def validate(self) -> None:
-    """ConfigError for the first setting that cannot work."""
+    """ConfigError listing every setting that cannot work. Like TrainConfig.validate it
+    names the settings as the flags they are declared as."""
+    problems = self.value_problems()
     if not self.out:
-      raise dataclass_flags.ConfigError("--out=DIR is required (where the classifier is saved)")
+      problems.append("--out=DIR is required (where the classifier is saved)")
     if self.image_size < 32 or self.image_size % 32:
-      raise dataclass_flags.ConfigError(
-          f"--image_size must be a positive multiple of 32, got {self.image_size}")
+      problems.append(f"--image_size must be a positive multiple of 32, got {self.image_size}")
+    if problems:
+      raise dataclass_flags.ConfigError("\n".join(problems))
 
 
 def _labelled_batches(source, split: str, columns: Sequence[int], batch_size: int,

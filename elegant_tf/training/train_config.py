@@ -17,6 +17,7 @@ RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
 setting = dataclass_flags.setting
 
 ConfigError = dataclass_flags.ConfigError  # What every problem with the settings raises.
+SettingError = dataclass_flags.SettingError  # One setting's value, from train_lib.
 
 
 @dataclasses.dataclass(frozen=True)

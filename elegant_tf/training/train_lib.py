@@ -45,8 +45,9 @@ def split_cpu(replicas: int) -> None:
         cpus[0], [tf.config.LogicalDeviceConfiguration()] * replicas)
   except RuntimeError:
     if len(tf.config.list_logical_devices("CPU")) < replicas:
-      raise RuntimeError(f"--cpu_replicas={replicas}: TensorFlow already initialised its "
-                         "devices; split the CPU before any TensorFlow work")
+      raise train_config.SettingError(
+          "cpu_replicas", "TensorFlow already initialised its devices; split the CPU "
+          "before any TensorFlow work", replicas)
 
 
 def make_strategy(config: train_config.TrainConfig) -> tf.distribute.Strategy:
@@ -83,7 +84,7 @@ def open_data(config: train_config.TrainConfig):
     pairs.attribute_columns(source, config.attributes)
     pairs.check_enough_examples(source, config.attributes, config.split, config.batch_size)
   except (ValueError, FileNotFoundError) as error:
-    raise train_config.ConfigError(f"--data={config.data}: {error}") from error
+    raise train_config.SettingError("data", str(error), config.data) from error
   return source
 
 
@@ -176,18 +177,18 @@ def saved_config(config: train_config.TrainConfig):
   try:
     saved = train_config.TrainConfig.from_flagfile(path)
   except (ValueError, TypeError) as error:
-    raise train_config.ConfigError(
-        f"--run_dir={config.run_dir} has checkpoints but its {path} cannot be read ({error}); "
-        "restore it, or train into a new --run_dir") from error
+    raise train_config.SettingError(
+        "run_dir", f"has checkpoints but its {path} cannot be read ({error}); restore it, or "
+        "train into a new run directory", config.run_dir) from error
   refused = [name for name in saved.differences(config)
              if name not in train_config.RESUMABLE_CHANGES]
   if refused:
-    changes = ", ".join(f"--{name} {_flag_text(getattr(saved, name))} -> "
+    changes = ", ".join(f"{name} {_flag_text(getattr(saved, name))} -> "
                         f"{_flag_text(getattr(config, name))}" for name in refused)
-    raise train_config.ConfigError(
-        f"--run_dir={config.run_dir} was trained with other settings that define the model "
-        f"or its data ({changes}); resume with the saved values, or train into a new "
-        "--run_dir")
+    raise train_config.SettingError(
+        "run_dir", f"was trained with other settings that define the model or its data "
+        f"({changes}); resume with the saved values, or train into a new run directory",
+        config.run_dir)
   return saved
 
 
@@ -228,11 +229,11 @@ def worker_of(config: train_config.TrainConfig):
   try:
     worker = cluster.from_environment()
   except cluster.ClusterError as error:
-    raise train_config.ConfigError(f"--strategy=multi_worker: {error}") from error
+    raise train_config.SettingError("strategy", str(error), config.strategy) from error
   if config.batch_size % worker.num_workers:
-    raise train_config.ConfigError(
-        f"--batch_size={config.batch_size} must be divisible by the {worker.num_workers} "
-        "workers (it is the global batch)")
+    raise train_config.SettingError(
+        "batch_size", f"must be divisible by the {worker.num_workers} workers (it is the "
+        "global batch)", config.batch_size)
   return worker
 
 
@@ -289,7 +290,7 @@ def unusable_data_is_a_config_error(config: train_config.TrainConfig, problems: 
   except tf.errors.OpError as error:
     if not problems:
       raise
-    raise train_config.ConfigError(f"--data={config.data}: {problems[0]}") from error
+    raise train_config.SettingError("data", problems[0], config.data) from error
 
 
 # What the command does once the weights are final: (generator, source) -> more result
@@ -328,7 +329,7 @@ def _train(config: train_config.TrainConfig, problems: list,
     try:
       held.enter_context(run_lock.hold(config.run_dir))
     except run_lock.RunDirInUse as error:
-      raise train_config.ConfigError(f"--run_dir: {error}") from None
+      raise train_config.SettingError("run_dir", str(error)) from None
   saved = saved_config(config)
   if is_chief:
     report_data(source, config)
@@ -341,7 +342,7 @@ def _train(config: train_config.TrainConfig, problems: list,
     try:
       start_step = checkpointing.restore_latest(manager)
     except ValueError as error:
-      raise train_config.ConfigError(f"--run_dir={config.run_dir}: {error}") from error
+      raise train_config.SettingError("run_dir", str(error), config.run_dir) from error
     if not is_chief:
       manager = checkpointing.checkpoint_manager(gan, write_dir)
   if is_chief:

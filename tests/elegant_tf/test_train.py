@@ -76,7 +76,7 @@ def test_killed_run_resumes_with_run_dir_alone(tmp_path):
     ("--attributes=Eyeglases", "did you mean 'Eyeglasses'"),
     ("--image_size=44", "multiple of 2**encoder_depth"),
     ("--batch_size=3 --strategy=mirrored --cpu_replicas=2", "divisible by the 2 replicas"),
-    ("--data=imagenet:/x", "valid kinds"),
+    ("--data=imagenet:/x", "train: --data=imagenet:/x: unknown data kind 'imagenet'"),
     ("--attributes=Bangs,Bangs", "twice"),
 ])
 def test_bad_settings_fail_before_any_work_naming_the_problem(tmp_path, capsys, flag, message):
