@@ -40,6 +40,8 @@ written. Files are written atomically; a failed write (a full disk) is reported
 the same way and leaves no new file behind.
 """
 
+import sys
+
 from absl import flags
 
 from elegant_tf.apps import transfer_lib
@@ -96,6 +98,12 @@ def define_flags() -> None:
   usage.require_flags("model", "input", "out")
 
 
+def _report_faces(path: str, found: int, which: str) -> None:
+  """Tell the user, on stderr, when a photo held several faces and which one is used."""
+  if found > 1:
+    print(f"transfer: {found} faces found in {path}; using {which}", file=sys.stderr)
+
+
 def main(argv):
   usage.check_no_arguments(argv)
   try:
@@ -128,11 +136,13 @@ def transfer(flag_values) -> None:
                else None)
   photo = transfer_lib.align_photo(flag_values.input, model.image_size, align, landmarks,
                                    flag_values.face)
-  transfer_lib.report_faces(flag_values.input, photo.faces_found, flag_values.face)
+  _report_faces(flag_values.input, photo.faces_found,
+                f"face {flag_values.face} (0 = the largest; --face=N picks another)")
   exemplar_photos = []
   for path in flag_values.exemplars:
     exemplar_photos.append(transfer_lib.align_photo(path, model.image_size, align, landmarks))
-    transfer_lib.report_faces(path, exemplar_photos[-1].faces_found, 0)
+    _report_faces(path, exemplar_photos[-1].faces_found,
+                  "the largest (--face picks a face of --input only)")
   if flag_values.paste_back and flag_values.mode in transfer_lib.LABEL_ONLY_MODES:
     pasted = (transfer_lib.pasted_label_only(model, flag_values.mode, photo,
                                              flag_values.attributes, flag_values.strength), None)

@@ -13,7 +13,6 @@ no flag. The transfer command maps the parameter to its flag.
 """
 
 import os
-import sys
 from typing import Optional, Sequence
 
 import numpy as np
@@ -376,13 +375,6 @@ def check_output_paths(paths: Sequence[str]) -> None:
       atomic_files.check_output_file(path, "a .png or .jpg")
     except ValueError as error:
       raise TransferRequestError(str(error), "out") from error
-
-
-def report_faces(path: str, found: int, chosen: int) -> None:
-  """Tell the user, on stderr, when a photo held several faces and which one is used."""
-  if found > 1:
-    print(f"transfer: {found} faces found in {path}; using face {chosen} (0 = the largest; "
-          "--face=N picks another in --input)", file=sys.stderr)
 
 
 def pasted_swap(model, photo: photo_edit.AlignedFace, exemplar: photo_edit.AlignedFace,

@@ -175,7 +175,7 @@ def test_cli_edits_a_non_aligned_photo_and_pastes_it_back(photos):
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.split() == [str(out)]
   assert (f"transfer: 2 faces found in {photos / 'photo.png'}; using face 0 (0 = the largest; "
-          "--face=N picks another in --input)") in result.stderr
+          "--face=N picks another)") in result.stderr
   photo = np.asarray(Image.open(photos / "photo.png"))
   edited = np.asarray(Image.open(out))
   assert edited.shape == photo.shape
