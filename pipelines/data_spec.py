@@ -11,6 +11,11 @@ import importlib
 
 from pipelines import usage
 
+# The image side, in pixels, of every command that reads faces for a model (train,
+# classifier, inspect) unless told otherwise: the demo model's. `prepare` stores
+# larger images (256), which sources downscale on read.
+DEFAULT_IMAGE_SIZE = 64
+
 
 class DataSpecError(usage.UsageError):
   """Data that cannot be opened as named: an unknown kind, a malformed folder, file or

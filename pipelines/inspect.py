@@ -68,7 +68,8 @@ def define_flags():
   flags.DEFINE_string("data", "synthetic", "Data spec: synthetic, celeba:DIR, folder:DIR[,landmarks=auto], tfrecord:DIR, tfds:celeb_a.")
   flags.DEFINE_list("attributes", None, "Attributes to report (default: all).")
   flags.DEFINE_string("split", "train", "Split the samples and attribute counts come from.")
-  flags.DEFINE_integer("image_size", 128, "Side of the aligned samples.")
+  flags.DEFINE_integer("image_size", data_spec.DEFAULT_IMAGE_SIZE,
+                       "Side of the aligned samples, in pixels (the size a model trains on).")
   flags.DEFINE_integer("samples", 16, "Images on the contact sheet; at most "
                        f"{MAX_SHEET_PIXELS:,} pixels of them (samples x image_size^2: "
                        f"{max_samples(256)} at 256 px, {max_samples(128)} at 128 px).")

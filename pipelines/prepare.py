@@ -32,7 +32,9 @@ FLAGS = flags.FLAGS
 def define_flags():
   """Define the CLI flags; only when run as a program, so importing never clashes."""
   flags.DEFINE_string("data", None, "Source to prepare: celeba:DIR, folder:DIR[,landmarks=auto] or tfds:celeb_a.")
-  flags.DEFINE_integer("image_size", 256, "Side of the aligned square images, in pixels.")
+  flags.DEFINE_integer("image_size", 256, "Side of the aligned square images stored, in "
+                       "pixels; larger than the models' default (64), since every reader "
+                       "downscales on read and cannot upscale without blur.")
   flags.DEFINE_string("out", None, "Output directory (reused to resume; "
                       f"{atomic_files.MISSING_FOLDERS_HELP}).")
   flags.DEFINE_integer("examples_per_shard", 2000, "Images per TFRecord shard.")

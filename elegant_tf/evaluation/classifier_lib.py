@@ -19,6 +19,7 @@ import tensorflow as tf
 from elegant_tf import dataclass_flags
 from elegant_tf.evaluation import attribute_classifier
 from pipelines import atomic_files
+from pipelines import data_spec
 from pipelines import usage
 
 MODEL_FILE = "classifier.keras"
@@ -35,8 +36,9 @@ class ClassifierConfig(dataclass_flags.FlagSettings):
                       "folder:DIR[,landmarks=auto] or tfds:celeb_a.")
   attributes: Optional[tuple[str, ...]] = setting(
       None, "Attributes to classify, comma separated (default: all the data has).")
-  image_size: int = setting(128, "Square input size in pixels, a multiple of 32 "
-                            "(AttGAN/STGAN: 128).")
+  image_size: int = setting(data_spec.DEFAULT_IMAGE_SIZE, "Square input size in pixels, a "
+                            "multiple of 32; the size of the models it judges (AttGAN/STGAN: "
+                            "128).")
   train_steps: int = setting(2000, "Training batches.")
   batch_size: int = setting(32, "Images per batch.")
   base_width: int = setting(32, "Channels of the first block, doubling per block "

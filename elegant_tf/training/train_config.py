@@ -10,6 +10,7 @@ from elegant_tf.models import discriminator as discriminator_lib
 from elegant_tf.models import precision as precision_lib
 from elegant_tf.training import losses
 from pipelines import atomic_files
+from pipelines import data_spec
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
@@ -42,7 +43,7 @@ class TrainConfig(dataclass_flags.FlagSettings):
       True, "Keep tf.data element order deterministic (slower with parallel decoding).",
       resumable=True)
   image_size: int = setting(
-      64, "Square image size in pixels; a multiple of 2**encoder_depth, at least 32 "
+      data_spec.DEFAULT_IMAGE_SIZE, "Square image size in pixels; a multiple of 2**encoder_depth, at least 32 "
       "(paper: 256).")
   batch_size: int = setting(
       16, "Global batch of pairs per attribute update, split across replicas (paper: 16).")
