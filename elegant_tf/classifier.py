@@ -21,6 +21,8 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """One flag per ClassifierConfig field (classifier_lib declares each with its help),
   defined when the command runs: importing defines no flags."""
   classifier_lib.ClassifierConfig.define_flags(flag_values)
+  # The name before 2026-12-02 (one noun per kind of count: pairs, images, steps).
+  flags.DEFINE_alias("test_examples", "test_images", flag_values=flag_values)
   flags.DEFINE_bool("overwrite", False, "Replace a classifier already in --out; without it "
                     "that is an error.", flag_values=flag_values)
 

@@ -2,7 +2,7 @@
 evaluation/evaluate_lib.py).
 
   python -m elegant_tf.evaluate --model=PATH --data=SPEC [--split=test] \
-      [--num_pairs=N] [--classifier=DIR] [--inception_weights=FILE] --out=DIR
+      [--eval_pairs=N] [--classifier=DIR] [--inception_weights=FILE] --out=DIR
 
 --model is a SavedModel version folder, a model folder or a run directory.
 For every attribute of the model (and the multi-attribute swaps in --swaps),
@@ -34,7 +34,7 @@ makes the Inception pass quick):
   python -m elegant_tf.classifier --data=celeba:DIR --image_size=128 \
       --base_width=64 --max_width=512 --train_steps=20000 --out=CLF
   python -m elegant_tf.evaluate --model=MODEL --data=celeba:DIR --split=test \
-      --num_pairs=2000 --classifier=CLF --realism_images=2000 \
+      --eval_pairs=2000 --classifier=CLF --realism_images=2000 \
       --reference_split=test --inception_weights=inception_notop.h5 --out=DIR
 """
 
@@ -57,7 +57,10 @@ def define_flags() -> None:
                       "Faces: synthetic (exact ground truth), celeba:DIR, tfrecord:DIR, "
                       "folder:DIR[,landmarks=auto] or tfds:celeb_a.")
   flags.DEFINE_string("split", "test", "Split the pairs come from.")
-  flags.DEFINE_integer("num_pairs", 200, "Pairs per swap.")
+  flags.DEFINE_integer("eval_pairs", 200, "Pairs per swap (train's --eval_pairs at the end "
+                       "of a run).")
+  # The name before 2026-12-02 (one noun per kind of count: pairs, images, steps).
+  flags.DEFINE_alias("num_pairs", "eval_pairs")
   flags.DEFINE_list("swaps", None,
                     "Swaps to evaluate, comma separated; join attributes swapped together "
                     "with '+' (default: each attribute, the first two together, all together).")
@@ -90,8 +93,8 @@ def main(argv):
   if os.path.isdir(values.out) and os.listdir(values.out) and not values.overwrite:
     raise usage.UsageError(f"--out={values.out} is not empty; pass --overwrite to replace its "
                            "results")
-  if values.num_pairs < 1 or values.realism_images < 0:
-    raise usage.UsageError("--num_pairs must be >= 1 and --realism_images >= 0")
+  if values.eval_pairs < 1 or values.realism_images < 0:
+    raise usage.UsageError("--eval_pairs must be >= 1 and --realism_images >= 0")
   try:
     model_loading.check_precision(values.model, values.precision)
   except model_loading.ModelFileError as error:
@@ -111,7 +114,7 @@ def main(argv):
     except data_spec.DataSpecError as error:
       raise usage.for_flag(name, error) from error
   try:
-    result = evaluate_lib.evaluate(model, source, values.out, values.split, values.num_pairs,
+    result = evaluate_lib.evaluate(model, source, values.out, values.split, values.eval_pairs,
                                    values.swaps, values.classifier, values.realism_images,
                                    values.reference_split, values.inception_weights,
                                    batch_size=values.batch_size, progress=True)

@@ -32,9 +32,11 @@ def define_flags() -> None:
   flags.DEFINE_integer("version", None,
                        "Version folder number (positive). Default: one above the highest "
                        "existing version. An existing version is never overwritten.")
-  flags.DEFINE_integer("prototype_examples", prototypes.DEFAULT_MAX_EXAMPLES,
+  flags.DEFINE_integer("prototype_images", prototypes.DEFAULT_MAX_EXAMPLES,
                        "Training positives averaged per attribute for the add_attribute "
                        "prototype slabs.")
+  # The name before 2026-12-02 (one noun per kind of count: pairs, images, steps).
+  flags.DEFINE_alias("prototype_examples", "prototype_images")
   usage.require_flags("run_dir", "export_dir")
 
 
@@ -62,7 +64,7 @@ def main(argv):
   # SavedModel is a bug and keeps its traceback.
   try:
     version_dir = export_lib.export_trained(generator, source, config, FLAGS.export_dir,
-                                            FLAGS.version, FLAGS.prototype_examples)
+                                            FLAGS.version, FLAGS.prototype_images)
   except FileExistsError as error:
     raise usage.UsageError(str(error)) from error
   print(version_dir)

@@ -31,7 +31,9 @@ def define_flags() -> None:
   flags.DEFINE_string("data", None,
                       "--data spec for int8 calibration and the held-out verification pairs. "
                       "Default: the data the model was trained on (from its metadata).")
-  flags.DEFINE_integer("calibration_samples", 32, "Training pairs used to calibrate int8.")
+  flags.DEFINE_integer("calibration_pairs", 32, "Training pairs used to calibrate int8.")
+  # The name before 2026-12-02 (one noun per kind of count: pairs, images, steps).
+  flags.DEFINE_alias("calibration_samples", "calibration_pairs")
   flags.DEFINE_integer("verify_pairs", 8,
                        "Held-out test-split pairs to compare against the SavedModel (0: skip).")
   flags.DEFINE_bool("overwrite", False, "Replace --out if it exists; without it that is an "
@@ -68,7 +70,7 @@ def main(argv):
   # conversion keeps its traceback.
   try:
     content = tflite_convert.convert(version_dir, FLAGS.quantize, data,
-                                     FLAGS.calibration_samples)
+                                     FLAGS.calibration_pairs)
   except layout.ModelFileError as error:
     raise usage.for_flag("saved_model", error) from error
   except (data_spec.DataSpecError, FileNotFoundError) as error:

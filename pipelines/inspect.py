@@ -37,23 +37,23 @@ from pipelines import usage
 
 FLAGS = flags.FLAGS
 # Tiles on a contact sheet, in pixels: the tiles and the sheet are both held in memory
-# (--samples=20000 at 256 px was killed at 21.8 GB). 976 tiles at 256 px, about 200 MB each.
+# (--sheet_images=20000 at 256 px was killed at 21.8 GB). 976 tiles at 256 px, about 200 MB each.
 MAX_SHEET_PIXELS = 64_000_000
 
 
 def max_samples(image_size: int) -> int:
-  """The most --samples a sheet of `image_size` tiles may hold."""
+  """The most --sheet_images a sheet of `image_size` tiles may hold."""
   return max(1, MAX_SHEET_PIXELS // max(image_size, 1) ** 2)
 
 
 def check_flags(samples: int, image_size: int, sheet) -> None:
   """usage.UsageError for flags that cannot work, before any data is opened."""
   if samples < 1:
-    raise usage.UsageError(f"--samples={samples} must be at least 1")
+    raise usage.UsageError(f"--sheet_images={samples} must be at least 1")
   if image_size < 1:
     raise usage.UsageError(f"--image_size={image_size} must be at least 1")
   if samples > max_samples(image_size):
-    raise usage.UsageError(f"--samples={samples} is too many at --image_size={image_size}: at most "
+    raise usage.UsageError(f"--sheet_images={samples} is too many at --image_size={image_size}: at most "
                      f"{max_samples(image_size)} (a sheet holds at most {MAX_SHEET_PIXELS:,} "
                      "pixels of samples)")
   if sheet is not None:
@@ -70,9 +70,11 @@ def define_flags():
   flags.DEFINE_string("split", "train", "Split the samples and attribute counts come from.")
   flags.DEFINE_integer("image_size", data_spec.DEFAULT_IMAGE_SIZE,
                        "Side of the aligned samples, in pixels (the size a model trains on).")
-  flags.DEFINE_integer("samples", 16, "Images on the contact sheet; at most "
-                       f"{MAX_SHEET_PIXELS:,} pixels of them (samples x image_size^2: "
+  flags.DEFINE_integer("sheet_images", 16, "Images on the contact sheet; at most "
+                       f"{MAX_SHEET_PIXELS:,} pixels of them (sheet_images x image_size^2: "
                        f"{max_samples(256)} at 256 px, {max_samples(128)} at 128 px).")
+  # The name before 2026-12-02 (one noun per kind of count: pairs, images, steps).
+  flags.DEFINE_alias("samples", "sheet_images")
   flags.DEFINE_string("sheet", None, "Where to write the contact sheet PNG (replaced if it "
                       f"exists; {atomic_files.MISSING_FOLDERS_HELP}); no sheet is written "
                       "without it.")
@@ -196,7 +198,7 @@ def report(source: face_source.FaceSource, attributes, split: str, samples: int,
 
 def main(argv):
   usage.check_no_arguments(argv)
-  check_flags(FLAGS.samples, FLAGS.image_size, FLAGS.sheet)
+  check_flags(FLAGS.sheet_images, FLAGS.image_size, FLAGS.sheet)
   # Only the data's own errors are bad use; anything else keeps its traceback.
   try:
     # Synthetic faces are rendered deterministically and take no such option.
@@ -210,7 +212,7 @@ def main(argv):
     source.check_split(FLAGS.split)
   except data_spec.DataSpecError as error:
     raise usage.for_flag("split", error) from error
-  report(source, FLAGS.attributes, FLAGS.split, FLAGS.samples, FLAGS.sheet, FLAGS.check_all,
+  report(source, FLAGS.attributes, FLAGS.split, FLAGS.sheet_images, FLAGS.sheet, FLAGS.check_all,
          with_landmarks=FLAGS.draw_landmarks)
 
 

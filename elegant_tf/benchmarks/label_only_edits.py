@@ -1,6 +1,6 @@
 """Label-only edits against edits by example, on the same held-out synthetic pairs.
 
-  python -m elegant_tf.benchmarks.label_only_edits --model=RUN_DIR [--num_pairs=512]
+  python -m elegant_tf.benchmarks.label_only_edits --model=RUN_DIR [--eval_pairs=512]
 
 For each attribute, the ground-truth evaluation's pairs (A has the attribute, B
 lacks it) are edited two ways: by example (C = A with B's slab, D = B with A's
@@ -34,8 +34,8 @@ from pipelines import usage
 
 def define_flags():
   flags.DEFINE_string("model", None, "Run directory, or SavedModel with both prototype sets.")
-  flags.DEFINE_integer("num_pairs", 512, "Held-out pairs per attribute.")
-  flags.DEFINE_integer("prototype_examples", prototypes.DEFAULT_MAX_EXAMPLES,
+  flags.DEFINE_integer("eval_pairs", 512, "Held-out pairs per attribute.")
+  flags.DEFINE_integer("prototype_images", prototypes.DEFAULT_MAX_EXAMPLES,
                        "Training examples averaged per prototype slab (run directories).")
   usage.require_flags("model")
 
@@ -95,7 +95,7 @@ def main(argv):
     training = data_spec.open_source(config.data, config.image_size, seed=config.seed)
     presence, absence = (
         prototypes.compute_prototypes(model.generator, training, attributes, config.split,
-                                      FLAGS.prototype_examples, present=present)
+                                      FLAGS.prototype_images, present=present)
         for present in (True, False))
     add, remove = generator_label_only_edits(model.generator, presence, absence)
     seed = config.seed
@@ -106,9 +106,9 @@ def main(argv):
     raise usage.UsageError(f"{FLAGS.model} has no prototype sets for both "
                            "add_attribute and remove_attribute; give its run directory")
   source = synthetic.open_source("", model.image_size, seed=seed)
-  rows = comparison_rows(model, source, attributes, FLAGS.num_pairs, add, remove)
+  rows = comparison_rows(model, source, attributes, FLAGS.eval_pairs, add, remove)
   columns = list(rows[0])
-  print(f"{FLAGS.num_pairs} pairs per attribute; gains over copying inside the region and PSNR "
+  print(f"{FLAGS.eval_pairs} pairs per attribute; gains over copying inside the region and PSNR "
         "outside it, dB")
   print(markdown.table(columns, ([row[c] if isinstance(row[c], str) else f"{row[c]:+.1f}"
                                   if "copy" in c else f"{row[c]:.1f}" for c in columns]

@@ -47,7 +47,7 @@ class ClassifierConfig(dataclass_flags.FlagSettings):
   learning_rate: float = setting(1e-3, "Adam learning rate (cosine-decayed to 0).")
   split: str = setting("train", "Split to train on.")
   test_split: str = setting("test", "Split to report accuracy on.")
-  test_examples: int = setting(2000, "Examples of the test split to score.")
+  test_images: int = setting(2000, "Images of the test split to score.")
   seed: int = setting(0, "Seed of weights and data order.")
   tfds_data_dir: Optional[str] = setting(None, "data_dir for --data=tfds:celeb_a.")
   out: Optional[str] = setting(None, "Directory to write classifier.keras and classifier.json "
@@ -129,7 +129,7 @@ def train_classifier(source, config: ClassifierConfig, verbose: int = 1) -> dict
   model.fit(_labelled_batches(source, config.split, columns, config.batch_size, config.seed),
             steps_per_epoch=config.train_steps, epochs=1, verbose=verbose)
   accuracy, seen = test_accuracy(model, source, columns, config.test_split,
-                                 config.test_examples)
+                                 config.test_images)
   metadata = {
       "attribute_names": list(attributes), "image_size": source.image_size,
       "data": config.data, "widths": list(widths), "train_steps": config.train_steps,

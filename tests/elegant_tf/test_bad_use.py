@@ -32,7 +32,7 @@ def test_a_missing_required_flag_is_one_line_and_exit_2(command, name, flag, cap
 
 @pytest.mark.parametrize("command, name, args, named", [
     (evaluate.run, "evaluate", ["--no_such_flag"], "no_such_flag"),
-    (evaluate.run, "evaluate", ["--model=m", "--out=o", "--num_pairs=many"], "--num_pairs"),
+    (evaluate.run, "evaluate", ["--model=m", "--out=o", "--eval_pairs=many"], "--eval_pairs"),
     (tflite.run, "tflite", ["--saved_model=s", "--out=o.tflite", "--quantize=int3"],
      "--quantize"),
     (tflite.run, "tflite", ["--saved_model=s", "--out=o.onnx"], "must end in .tflite"),

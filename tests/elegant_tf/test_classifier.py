@@ -19,7 +19,7 @@ def trained(tmp_path_factory):
   source = synthetic.SyntheticFaces(32, split_sizes={"train": 200, "test": 40})
   config = classifier.ClassifierConfig(attributes=("Bangs", "Wearing_Hat"), out=out,
                                        train_steps=3, batch_size=8, base_width=4, max_width=8,
-                                       test_examples=40)
+                                       test_images=40)
   metadata = classifier.train_classifier(source, config, verbose=0)
   return out, source, metadata
 

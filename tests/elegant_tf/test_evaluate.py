@@ -26,7 +26,7 @@ def setup(tiny_run, tmp_path_factory):
   classifier.train_classifier(
       source, classifier.ClassifierConfig(
           attributes=("Eyeglasses", "Bangs", "Smiling"), out=classifier_dir, train_steps=2,
-          batch_size=8, base_width=4, max_width=8, test_examples=16), verbose=0)
+          batch_size=8, base_width=4, max_width=8, test_images=16), verbose=0)
   return model_loading.load(tiny_run["config"].run_dir), source, classifier_dir, root
 
 
@@ -147,7 +147,7 @@ def test_cli_names_the_flag_of_the_argument_evaluate_refuses(tmp_path, capsys):
 
 def test_importing_defines_no_flags():
   from absl import flags
-  assert "num_pairs" not in flags.FLAGS and "model" not in flags.FLAGS
+  assert "realism_images" not in flags.FLAGS and "model" not in flags.FLAGS
 
 
 @pytest.mark.slow

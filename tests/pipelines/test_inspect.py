@@ -81,7 +81,7 @@ def test_check_all_counts_only_the_usable_images(tmp_path, monkeypatch):
     (["--data=nonsense"], "inspect: --data=nonsense: unknown data kind 'nonsense'"),
     (["--data=folder:{tmp}/missing"], "inspect: --data=folder:{tmp}/missing: folder:{tmp}/missing needs "),
     (["--data=synthetic", "--split=everything"], "inspect: --split: unknown split 'everything'"),
-    (["--data=synthetic", "--samples=0"], "inspect: --samples=0 must be at least 1"),
+    (["--data=synthetic", "--sheet_images=0"], "inspect: --sheet_images=0 must be at least 1"),
 ])
 def test_cli_bad_use_exits_2_with_one_line(tmp_path, monkeypatch, capsys, args, message):
   monkeypatch.chdir(tmp_path)
@@ -93,9 +93,18 @@ def test_cli_bad_use_exits_2_with_one_line(tmp_path, monkeypatch, capsys, args, 
   assert os.listdir(tmp_path) == []
 
 
+def test_the_old_flag_name_still_works(tmp_path, monkeypatch, capsys):
+  # --samples was renamed --sheet_images (one noun per kind of count); scripts that use
+  # the old name reach the same flag.
+  monkeypatch.chdir(tmp_path)
+  result = helpers.run_in_process(inspect.run, "--data=synthetic", "--samples=0", capsys=capsys)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == "inspect: --sheet_images=0 must be at least 1"
+
+
 @pytest.mark.parametrize("args, named", [
     (["--no_such_flag"], "no_such_flag"),
-    (["--samples=many"], "--samples"),
+    (["--sheet_images=many"], "--sheet_images"),
     (["--check_all=perhaps"], "--check_all"),
 ])
 def test_cli_flag_errors_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, named):
@@ -146,12 +155,12 @@ def test_sheet_with_landmarks_differs_only_by_the_dots(tmp_path):
 
 
 def test_samples_are_bounded_by_the_sheets_pixels_before_any_data_is_read():
-  # --samples=20000 --image_size=256 was killed at 21.8 GB.
-  with pytest.raises(ValueError, match=r"--samples=20000 is too many at --image_size=256: "
+  # --sheet_images=20000 --image_size=256 was killed at 21.8 GB.
+  with pytest.raises(ValueError, match=r"--sheet_images=20000 is too many at --image_size=256: "
                      r"at most 976 \(a sheet holds at most 64,000,000 pixels"):
     inspect.check_flags(20000, 256, None)
   inspect.check_flags(976, 256, None)
-  with pytest.raises(ValueError, match="--samples=0 must be at least 1"):
+  with pytest.raises(ValueError, match="--sheet_images=0 must be at least 1"):
     inspect.check_flags(0, 64, None)
 
 
