@@ -28,15 +28,24 @@ class Decoder(keras.Model):
   residual has to cancel them. With no edit, d = 0 and keep = 1 exactly: the
   reconstruction is the ungated decoder's. (STGAN's selective transfer units
   gate skips by the attribute difference for the same reason.)
+
+  `dropped_fine_skips=k` (not in the paper) leaves out the k finest skips: the
+  edited image's own fine detail (A's thin glasses frames at half resolution)
+  then reaches the residual only through the coarser skips and the latent. The
+  unchanged pixels still come from the input image, which the residual is added to.
   """
 
   def __init__(self, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
-               skip_gating: bool = False, **kwargs):
+               skip_gating: bool = False, dropped_fine_skips: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.encoder_widths = list(encoder_widths)
     self.skip_gating = bool(skip_gating)
+    self.dropped_fine_skips = int(dropped_fine_skips)
     widths = self.encoder_widths[-2::-1] + [3]
     self.num_blocks = len(widths)
+    if not 0 <= self.dropped_fine_skips <= self.num_blocks - 1:
+      raise ValueError(f"dropped_fine_skips={self.dropped_fine_skips}: the decoder has "
+                       f"{self.num_blocks - 1} skips")
     # Layers are attributes, not list items, so checkpoints name them (see encoder.py).
     for k, width in enumerate(widths):
       setattr(self, f"upsample_{k}", keras.layers.Conv2DTranspose(
@@ -44,7 +53,7 @@ class Decoder(keras.Model):
           kernel_initializer=initializers.kernel_initializer(), name=f"upsample_{k}"))
       if k < len(widths) - 1:
         setattr(self, f"norm_{k}", normalization.PixelL2Normalization(name=f"norm_{k}"))
-        if self.skip_gating:
+        if self.skip_gating and self.uses_skip(k):
           # Bias-free, so a zero latent difference gives keep = 1 exactly.
           setattr(self, f"skip_gate_{k}", keras.layers.Conv2D(
               width, 1, use_bias=False, kernel_initializer=initializers.kernel_initializer(),
@@ -58,6 +67,10 @@ class Decoder(keras.Model):
   def norms(self) -> list:
     return [getattr(self, f"norm_{k}") for k in range(self.num_blocks - 1)]
 
+  def uses_skip(self, k: int) -> bool:
+    """Whether block k (coarsest first) adds its encoder skip."""
+    return k < self.num_blocks - 1 - self.dropped_fine_skips
+
   def skip_keep(self, k: int, latent_difference, skip):
     """The fraction [b, h, w, c] of skip level k kept for this latent difference."""
     gate = getattr(self, f"skip_gate_{k}")(latent_difference)
@@ -70,6 +83,8 @@ class Decoder(keras.Model):
     difference = edited_latent - unedited_latent
     for k, upsample in enumerate(self.upsamples[:-1]):
       features = ops.relu(self.norms[k](upsample(features)))
+      if not self.uses_skip(k):
+        continue
       skip = skips[-1 - k]
       if self.skip_gating:
         skip = skip * ops.cast(self.skip_keep(k, difference, skip), skip.dtype)
@@ -78,4 +93,4 @@ class Decoder(keras.Model):
 
   def get_config(self):
     return {**super().get_config(), "encoder_widths": self.encoder_widths,
-            "skip_gating": self.skip_gating}
+            "skip_gating": self.skip_gating, "dropped_fine_skips": self.dropped_fine_skips}

@@ -24,14 +24,16 @@ class ElegantGenerator(keras.Model):
   """Encoder and decoder of ELEGANT over `num_attributes` latent slabs."""
 
   def __init__(self, num_attributes: int, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
-               skip_gating: bool = False, **kwargs):
+               skip_gating: bool = False, dropped_fine_skips: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.encoder_widths = list(encoder_widths)
     self.skip_gating = bool(skip_gating)
+    self.dropped_fine_skips = int(dropped_fine_skips)
     latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
     self.encoder = encoder_lib.Encoder(self.encoder_widths, name="encoder")
     self.decoder = decoder_lib.Decoder(self.encoder_widths, skip_gating=self.skip_gating,
+                                       dropped_fine_skips=self.dropped_fine_skips,
                                        name="decoder")
 
   @property
@@ -72,4 +74,5 @@ class ElegantGenerator(keras.Model):
 
   def get_config(self):
     return {**super().get_config(), "num_attributes": self.num_attributes,
-            "encoder_widths": self.encoder_widths, "skip_gating": self.skip_gating}
+            "encoder_widths": self.encoder_widths, "skip_gating": self.skip_gating,
+            "dropped_fine_skips": self.dropped_fine_skips}

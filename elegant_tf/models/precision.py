@@ -104,7 +104,9 @@ def float32_copy(generator):
     return generator
   with policy_scope("float32"):
     twin = generator_lib.ElegantGenerator(generator.num_attributes, generator.encoder_widths,
-                                          skip_gating=generator.skip_gating, name=generator.name)
+                                          skip_gating=generator.skip_gating,
+                                          dropped_fine_skips=generator.dropped_fine_skips,
+                                          name=generator.name)
   # Weight shapes do not depend on the image size: build at the smallest one.
   size = 2 ** generator.depth
   images = keras.ops.zeros((1, size, size, 3))

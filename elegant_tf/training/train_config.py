@@ -132,6 +132,10 @@ class TrainConfig(dataclass_flags.FlagSettings):
       False, "Not in the paper: the decoder scales each encoder skip by a gate computed from "
       "the latent difference (edited - unedited), so an exchanged slab can silence the edited "
       "face's own attribute in the skips; a reconstruction (no difference) keeps them whole.")
+  dropped_fine_skips: int = setting(
+      0, "Not in the paper: the decoder leaves out this many of its finest encoder skips (1 = "
+      "none at half resolution), so the edited face's own fine detail (thin glasses frames) "
+      "does not reach the residual past the exchanged slab. 0 keeps every skip.", at_least=0)
   jit_compile: bool = setting(False, "Compile the train step with XLA.", resumable=True)
   precision: str = setting(
       "float32", "Compute precision of training (Keras mixed-precision policy): 'float32', "
@@ -175,6 +179,9 @@ class TrainConfig(dataclass_flags.FlagSettings):
     if self.batch_size < 1 or self.batch_size % self.num_replicas:
       problems.append(f"--batch_size={self.batch_size} must be positive and divisible by the "
                       f"{self.num_replicas} replicas")
+    if self.dropped_fine_skips > self.encoder_depth - 1:
+      problems.append(f"--dropped_fine_skips={self.dropped_fine_skips} exceeds the decoder's "
+                      f"{self.encoder_depth - 1} skips (--encoder_depth - 1)")
     if self.ema_decay >= 1:
       problems.append(f"--ema_decay={self.ema_decay} must be below 1 (0 = no average)")
     if (self.discriminator_conditioning in discriminator_lib.CONDITIONINGS

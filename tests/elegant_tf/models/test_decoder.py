@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from elegant_tf.models import decoder
 from elegant_tf.models import encoder
@@ -81,3 +82,22 @@ def test_skip_gating_shared_layer_checks(tmp_path):
   inputs = (np.asarray(latent) * 2, np.asarray(latent), [np.asarray(skip) for skip in skips])
   model_checks.run_layer_test(lambda: decoder.Decoder(widths, skip_gating=True), inputs, tmp_path,
                               expected_shapes=[(2, 32, 32, 3)])
+
+
+def test_dropped_fine_skips_ignore_the_finest_skip_only():
+  widths = [8, 16, 16]
+  latent, skips = _inputs(widths)
+  dropped = decoder.Decoder(widths, dropped_fine_skips=1)
+  before = np.asarray(dropped(latent, latent, skips))
+  # The finest skip (skips[0], half resolution) no longer reaches the output...
+  changed_fine = [np.asarray(skips[0]) + 5.0] + list(skips[1:])
+  np.testing.assert_array_equal(np.asarray(dropped(latent, latent, changed_fine)), before)
+  # ...the coarser one still does.
+  changed_coarse = list(skips[:-1]) + [np.asarray(skips[-1]) + 5.0]
+  assert np.abs(np.asarray(dropped(latent, latent, changed_coarse)) - before).max() > 1e-3
+  assert decoder.Decoder.from_config(dropped.get_config()).dropped_fine_skips == 1
+
+
+def test_dropped_fine_skips_beyond_the_skips_are_refused():
+  with pytest.raises(ValueError, match="dropped_fine_skips=3: the decoder has 2 skips"):
+    decoder.Decoder([8, 16, 16], dropped_fine_skips=3)

@@ -43,6 +43,13 @@ def test_all_problems_reported_at_once():
   assert "--train_steps=0" in str(error.value)
 
 
+def test_more_dropped_skips_than_the_decoder_has_are_a_settings_problem():
+  config = train_config.TrainConfig(encoder_depth=3, dropped_fine_skips=3)
+  with pytest.raises(train_config.ConfigError, match="--dropped_fine_skips=3 exceeds the "
+                     "decoder's 2 skips"):
+    config.validate()
+
+
 TRAINING_CONFIGS = ("demo", "paper64", "smoke", "celeba256", "synthetic64_quality")
 
 
@@ -54,8 +61,9 @@ def test_shipped_training_configs_are_valid(name):
   if name in ("paper64", "celeba256"):  # The paper-faithful configs use no quality option.
     assert (config.cycle_weight, config.classification_weight, config.r1_weight,
             config.patch_discriminator, config.discriminator_lr_ratio,
-            config.matching_negatives_weight, config.discriminator_conditioning) == (
-                0, 0, 0, False, 1, 0, "channels")
+            config.matching_negatives_weight, config.discriminator_conditioning,
+            config.skip_gating, config.dropped_fine_skips) == (
+                0, 0, 0, False, 1, 0, "channels", False, 0)
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -148,7 +156,7 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                if not line.startswith("# resumed")]
   new_lines = config.to_flagfile().splitlines()
   assert [line for line in new_lines if line in old_lines] == old_lines
-  assert set(new_lines) - set(old_lines) == {"--ema_decay=0.0"}
+  assert set(new_lines) - set(old_lines) == {"--ema_decay=0.0", "--dropped_fine_skips=0"}
 
 
 @pytest.mark.parametrize("line, message", [
