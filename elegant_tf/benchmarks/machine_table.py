@@ -1,6 +1,6 @@
 """One table for this machine: training speed next to what the hardware can do.
 
-  python -m elegant_tf.benchmarks.machine_table [--preset=paper|demo] \
+  python -m elegant_tf.benchmarks.machine_table [--preset=paper,demo] \
       [--sizes=64,128,256] [--steps=3] [--jit=off,on] [--data_sizes=128] \
       [--precision=float32,mixed_bfloat16] \
       [--latency_sizes=64,128,256]
@@ -114,7 +114,7 @@ def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: boo
           "value": images / seconds, "unit": "images/s", "gflop_per_item": flops / images / 1e9,
           "achieved_gflops": flops / seconds / 1e9,
           "compute_dtype": precision.compute_dtype(gan.generator),
-          "group": (size, jit), "precision": precision_name}
+          "group": (preset, size, jit), "precision": precision_name}
 
 
 def data_speed(size: int, images: int, batch_size: int, steps: int) -> list:
@@ -203,8 +203,9 @@ def format_table(rows: list, ceilings: dict) -> str:
 
 
 def define_flags():
-  flags.DEFINE_enum("preset", "paper", ["paper", "demo"],
-                    "Network widths: 'paper' (64..512, 5 blocks) or 'demo' (demo.flags).")
+  flags.DEFINE_list("preset", ["paper", "demo"],
+                    "Network widths of the train rows, one or more of paper, demo "
+                    "(elegant_tf.benchmarks.training_speed.PRESETS); each gets its rows.")
   flags.DEFINE_list("sizes", ["64", "128", "256"], "Training image sizes.")
   flags.DEFINE_list("jit", ["off", "on"], "XLA settings to measure for the train step.")
   flags.DEFINE_list("precision", ["float32", "mixed_bfloat16"],
@@ -229,10 +230,11 @@ def main(argv):
   from elegant_tf.models import precision
   known = set(precision.PRECISIONS)
   if (len(argv) > 1 or any(s % 32 for s in sizes) or not set(values.jit) <= {"off", "on"}
-      or not set(values.precision) <= known):
-    raise usage.UsageError("--sizes must be multiples of 32, --jit a list of off/on and "
-                           f"--precision a list of {', '.join(sorted(known))} (no positional "
-                           "arguments)")
+      or not set(values.precision) <= known or not values.preset
+      or not set(values.preset) <= {"paper", "demo"}):
+    raise usage.UsageError("--sizes must be multiples of 32, --jit a list of off/on, "
+                           f"--precision a list of {', '.join(sorted(known))} and --preset a "
+                           "list of paper/demo (no positional arguments)")
   load_before = os.getloadavg()[0]
   rows = []
   for dtype in ("float32", "bfloat16"):
@@ -240,16 +242,17 @@ def main(argv):
     print(f"dense matmul {dtype}: {rows[-1]['value']:.1f} GFLOP/s", flush=True)
   ceilings = {row["compute_dtype"]: row["value"] for row in rows}
   ceilings["float16"] = None  # Not measured: float16 matmul is slow on CPUs without AMX-FP16.
-  for size in sizes:
-    for jit in values.jit:
-      for precision_name in values.precision:
-        try:
-          rows += run_isolated(training_speed, size, values.preset, values.batch_size,
-                               values.steps, jit == "on", precision_name)
-          print(f"train {size} px XLA {jit} {precision_name}: {rows[-1]['value']:.1f} images/s",
-                flush=True)
-        except Exception as error:  # XLA may not support an op on some builds; say so.
-          print(f"train {size} px XLA {jit} {precision_name} failed: {error}", file=sys.stderr)
+  for preset in values.preset:
+    for size in sizes:
+      for jit in values.jit:
+        for precision_name in values.precision:
+          name = f"train {preset} {size} px XLA {jit} {precision_name}"
+          try:
+            rows += run_isolated(training_speed, size, preset, values.batch_size,
+                                 values.steps, jit == "on", precision_name)
+            print(f"{name}: {rows[-1]['value']:.1f} images/s", flush=True)
+          except Exception as error:  # XLA may not support an op on some builds; say so.
+            print(f"{name} failed: {error}", file=sys.stderr)
   for size in values.data_sizes:
     rows += run_isolated(data_speed, int(size), values.data_images, values.batch_size,
                          values.data_steps)

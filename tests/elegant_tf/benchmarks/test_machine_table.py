@@ -3,11 +3,11 @@
 from elegant_tf.benchmarks import machine_table
 
 
-def _train_row(precision, dtype, images_per_second, achieved):
-  return {"measure": "train step", "setting": f"64 px, {precision}", "value": images_per_second,
-          "unit": "images/s", "gflop_per_item": 1.0, "achieved_gflops": achieved,
-          "compute_dtype": dtype, "group": (64, "off"), "precision": precision,
-          "peak_rss_mib": 100.0}
+def _train_row(precision, dtype, images_per_second, achieved, preset="paper"):
+  return {"measure": "train step", "setting": f"64 px, {preset} widths, {precision}",
+          "value": images_per_second, "unit": "images/s", "gflop_per_item": 1.0,
+          "achieved_gflops": achieved, "compute_dtype": dtype, "group": (preset, 64, "off"),
+          "precision": precision, "peak_rss_mib": 100.0}
 
 
 def test_rows_use_the_ceiling_of_their_compute_dtype_and_the_float32_speed_up():
@@ -27,3 +27,15 @@ def test_rows_without_a_measured_ceiling_or_baseline_show_a_dash():
   line = machine_table.format_table([row], {"float32": 200.0, "float16": None}).splitlines()[2]
   cells = [cell.strip() for cell in line.split("|")[1:-1]]
   assert cells[4] == "-" and cells[7] == "-"
+
+
+def test_each_preset_is_compared_with_its_own_float32_row():
+  # One run covers the paper's and the demo's widths; a demo row divided by the paper's
+  # float32 speed would mix two networks.
+  rows = [_train_row("float32", "float32", 40.0, 50.0, "paper"),
+          _train_row("mixed_bfloat16", "bfloat16", 60.0, 75.0, "paper"),
+          _train_row("float32", "float32", 100.0, 20.0, "demo"),
+          _train_row("mixed_bfloat16", "bfloat16", 110.0, 22.0, "demo")]
+  lines = machine_table.format_table(rows, {"float32": 200.0, "bfloat16": 750.0}).splitlines()
+  ratios = [[cell.strip() for cell in line.split("|")[1:-1]][4] for line in lines[2:]]
+  assert ratios == ["1.00x", "1.50x", "1.00x", "1.10x"]
