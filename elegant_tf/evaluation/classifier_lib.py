@@ -61,8 +61,10 @@ class ClassifierConfig(dataclass_flags.FlagSettings):
       problems.append("--out=DIR is required (where the classifier is saved)")
     if self.image_size < 32 or self.image_size % 32:
       problems.append(f"--image_size must be a positive multiple of 32, got {self.image_size}")
+    if len(problems) == 1:
+      raise dataclass_flags.ConfigError(problems[0])
     if problems:
-      raise dataclass_flags.ConfigError("\n".join(problems))
+      raise dataclass_flags.ConfigError("invalid settings:\n  " + "\n  ".join(problems))
 
 
 def _labelled_batches(source, split: str, columns: Sequence[int], batch_size: int,

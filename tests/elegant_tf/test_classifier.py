@@ -90,3 +90,11 @@ def test_cli_bad_use_exits_2_from_python_m(tmp_path):
   result = helpers.run_module("elegant_tf.classifier", "--image_size=40", f"--out={tmp_path}")
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith("classifier: --image_size")
+
+
+def test_every_bad_setting_is_listed_in_one_line(capsys):
+  result = helpers.run_in_process(classifier_command.run, "--image_size=33", capsys=capsys)
+  assert result.returncode == 2
+  assert result.stderr.strip() == (
+      "classifier: invalid settings: --out=DIR is required (where the classifier is saved); "
+      "--image_size must be a positive multiple of 32, got 33")
