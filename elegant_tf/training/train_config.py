@@ -43,8 +43,8 @@ class TrainConfig(dataclass_flags.FlagSettings):
       True, "Keep tf.data element order deterministic (slower with parallel decoding).",
       resumable=True)
   image_size: int = setting(
-      data_spec.DEFAULT_IMAGE_SIZE, "Square image size in pixels; a multiple of 2**encoder_depth, at least 32 "
-      "(paper: 256).")
+      data_spec.DEFAULT_IMAGE_SIZE, "Square image size in pixels; a multiple of "
+      "2**encoder_depth, at least 32 (paper: 256).")
   batch_size: int = setting(
       16, "Global batch of pairs per attribute update, split across replicas (paper: 16).")
   train_steps: int = setting(
