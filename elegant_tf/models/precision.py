@@ -19,7 +19,6 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
-from elegant_tf.models import generator as generator_lib
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 # CPU flags (Linux /proc/cpuinfo) of instructions that make bfloat16 faster than
@@ -102,11 +101,11 @@ def float32_copy(generator):
   """
   if compute_dtype(generator) == "float32":
     return generator
+  # From the generator's own config, so that a new architecture option needs no line
+  # here; without its dtype, so that the float32 policy applies.
+  config = {key: value for key, value in generator.get_config().items() if key != "dtype"}
   with policy_scope("float32"):
-    twin = generator_lib.ElegantGenerator(generator.num_attributes, generator.encoder_widths,
-                                          skip_gating=generator.skip_gating,
-                                          dropped_fine_skips=generator.dropped_fine_skips,
-                                          name=generator.name)
+    twin = type(generator).from_config(config)
   # Weight shapes do not depend on the image size: build at the smallest one.
   size = 2 ** generator.depth
   images = keras.ops.zeros((1, size, size, 3))
