@@ -21,6 +21,10 @@ from elegant_tf.models import precision
 # Loss terms logged per step; D1's accuracy on real (A, B) and fake (C, D)
 # images tells whether the discriminator is learning at all (0.5 = chance).
 ACCURACY_NAMES = ("d1_accuracy_real", "d1_accuracy_fake")
+# The latent consistency term's image gradient is computed at this scale and
+# divided back (float16 would flush most of its per-pixel values to zero).
+_PIXEL_GRADIENT_SCALE = 1024.0
+
 LOSS_NAMES = ("loss_d", "loss_g", "reconstruction", "adversarial_g",
               "d1_real", "d1_fake", "d2_real", "d2_fake") + ACCURACY_NAMES
 
@@ -39,13 +43,17 @@ class LossWeights:
   # Real A, B paired with the exchanged attribute's label flipped count as fake
   # for D1 and D2 (matching-aware negatives), with this weight relative to C, D.
   matching_negatives: float = 0.0
+  # Re-encode C and D: the exchanged slab must come back as the one they were
+  # decoded from (encoder weights left out of this term's gradient).
+  latent_consistency: float = 0.0
 
   @property
   def loss_names(self) -> tuple:
     extra = (("cycle",) if self.cycle else ()) + (
         ("classification_d", "classification_g") if self.classification else ()) + (
         ("r1",) if self.r1 else ()) + (
-        ("d1_mismatch", "d2_mismatch") if self.matching_negatives else ())
+        ("d1_mismatch", "d2_mismatch") if self.matching_negatives else ()) + (
+        ("latent_consistency",) if self.latent_consistency else ())
     return LOSS_NAMES + extra
 
 
@@ -217,6 +225,8 @@ class ElegantGAN(keras.Model):
         "reconstruction_b": decoded[size:2 * size],
         "swapped_c": decoded[2 * size:3 * size],
         "swapped_d": decoded[3 * size:],
+        "latent_c": latent_c,
+        "latent_d": latent_d,
         "labels_c": labels_a + weights * (labels_b - labels_a),
         "labels_d": labels_b + weights * (labels_a - labels_b),
     }
@@ -249,6 +259,27 @@ class ElegantGAN(keras.Model):
     if mismatched_labels is not None:
       terms["mismatch"] = losses.discriminator_fake_loss(kind, logits[2 * size:])
     return terms
+
+  def _latent_consistency(self, fake, latent_targets, batch):
+    """(value, pixel gradient) of the latent consistency loss of [C; D].
+
+    The gradient is taken with respect to the images only: the caller adds
+    sum(gradient * fake) to the generator loss, which sends the term through the
+    decoder (and the encoder's pass over A and B) but never into the encoder's
+    weights as they read C and D; those could otherwise learn not to see what
+    is left of a removed attribute, and the term would reward nothing.
+    """
+    edited = self.exchanged(batch)
+    mask = ops.matmul(ops.concatenate([edited, edited], axis=0), ops.convert_to_tensor(
+        latent_swap.slab_membership(latent_targets.shape[-1], len(self.attribute_names))))
+    images = ops.stop_gradient(fake)
+    with tf.GradientTape() as tape:
+      tape.watch(images)
+      reencoded, _ = self.generator.encode(images)
+      value = losses.latent_consistency_loss(reencoded, ops.stop_gradient(latent_targets), mask)
+      # Scaled while backpropagating so the small per-pixel values survive float16.
+      scaled = value * _PIXEL_GRADIENT_SCALE
+    return value, tape.gradient(scaled, images) / _PIXEL_GRADIENT_SCALE
 
   def _r1_penalty(self, real, real_labels):
     with tf.GradientTape() as tape:
@@ -338,6 +369,16 @@ class ElegantGAN(keras.Model):
             self.discriminator_full.classify(fake, len(self.attribute_names)), fake_labels,
             ops.concatenate([edited, edited], axis=0))
         loss_g = loss_g + weights.classification * extra["classification_g"]
+      if weights.latent_consistency:
+        with generator_tape.stop_recording():
+          value, pixel_gradient = self._latent_consistency(
+              fake, ops.concatenate([outputs["latent_c"], outputs["latent_d"]], axis=0), batch)
+        extra["latent_consistency"] = value
+        # Its value is the loss; its gradient, through `fake` only (see above).
+        through_images = ops.sum(ops.cast(ops.stop_gradient(pixel_gradient), "float32")
+                                 * ops.cast(fake, "float32"))
+        loss_g = loss_g + weights.latent_consistency * (
+            value + through_images - ops.stop_gradient(through_images))
       scaled_loss_g = loss_g / replicas
     self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,
                 self.generator.trainable_variables, replicas)

@@ -103,6 +103,19 @@ def swap_back_loss(images, restored):
   return ops.mean(ops.abs(images - restored))
 
 
+def latent_consistency_loss(reencoded, target, channel_mask):
+  """Mean absolute difference between an edit's re-encoded latent and the latent it
+  was decoded from, over the channels `channel_mask` ([b, C], 1 = counted) selects.
+
+  reencoded, target: [b, h, w, C]. The mean is over the counted entries only, so
+  the value does not shrink with the number of attributes.
+  """
+  mask = ops.cast(channel_mask, "float32")[:, None, None, :]
+  difference = ops.abs(ops.cast(reencoded, "float32") - ops.cast(target, "float32")) * mask
+  spatial = ops.cast(ops.shape(reencoded)[1] * ops.shape(reencoded)[2], "float32")
+  return ops.sum(difference) / (ops.sum(mask) * spatial)
+
+
 def r1_penalty(real_gradients):
   """R1 (Mescheder et al. 2018): half the mean over the batch of the squared norm of
   the discriminator's gradient with respect to real images."""

@@ -120,6 +120,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       0.0, "Not in the paper (0 = off): D1 and D2 also learn that a real face paired with the "
       "exchanged attribute's label flipped is fake (matching-aware negatives), with this weight "
       "relative to the C, D fake term.", at_least=0, loss_weights_field="matching_negatives")
+  latent_consistency_weight: float = setting(
+      0.0, "Not in the paper (0 = off): weight of a latent consistency loss: C and D are "
+      "encoded again and the exchanged slab must match the one they were decoded from (L1), "
+      "so what is left of a removed attribute costs the decoder; the encoder's weights get no "
+      "gradient from it.", at_least=0, loss_weights_field="latent_consistency")
   patch_discriminator: bool = setting(
       False, "Not in the paper: D1 and D2 score every cell of their last feature map (a patch of "
       "about 31 input pixels for D1) instead of one global score.")

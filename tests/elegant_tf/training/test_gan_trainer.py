@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from elegant_tf.models import latent_swap
 from elegant_tf.training import gan_trainer
 from elegant_tf.training import losses
 from elegant_tf.training import train_lib
@@ -134,6 +135,45 @@ def test_r1_penalty_is_logged_and_added_to_the_discriminator_loss(tmp_path):
   assert float(logs["loss_d"]) == pytest.approx(float(
       (2 * (logs["d1_real"] + logs["d1_fake"]) + 0.5 * 2 * (logs["d2_real"] + logs["d2_fake"]))
       / 4 + 10.0 * logs["r1"]), rel=1e-5)
+
+
+def test_latent_consistency_is_logged_and_added_to_the_generator_loss(tmp_path):
+  config = tiny.tiny_config(tmp_path, latent_consistency_weight=2.0)
+  gan = train_lib.build_gan(config)
+  assert "latent_consistency" not in train_lib.build_gan(tiny.tiny_config(tmp_path)).loss_trackers
+  logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
+  assert float(logs["latent_consistency"]) > 0
+  assert float(logs["loss_g"]) == pytest.approx(float(
+      5 * logs["reconstruction"] + logs["adversarial_g"] + 2 * logs["latent_consistency"]),
+      rel=1e-5)
+
+
+def test_latent_consistency_reaches_the_decoder_but_not_the_encoder_reading_the_edits(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, latent_consistency_weight=1.0))
+  batch = {k: tf.constant(v) for k, v in tiny.random_pair_batch().items()}
+  decoder = gan.generator.decoder.trainable_variables
+  encoder = gan.generator.encoder.trainable_variables
+  with tf.GradientTape(persistent=True) as tape:
+    outputs = gan.generate(batch)
+    fake = tf.concat([outputs["swapped_c"], outputs["swapped_d"]], axis=0)
+    targets = tf.concat([outputs["latent_c"], outputs["latent_d"]], axis=0)
+    value, pixel_gradient = gan._latent_consistency(fake, targets, batch)
+    through_images = tf.reduce_sum(tf.stop_gradient(pixel_gradient) * fake)
+    # The plain loss, differentiated everywhere (the encoder also reading C and D).
+    edited = gan.exchanged(batch)
+    mask = tf.matmul(tf.concat([edited, edited], 0), latent_swap.slab_membership(
+        targets.shape[-1], len(gan.attribute_names)))
+    plain = losses.latent_consistency_loss(gan.generator.encode(fake)[0],
+                                           tf.stop_gradient(targets), mask)
+  assert float(value) == pytest.approx(float(plain), rel=1e-5)
+  for ours, full in zip(tape.gradient(through_images, decoder), tape.gradient(plain, decoder)):
+    np.testing.assert_allclose(ours.numpy(), full.numpy(), rtol=1e-3, atol=1e-6)
+  # The encoder still gets the term through A and B's latents, but less than the
+  # plain loss gives it: the part from reading C and D is left out.
+  ours = tape.gradient(through_images, encoder)
+  full = tape.gradient(plain, encoder)
+  assert any(np.abs(g.numpy()).max() > 0 for g in ours)
+  assert max(np.abs(a.numpy() - b.numpy()).max() for a, b in zip(ours, full)) > 1e-4
 
 
 def test_discriminator_learning_rate_follows_the_ratio(tmp_path):
@@ -284,7 +324,8 @@ def test_float32_and_bfloat16_have_no_loss_scaler(tmp_path):
 
 @pytest.mark.parametrize("options", [
     dict(cycle_weight=5.0, classification_weight=1.0, r1_weight=1.0, patch_discriminator=True),
-    dict(matching_negatives_weight=1.0, discriminator_conditioning="projection"),
+    dict(matching_negatives_weight=1.0, discriminator_conditioning="projection",
+         latent_consistency_weight=1.0),
 ])
 def test_quality_options_train_in_mixed_bfloat16(tmp_path, options):
   # The options' code paths (classifier head, R1, cycle, patch scores, projection,

@@ -76,6 +76,17 @@ def test_swap_back_loss_is_mean_absolute_error():
   assert float(losses.swap_back_loss(a, a + 0.25)) == pytest.approx(0.25)
 
 
+def test_latent_consistency_loss_averages_the_counted_channels_only():
+  target = np.zeros((2, 2, 2, 4), "float32")
+  reencoded = target.copy()
+  reencoded[0, :, :, 1] = 0.5  # counted for the first face
+  reencoded[1, :, :, 3] = -1.0  # counted for the second face
+  reencoded[:, :, :, 0] = 9.0  # never counted
+  mask = np.array([[0, 1, 1, 0], [0, 0, 0, 1]], "float32")
+  # 4 cells x (0.5 + 0 + 1.0) over 4 cells x 3 counted channels.
+  assert float(losses.latent_consistency_loss(reencoded, target, mask)) == pytest.approx(0.5)
+
+
 def test_r1_penalty_is_half_the_mean_squared_gradient_norm():
   gradients = np.zeros((2, 2, 2, 3), "float32")
   gradients[0, 0, 0, 0] = 3.0
