@@ -133,6 +133,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "channels), 'projection' (not in the paper: a projection discriminator, score + sum_j "
       "s_j <v_j, features>, s_j = +-1 for present / absent) or 'channels_projection' (both).",
       choices=discriminator_lib.CONDITIONINGS)
+  half_discriminator_conditioning: str = setting(
+      "same", "Not in the paper: how D2 (the half-size discriminator) reads the labels, if "
+      "not as D1 does ('same'): one of --discriminator_conditioning's values, so that D2 can "
+      "keep the paper's label channels while D1 uses the projection.",
+      choices=("same",) + tuple(discriminator_lib.CONDITIONINGS))
   skip_gating: bool = setting(
       False, "Not in the paper: the decoder scales each encoder skip by a gate computed from "
       "the latent difference (edited - unedited), so an exchanged slab can silence the edited "
@@ -189,8 +194,9 @@ class TrainConfig(dataclass_flags.FlagSettings):
                       f"{self.encoder_depth - 1} skips (--encoder_depth - 1)")
     if self.ema_decay >= 1:
       problems.append(f"--ema_decay={self.ema_decay} must be below 1 (0 = no average)")
-    if (self.discriminator_conditioning in discriminator_lib.CONDITIONINGS
-        and self.discriminator_conditioning != "channels" and self.patch_discriminator):
+    if (self.patch_discriminator and {self.discriminator_conditioning,
+                                      self.half_discriminator_conditioning}
+        & (set(discriminator_lib.CONDITIONINGS) - {"channels"})):
       problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} scores "
                       "whole images; it does not combine with --patch_discriminator")
     if len(set(self.attributes)) != len(self.attributes):

@@ -114,12 +114,16 @@ def loss_weights(config: train_config.TrainConfig) -> gan_trainer.LossWeights:
 
 
 def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
-  # D1 and D2 read the labels alike; D2 sees the half-size image, D1 alone may classify.
-  def discriminator(**options):
+  # D2 sees the half-size image and reads the labels as D1 does unless told otherwise;
+  # D1 alone may classify.
+  def discriminator(conditioning=config.discriminator_conditioning, **options):
     return discriminator_lib.Discriminator(
         config.discriminator_widths, patch=config.patch_discriminator,
-        conditioning=config.discriminator_conditioning, num_labels=len(config.attributes),
-        **options)
+        conditioning=conditioning, num_labels=len(config.attributes), **options)
+
+  half_conditioning = (config.discriminator_conditioning
+                       if config.half_discriminator_conditioning == "same"
+                       else config.half_discriminator_conditioning)
 
   averaged_generator = None
   if config.ema_decay:
@@ -128,7 +132,7 @@ def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
       build_generator(config),
       discriminator(name="discriminator_full",
                     num_classes=len(config.attributes) if config.classification_weight else 0),
-      discriminator(downsample=2, name="discriminator_half"),
+      discriminator(half_conditioning, downsample=2, name="discriminator_half"),
       config.attributes, loss_weights(config),
       averaged_generator=averaged_generator, average_decay=config.ema_decay)
 

@@ -242,6 +242,17 @@ def test_projection_discriminators_train_one_step(tmp_path):
   assert np.isfinite(float(logs["loss_d"])) and np.isfinite(float(logs["loss_g"]))
 
 
+def test_half_discriminator_can_keep_the_papers_label_channels(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(
+      tmp_path, discriminator_conditioning="projection",
+      half_discriminator_conditioning="channels"))
+  assert gan.discriminator_full.conditioning == "projection"
+  assert gan.discriminator_half.conditioning == "channels"
+  assert gan.discriminator_half.projection is None
+  logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
+  assert np.isfinite(float(logs["loss_d"])) and np.isfinite(float(logs["loss_g"]))
+
+
 def _sgd_step(tmp_path, precision, batch):
   """One train_step with SGD(lr=1) from the same seed: the weight change is minus the
   gradient (plus weight decay), so it shows gradient errors that Adam would hide."""
