@@ -51,13 +51,14 @@ def end_of_run(config: train_config.TrainConfig):
   """What follows training on the chief: the export, then the ground-truth evaluation."""
 
   def finish(generator, source) -> dict:
+    # The float32 twin, made once (a float32 generator is its own twin): the export
+    # holds it, and the numbers describe the exported model, whatever --precision.
+    generator = precision.float32_copy(generator)
     result = {}
     if config.export_dir:
       result["export"] = export_lib.export_trained(generator, source, config)
     if data_spec.parse_data_spec(config.data)[0] == "synthetic" and config.eval_pairs:
-      # The float32 twin: the numbers describe the exported model, whatever --precision.
-      result["evaluation"] = ground_truth_eval.write_run_evaluation(
-          precision.float32_copy(generator), source, config)
+      result["evaluation"] = ground_truth_eval.write_run_evaluation(generator, source, config)
     return result
 
   return finish

@@ -11,7 +11,9 @@ import time
 import pytest
 
 from elegant_tf import train
+from elegant_tf.models import precision
 from tests import helpers
+from tests.elegant_tf import tiny
 
 SMOKE = helpers.SMOKE_FLAGS
 
@@ -113,3 +115,24 @@ def test_unknown_precision_is_rejected(tmp_path, capsys):
   bad = helpers.run_in_process(train.run, f"--flagfile={SMOKE}", f"--run_dir={tmp_path / 'run'}",
                                "--precision=bf16", capsys=capsys)
   assert bad.returncode != 0 and "precision" in bad.stderr
+
+
+def test_the_end_of_run_exports_and_evaluates_one_float32_twin(tmp_path, monkeypatch):
+  # A bf16 run's generator is copied to float32 once; the export and the evaluation
+  # both get that copy (they used to get a copy each, or the bf16 network itself).
+  config = tiny.tiny_config(tmp_path, precision="mixed_bfloat16",
+                            export_dir=str(tmp_path / "export"), eval_pairs=2)
+  with precision.policy_scope("mixed_bfloat16"):
+    generator = tiny.untrained_generator()
+  received, copied = [], []
+  float32_copy = precision.float32_copy
+  monkeypatch.setattr(precision, "float32_copy",
+                      lambda network: copied.append(network) or float32_copy(network))
+  monkeypatch.setattr(train.export_lib, "export_trained",
+                      lambda network, source, config: received.append(network) or "export")
+  monkeypatch.setattr(train.ground_truth_eval, "write_run_evaluation",
+                      lambda network, source, config: received.append(network) or {})
+  result = train.end_of_run(config)(generator, None)
+  assert result == {"export": "export", "evaluation": {}}
+  assert copied == [generator] and len(received) == 2 and received[0] is received[1]
+  assert precision.compute_dtype(received[0]) == "float32"
