@@ -46,6 +46,9 @@ class LossWeights:
   # Re-encode C and D: the exchanged slab must come back as the one they were
   # decoded from (encoder weights left out of this term's gradient).
   latent_consistency: float = 0.0
+  # Each attribute's slab, averaged over space, must predict that attribute on
+  # real faces (a linear readout trained with the generator).
+  slab_classification: float = 0.0
 
   @property
   def loss_names(self) -> tuple:
@@ -53,7 +56,8 @@ class LossWeights:
         ("classification_d", "classification_g") if self.classification else ()) + (
         ("r1",) if self.r1 else ()) + (
         ("d1_mismatch", "d2_mismatch") if self.matching_negatives else ()) + (
-        ("latent_consistency",) if self.latent_consistency else ())
+        ("latent_consistency",) if self.latent_consistency else ()) + (
+        ("slab_classification",) if self.slab_classification else ())
     return LOSS_NAMES + extra
 
 
@@ -101,6 +105,10 @@ class ElegantGAN(keras.Model):
     self.attribute_names = tuple(attribute_names)
     self.loss_weights = loss_weights
     self._loss_scalers = {}  # id(optimizer) -> its LossScaleOptimizer; see build_for.
+    # Logits [b, n, n] of every slab for every attribute; slab_logits keeps the
+    # diagonal, so attribute i is read from slab i alone. Trained with the generator.
+    self.slab_classifier = (keras.layers.Dense(len(self.attribute_names), name="slab_classifier")
+                            if loss_weights.slab_classification else None)
     self.loss_trackers = {name: keras.metrics.Mean(name=name)
                           for name in loss_weights.loss_names}
     # Per-attribute means, written to TensorBoard by a callback; not in `metrics`
@@ -134,6 +142,8 @@ class ElegantGAN(keras.Model):
     self.discriminator_half(images, labels)
     if self.loss_weights.classification:
       self.discriminator_full.classify(images, n)
+    if self.slab_classifier is not None:
+      self.slab_logits(self.generator.encode(images)[0])
     # float16 gradients underflow without loss scaling. The scalers wrap the
     # optimizers rather than replace them, so checkpoints (which hold the inner
     # optimizers) are the same in every precision; the loss scale itself is not
@@ -143,7 +153,7 @@ class ElegantGAN(keras.Model):
       for optimizer in (self.generator_optimizer, self.discriminator_optimizer):
         self._loss_scalers[id(optimizer)] = keras.optimizers.LossScaleOptimizer(optimizer)
     # Optimizers owned by train_step must exist before fit under MirroredStrategy.
-    for optimizer, variables in ((self.generator_optimizer, self.generator.trainable_variables),
+    for optimizer, variables in ((self.generator_optimizer, self.generator_variables),
                                  (self.discriminator_optimizer, self.discriminator_variables)):
       self._loss_scalers.get(id(optimizer), optimizer).build(variables)
     self.built = True
@@ -183,6 +193,21 @@ class ElegantGAN(keras.Model):
     decay = warmed_up_decay(self.average_decay, steps)
     for average, live in zip(self.averaged_generator.weights, self.generator.weights):
       average.assign(moving_average(average, live, decay))
+
+  @property
+  def generator_variables(self):
+    """What the generator optimizer updates: the generator, and the slab readout if any."""
+    extra = self.slab_classifier.trainable_variables if self.slab_classifier is not None else []
+    return self.generator.trainable_variables + extra
+
+  def slab_logits(self, latents):
+    """[b, n] float32 logits of attribute i from slab i of `latents`, averaged over space."""
+    channels, n = latents.shape[-1], len(self.attribute_names)
+    membership = ops.convert_to_tensor(latent_swap.slab_membership(channels, n))
+    pooled = ops.cast(ops.mean(latents, axis=(1, 2)), "float32")
+    per_slab = pooled[:, None, :] * membership[None]  # [b, n, C]: slab j's channels only
+    logits = ops.cast(self.slab_classifier(per_slab), "float32")  # [b, slab j, attribute i]
+    return ops.sum(logits * ops.eye(n)[None], axis=-1)
 
   @property
   def discriminator_variables(self):
@@ -225,6 +250,7 @@ class ElegantGAN(keras.Model):
         "reconstruction_b": decoded[size:2 * size],
         "swapped_c": decoded[2 * size:3 * size],
         "swapped_d": decoded[3 * size:],
+        "latents": latents,
         "latent_c": latent_c,
         "latent_d": latent_d,
         "labels_c": labels_a + weights * (labels_b - labels_a),
@@ -379,9 +405,13 @@ class ElegantGAN(keras.Model):
                                  * ops.cast(fake, "float32"))
         loss_g = loss_g + weights.latent_consistency * (
             value + through_images - ops.stop_gradient(through_images))
+      if weights.slab_classification:
+        extra["slab_classification"] = losses.attribute_classification_loss(
+            self.slab_logits(outputs["latents"]), real_labels)
+        loss_g = loss_g + weights.slab_classification * extra["slab_classification"]
       scaled_loss_g = loss_g / replicas
     self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,
-                self.generator.trainable_variables, replicas)
+                self.generator_variables, replicas)
 
     values = {"loss_d": loss_d, "loss_g": loss_g, "reconstruction": reconstruction,
               "adversarial_g": adversarial_g, "d1_real": d1_real, "d1_fake": d1_fake,

@@ -125,6 +125,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "encoded again and the exchanged slab must match the one they were decoded from (L1), "
       "so what is left of a removed attribute costs the decoder; the encoder's weights get no "
       "gradient from it.", at_least=0, loss_weights_field="latent_consistency")
+  slab_classification_weight: float = setting(
+      0.0, "Not in the paper (0 = off): weight of a linear readout that must predict each "
+      "attribute of real A and B from that attribute's latent slab alone (averaged over "
+      "space), trained with the generator; pushes the encoder to put the attribute in its slab "
+      "(see benchmarks/slab_probe).", at_least=0, loss_weights_field="slab_classification")
   patch_discriminator: bool = setting(
       False, "Not in the paper: D1 and D2 score every cell of their last feature map (a patch of "
       "about 31 input pixels for D1) instead of one global score.")

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from elegant_tf.models import latent_swap
+from elegant_tf.training import checkpointing
 from elegant_tf.training import gan_trainer
 from elegant_tf.training import losses
 from elegant_tf.training import train_lib
@@ -176,6 +177,36 @@ def test_latent_consistency_reaches_the_decoder_but_not_the_encoder_reading_the_
   assert max(np.abs(a.numpy() - b.numpy()).max() for a, b in zip(ours, full)) > 1e-4
 
 
+def test_slab_classification_trains_a_readout_with_the_generator_and_is_checkpointed(tmp_path):
+  config = tiny.tiny_config(tmp_path, slab_classification_weight=3.0)
+  gan = train_lib.build_gan(config)
+  assert train_lib.build_gan(tiny.tiny_config(tmp_path)).slab_classifier is None
+  gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+  gan.build_for(config.image_size)
+  kernel = gan.slab_classifier.kernel
+  before = kernel.numpy().copy()
+  logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
+  assert float(logs["slab_classification"]) > 0
+  assert float(logs["loss_g"]) == pytest.approx(float(
+      5 * logs["reconstruction"] + logs["adversarial_g"] + 3 * logs["slab_classification"]),
+      rel=1e-5)
+  assert np.abs(kernel.numpy() - before).max() > 0
+  assert checkpointing.training_checkpoint(gan).slab_classifier is gan.slab_classifier
+
+
+def test_slab_logits_read_each_attribute_from_its_own_slab(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, slab_classification_weight=1.0))
+  rng = np.random.default_rng(0)
+  latents = rng.normal(size=(3, 4, 4, 16)).astype(np.float32)  # 2 slabs of 8 channels
+  logits = np.asarray(gan.slab_logits(latents))
+  assert logits.shape == (3, 2)
+  changed = latents.copy()
+  changed[..., 8:] += 5.0  # slab 1 only
+  moved = np.asarray(gan.slab_logits(changed))
+  np.testing.assert_allclose(moved[:, 0], logits[:, 0], atol=1e-5)
+  assert np.abs(moved[:, 1] - logits[:, 1]).min() > 1e-3
+
+
 def test_discriminator_learning_rate_follows_the_ratio(tmp_path):
   gan = train_lib.build_gan(tiny.tiny_config(tmp_path, learning_rate=1e-4,
                                              discriminator_lr_ratio=3.0))
@@ -336,7 +367,7 @@ def test_float32_and_bfloat16_have_no_loss_scaler(tmp_path):
 @pytest.mark.parametrize("options", [
     dict(cycle_weight=5.0, classification_weight=1.0, r1_weight=1.0, patch_discriminator=True),
     dict(matching_negatives_weight=1.0, discriminator_conditioning="projection",
-         latent_consistency_weight=1.0),
+         latent_consistency_weight=1.0, slab_classification_weight=1.0),
 ])
 def test_quality_options_train_in_mixed_bfloat16(tmp_path, options):
   # The options' code paths (classifier head, R1, cycle, patch scores, projection,

@@ -158,7 +158,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
   assert [line for line in new_lines if line in old_lines] == old_lines
   assert set(new_lines) - set(old_lines) == {"--ema_decay=0.0", "--dropped_fine_skips=0",
                                              "--latent_consistency_weight=0.0",
-                                             "--half_discriminator_conditioning=same"}
+                                             "--half_discriminator_conditioning=same",
+                                             "--slab_classification_weight=0.0"}
 
 
 @pytest.mark.parametrize("line, message", [
