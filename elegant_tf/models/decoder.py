@@ -33,15 +33,24 @@ class Decoder(keras.Model):
   edited image's own fine detail (A's thin glasses frames at half resolution)
   then reaches the residual only through the coarser skips and the latent. The
   unchanged pixels still come from the input image, which the residual is added to.
+
+  `masked_output=True` (not in the paper) gives 4 channels instead of a residual:
+  tanh of a colour image and the sigmoid of a mask, which the generator blends
+  into the input as input + mask * (colour - input) (GANimation's attention
+  mask). To remove glasses by a residual, the decoder must produce minus the
+  frames' exact colours, which the exchanged slab no longer tells it; under a
+  mask it only has to say where to paint and with what skin.
   """
 
   def __init__(self, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
-               skip_gating: bool = False, dropped_fine_skips: int = 0, **kwargs):
+               skip_gating: bool = False, dropped_fine_skips: int = 0,
+               masked_output: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.encoder_widths = list(encoder_widths)
     self.skip_gating = bool(skip_gating)
     self.dropped_fine_skips = int(dropped_fine_skips)
-    widths = self.encoder_widths[-2::-1] + [3]
+    self.masked_output = bool(masked_output)
+    widths = self.encoder_widths[-2::-1] + [4 if self.masked_output else 3]
     self.num_blocks = len(widths)
     if not 0 <= self.dropped_fine_skips <= self.num_blocks - 1:
       raise ValueError(f"dropped_fine_skips={self.dropped_fine_skips}: the decoder has "
@@ -89,8 +98,12 @@ class Decoder(keras.Model):
       if self.skip_gating:
         skip = skip * ops.cast(self.skip_keep(k, difference, skip), skip.dtype)
       features = features + skip
-    return 2.0 * ops.tanh(self.upsamples[-1](features))
+    output = self.upsamples[-1](features)
+    if self.masked_output:
+      return ops.concatenate([ops.tanh(output[..., :3]), ops.sigmoid(output[..., 3:])], axis=-1)
+    return 2.0 * ops.tanh(output)
 
   def get_config(self):
     return {**super().get_config(), "encoder_widths": self.encoder_widths,
-            "skip_gating": self.skip_gating, "dropped_fine_skips": self.dropped_fine_skips}
+            "skip_gating": self.skip_gating, "dropped_fine_skips": self.dropped_fine_skips,
+            "masked_output": self.masked_output}

@@ -19,22 +19,31 @@ def apply_residual(images, residual):
   return ops.clip(images + residual, -1.0, 1.0)
 
 
+def apply_mask(images, colour_and_mask):
+  """Images blended toward the decoder's colour where its mask says:
+  images + mask * (colour - images); a zero mask keeps the input exactly."""
+  colour, mask = colour_and_mask[..., :3], colour_and_mask[..., 3:]
+  return ops.clip(images + mask * (colour - images), -1.0, 1.0)
+
+
 @keras.saving.register_keras_serializable(package="elegant_tf")
 class ElegantGenerator(keras.Model):
   """Encoder and decoder of ELEGANT over `num_attributes` latent slabs."""
 
   def __init__(self, num_attributes: int, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
-               skip_gating: bool = False, dropped_fine_skips: int = 0, **kwargs):
+               skip_gating: bool = False, dropped_fine_skips: int = 0,
+               masked_output: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.encoder_widths = list(encoder_widths)
     self.skip_gating = bool(skip_gating)
     self.dropped_fine_skips = int(dropped_fine_skips)
+    self.masked_output = bool(masked_output)
     latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
     self.encoder = encoder_lib.Encoder(self.encoder_widths, name="encoder")
     self.decoder = decoder_lib.Decoder(self.encoder_widths, skip_gating=self.skip_gating,
                                        dropped_fine_skips=self.dropped_fine_skips,
-                                       name="decoder")
+                                       masked_output=self.masked_output, name="decoder")
 
   @property
   def depth(self) -> int:
@@ -48,11 +57,12 @@ class ElegantGenerator(keras.Model):
     """Decode an edited latent of `images` (with their own latent and skips) into images.
 
     The result is float32 under every policy: the residual is added to the
-    image and clipped in float32, so a mixed-precision generator's outputs (loss
+    image (or the colour blended in by the mask, with `masked_output`) and clipped in float32, so a mixed-precision generator's outputs (loss
     targets, samples, exports) carry no 16-bit rounding of the unchanged pixels.
     """
-    residual = ops.cast(self.decoder(edited_latent, latent, skips), "float32")
-    return apply_residual(ops.cast(images, "float32"), residual)
+    output = ops.cast(self.decoder(edited_latent, latent, skips), "float32")
+    combine = apply_mask if self.masked_output else apply_residual
+    return combine(ops.cast(images, "float32"), output)
 
   def call(self, inputs):
     """inputs: dict(image, exemplar: [b, S, S, 3] in [-1, 1]; attributes: [b, n] weights).
@@ -75,4 +85,4 @@ class ElegantGenerator(keras.Model):
   def get_config(self):
     return {**super().get_config(), "num_attributes": self.num_attributes,
             "encoder_widths": self.encoder_widths, "skip_gating": self.skip_gating,
-            "dropped_fine_skips": self.dropped_fine_skips}
+            "dropped_fine_skips": self.dropped_fine_skips, "masked_output": self.masked_output}

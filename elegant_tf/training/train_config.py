@@ -151,6 +151,10 @@ class TrainConfig(dataclass_flags.FlagSettings):
       0, "Not in the paper: the decoder leaves out this many of its finest encoder skips (1 = "
       "none at half resolution), so the edited face's own fine detail (thin glasses frames) "
       "does not reach the residual past the exchanged slab. 0 keeps every skip.", at_least=0)
+  masked_output: bool = setting(
+      False, "Not in the paper: the decoder gives a colour image and a mask instead of a "
+      "residual, and the edit is input + mask * (colour - input) (GANimation's attention), so "
+      "removing an attribute means painting over it rather than subtracting its exact colours.")
   jit_compile: bool = setting(False, "Compile the train step with XLA.", resumable=True)
   precision: str = setting(
       "float32", "Compute precision of training (Keras mixed-precision policy): 'float32', "

@@ -102,7 +102,8 @@ def build_generator(config: train_config.TrainConfig,
   """The generator the settings describe (unbuilt; under the caller's precision policy)."""
   return generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
                                         skip_gating=config.skip_gating,
-                                        dropped_fine_skips=config.dropped_fine_skips, name=name)
+                                        dropped_fine_skips=config.dropped_fine_skips,
+                                        masked_output=config.masked_output, name=name)
 
 
 def loss_weights(config: train_config.TrainConfig) -> gan_trainer.LossWeights:

@@ -101,3 +101,14 @@ def test_dropped_fine_skips_ignore_the_finest_skip_only():
 def test_dropped_fine_skips_beyond_the_skips_are_refused():
   with pytest.raises(ValueError, match="dropped_fine_skips=3: the decoder has 2 skips"):
     decoder.Decoder([8, 16, 16], dropped_fine_skips=3)
+
+
+def test_masked_output_gives_a_colour_in_minus_one_one_and_a_mask_in_zero_one():
+  widths = [8, 16, 16]
+  latent, skips = _inputs(widths)
+  dec = decoder.Decoder(widths, masked_output=True)
+  output = np.asarray(dec(latent * 50, latent, skips))
+  assert output.shape == (2, 32, 32, 4)
+  assert output.min() >= -1 and output.max() <= 1 and output[..., 3].min() >= 0
+  assert dec.upsamples[-1].filters == 4
+  assert decoder.Decoder.from_config(dec.get_config()).masked_output

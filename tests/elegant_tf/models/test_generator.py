@@ -14,3 +14,47 @@ def test_shared_layer_checks(tmp_path):
   model_checks.run_layer_test(lambda: generator.ElegantGenerator(2, [4, 8, 8]), (inputs,),
                               tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
 
+
+
+def test_apply_mask_keeps_the_input_where_the_mask_is_zero_and_paints_where_it_is_one():
+  rng = np.random.default_rng(0)
+  images = rng.uniform(-1, 1, (1, 4, 4, 3)).astype("float32")
+  colour = rng.uniform(-1, 1, (1, 4, 4, 3)).astype("float32")
+  mask = np.zeros((1, 4, 4, 1), "float32")
+  mask[:, :2] = 1.0
+  mask[:, 2, 0] = 0.25
+  out = np.asarray(generator.apply_mask(images, np.concatenate([colour, mask], axis=-1)))
+  np.testing.assert_array_equal(out[:, 3], images[:, 3])  # Mask 0: the input, exactly.
+  np.testing.assert_allclose(out[:, :2], colour[:, :2], atol=1e-6)  # Mask 1: the colour.
+  np.testing.assert_allclose(out[:, 2, 0], 0.75 * images[:, 2, 0] + 0.25 * colour[:, 2, 0],
+                             atol=1e-6)
+
+
+def test_a_masked_output_generator_blends_instead_of_adding():
+  rng = np.random.default_rng(3)
+  images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  inputs = {"image": images, "exemplar": images[::-1].copy(),
+            "attributes": np.array([[1, 0], [0, 1]], "float32")}
+  masked = generator.ElegantGenerator(2, [4, 8, 8], masked_output=True)
+  edited = np.asarray(masked(inputs)["edited"])
+  # What the decoder said, combined by hand: input + mask * (colour - input).
+  latents, skips = masked.encode(np.concatenate([images, inputs["exemplar"]]))
+  from elegant_tf.models import latent_swap
+  swapped = latent_swap.swap_latent_slabs(latents[:2], latents[2:], inputs["attributes"])
+  output = np.asarray(masked.decoder(swapped, latents[:2], [s[:2] for s in skips]))
+  assert output.shape == (2, 32, 32, 4)
+  assert 0 <= output[..., 3].min() and output[..., 3].max() <= 1
+  expected = np.clip(images + output[..., 3:] * (output[..., :3] - images), -1, 1)
+  np.testing.assert_allclose(edited, expected, atol=1e-5)
+  twin = generator.ElegantGenerator.from_config(masked.get_config())
+  assert twin.masked_output and twin.decoder.masked_output
+
+
+def test_masked_output_shared_layer_checks(tmp_path):
+  rng = np.random.default_rng(3)
+  images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  inputs = {"image": images, "exemplar": images[::-1].copy(),
+            "attributes": np.array([[1, 0], [0, 1]], "float32")}
+  model_checks.run_layer_test(
+      lambda: generator.ElegantGenerator(2, [4, 8, 8], masked_output=True), (inputs,),
+      tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])

@@ -81,10 +81,11 @@ def test_float32_copy_keeps_the_architecture_options():
   from elegant_tf.models import generator as generator_lib
   with precision.policy_scope("mixed_bfloat16"):
     mixed = generator_lib.ElegantGenerator(2, [8, 16, 16], skip_gating=True,
-                                           dropped_fine_skips=1, name="generator")
+                                           dropped_fine_skips=1, masked_output=True,
+                                           name="generator")
     zeros = np.zeros((1, 32, 32, 3), np.float32)
     mixed({"image": zeros, "exemplar": zeros, "attributes": np.zeros((1, 2), np.float32)})
   twin = precision.float32_copy(mixed)
   assert precision.compute_dtype(twin) == "float32" and twin.name == "generator"
-  assert (twin.skip_gating, twin.dropped_fine_skips) == (True, 1)
+  assert (twin.skip_gating, twin.dropped_fine_skips, twin.masked_output) == (True, 1, True)
   assert [tuple(v.shape) for v in twin.weights] == [tuple(v.shape) for v in mixed.weights]
