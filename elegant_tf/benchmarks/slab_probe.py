@@ -19,7 +19,7 @@ difference of slab i between the encodings of:
 the attribute's removal brings the slab no closer to B's than A's already was.
 A removal whose exchanged slab carries mostly who the face is, not the
 attribute, leaves the rest of the attribute to the decoder and the adversarial
-loss (BUILD_NOTES.md, "Removal: seven more options, and what the slab holds").
+loss (BUILD_NOTES.md, "Removal: eight more options, and what the slab holds").
 """
 
 import os
