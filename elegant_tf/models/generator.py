@@ -57,8 +57,9 @@ class ElegantGenerator(keras.Model):
     """Decode an edited latent of `images` (with their own latent and skips) into images.
 
     The result is float32 under every policy: the residual is added to the
-    image (or the colour blended in by the mask, with `masked_output`) and clipped in float32, so a mixed-precision generator's outputs (loss
-    targets, samples, exports) carry no 16-bit rounding of the unchanged pixels.
+    image (or, with `masked_output`, the colour blended in by the mask) and
+    clipped in float32, so a mixed-precision generator's outputs (loss targets,
+    samples, exports) carry no 16-bit rounding of the unchanged pixels.
     """
     output = ops.cast(self.decoder(edited_latent, latent, skips), "float32")
     combine = apply_mask if self.masked_output else apply_residual

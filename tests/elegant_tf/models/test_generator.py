@@ -3,17 +3,21 @@
 import numpy as np
 
 from elegant_tf.models import generator
+from elegant_tf.models import latent_swap
 from tests.elegant_tf import model_checks
 
 
-def test_shared_layer_checks(tmp_path):
-  rng = np.random.default_rng(3)
-  images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
-  inputs = {"image": images, "exemplar": images[::-1].copy(),
-            "attributes": np.array([[1, 0], [0, 1]], "float32")}
-  model_checks.run_layer_test(lambda: generator.ElegantGenerator(2, [4, 8, 8]), (inputs,),
-                              tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
+def _transfer_inputs():
+  """Two random faces, each taking one of two attributes from the other."""
+  images = np.random.default_rng(3).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  return {"image": images, "exemplar": images[::-1].copy(),
+          "attributes": np.array([[1, 0], [0, 1]], "float32")}
 
+
+def test_shared_layer_checks(tmp_path):
+  model_checks.run_layer_test(lambda: generator.ElegantGenerator(2, [4, 8, 8]),
+                              (_transfer_inputs(),), tmp_path,
+                              expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
 
 
 def test_apply_mask_keeps_the_input_where_the_mask_is_zero_and_paints_where_it_is_one():
@@ -31,15 +35,12 @@ def test_apply_mask_keeps_the_input_where_the_mask_is_zero_and_paints_where_it_i
 
 
 def test_a_masked_output_generator_blends_instead_of_adding():
-  rng = np.random.default_rng(3)
-  images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
-  inputs = {"image": images, "exemplar": images[::-1].copy(),
-            "attributes": np.array([[1, 0], [0, 1]], "float32")}
+  inputs = _transfer_inputs()
+  images = inputs["image"]
   masked = generator.ElegantGenerator(2, [4, 8, 8], masked_output=True)
   edited = np.asarray(masked(inputs)["edited"])
   # What the decoder said, combined by hand: input + mask * (colour - input).
   latents, skips = masked.encode(np.concatenate([images, inputs["exemplar"]]))
-  from elegant_tf.models import latent_swap
   swapped = latent_swap.swap_latent_slabs(latents[:2], latents[2:], inputs["attributes"])
   output = np.asarray(masked.decoder(swapped, latents[:2], [s[:2] for s in skips]))
   assert output.shape == (2, 32, 32, 4)
@@ -51,10 +52,6 @@ def test_a_masked_output_generator_blends_instead_of_adding():
 
 
 def test_masked_output_shared_layer_checks(tmp_path):
-  rng = np.random.default_rng(3)
-  images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
-  inputs = {"image": images, "exemplar": images[::-1].copy(),
-            "attributes": np.array([[1, 0], [0, 1]], "float32")}
   model_checks.run_layer_test(
-      lambda: generator.ElegantGenerator(2, [4, 8, 8], masked_output=True), (inputs,),
-      tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
+      lambda: generator.ElegantGenerator(2, [4, 8, 8], masked_output=True),
+      (_transfer_inputs(),), tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
