@@ -93,6 +93,17 @@ def demo_model():
   return model_loading.load(helpers.DEMO_MODEL)
 
 
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto` (setup.cfg): one worker per core the process may use, at most 4.
+
+  Much of a test's time is single-threaded (Python, graph tracing, a subprocess
+  importing TensorFlow), so two workers on 2 cores finish sooner than one. Each
+  worker builds the session models it needs again and holds about 1-2 GB, hence
+  the cap on machines with many cores.
+  """
+  return max(1, min(len(os.sched_getaffinity(0)), 4))
+
+
 def pytest_collection_modifyitems(items):
   """A test that needs the trained run is slow, like the training it waits for."""
   for item in items:
