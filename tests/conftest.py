@@ -1,7 +1,10 @@
 """Test-wide setup: two logical CPU devices so MirroredStrategy can run 2 replicas; the
 session's shared models, each built once and only by the tests that ask for it."""
 
+import fcntl
 import os
+import pathlib
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -19,38 +22,70 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+def built_once(tmp_path_factory, name: str, build) -> pathlib.Path:
+  """A directory that build(directory) fills once per test session, however many
+  pytest-xdist workers ask for it: the first to ask builds it under a file lock in the
+  session's shared temporary folder, the others wait for it and read the result.
+
+  Without xdist it is an ordinary tmp_path_factory folder.
+  """
+  if "PYTEST_XDIST_WORKER" not in os.environ:
+    directory = tmp_path_factory.mktemp(name)
+    build(directory)
+    return directory
+  # Each worker's base temp is a child of the session's own folder (pytest-N).
+  shared = tmp_path_factory.getbasetemp().parent
+  directory = shared / name
+  with open(shared / f"{name}.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # Released when the file closes, even on failure.
+    if not (directory / ".built").exists():
+      shutil.rmtree(directory, ignore_errors=True)  # What a failed build left.
+      directory.mkdir()
+      build(directory)
+      (directory / ".built").touch()
+  return directory
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
   """The session's one tiny trained run, for tests that only need a trained run to look at
   or to resume: tiny.TINY trained the way `python -m elegant_tf.train` does (4 steps,
-  checkpoints at steps 2 and 4), without export or end-of-run evaluation.
+  checkpoints at steps 2 and 4), without export or end-of-run evaluation. Trained once per
+  session, whatever the number of xdist workers (built_once).
 
   Returns {"config"}. Read it, never change it: a test that writes to the run directory
   works on tiny.copy_of_run(tiny_run, tmp_path).
   """
   from tests.elegant_tf import tiny
-  root = tmp_path_factory.mktemp("tiny_run")
-  config = tiny.tiny_config(root, eval_pairs=0, export_dir=None)
-  tiny.train_as_command(config)
-  return {"config": config}
+
+  def config_in(root):
+    return tiny.tiny_config(root, eval_pairs=0, export_dir=None)
+
+  root = built_once(tmp_path_factory, "tiny_run",
+                    lambda directory: tiny.train_as_command(config_in(directory)))
+  return {"config": config_in(root)}
 
 
 @pytest.fixture(scope="session")
 def tiny_export(tiny_run, tmp_path_factory):
-  """The session's tiny run exported by the export command itself, in a subprocess as a
-  user runs it: `python -m elegant_tf.export --run_dir=RUN --export_dir=DIR --version=7`
-  (prototypes from the run's own data).
+  """The session's tiny run exported once by the export command itself, in a subprocess
+  as a user runs it: `python -m elegant_tf.export --run_dir=RUN --export_dir=DIR
+  --version=7` (prototypes from the run's own data).
 
   Returns {"config", "export_dir", "version_dir", "stdout"}; stdout is the command's, for
   the test of the command. Read it, never change it.
   """
   from tests import helpers
-  export_dir = tmp_path_factory.mktemp("tiny_export") / "tiny"
-  result = helpers.run_module("elegant_tf.export", f"--run_dir={tiny_run['config'].run_dir}",
-                              f"--export_dir={export_dir}", "--version=7")
-  assert result.returncode == 0, result.stderr[-3000:]
-  return {"config": tiny_run["config"], "export_dir": str(export_dir),
-          "version_dir": str(export_dir / "7"), "stdout": result.stdout}
+
+  def export(directory):
+    result = helpers.run_module("elegant_tf.export", f"--run_dir={tiny_run['config'].run_dir}",
+                                f"--export_dir={directory / 'tiny'}", "--version=7")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (directory / "stdout.txt").write_text(result.stdout)
+
+  root = built_once(tmp_path_factory, "tiny_export", export)
+  return {"config": tiny_run["config"], "export_dir": str(root / "tiny"),
+          "version_dir": str(root / "tiny" / "7"), "stdout": (root / "stdout.txt").read_text()}
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +126,17 @@ def demo_model():
   from elegant_tf.inference import model_loading
   from tests import helpers
   return model_loading.load(helpers.DEMO_MODEL)
+
+
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto` (setup.cfg): one worker per core the process may use, at most 4.
+
+  Much of a test's time is single-threaded (Python, graph tracing, a subprocess
+  importing TensorFlow), so two workers on 2 cores finish sooner than one. Each
+  worker builds the session models it needs again and holds about 1-2 GB, hence
+  the cap on machines with many cores.
+  """
+  return max(1, min(len(os.sched_getaffinity(0)), 4))
 
 
 def pytest_collection_modifyitems(items):
