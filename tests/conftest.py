@@ -133,8 +133,8 @@ def pytest_xdist_auto_num_workers(config):
 
   Much of a test's time is single-threaded (Python, graph tracing, a subprocess
   importing TensorFlow), so two workers on 2 cores finish sooner than one. Each
-  worker builds the session models it needs again and holds about 1-2 GB, hence
-  the cap on machines with many cores.
+  worker holds about 1 GB (its untrained session models are its own), hence the
+  cap on machines with many cores.
   """
   return max(1, min(len(os.sched_getaffinity(0)), 4))
 
