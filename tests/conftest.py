@@ -1,10 +1,7 @@
 """Test-wide setup: two logical CPU devices so MirroredStrategy can run 2 replicas; the
 session's shared models, each built once and only by the tests that ask for it."""
 
-import fcntl
 import os
-import pathlib
-import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -22,47 +19,24 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
-def built_once(tmp_path_factory, name: str, build) -> pathlib.Path:
-  """A directory that build(directory) fills once per test session, however many
-  pytest-xdist workers ask for it: the first to ask builds it under a file lock in the
-  session's shared temporary folder, the others wait for it and read the result.
-
-  Without xdist it is an ordinary tmp_path_factory folder.
-  """
-  if "PYTEST_XDIST_WORKER" not in os.environ:
-    directory = tmp_path_factory.mktemp(name)
-    build(directory)
-    return directory
-  # Each worker's base temp is a child of the session's own folder (pytest-N).
-  shared = tmp_path_factory.getbasetemp().parent
-  directory = shared / name
-  with open(shared / f"{name}.lock", "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)  # Released when the file closes, even on failure.
-    if not (directory / ".built").exists():
-      shutil.rmtree(directory, ignore_errors=True)  # What a failed build left.
-      directory.mkdir()
-      build(directory)
-      (directory / ".built").touch()
-  return directory
-
-
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
   """The session's one tiny trained run, for tests that only need a trained run to look at
   or to resume: tiny.TINY trained the way `python -m elegant_tf.train` does (4 steps,
   checkpoints at steps 2 and 4), without export or end-of-run evaluation. Trained once per
-  session, whatever the number of xdist workers (built_once).
+  session, whatever the number of xdist workers (helpers.built_once).
 
   Returns {"config"}. Read it, never change it: a test that writes to the run directory
   works on tiny.copy_of_run(tiny_run, tmp_path).
   """
+  from tests import helpers
   from tests.elegant_tf import tiny
 
   def config_in(root):
     return tiny.tiny_config(root, eval_pairs=0, export_dir=None)
 
-  root = built_once(tmp_path_factory, "tiny_run",
-                    lambda directory: tiny.train_as_command(config_in(directory)))
+  root = helpers.built_once(tmp_path_factory, "tiny_run",
+                            lambda directory: tiny.train_as_command(config_in(directory)))
   return {"config": config_in(root)}
 
 
@@ -83,7 +57,7 @@ def tiny_export(tiny_run, tmp_path_factory):
     assert result.returncode == 0, result.stderr[-3000:]
     (directory / "stdout.txt").write_text(result.stdout)
 
-  root = built_once(tmp_path_factory, "tiny_export", export)
+  root = helpers.built_once(tmp_path_factory, "tiny_export", export)
   return {"config": tiny_run["config"], "export_dir": str(root / "tiny"),
           "version_dir": str(root / "tiny" / "7"), "stdout": (root / "stdout.txt").read_text()}
 

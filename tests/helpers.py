@@ -1,12 +1,16 @@
 """Shared by the tests: where the repository is, running a command (as a subprocess or in
-this process), and fake data that more than one test module needs.
+this process), building a session model once for all xdist workers, and fake data that
+more than one test module needs.
 
 Test modules import from here (and from tests/elegant_tf/tiny.py), never from each other.
 """
 
 import dataclasses
+import fcntl
 import io
 import os
+import pathlib
+import shutil
 import struct
 import subprocess
 import sys
@@ -72,6 +76,30 @@ def run_in_process(command_run, *args, capsys) -> Finished:
     sys.argv = saved_argv
   out, err = capsys.readouterr()
   return Finished(int(code), out, err)
+
+
+def built_once(tmp_path_factory, name: str, build) -> pathlib.Path:
+  """A directory that build(directory) fills once per test session, however many
+  pytest-xdist workers ask for it: the first to ask builds it under a file lock in the
+  session's shared temporary folder, the others wait for it and read the result.
+
+  Without xdist it is an ordinary tmp_path_factory folder.
+  """
+  if "PYTEST_XDIST_WORKER" not in os.environ:
+    directory = tmp_path_factory.mktemp(name)
+    build(directory)
+    return directory
+  # Each worker's base temp is a child of the session's own folder (pytest-N).
+  shared = tmp_path_factory.getbasetemp().parent
+  directory = shared / name
+  with open(shared / f"{name}.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # Released when the file closes, even on failure.
+    if not (directory / ".built").exists():
+      shutil.rmtree(directory, ignore_errors=True)  # What a failed build left.
+      directory.mkdir()
+      build(directory)
+      (directory / ".built").touch()
+  return directory
 
 
 def write_noise_faces(folder) -> None:

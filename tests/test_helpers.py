@@ -1,11 +1,11 @@
-"""The session fixtures' sharing between pytest-xdist workers (conftest.built_once)."""
+"""tests/helpers.py: building a session model once for all pytest-xdist workers (built_once)."""
 
 import shutil
 import uuid
 
 import pytest
 
-from tests import conftest
+from tests import helpers
 
 
 @pytest.fixture
@@ -26,8 +26,8 @@ def test_a_shared_directory_is_built_once_and_then_read(tmp_path_factory, as_xdi
     calls.append(directory)
     (directory / "weights").write_text("1")
 
-  first = conftest.built_once(tmp_path_factory, as_xdist_worker, build)
-  second = conftest.built_once(tmp_path_factory, as_xdist_worker, build)
+  first = helpers.built_once(tmp_path_factory, as_xdist_worker, build)
+  second = helpers.built_once(tmp_path_factory, as_xdist_worker, build)
   assert first == second and calls == [first]
   assert (second / "weights").read_text() == "1"
 
@@ -38,7 +38,7 @@ def test_a_failed_build_is_built_again_from_nothing(tmp_path_factory, as_xdist_w
     raise RuntimeError("build failed")
 
   with pytest.raises(RuntimeError, match="build failed"):
-    conftest.built_once(tmp_path_factory, as_xdist_worker, broken)
-  directory = conftest.built_once(tmp_path_factory, as_xdist_worker,
+    helpers.built_once(tmp_path_factory, as_xdist_worker, broken)
+  directory = helpers.built_once(tmp_path_factory, as_xdist_worker,
                                   lambda d: (d / "weights").write_text("2"))
   assert sorted(p.name for p in directory.iterdir()) == [".built", "weights"]
