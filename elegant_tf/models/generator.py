@@ -32,14 +32,23 @@ class ElegantGenerator(keras.Model):
 
   def __init__(self, num_attributes: int, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
                skip_gating: bool = False, dropped_fine_skips: int = 0,
-               masked_output: bool = False, **kwargs):
+               masked_output: bool = False, exchanged_skips: int = 0, **kwargs):
+    """exchanged_skips (not in the paper): the decoder's k coarsest skips are cut into
+    attribute slabs like the latent and exchanged with it (see exchange_skips)."""
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.encoder_widths = list(encoder_widths)
     self.skip_gating = bool(skip_gating)
     self.dropped_fine_skips = int(dropped_fine_skips)
     self.masked_output = bool(masked_output)
+    self.exchanged_skips = int(exchanged_skips)
+    used_skips = len(self.encoder_widths) - 1 - self.dropped_fine_skips
+    if not 0 <= self.exchanged_skips <= used_skips:
+      raise ValueError(f"exchanged_skips={self.exchanged_skips}: the decoder uses "
+                       f"{used_skips} skips")
     latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
+    for width in self.encoder_widths[-1 - self.exchanged_skips:-1]:
+      latent_swap.slab_boundaries(width, self.num_attributes)
     self.encoder = encoder_lib.Encoder(self.encoder_widths, name="encoder")
     self.decoder = decoder_lib.Decoder(self.encoder_widths, skip_gating=self.skip_gating,
                                        dropped_fine_skips=self.dropped_fine_skips,
@@ -52,6 +61,18 @@ class ElegantGenerator(keras.Model):
   def encode(self, images):
     """Return (latent, skips)."""
     return self.encoder(images)
+
+  def exchange_skips(self, skips, exemplar_skips, attribute_weights):
+    """The skips an edit decodes with: the `exchanged_skips` coarsest levels take the
+    chosen attributes' slabs from the exemplar's skips, as the latent does; the rest
+    (and everything when exchanged_skips = 0) stay the edited image's own.
+
+    The coarse skips carry the edited face's own attributes past the exchanged latent
+    (A's glasses reach C at 16x16 whatever the slab says), and a shape such as a
+    fringe is better drawn at 16x16 than from an 8x8 slab."""
+    first = len(skips) - self.exchanged_skips
+    return [skip if k < first else latent_swap.swap_latent_slabs(skip, other, attribute_weights)
+            for k, (skip, other) in enumerate(zip(skips, exemplar_skips))]
 
   def edit(self, images, edited_latent, latent, skips):
     """Decode an edited latent of `images` (with their own latent and skips) into images.
@@ -78,6 +99,11 @@ class ElegantGenerator(keras.Model):
     latent_a, latent_b = latents[:batch], latents[batch:]
     swapped_a = latent_swap.swap_latent_slabs(latent_a, latent_b, weights)
     swapped_b = latent_swap.swap_latent_slabs(latent_b, latent_a, weights)
+    if self.exchanged_skips:
+      skips_a, skips_b = [s[:batch] for s in skips], [s[batch:] for s in skips]
+      skips = [ops.concatenate([a, b], axis=0) for a, b in zip(
+          self.exchange_skips(skips_a, skips_b, weights),
+          self.exchange_skips(skips_b, skips_a, weights))]
     # One decoder pass over both edits: A's skips for C, B's skips for D.
     edited = self.edit(ops.concatenate([images, exemplars], axis=0),
                        ops.concatenate([swapped_a, swapped_b], axis=0), latents, skips)
@@ -86,4 +112,5 @@ class ElegantGenerator(keras.Model):
   def get_config(self):
     return {**super().get_config(), "num_attributes": self.num_attributes,
             "encoder_widths": self.encoder_widths, "skip_gating": self.skip_gating,
-            "dropped_fine_skips": self.dropped_fine_skips, "masked_output": self.masked_output}
+            "dropped_fine_skips": self.dropped_fine_skips, "masked_output": self.masked_output,
+            "exchanged_skips": self.exchanged_skips}

@@ -239,12 +239,18 @@ class ElegantGAN(keras.Model):
     latent_a, latent_b = latents[:size], latents[size:]
     latent_c = latent_swap.swap_latent_slabs(latent_a, latent_b, weights)
     latent_d = latent_swap.swap_latent_slabs(latent_b, latent_a, weights)
+    edit_skips = skips
+    if generator.exchanged_skips:
+      skips_a, skips_b = [s[:size] for s in skips], [s[size:] for s in skips]
+      edit_skips = [ops.concatenate([c, d], axis=0) for c, d in zip(
+          generator.exchange_skips(skips_a, skips_b, weights),
+          generator.exchange_skips(skips_b, skips_a, weights))]
     # All four decodes in one decoder call: A', B', C (A's skips), D (B's skips).
     decoded = generator.edit(
         ops.concatenate([images, images], axis=0),
         ops.concatenate([latents, latent_c, latent_d], axis=0),
         ops.concatenate([latents, latents], axis=0),
-        [ops.concatenate([skip, skip], axis=0) for skip in skips])
+        [ops.concatenate([skip, edit_skip], axis=0) for skip, edit_skip in zip(skips, edit_skips)])
     return {
         "reconstruction_a": decoded[:size],
         "reconstruction_b": decoded[size:2 * size],

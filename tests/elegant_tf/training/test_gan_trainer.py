@@ -453,3 +453,15 @@ def test_the_average_is_kept_on_every_replica(tmp_path):
       np.testing.assert_allclose(copy.numpy(), expected, rtol=1e-5, atol=1e-7)
     changed += not np.array_equal(before, live.numpy())
   assert changed  # The step moved the live weights, so the check above had teeth.
+
+
+def test_generate_decodes_the_edits_with_exchanged_skips_as_the_generator_does(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, exchanged_skips=1, ema_decay=0.0))
+  batch = tiny.random_pair_batch(attribute=0)
+  outputs = gan.generate(batch)
+  transfer = gan.generator({"image": batch["image_a"], "exemplar": batch["image_b"],
+                            "attributes": np.asarray(gan.exchanged(batch))})
+  np.testing.assert_allclose(np.asarray(outputs["swapped_c"]), np.asarray(transfer["edited"]),
+                             atol=1e-5)
+  np.testing.assert_allclose(np.asarray(outputs["swapped_d"]),
+                             np.asarray(transfer["exemplar_edited"]), atol=1e-5)
