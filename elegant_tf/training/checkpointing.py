@@ -16,11 +16,14 @@ import tensorflow as tf
 def training_checkpoint(gan) -> tf.train.Checkpoint:
   """Everything a resume needs; the averaged generator too when the run keeps one (so
   a run with --ema_decay and one without never restore each other's checkpoints), and
-  the slab readout of --slab_classification_weight."""
+  the slab readout of --slab_classification_weight and the latent adversary of
+  --latent_adversary_weight."""
   averaged = ({"averaged_generator": gan.averaged_generator}
               if gan.averaged_generator is not None else {})
   if gan.slab_classifier is not None:
     averaged["slab_classifier"] = gan.slab_classifier
+  if gan.latent_adversary is not None:
+    averaged["latent_adversary"] = gan.latent_adversary
   return tf.train.Checkpoint(
       generator=gan.generator,
       discriminator_full=gan.discriminator_full,

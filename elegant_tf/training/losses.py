@@ -121,3 +121,11 @@ def r1_penalty(real_gradients):
   the discriminator's gradient with respect to real images."""
   squared = ops.square(real_gradients)
   return 0.5 * ops.mean(ops.sum(ops.reshape(squared, (ops.shape(squared)[0], -1)), axis=-1))
+
+
+def confusion_loss(logits):
+  """BCE of logits [b, n] against 1/2, mean over b and n: lowest (log 2) when every
+  logit is 0, i.e. when the classifier that gave them cannot tell (Fader's latent
+  adversary, with a chance target instead of flipped labels, which would overshoot)."""
+  logits = ops.convert_to_tensor(logits)
+  return _bce_with_logits(logits, ops.full_like(logits, 0.5))

@@ -130,6 +130,12 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "attribute of real A and B from that attribute's latent slab alone (averaged over "
       "space), trained with the generator; pushes the encoder to put the attribute in its slab "
       "(see benchmarks/slab_probe).", at_least=0, loss_weights_field="slab_classification")
+  latent_adversary_weight: float = setting(
+      0.0, "Not in the paper (0 = off): weight of a latent adversary (Fader Networks' latent "
+      "discriminator, per slab): a small network, trained with the discriminators, reads each "
+      "attribute of real A and B from the latent channels outside that attribute's slab, and "
+      "the encoder is asked to leave it at chance, so an attribute lives in its slab alone.",
+      at_least=0, loss_weights_field="latent_adversary")
   patch_discriminator: bool = setting(
       False, "Not in the paper: D1 and D2 score every cell of their last feature map (a patch of "
       "about 31 input pixels for D1) instead of one global score.")

@@ -465,3 +465,23 @@ def test_generate_decodes_the_edits_with_exchanged_skips_as_the_generator_does(t
                              atol=1e-5)
   np.testing.assert_allclose(np.asarray(outputs["swapped_d"]),
                              np.asarray(transfer["exemplar_edited"]), atol=1e-5)
+
+
+def test_latent_adversary_learns_with_the_discriminators_and_the_encoder_confuses_it(tmp_path):
+  config = tiny.tiny_config(tmp_path, latent_adversary_weight=2.0)
+  gan = train_lib.build_gan(config)
+  assert train_lib.build_gan(tiny.tiny_config(tmp_path)).latent_adversary is None
+  gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+  gan.build_for(config.image_size)
+  kernel = gan.latent_adversary.logits.kernel
+  assert any(v is kernel for v in gan.discriminator_variables)
+  assert not any(v is kernel for v in gan.generator_variables)
+  before = kernel.numpy().copy()
+  logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
+  assert float(logs["latent_adversary_d"]) > 0
+  assert float(logs["latent_adversary_g"]) >= np.log(2) - 1e-5
+  assert float(logs["loss_g"]) == pytest.approx(float(
+      5 * logs["reconstruction"] + logs["adversarial_g"] + 2 * logs["latent_adversary_g"]),
+      rel=1e-5)
+  assert np.abs(kernel.numpy() - before).max() > 0
+  assert checkpointing.training_checkpoint(gan).latent_adversary is gan.latent_adversary

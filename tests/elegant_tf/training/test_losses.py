@@ -110,3 +110,10 @@ def test_flip_exchanged_labels_negates_only_the_exchanged_attribute():
   exchanged = np.array([[1, 0, 0], [0, 0, 1]], np.float32)
   np.testing.assert_array_equal(np.asarray(losses.flip_exchanged_labels(labels, exchanged)),
                                 [[0, 0, 1], [0, 0, 0]])
+
+
+def test_confusion_loss_is_lowest_at_chance_and_symmetric():
+  assert float(losses.confusion_loss(np.zeros((2, 3), np.float32))) == pytest.approx(np.log(2))
+  sure = float(losses.confusion_loss(np.full((2, 3), 4.0, np.float32)))
+  assert sure > np.log(2) + 1
+  assert float(losses.confusion_loss(np.full((2, 3), -4.0, np.float32))) == pytest.approx(sure)
