@@ -205,6 +205,14 @@ class ElegantGAN(keras.Model):
       average.assign(moving_average(average, live, decay))
 
   @property
+  def auxiliary_networks(self) -> dict:
+    """name -> network, for the networks a quality option adds (the slab readout, the
+    latent adversary) and this run has; checkpoints hold them under these names."""
+    networks = {"slab_classifier": self.slab_classifier,
+                "latent_adversary": self.latent_adversary}
+    return {name: network for name, network in networks.items() if network is not None}
+
+  @property
   def generator_variables(self):
     """What the generator optimizer updates: the generator, and the slab readout if any."""
     extra = self.slab_classifier.trainable_variables if self.slab_classifier is not None else []
