@@ -53,6 +53,8 @@ class LossWeights:
   # A latent adversary learns to read attribute i from the channels outside slab i
   # (trained with the discriminators); the encoder is asked to leave it at chance.
   latent_adversary: float = 0.0
+  # The slab of every attribute a real face lacks is pulled toward zero (L1).
+  absent_slab: float = 0.0
 
   @property
   def loss_names(self) -> tuple:
@@ -62,7 +64,8 @@ class LossWeights:
         ("d1_mismatch", "d2_mismatch") if self.matching_negatives else ()) + (
         ("latent_consistency",) if self.latent_consistency else ()) + (
         ("slab_classification",) if self.slab_classification else ()) + (
-        ("latent_adversary_d", "latent_adversary_g") if self.latent_adversary else ())
+        ("latent_adversary_d", "latent_adversary_g") if self.latent_adversary else ()) + (
+        ("absent_slab",) if self.absent_slab else ())
     return LOSS_NAMES + extra
 
 
@@ -445,6 +448,12 @@ class ElegantGAN(keras.Model):
         extra["latent_adversary_g"] = losses.confusion_loss(
             self.latent_adversary(outputs["latents"]))
         loss_g = loss_g + weights.latent_adversary * extra["latent_adversary_g"]
+      if weights.absent_slab:
+        latents = outputs["latents"]
+        absent = ops.matmul(1.0 - ops.cast(real_labels, "float32"), ops.convert_to_tensor(
+            latent_swap.slab_membership(latents.shape[-1], len(self.attribute_names))))
+        extra["absent_slab"] = losses.absent_slab_loss(latents, absent)
+        loss_g = loss_g + weights.absent_slab * extra["absent_slab"]
       scaled_loss_g = loss_g / replicas
     self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,
                 self.generator_variables, replicas)

@@ -110,10 +110,24 @@ def latent_consistency_loss(reencoded, target, channel_mask):
   reencoded, target: [b, h, w, C]. The mean is over the counted entries only, so
   the value does not shrink with the number of attributes.
   """
+  return _masked_mean_abs(ops.cast(reencoded, "float32") - ops.cast(target, "float32"),
+                          channel_mask)
+
+
+def absent_slab_loss(latents, absent_mask):
+  """Mean |latent| over the slabs of the attributes each face lacks: absent_mask [b, C]
+  has 1 on slab j's channels where face b's label j is 0 (DNA-GAN's annihilated
+  codes, as a soft pull toward zero). Removing an attribute then means exchanging in a
+  near-zero slab, the same for every face, rather than the negative's own slab with
+  whatever else of the negative it holds."""
+  return _masked_mean_abs(ops.cast(latents, "float32"), absent_mask)
+
+
+def _masked_mean_abs(values, channel_mask):
+  """Mean |values| ([b, h, w, C]) over the channels channel_mask ([b, C]) selects."""
   mask = ops.cast(channel_mask, "float32")[:, None, None, :]
-  difference = ops.abs(ops.cast(reencoded, "float32") - ops.cast(target, "float32")) * mask
-  spatial = ops.cast(ops.shape(reencoded)[1] * ops.shape(reencoded)[2], "float32")
-  return ops.sum(difference) / (ops.sum(mask) * spatial)
+  spatial = ops.cast(ops.shape(values)[1] * ops.shape(values)[2], "float32")
+  return ops.sum(ops.abs(values) * mask) / ops.maximum(ops.sum(mask) * spatial, 1.0)
 
 
 def r1_penalty(real_gradients):

@@ -485,3 +485,20 @@ def test_latent_adversary_learns_with_the_discriminators_and_the_encoder_confuse
       rel=1e-5)
   assert np.abs(kernel.numpy() - before).max() > 0
   assert checkpointing.training_checkpoint(gan).latent_adversary is gan.latent_adversary
+
+
+def test_absent_slab_term_is_logged_and_added_to_the_generator_loss(tmp_path):
+  config = tiny.tiny_config(tmp_path, absent_slab_weight=4.0)
+  gan = train_lib.build_gan(config)
+  gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+  gan.build_for(config.image_size)
+  batch = tiny.random_pair_batch()
+  latents = np.asarray(gan.generator.encode(np.concatenate([batch["image_a"],
+                                                            batch["image_b"]]))[0])
+  labels = np.concatenate([batch["labels_a"], batch["labels_b"]])
+  absent = (1 - labels) @ latent_swap.slab_membership(latents.shape[-1], 2)
+  expected = float(losses.absent_slab_loss(latents, absent))
+  logs = gan.train_step({k: tf.constant(v) for k, v in batch.items()})
+  assert float(logs["absent_slab"]) == pytest.approx(expected, rel=1e-4)
+  assert float(logs["loss_g"]) == pytest.approx(float(
+      5 * logs["reconstruction"] + logs["adversarial_g"] + 4 * logs["absent_slab"]), rel=1e-5)

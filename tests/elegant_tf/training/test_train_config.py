@@ -70,8 +70,9 @@ def test_shipped_training_configs_are_valid(name):
             config.patch_discriminator, config.discriminator_lr_ratio,
             config.matching_negatives_weight, config.discriminator_conditioning,
             config.skip_gating, config.dropped_fine_skips, config.masked_output,
-            config.exchanged_skips, config.latent_adversary_weight) == (
-                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0)
+            config.exchanged_skips, config.latent_adversary_weight,
+            config.absent_slab_weight) == (
+                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 0)
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -169,7 +170,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--half_discriminator_conditioning=same",
                                              "--slab_classification_weight=0.0",
                                              "--nomasked_output", "--exchanged_skips=0",
-                                             "--latent_adversary_weight=0.0"}
+                                             "--latent_adversary_weight=0.0",
+                                             "--absent_slab_weight=0.0"}
 
 
 @pytest.mark.parametrize("line, message", [
