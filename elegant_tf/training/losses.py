@@ -115,12 +115,16 @@ def latent_consistency_loss(reencoded, target, channel_mask):
 
 
 def absent_slab_loss(latents, absent_mask):
-  """Mean |latent| over the slabs of the attributes each face lacks: absent_mask [b, C]
-  has 1 on slab j's channels where face b's label j is 0 (DNA-GAN's annihilated
-  codes, as a soft pull toward zero). Removing an attribute then means exchanging in a
-  near-zero slab, the same for every face, rather than the negative's own slab with
-  whatever else of the negative it holds."""
-  return _masked_mean_abs(ops.cast(latents, "float32"), absent_mask)
+  """Mean |latent| over the slabs of the attributes each face lacks, relative to the
+  mean |latent| over every channel: absent_mask [b, C] has 1 on slab j's channels where
+  face b's label j is 0 (DNA-GAN's annihilated codes, as a soft pull toward zero).
+  Removing an attribute then means exchanging in a near-zero slab, the same for every
+  face, rather than the negative's own slab with whatever else of the negative it holds.
+
+  Relative, because the decoder's first normalization makes it blind to the latent's
+  scale: an absolute L1 would only teach the encoder to shrink the whole latent."""
+  latents = ops.cast(latents, "float32")
+  return _masked_mean_abs(latents, absent_mask) / (ops.mean(ops.abs(latents)) + 1e-8)
 
 
 def _masked_mean_abs(values, channel_mask):

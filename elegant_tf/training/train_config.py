@@ -137,7 +137,8 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "the encoder is asked to leave it at chance, so an attribute lives in its slab alone.",
       at_least=0, loss_weights_field="latent_adversary")
   absent_slab_weight: float = setting(
-      0.0, "Not in the paper (0 = off): weight of an L1 pull toward zero on the latent slab of "
+      0.0, "Not in the paper (0 = off): weight of an L1 pull toward zero (relative to the whole "
+      "latent's magnitude, which the decoder does not see) on the latent slab of "
       "every attribute a real A or B lacks (DNA-GAN's annihilated codes, soft), so removing an "
       "attribute exchanges in a near-zero slab rather than the negative face's own.",
       at_least=0, loss_weights_field="absent_slab")
