@@ -74,6 +74,22 @@ class ElegantGenerator(keras.Model):
     return [skip if k < first else latent_swap.swap_latent_slabs(skip, other, attribute_weights)
             for k, (skip, other) in enumerate(zip(skips, exemplar_skips))]
 
+  def exchange_pairs(self, latents, skips, attribute_weights):
+    """Codes of [A; B] stacked on the batch axis -> the codes of [C; D] to decode:
+    C is A with the chosen slabs from B, D is B with A's (latent, and the coarsest
+    skips if exchanged_skips). Returns (edited latents, skips to decode them with)."""
+    size = ops.shape(latents)[0] // 2
+    latent_a, latent_b = latents[:size], latents[size:]
+    edited = ops.concatenate([latent_swap.swap_latent_slabs(latent_a, latent_b, attribute_weights),
+                              latent_swap.swap_latent_slabs(latent_b, latent_a, attribute_weights)],
+                             axis=0)
+    if self.exchanged_skips:
+      skips_a, skips_b = [s[:size] for s in skips], [s[size:] for s in skips]
+      skips = [ops.concatenate([c, d], axis=0) for c, d in zip(
+          self.exchange_skips(skips_a, skips_b, attribute_weights),
+          self.exchange_skips(skips_b, skips_a, attribute_weights))]
+    return edited, skips
+
   def edit(self, images, edited_latent, latent, skips):
     """Decode an edited latent of `images` (with their own latent and skips) into images.
 
@@ -96,17 +112,10 @@ class ElegantGenerator(keras.Model):
     weights = inputs["attributes"]
     batch = ops.shape(images)[0]
     latents, skips = self.encode(ops.concatenate([images, exemplars], axis=0))
-    latent_a, latent_b = latents[:batch], latents[batch:]
-    swapped_a = latent_swap.swap_latent_slabs(latent_a, latent_b, weights)
-    swapped_b = latent_swap.swap_latent_slabs(latent_b, latent_a, weights)
-    if self.exchanged_skips:
-      skips_a, skips_b = [s[:batch] for s in skips], [s[batch:] for s in skips]
-      skips = [ops.concatenate([a, b], axis=0) for a, b in zip(
-          self.exchange_skips(skips_a, skips_b, weights),
-          self.exchange_skips(skips_b, skips_a, weights))]
-    # One decoder pass over both edits: A's skips for C, B's skips for D.
-    edited = self.edit(ops.concatenate([images, exemplars], axis=0),
-                       ops.concatenate([swapped_a, swapped_b], axis=0), latents, skips)
+    edited_latents, edit_skips = self.exchange_pairs(latents, skips, weights)
+    # One decoder pass over both edits: the image's skips for it, the exemplar's for it.
+    edited = self.edit(ops.concatenate([images, exemplars], axis=0), edited_latents, latents,
+                       edit_skips)
     return {"edited": edited[:batch], "exemplar_edited": edited[batch:]}
 
   def get_config(self):

@@ -260,19 +260,11 @@ class ElegantGAN(keras.Model):
     size = ops.shape(image_a)[0]
     images = ops.concatenate([image_a, image_b], axis=0)
     latents, skips = generator.encode(images)
-    latent_a, latent_b = latents[:size], latents[size:]
-    latent_c = latent_swap.swap_latent_slabs(latent_a, latent_b, weights)
-    latent_d = latent_swap.swap_latent_slabs(latent_b, latent_a, weights)
-    edit_skips = skips
-    if generator.exchanged_skips:
-      skips_a, skips_b = [s[:size] for s in skips], [s[size:] for s in skips]
-      edit_skips = [ops.concatenate([c, d], axis=0) for c, d in zip(
-          generator.exchange_skips(skips_a, skips_b, weights),
-          generator.exchange_skips(skips_b, skips_a, weights))]
+    edited_latents, edit_skips = generator.exchange_pairs(latents, skips, weights)
     # All four decodes in one decoder call: A', B', C (A's skips), D (B's skips).
     decoded = generator.edit(
         ops.concatenate([images, images], axis=0),
-        ops.concatenate([latents, latent_c, latent_d], axis=0),
+        ops.concatenate([latents, edited_latents], axis=0),
         ops.concatenate([latents, latents], axis=0),
         [ops.concatenate([skip, edit_skip], axis=0) for skip, edit_skip in zip(skips, edit_skips)])
     return {
@@ -281,8 +273,8 @@ class ElegantGAN(keras.Model):
         "swapped_c": decoded[2 * size:3 * size],
         "swapped_d": decoded[3 * size:],
         "latents": latents,
-        "latent_c": latent_c,
-        "latent_d": latent_d,
+        "latent_c": edited_latents[:size],
+        "latent_d": edited_latents[size:],
         "labels_c": labels_a + weights * (labels_b - labels_a),
         "labels_d": labels_b + weights * (labels_a - labels_b),
     }
