@@ -32,23 +32,14 @@ class ElegantGenerator(keras.Model):
 
   def __init__(self, num_attributes: int, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
                skip_gating: bool = False, dropped_fine_skips: int = 0,
-               masked_output: bool = False, exchanged_skips: int = 0, **kwargs):
-    """exchanged_skips (not in the paper): the decoder's k coarsest skips are cut into
-    attribute slabs like the latent and exchanged with it (see exchange_skips)."""
+               masked_output: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.encoder_widths = list(encoder_widths)
     self.skip_gating = bool(skip_gating)
     self.dropped_fine_skips = int(dropped_fine_skips)
     self.masked_output = bool(masked_output)
-    self.exchanged_skips = int(exchanged_skips)
-    used_skips = len(self.encoder_widths) - 1 - self.dropped_fine_skips
-    if not 0 <= self.exchanged_skips <= used_skips:
-      raise ValueError(f"exchanged_skips={self.exchanged_skips}: the decoder uses "
-                       f"{used_skips} skips")
     latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
-    for width in self.encoder_widths[-1 - self.exchanged_skips:-1]:
-      latent_swap.slab_boundaries(width, self.num_attributes)
     self.encoder = encoder_lib.Encoder(self.encoder_widths, name="encoder")
     self.decoder = decoder_lib.Decoder(self.encoder_widths, skip_gating=self.skip_gating,
                                        dropped_fine_skips=self.dropped_fine_skips,
@@ -62,33 +53,15 @@ class ElegantGenerator(keras.Model):
     """Return (latent, skips)."""
     return self.encoder(images)
 
-  def exchange_skips(self, skips, exemplar_skips, attribute_weights):
-    """The skips an edit decodes with: the `exchanged_skips` coarsest levels take the
-    chosen attributes' slabs from the exemplar's skips, as the latent does; the rest
-    (and everything when exchanged_skips = 0) stay the edited image's own.
-
-    The coarse skips carry the edited face's own attributes past the exchanged latent
-    (A's glasses reach C at 16x16 whatever the slab says), and a shape such as a
-    fringe is better drawn at 16x16 than from an 8x8 slab."""
-    first = len(skips) - self.exchanged_skips
-    return [skip if k < first else latent_swap.swap_latent_slabs(skip, other, attribute_weights)
-            for k, (skip, other) in enumerate(zip(skips, exemplar_skips))]
-
-  def exchange_pairs(self, latents, skips, attribute_weights):
-    """Codes of [A; B] stacked on the batch axis -> the codes of [C; D] to decode:
-    C is A with the chosen slabs from B, D is B with A's (latent, and the coarsest
-    skips if exchanged_skips). Returns (edited latents, skips to decode them with)."""
+  def exchange_pairs(self, latents, attribute_weights):
+    """Latents of [A; B] stacked on the batch axis -> the edited latents [C; D]: C is A
+    with the chosen slabs from B, D is B with A's. Each is decoded with its own image's
+    unedited latent and skips."""
     size = ops.shape(latents)[0] // 2
     latent_a, latent_b = latents[:size], latents[size:]
-    edited = ops.concatenate([latent_swap.swap_latent_slabs(latent_a, latent_b, attribute_weights),
-                              latent_swap.swap_latent_slabs(latent_b, latent_a, attribute_weights)],
-                             axis=0)
-    if self.exchanged_skips:
-      skips_a, skips_b = [s[:size] for s in skips], [s[size:] for s in skips]
-      skips = [ops.concatenate([c, d], axis=0) for c, d in zip(
-          self.exchange_skips(skips_a, skips_b, attribute_weights),
-          self.exchange_skips(skips_b, skips_a, attribute_weights))]
-    return edited, skips
+    return ops.concatenate([latent_swap.swap_latent_slabs(latent_a, latent_b, attribute_weights),
+                            latent_swap.swap_latent_slabs(latent_b, latent_a, attribute_weights)],
+                           axis=0)
 
   def edit(self, images, edited_latent, latent, skips):
     """Decode an edited latent of `images` (with their own latent and skips) into images.
@@ -112,14 +85,12 @@ class ElegantGenerator(keras.Model):
     weights = inputs["attributes"]
     batch = ops.shape(images)[0]
     latents, skips = self.encode(ops.concatenate([images, exemplars], axis=0))
-    edited_latents, edit_skips = self.exchange_pairs(latents, skips, weights)
-    # One decoder pass over both edits: the image's skips for it, the exemplar's for it.
-    edited = self.edit(ops.concatenate([images, exemplars], axis=0), edited_latents, latents,
-                       edit_skips)
+    # One decoder pass over both edits: A's skips for C, B's skips for D.
+    edited = self.edit(ops.concatenate([images, exemplars], axis=0),
+                       self.exchange_pairs(latents, weights), latents, skips)
     return {"edited": edited[:batch], "exemplar_edited": edited[batch:]}
 
   def get_config(self):
     return {**super().get_config(), "num_attributes": self.num_attributes,
             "encoder_widths": self.encoder_widths, "skip_gating": self.skip_gating,
-            "dropped_fine_skips": self.dropped_fine_skips, "masked_output": self.masked_output,
-            "exchanged_skips": self.exchanged_skips}
+            "dropped_fine_skips": self.dropped_fine_skips, "masked_output": self.masked_output}

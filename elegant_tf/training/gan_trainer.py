@@ -260,13 +260,13 @@ class ElegantGAN(keras.Model):
     size = ops.shape(image_a)[0]
     images = ops.concatenate([image_a, image_b], axis=0)
     latents, skips = generator.encode(images)
-    edited_latents, edit_skips = generator.exchange_pairs(latents, skips, weights)
+    edited_latents = generator.exchange_pairs(latents, weights)
     # All four decodes in one decoder call: A', B', C (A's skips), D (B's skips).
     decoded = generator.edit(
         ops.concatenate([images, images], axis=0),
         ops.concatenate([latents, edited_latents], axis=0),
         ops.concatenate([latents, latents], axis=0),
-        [ops.concatenate([skip, edit_skip], axis=0) for skip, edit_skip in zip(skips, edit_skips)])
+        [ops.concatenate([skip, skip], axis=0) for skip in skips])
     return {
         "reconstruction_a": decoded[:size],
         "reconstruction_b": decoded[size:2 * size],

@@ -163,11 +163,6 @@ class TrainConfig(dataclass_flags.FlagSettings):
       0, "Not in the paper: the decoder leaves out this many of its finest encoder skips (1 = "
       "none at half resolution), so the edited face's own fine detail (thin glasses frames) "
       "does not reach the residual past the exchanged slab. 0 keeps every skip.", at_least=0)
-  exchanged_skips: int = setting(
-      0, "Not in the paper: the decoder's this many coarsest encoder skips are cut into "
-      "attribute slabs like the latent and exchanged with it, so the edited face's own "
-      "attribute (A's glasses) does not reach the edit through them and a shape (a fringe) "
-      "can move at the skip's resolution. 0 exchanges the latent only.", at_least=0)
   masked_output: bool = setting(
       False, "Not in the paper: the decoder gives a colour image and a mask instead of a "
       "residual, and the edit is input + mask * (colour - input) (GANimation's attention), so "
@@ -218,10 +213,6 @@ class TrainConfig(dataclass_flags.FlagSettings):
     if self.dropped_fine_skips > self.encoder_depth - 1:
       problems.append(f"--dropped_fine_skips={self.dropped_fine_skips} exceeds the decoder's "
                       f"{self.encoder_depth - 1} skips (--encoder_depth - 1)")
-    if self.exchanged_skips > self.encoder_depth - 1 - self.dropped_fine_skips:
-      problems.append(f"--exchanged_skips={self.exchanged_skips} exceeds the "
-                      f"{self.encoder_depth - 1 - self.dropped_fine_skips} skips the decoder "
-                      "uses (--encoder_depth - 1 - --dropped_fine_skips)")
     if self.ema_decay >= 1:
       problems.append(f"--ema_decay={self.ema_decay} must be below 1 (0 = no average)")
     if (self.patch_discriminator and {self.discriminator_conditioning,

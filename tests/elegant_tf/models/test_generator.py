@@ -1,7 +1,6 @@
 """The generator (encoder + slab exchange + decoder) through the shared checks."""
 
 import numpy as np
-import pytest
 
 from elegant_tf.models import generator
 from elegant_tf.models import latent_swap
@@ -56,46 +55,3 @@ def test_masked_output_shared_layer_checks(tmp_path):
   model_checks.run_layer_test(
       lambda: generator.ElegantGenerator(2, [4, 8, 8], masked_output=True),
       (_transfer_inputs(),), tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
-
-
-def test_exchanged_skips_shared_layer_checks(tmp_path):
-  model_checks.run_layer_test(
-      lambda: generator.ElegantGenerator(2, [4, 8, 8], exchanged_skips=1),
-      (_transfer_inputs(),), tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
-
-
-def test_exchange_skips_swaps_the_chosen_slab_of_the_coarsest_skips_only():
-  model = generator.ElegantGenerator(2, [4, 8, 8], exchanged_skips=1)
-  rng = np.random.default_rng(1)
-  own = [rng.normal(size=(1, 16, 16, 4)).astype("float32"),
-         rng.normal(size=(1, 8, 8, 8)).astype("float32")]
-  other = [rng.normal(size=(1, 16, 16, 4)).astype("float32"),
-           rng.normal(size=(1, 8, 8, 8)).astype("float32")]
-  fine, coarse = [np.asarray(s) for s in model.exchange_skips(own, other, np.array([[1.0, 0.0]]))]
-  np.testing.assert_array_equal(fine, own[0])  # Finer than the exchanged levels: own.
-  np.testing.assert_array_equal(coarse[..., :4], other[1][..., :4])  # Attribute 0's slab.
-  np.testing.assert_array_equal(coarse[..., 4:], own[1][..., 4:])
-
-
-def test_a_generator_with_exchanged_skips_decodes_the_edit_with_them():
-  inputs = _transfer_inputs()
-  model = generator.ElegantGenerator(2, [4, 8, 8], exchanged_skips=2)
-  edited = np.asarray(model(inputs)["edited"])
-  images, exemplars, weights = inputs["image"], inputs["exemplar"], inputs["attributes"]
-  latent, skips = model.encode(images)
-  exemplar_latent, exemplar_skips = model.encode(exemplars)
-  expected = model.edit(images, latent_swap.swap_latent_slabs(latent, exemplar_latent, weights),
-                        latent, model.exchange_skips(skips, exemplar_skips, weights))
-  np.testing.assert_allclose(edited, np.asarray(expected), atol=1e-5)
-  own_skips = model.edit(images, latent_swap.swap_latent_slabs(latent, exemplar_latent, weights),
-                         latent, skips)
-  assert np.abs(edited - np.asarray(own_skips)).max() > 1e-4  # The exchange changes the edit.
-  # No exchange (weights 0) decodes with the image's own skips: the reconstruction.
-  kept = model({**inputs, "attributes": np.zeros_like(weights)})["edited"]
-  np.testing.assert_allclose(np.asarray(kept), np.asarray(model.edit(images, latent, latent, skips)),
-                             atol=1e-5)
-
-
-def test_more_exchanged_skips_than_the_decoder_uses_is_refused():
-  with pytest.raises(ValueError, match="exchanged_skips=2: the decoder uses 1 skips"):
-    generator.ElegantGenerator(2, [4, 8, 8], dropped_fine_skips=1, exchanged_skips=2)

@@ -50,13 +50,6 @@ def test_more_dropped_skips_than_the_decoder_has_are_a_settings_problem():
     config.validate()
 
 
-def test_exchanged_skips_count_only_the_skips_the_decoder_keeps():
-  config = train_config.TrainConfig(encoder_depth=3, dropped_fine_skips=1, exchanged_skips=2)
-  with pytest.raises(train_config.ConfigError, match="--exchanged_skips=2 exceeds the 1 skips"):
-    config.validate()
-  dataclasses.replace(config, exchanged_skips=1).validate()
-
-
 TRAINING_CONFIGS = ("demo", "paper64", "smoke", "celeba256", "synthetic64_quality")
 
 
@@ -70,9 +63,8 @@ def test_shipped_training_configs_are_valid(name):
             config.patch_discriminator, config.discriminator_lr_ratio,
             config.matching_negatives_weight, config.discriminator_conditioning,
             config.skip_gating, config.dropped_fine_skips, config.masked_output,
-            config.exchanged_skips, config.latent_adversary_weight,
-            config.absent_slab_weight) == (
-                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 0)
+            config.latent_adversary_weight, config.absent_slab_weight) == (
+                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0)
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -169,7 +161,7 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--latent_consistency_weight=0.0",
                                              "--half_discriminator_conditioning=same",
                                              "--slab_classification_weight=0.0",
-                                             "--nomasked_output", "--exchanged_skips=0",
+                                             "--nomasked_output",
                                              "--latent_adversary_weight=0.0",
                                              "--absent_slab_weight=0.0"}
 
