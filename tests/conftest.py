@@ -63,6 +63,26 @@ def tiny_export(tiny_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_bf16_run(tmp_path_factory):
+  """tiny.TINY trained 2 steps in mixed_bfloat16 the way `python -m elegant_tf.train` does,
+  end-of-run export and evaluation included; once per session (helpers.built_once).
+
+  Returns {"config", "version_dir"}; the evaluation table is run_dir/evaluation.md. Read
+  it, never change it: tests that resume it work on tiny.copy_of_run(tiny_bf16_run, ...).
+  """
+  from tests import helpers
+  from tests.elegant_tf import tiny
+
+  def config_in(root):
+    return tiny.tiny_config(root, train_steps=2, precision="mixed_bfloat16",
+                            export_dir=str(root / "models" / "tiny"))
+
+  root = helpers.built_once(tmp_path_factory, "tiny_bf16_run",
+                            lambda directory: tiny.train_as_command(config_in(directory)))
+  return {"config": config_in(root), "version_dir": str(root / "models" / "tiny" / "1")}
+
+
+@pytest.fixture(scope="session")
 def untrained_model(tmp_path_factory):
   """A tiny untrained generator (tiny.untrained_generator) exported with random presence
   and absence prototypes, training data "synthetic": the serving algebra, signatures,
@@ -116,5 +136,5 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_collection_modifyitems(items):
   """A test that needs the trained run is slow, like the training it waits for."""
   for item in items:
-    if {"tiny_run", "tiny_export"} & set(getattr(item, "fixturenames", ())):
+    if {"tiny_run", "tiny_export", "tiny_bf16_run"} & set(getattr(item, "fixturenames", ())):
       item.add_marker(pytest.mark.slow)

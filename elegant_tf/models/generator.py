@@ -53,6 +53,16 @@ class ElegantGenerator(keras.Model):
     """Return (latent, skips)."""
     return self.encoder(images)
 
+  def exchange_pairs(self, latents, attribute_weights):
+    """Latents of [A; B] stacked on the batch axis -> the edited latents [C; D]: C is A
+    with the chosen slabs from B, D is B with A's. Each is decoded with its own image's
+    unedited latent and skips."""
+    size = ops.shape(latents)[0] // 2
+    latent_a, latent_b = latents[:size], latents[size:]
+    return ops.concatenate([latent_swap.swap_latent_slabs(latent_a, latent_b, attribute_weights),
+                            latent_swap.swap_latent_slabs(latent_b, latent_a, attribute_weights)],
+                           axis=0)
+
   def edit(self, images, edited_latent, latent, skips):
     """Decode an edited latent of `images` (with their own latent and skips) into images.
 
@@ -75,12 +85,9 @@ class ElegantGenerator(keras.Model):
     weights = inputs["attributes"]
     batch = ops.shape(images)[0]
     latents, skips = self.encode(ops.concatenate([images, exemplars], axis=0))
-    latent_a, latent_b = latents[:batch], latents[batch:]
-    swapped_a = latent_swap.swap_latent_slabs(latent_a, latent_b, weights)
-    swapped_b = latent_swap.swap_latent_slabs(latent_b, latent_a, weights)
     # One decoder pass over both edits: A's skips for C, B's skips for D.
     edited = self.edit(ops.concatenate([images, exemplars], axis=0),
-                       ops.concatenate([swapped_a, swapped_b], axis=0), latents, skips)
+                       self.exchange_pairs(latents, weights), latents, skips)
     return {"edited": edited[:batch], "exemplar_edited": edited[batch:]}
 
   def get_config(self):

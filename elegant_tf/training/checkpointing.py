@@ -16,18 +16,16 @@ import tensorflow as tf
 def training_checkpoint(gan) -> tf.train.Checkpoint:
   """Everything a resume needs; the averaged generator too when the run keeps one (so
   a run with --ema_decay and one without never restore each other's checkpoints), and
-  the slab readout of --slab_classification_weight."""
+  the networks the run's quality options add (ElegantGAN.auxiliary_networks)."""
   averaged = ({"averaged_generator": gan.averaged_generator}
               if gan.averaged_generator is not None else {})
-  if gan.slab_classifier is not None:
-    averaged["slab_classifier"] = gan.slab_classifier
   return tf.train.Checkpoint(
       generator=gan.generator,
       discriminator_full=gan.discriminator_full,
       discriminator_half=gan.discriminator_half,
       generator_optimizer=gan.generator_optimizer,
       discriminator_optimizer=gan.discriminator_optimizer,
-      **averaged)
+      **averaged, **gan.auxiliary_networks)
 
 
 def checkpoint_manager(gan, run_dir: str, max_to_keep: int = 3) -> tf.train.CheckpointManager:

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from elegant_tf.models import latent_adversary as latent_adversary_lib
 from elegant_tf.models import latent_swap
 from elegant_tf.training import losses
 from elegant_tf.models import precision
@@ -49,6 +50,11 @@ class LossWeights:
   # Each attribute's slab, averaged over space, must predict that attribute on
   # real faces (a linear readout trained with the generator).
   slab_classification: float = 0.0
+  # A latent adversary learns to read attribute i from the channels outside slab i
+  # (trained with the discriminators); the encoder is asked to leave it at chance.
+  latent_adversary: float = 0.0
+  # The slab of every attribute a real face lacks is pulled toward zero (L1).
+  absent_slab: float = 0.0
 
   @property
   def loss_names(self) -> tuple:
@@ -57,7 +63,9 @@ class LossWeights:
         ("r1",) if self.r1 else ()) + (
         ("d1_mismatch", "d2_mismatch") if self.matching_negatives else ()) + (
         ("latent_consistency",) if self.latent_consistency else ()) + (
-        ("slab_classification",) if self.slab_classification else ())
+        ("slab_classification",) if self.slab_classification else ()) + (
+        ("latent_adversary_d", "latent_adversary_g") if self.latent_adversary else ()) + (
+        ("absent_slab",) if self.absent_slab else ())
     return LOSS_NAMES + extra
 
 
@@ -109,6 +117,9 @@ class ElegantGAN(keras.Model):
     # diagonal, so attribute i is read from slab i alone. Trained with the generator.
     self.slab_classifier = (keras.layers.Dense(len(self.attribute_names), name="slab_classifier")
                             if loss_weights.slab_classification else None)
+    self.latent_adversary = (
+        latent_adversary_lib.LatentAdversary(len(self.attribute_names), name="latent_adversary")
+        if loss_weights.latent_adversary else None)
     self.loss_trackers = {name: keras.metrics.Mean(name=name)
                           for name in loss_weights.loss_names}
     # Per-attribute means, written to TensorBoard by a callback; not in `metrics`
@@ -144,6 +155,8 @@ class ElegantGAN(keras.Model):
       self.discriminator_full.classify(images, n)
     if self.slab_classifier is not None:
       self.slab_logits(self.generator.encode(images)[0])
+    if self.latent_adversary is not None:
+      self.latent_adversary(self.generator.encode(images)[0])
     # float16 gradients underflow without loss scaling. The scalers wrap the
     # optimizers rather than replace them, so checkpoints (which hold the inner
     # optimizers) are the same in every precision; the loss scale itself is not
@@ -195,6 +208,14 @@ class ElegantGAN(keras.Model):
       average.assign(moving_average(average, live, decay))
 
   @property
+  def auxiliary_networks(self) -> dict:
+    """name -> network, for the networks a quality option adds (the slab readout, the
+    latent adversary) and this run has; checkpoints hold them under these names."""
+    networks = {"slab_classifier": self.slab_classifier,
+                "latent_adversary": self.latent_adversary}
+    return {name: network for name, network in networks.items() if network is not None}
+
+  @property
   def generator_variables(self):
     """What the generator optimizer updates: the generator, and the slab readout if any."""
     extra = self.slab_classifier.trainable_variables if self.slab_classifier is not None else []
@@ -211,8 +232,11 @@ class ElegantGAN(keras.Model):
 
   @property
   def discriminator_variables(self):
+    """What the discriminator optimizer updates: D1, D2 and the latent adversary if any."""
+    extra = (self.latent_adversary.trainable_variables
+             if self.latent_adversary is not None else [])
     return (self.discriminator_full.trainable_variables
-            + self.discriminator_half.trainable_variables)
+            + self.discriminator_half.trainable_variables + extra)
 
   def exchanged(self, batch):
     """[b, n] one-hot of the attribute whose slab a pair batch exchanges."""
@@ -236,13 +260,11 @@ class ElegantGAN(keras.Model):
     size = ops.shape(image_a)[0]
     images = ops.concatenate([image_a, image_b], axis=0)
     latents, skips = generator.encode(images)
-    latent_a, latent_b = latents[:size], latents[size:]
-    latent_c = latent_swap.swap_latent_slabs(latent_a, latent_b, weights)
-    latent_d = latent_swap.swap_latent_slabs(latent_b, latent_a, weights)
+    edited_latents = generator.exchange_pairs(latents, weights)
     # All four decodes in one decoder call: A', B', C (A's skips), D (B's skips).
     decoded = generator.edit(
         ops.concatenate([images, images], axis=0),
-        ops.concatenate([latents, latent_c, latent_d], axis=0),
+        ops.concatenate([latents, edited_latents], axis=0),
         ops.concatenate([latents, latents], axis=0),
         [ops.concatenate([skip, skip], axis=0) for skip in skips])
     return {
@@ -251,8 +273,8 @@ class ElegantGAN(keras.Model):
         "swapped_c": decoded[2 * size:3 * size],
         "swapped_d": decoded[3 * size:],
         "latents": latents,
-        "latent_c": latent_c,
-        "latent_d": latent_d,
+        "latent_c": edited_latents[:size],
+        "latent_d": edited_latents[size:],
         "labels_c": labels_a + weights * (labels_b - labels_a),
         "labels_d": labels_b + weights * (labels_a - labels_b),
     }
@@ -372,6 +394,11 @@ class ElegantGAN(keras.Model):
           if weights.r1:
             extra["r1"] = self._r1_penalty(real, real_labels)
             loss_d = loss_d + weights.r1 * extra["r1"]
+          if weights.latent_adversary:
+            # The adversary learns at full strength; the weight is the encoder's side.
+            extra["latent_adversary_d"] = losses.attribute_classification_loss(
+                self.latent_adversary(ops.stop_gradient(outputs["latents"])), real_labels)
+            loss_d = loss_d + extra["latent_adversary_d"]
           scaled_loss_d = loss_d / replicas
         self._apply(self.discriminator_optimizer, scaled_loss_d, discriminator_tape,
                     self.discriminator_variables, replicas)
@@ -409,6 +436,16 @@ class ElegantGAN(keras.Model):
         extra["slab_classification"] = losses.attribute_classification_loss(
             self.slab_logits(outputs["latents"]), real_labels)
         loss_g = loss_g + weights.slab_classification * extra["slab_classification"]
+      if weights.latent_adversary:
+        extra["latent_adversary_g"] = losses.confusion_loss(
+            self.latent_adversary(outputs["latents"]))
+        loss_g = loss_g + weights.latent_adversary * extra["latent_adversary_g"]
+      if weights.absent_slab:
+        latents = outputs["latents"]
+        absent = ops.matmul(1.0 - ops.cast(real_labels, "float32"), ops.convert_to_tensor(
+            latent_swap.slab_membership(latents.shape[-1], len(self.attribute_names))))
+        extra["absent_slab"] = losses.absent_slab_loss(latents, absent)
+        loss_g = loss_g + weights.absent_slab * extra["absent_slab"]
       scaled_loss_g = loss_g / replicas
     self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,
                 self.generator_variables, replicas)

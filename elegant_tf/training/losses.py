@@ -110,10 +110,28 @@ def latent_consistency_loss(reencoded, target, channel_mask):
   reencoded, target: [b, h, w, C]. The mean is over the counted entries only, so
   the value does not shrink with the number of attributes.
   """
+  return _masked_mean_abs(ops.cast(reencoded, "float32") - ops.cast(target, "float32"),
+                          channel_mask)
+
+
+def absent_slab_loss(latents, absent_mask):
+  """Mean |latent| over the slabs of the attributes each face lacks, relative to the
+  mean |latent| over every channel: absent_mask [b, C] has 1 on slab j's channels where
+  face b's label j is 0 (DNA-GAN's annihilated codes, as a soft pull toward zero).
+  Removing an attribute then means exchanging in a near-zero slab, the same for every
+  face, rather than the negative's own slab with whatever else of the negative it holds.
+
+  Relative, because the decoder's first normalization makes it blind to the latent's
+  scale: an absolute L1 would only teach the encoder to shrink the whole latent."""
+  latents = ops.cast(latents, "float32")
+  return _masked_mean_abs(latents, absent_mask) / (ops.mean(ops.abs(latents)) + 1e-8)
+
+
+def _masked_mean_abs(values, channel_mask):
+  """Mean |values| ([b, h, w, C]) over the channels channel_mask ([b, C]) selects."""
   mask = ops.cast(channel_mask, "float32")[:, None, None, :]
-  difference = ops.abs(ops.cast(reencoded, "float32") - ops.cast(target, "float32")) * mask
-  spatial = ops.cast(ops.shape(reencoded)[1] * ops.shape(reencoded)[2], "float32")
-  return ops.sum(difference) / (ops.sum(mask) * spatial)
+  spatial = ops.cast(ops.shape(values)[1] * ops.shape(values)[2], "float32")
+  return ops.sum(ops.abs(values) * mask) / ops.maximum(ops.sum(mask) * spatial, 1.0)
 
 
 def r1_penalty(real_gradients):
@@ -121,3 +139,11 @@ def r1_penalty(real_gradients):
   the discriminator's gradient with respect to real images."""
   squared = ops.square(real_gradients)
   return 0.5 * ops.mean(ops.sum(ops.reshape(squared, (ops.shape(squared)[0], -1)), axis=-1))
+
+
+def confusion_loss(logits):
+  """BCE of logits [b, n] against 1/2, mean over b and n: lowest (log 2) when every
+  logit is 0, i.e. when the classifier that gave them cannot tell (Fader's latent
+  adversary, with a chance target instead of flipped labels, which would overshoot)."""
+  logits = ops.convert_to_tensor(logits)
+  return _bce_with_logits(logits, ops.full_like(logits, 0.5))

@@ -130,6 +130,18 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "attribute of real A and B from that attribute's latent slab alone (averaged over "
       "space), trained with the generator; pushes the encoder to put the attribute in its slab "
       "(see benchmarks/slab_probe).", at_least=0, loss_weights_field="slab_classification")
+  latent_adversary_weight: float = setting(
+      0.0, "Not in the paper (0 = off): weight of a latent adversary (Fader Networks' latent "
+      "discriminator, per slab): a small network, trained with the discriminators, reads each "
+      "attribute of real A and B from the latent channels outside that attribute's slab, and "
+      "the encoder is asked to leave it at chance, so an attribute lives in its slab alone.",
+      at_least=0, loss_weights_field="latent_adversary")
+  absent_slab_weight: float = setting(
+      0.0, "Not in the paper (0 = off): weight of an L1 pull toward zero (relative to the whole "
+      "latent's magnitude, which the decoder does not see) on the latent slab of "
+      "every attribute a real A or B lacks (DNA-GAN's annihilated codes, soft), so removing an "
+      "attribute exchanges in a near-zero slab rather than the negative face's own.",
+      at_least=0, loss_weights_field="absent_slab")
   patch_discriminator: bool = setting(
       False, "Not in the paper: D1 and D2 score every cell of their last feature map (a patch of "
       "about 31 input pixels for D1) instead of one global score.")

@@ -1,6 +1,8 @@
 """Export from a run (export_lib through the train command's end of run): a bfloat16 run
 exports its float32 twin, with the run's own weights, and converts."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,16 +11,14 @@ from elegant_tf.exporting import tflite_convert
 from elegant_tf.inference import litert_model
 from elegant_tf.inference import model_loading
 from pipelines import atomic_files
-from tests.elegant_tf import tiny
 
 
 @pytest.mark.slow
-def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tmp_path):
-  config = tiny.tiny_config(tmp_path, train_steps=2, precision="mixed_bfloat16",
-                            export_dir=str(tmp_path / "models" / "tiny"))
-  result = tiny.train_as_command(config)
-  assert "| Eyeglasses |" in result["evaluation"]  # The end-of-run evaluation ran too.
-  version_dir = result["export"]
+def test_a_bfloat16_trained_model_exports_float32_signatures_and_converts(tiny_bf16_run,
+                                                                         tmp_path):
+  config, version_dir = tiny_bf16_run["config"], tiny_bf16_run["version_dir"]
+  # The end-of-run evaluation ran too.
+  assert "| Eyeglasses |" in open(os.path.join(config.run_dir, "evaluation.md")).read()
   signatures = tf.saved_model.load(version_dir).signatures
   assert set(signatures) == {"serving_default", "transfer_bytes", "encode", "decode",
                              "add_attribute", "remove_attribute", "metadata"}

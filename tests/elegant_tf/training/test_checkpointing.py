@@ -163,8 +163,8 @@ def test_a_float32_checkpoint_resumes_in_bfloat16(tiny_run, tmp_path):
   _resumes_in_the_other_precision(config, "mixed_bfloat16")
 
 
-@pytest.mark.slow
-def test_a_bfloat16_checkpoint_resumes_in_float32(tmp_path):
-  config = tiny.tiny_config(tmp_path, eval_pairs=0, precision="mixed_bfloat16", train_steps=2)
-  train_lib.train(config)
+def test_a_bfloat16_checkpoint_resumes_in_float32(tiny_bf16_run, tmp_path):
+  config = dataclasses.replace(tiny.copy_of_run(tiny_bf16_run, tmp_path), export_dir=None,
+                               eval_pairs=0)
+  assert config.precision == "mixed_bfloat16" and config.train_steps == 2
   _resumes_in_the_other_precision(config, "float32")

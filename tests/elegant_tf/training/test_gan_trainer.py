@@ -453,3 +453,52 @@ def test_the_average_is_kept_on_every_replica(tmp_path):
       np.testing.assert_allclose(copy.numpy(), expected, rtol=1e-5, atol=1e-7)
     changed += not np.array_equal(before, live.numpy())
   assert changed  # The step moved the live weights, so the check above had teeth.
+
+
+def test_generate_decodes_the_edits_as_the_generators_transfer_does(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path))
+  batch = tiny.random_pair_batch(attribute=0)
+  outputs = gan.generate(batch)
+  transfer = gan.generator({"image": batch["image_a"], "exemplar": batch["image_b"],
+                            "attributes": np.asarray(gan.exchanged(batch))})
+  np.testing.assert_allclose(np.asarray(outputs["swapped_c"]), np.asarray(transfer["edited"]),
+                             atol=1e-5)
+  np.testing.assert_allclose(np.asarray(outputs["swapped_d"]),
+                             np.asarray(transfer["exemplar_edited"]), atol=1e-5)
+
+
+def test_latent_adversary_learns_with_the_discriminators_and_the_encoder_confuses_it(tmp_path):
+  config = tiny.tiny_config(tmp_path, latent_adversary_weight=2.0)
+  gan = train_lib.build_gan(config)
+  assert train_lib.build_gan(tiny.tiny_config(tmp_path)).latent_adversary is None
+  gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+  gan.build_for(config.image_size)
+  kernel = gan.latent_adversary.logits.kernel
+  assert any(v is kernel for v in gan.discriminator_variables)
+  assert not any(v is kernel for v in gan.generator_variables)
+  before = kernel.numpy().copy()
+  logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
+  assert float(logs["latent_adversary_d"]) > 0
+  assert float(logs["latent_adversary_g"]) >= np.log(2) - 1e-5
+  assert float(logs["loss_g"]) == pytest.approx(float(
+      5 * logs["reconstruction"] + logs["adversarial_g"] + 2 * logs["latent_adversary_g"]),
+      rel=1e-5)
+  assert np.abs(kernel.numpy() - before).max() > 0
+  assert checkpointing.training_checkpoint(gan).latent_adversary is gan.latent_adversary
+
+
+def test_absent_slab_term_is_logged_and_added_to_the_generator_loss(tmp_path):
+  config = tiny.tiny_config(tmp_path, absent_slab_weight=4.0)
+  gan = train_lib.build_gan(config)
+  gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+  gan.build_for(config.image_size)
+  batch = tiny.random_pair_batch()
+  latents = np.asarray(gan.generator.encode(np.concatenate([batch["image_a"],
+                                                            batch["image_b"]]))[0])
+  labels = np.concatenate([batch["labels_a"], batch["labels_b"]])
+  absent = (1 - labels) @ latent_swap.slab_membership(latents.shape[-1], 2)
+  expected = float(losses.absent_slab_loss(latents, absent))
+  logs = gan.train_step({k: tf.constant(v) for k, v in batch.items()})
+  assert float(logs["absent_slab"]) == pytest.approx(expected, rel=1e-4)
+  assert float(logs["loss_g"]) == pytest.approx(float(
+      5 * logs["reconstruction"] + logs["adversarial_g"] + 4 * logs["absent_slab"]), rel=1e-5)

@@ -110,3 +110,24 @@ def test_flip_exchanged_labels_negates_only_the_exchanged_attribute():
   exchanged = np.array([[1, 0, 0], [0, 0, 1]], np.float32)
   np.testing.assert_array_equal(np.asarray(losses.flip_exchanged_labels(labels, exchanged)),
                                 [[0, 0, 1], [0, 0, 0]])
+
+
+def test_confusion_loss_is_lowest_at_chance_and_symmetric():
+  assert float(losses.confusion_loss(np.zeros((2, 3), np.float32))) == pytest.approx(np.log(2))
+  sure = float(losses.confusion_loss(np.full((2, 3), 4.0, np.float32)))
+  assert sure > np.log(2) + 1
+  assert float(losses.confusion_loss(np.full((2, 3), -4.0, np.float32))) == pytest.approx(sure)
+
+
+def test_absent_slab_loss_is_the_absent_slabs_mean_magnitude_relative_to_the_whole_latent():
+  latents = np.zeros((2, 2, 2, 4), np.float32)
+  latents[0, ..., :2] = -3.0  # Face 0's slab 0, which it lacks.
+  latents[0, ..., 2:] = 7.0  # Face 0's slab 1, which it has: not counted.
+  latents[1, ..., 2:] = 1.0  # Face 1's slab 1, which it lacks.
+  absent = np.array([[1, 1, 0, 0], [0, 0, 1, 1]], np.float32)
+  overall = np.abs(latents).mean()  # (2*3 + 2*7 + 2*1) * 4 pixels / 32 entries = 2.75
+  assert float(losses.absent_slab_loss(latents, absent)) == pytest.approx((3.0 + 1.0) / 2 / overall)
+  assert float(losses.absent_slab_loss(latents, np.zeros_like(absent))) == 0.0
+  # Blind to the latent's scale, as the decoder is.
+  assert float(losses.absent_slab_loss(10 * latents, absent)) == pytest.approx(
+      float(losses.absent_slab_loss(latents, absent)))

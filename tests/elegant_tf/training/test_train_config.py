@@ -62,8 +62,9 @@ def test_shipped_training_configs_are_valid(name):
     assert (config.cycle_weight, config.classification_weight, config.r1_weight,
             config.patch_discriminator, config.discriminator_lr_ratio,
             config.matching_negatives_weight, config.discriminator_conditioning,
-            config.skip_gating, config.dropped_fine_skips, config.masked_output) == (
-                0, 0, 0, False, 1, 0, "channels", False, 0, False)
+            config.skip_gating, config.dropped_fine_skips, config.masked_output,
+            config.latent_adversary_weight, config.absent_slab_weight) == (
+                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0)
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -160,7 +161,9 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--latent_consistency_weight=0.0",
                                              "--half_discriminator_conditioning=same",
                                              "--slab_classification_weight=0.0",
-                                             "--nomasked_output"}
+                                             "--nomasked_output",
+                                             "--latent_adversary_weight=0.0",
+                                             "--absent_slab_weight=0.0"}
 
 
 @pytest.mark.parametrize("line, message", [
