@@ -318,8 +318,8 @@ class ElegantGAN(keras.Model):
     is left of a removed attribute, and the term would reward nothing.
     """
     edited = self.exchanged(batch)
-    mask = ops.matmul(ops.concatenate([edited, edited], axis=0), ops.convert_to_tensor(
-        latent_swap.slab_membership(latent_targets.shape[-1], len(self.attribute_names))))
+    mask = latent_swap.channel_weights(ops.concatenate([edited, edited], axis=0),
+                                       latent_targets.shape[-1])
     images = ops.stop_gradient(fake)
     with tf.GradientTape() as tape:
       tape.watch(images)
@@ -441,10 +441,9 @@ class ElegantGAN(keras.Model):
             self.latent_adversary(outputs["latents"]))
         loss_g = loss_g + weights.latent_adversary * extra["latent_adversary_g"]
       if weights.absent_slab:
-        latents = outputs["latents"]
-        absent = ops.matmul(1.0 - ops.cast(real_labels, "float32"), ops.convert_to_tensor(
-            latent_swap.slab_membership(latents.shape[-1], len(self.attribute_names))))
-        extra["absent_slab"] = losses.absent_slab_loss(latents, absent)
+        absent = latent_swap.channel_weights(1.0 - ops.cast(real_labels, "float32"),
+                                             outputs["latents"].shape[-1])
+        extra["absent_slab"] = losses.absent_slab_loss(outputs["latents"], absent)
         loss_g = loss_g + weights.absent_slab * extra["absent_slab"]
       scaled_loss_g = loss_g / replicas
     self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,
