@@ -153,10 +153,12 @@ class ElegantGAN(keras.Model):
     self.discriminator_half(images, labels)
     if self.loss_weights.classification:
       self.discriminator_full.classify(images, n)
-    if self.slab_classifier is not None:
-      self.slab_logits(self.generator.encode(images)[0])
-    if self.latent_adversary is not None:
-      self.latent_adversary(self.generator.encode(images)[0])
+    if self.auxiliary_networks:
+      latents = self.generator.encode(images)[0]
+      if self.slab_classifier is not None:
+        self.slab_logits(latents)
+      if self.latent_adversary is not None:
+        self.latent_adversary(latents)
     # float16 gradients underflow without loss scaling. The scalers wrap the
     # optimizers rather than replace them, so checkpoints (which hold the inner
     # optimizers) are the same in every precision; the loss scale itself is not
