@@ -25,6 +25,13 @@ def slab_membership(channels: int, num_attributes: int) -> np.ndarray:
   return membership
 
 
+def channel_weights(attribute_weights, channels: int):
+  """float32 [..., channels]: each attribute's weight ([..., n]) spread over its slab's
+  channels (a multi-hot choice of attributes gives the mask of their slabs)."""
+  membership = ops.convert_to_tensor(slab_membership(channels, attribute_weights.shape[-1]))
+  return ops.matmul(ops.cast(attribute_weights, "float32"), membership)
+
+
 def swap_latent_slabs(latent, exemplar_latent, attribute_weights):
   """Take the chosen attributes' slabs from `exemplar_latent`, the rest from `latent`.
 
@@ -33,15 +40,11 @@ def swap_latent_slabs(latent, exemplar_latent, attribute_weights):
   0 = keep it, values in between interpolate (used for strength and the
   paper's interpolation modes). Several attributes can be exchanged at once.
   """
-  channels = latent.shape[-1]
-  num_attributes = attribute_weights.shape[-1]
-  membership = ops.convert_to_tensor(slab_membership(channels, num_attributes))
-  # Channel weights in float32 (the membership constant's dtype), then one cast
-  # to the latent's dtype: under mixed precision the latent is bfloat16/float16,
-  # and 0 and 1 stay exact in every float type.
-  weights = ops.cast(attribute_weights, "float32")
-  channel_weights = ops.cast(ops.matmul(weights, membership), latent.dtype)  # [batch, C] or [C]
-  if len(channel_weights.shape) == 2:
-    channel_weights = channel_weights[:, None, None, :]
+  # Channel weights in float32, then one cast to the latent's dtype: under mixed
+  # precision the latent is bfloat16/float16, and 0 and 1 stay exact in every float type.
+  weights = ops.cast(channel_weights(attribute_weights, latent.shape[-1]),
+                     latent.dtype)  # [batch, C] or [C]
+  if len(weights.shape) == 2:
+    weights = weights[:, None, None, :]
   # (1-w)*a + w*b rather than a + w*(b-a): exact copies at w = 0 and w = 1.
-  return (1.0 - channel_weights) * latent + channel_weights * exemplar_latent
+  return (1.0 - weights) * latent + weights * exemplar_latent

@@ -153,10 +153,12 @@ class ElegantGAN(keras.Model):
     self.discriminator_half(images, labels)
     if self.loss_weights.classification:
       self.discriminator_full.classify(images, n)
-    if self.slab_classifier is not None:
-      self.slab_logits(self.generator.encode(images)[0])
-    if self.latent_adversary is not None:
-      self.latent_adversary(self.generator.encode(images)[0])
+    if self.auxiliary_networks:
+      latents = self.generator.encode(images)[0]
+      if self.slab_classifier is not None:
+        self.slab_logits(latents)
+      if self.latent_adversary is not None:
+        self.latent_adversary(latents)
     # float16 gradients underflow without loss scaling. The scalers wrap the
     # optimizers rather than replace them, so checkpoints (which hold the inner
     # optimizers) are the same in every precision; the loss scale itself is not
@@ -318,8 +320,8 @@ class ElegantGAN(keras.Model):
     is left of a removed attribute, and the term would reward nothing.
     """
     edited = self.exchanged(batch)
-    mask = ops.matmul(ops.concatenate([edited, edited], axis=0), ops.convert_to_tensor(
-        latent_swap.slab_membership(latent_targets.shape[-1], len(self.attribute_names))))
+    mask = latent_swap.channel_weights(ops.concatenate([edited, edited], axis=0),
+                                       latent_targets.shape[-1])
     images = ops.stop_gradient(fake)
     with tf.GradientTape() as tape:
       tape.watch(images)
@@ -441,10 +443,9 @@ class ElegantGAN(keras.Model):
             self.latent_adversary(outputs["latents"]))
         loss_g = loss_g + weights.latent_adversary * extra["latent_adversary_g"]
       if weights.absent_slab:
-        latents = outputs["latents"]
-        absent = ops.matmul(1.0 - ops.cast(real_labels, "float32"), ops.convert_to_tensor(
-            latent_swap.slab_membership(latents.shape[-1], len(self.attribute_names))))
-        extra["absent_slab"] = losses.absent_slab_loss(latents, absent)
+        absent = latent_swap.channel_weights(1.0 - ops.cast(real_labels, "float32"),
+                                             outputs["latents"].shape[-1])
+        extra["absent_slab"] = losses.absent_slab_loss(outputs["latents"], absent)
         loss_g = loss_g + weights.absent_slab * extra["absent_slab"]
       scaled_loss_g = loss_g / replicas
     self._apply(self.generator_optimizer, scaled_loss_g, generator_tape,

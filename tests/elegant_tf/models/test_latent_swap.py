@@ -41,3 +41,10 @@ def test_several_slabs_and_per_example_choices_and_interpolation():
   # A single [n] weight vector applies to the whole batch.
   d = np.asarray(latent_swap.swap_latent_slabs(a, b, np.array([0, 0, 0, 1], "float32")))
   np.testing.assert_allclose(d[:, 0, 0], [[0, 0, 0, 1]] * 2)
+
+
+def test_channel_weights_spread_each_attribute_weight_over_its_slab():
+  weights = np.array([[1.0, 0.0], [0.25, 1.0]], np.float32)
+  channels = np.asarray(latent_swap.channel_weights(weights, 5))  # Slabs [0, 2) and [2, 5).
+  np.testing.assert_array_equal(channels, [[1, 1, 0, 0, 0], [0.25, 0.25, 1, 1, 1]])
+  assert channels.dtype == np.float32

@@ -181,8 +181,6 @@ def test_slab_classification_trains_a_readout_with_the_generator_and_is_checkpoi
   config = tiny.tiny_config(tmp_path, slab_classification_weight=3.0)
   gan = train_lib.build_gan(config)
   assert train_lib.build_gan(tiny.tiny_config(tmp_path)).slab_classifier is None
-  gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
-  gan.build_for(config.image_size)
   kernel = gan.slab_classifier.kernel
   before = kernel.numpy().copy()
   logs = gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
@@ -471,8 +469,6 @@ def test_latent_adversary_learns_with_the_discriminators_and_the_encoder_confuse
   config = tiny.tiny_config(tmp_path, latent_adversary_weight=2.0)
   gan = train_lib.build_gan(config)
   assert train_lib.build_gan(tiny.tiny_config(tmp_path)).latent_adversary is None
-  gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
-  gan.build_for(config.image_size)
   kernel = gan.latent_adversary.logits.kernel
   assert any(v is kernel for v in gan.discriminator_variables)
   assert not any(v is kernel for v in gan.generator_variables)
@@ -490,8 +486,6 @@ def test_latent_adversary_learns_with_the_discriminators_and_the_encoder_confuse
 def test_absent_slab_term_is_logged_and_added_to_the_generator_loss(tmp_path):
   config = tiny.tiny_config(tmp_path, absent_slab_weight=4.0)
   gan = train_lib.build_gan(config)
-  gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
-  gan.build_for(config.image_size)
   batch = tiny.random_pair_batch()
   latents = np.asarray(gan.generator.encode(np.concatenate([batch["image_a"],
                                                             batch["image_b"]]))[0])
