@@ -44,6 +44,7 @@ class LossWeights:
   # Real A, B paired with the exchanged attribute's label flipped count as fake
   # for D1 and D2 (matching-aware negatives), with this weight relative to C, D.
   matching_negatives: float = 0.0
+  matching_negatives_claims: str = "both"  # One of losses.MATCHING_CLAIMS.
   # Re-encode C and D: the exchanged slab must come back as the one they were
   # decoded from (encoder weights left out of this term's gradient).
   latent_consistency: float = 0.0
@@ -292,21 +293,22 @@ class ElegantGAN(keras.Model):
     return self.generator.edit(fake, back, latents, skips)
 
   def _discriminator_terms(self, discriminator, real, real_labels, fake, fake_labels,
-                           mismatched_labels=None):
+                           mismatched=None):
     """Mean losses of one discriminator: "real" over A,B, "fake" over C,D and, with
-    `mismatched_labels`, "mismatch" over A,B claimed with those labels; "logits"
-    of the real and fake images for the accuracy logs. One call scores them all."""
+    `mismatched` (real images, wrong labels), "mismatch" over those images claimed
+    with those labels; "logits" of the real and fake images for the accuracy
+    logs. One call scores them all."""
     size = ops.shape(real)[0]
     images, labels = [real, fake], [real_labels, fake_labels]
-    if mismatched_labels is not None:
-      images.append(real)
-      labels.append(mismatched_labels)
+    if mismatched is not None:
+      images.append(mismatched[0])
+      labels.append(mismatched[1])
     logits = discriminator(ops.concatenate(images, axis=0), ops.concatenate(labels, axis=0))
     kind = self.loss_weights.gan_loss
     terms = {"real": losses.discriminator_real_loss(kind, logits[:size]),
              "fake": losses.discriminator_fake_loss(kind, logits[size:2 * size]),
              "real_logits": logits[:size], "fake_logits": logits[size:2 * size]}
-    if mismatched_labels is not None:
+    if mismatched is not None:
       terms["mismatch"] = losses.discriminator_fake_loss(kind, logits[2 * size:])
     return terms
 
@@ -330,6 +332,19 @@ class ElegantGAN(keras.Model):
       # Scaled while backpropagating so the small per-pixel values survive float16.
       scaled = value * _PIXEL_GRADIENT_SCALE
     return value, tape.gradient(scaled, images) / _PIXEL_GRADIENT_SCALE
+
+  def _mismatched_claims(self, batch, real, real_labels):
+    """(real images, their labels with the exchanged attribute flipped) for the
+    matching-aware negatives, restricted to the claims the weights ask for."""
+    edited = self.exchanged(batch)
+    flipped = losses.flip_exchanged_labels(real_labels, ops.concatenate([edited, edited], axis=0))
+    size = ops.shape(batch["image_a"])[0]
+    claims = self.loss_weights.matching_negatives_claims
+    if claims == "removal":  # A has the attribute: flipped, it claims it removed.
+      return real[:size], flipped[:size]
+    if claims == "adding":  # B lacks it: flipped, it claims it added.
+      return real[size:], flipped[size:]
+    return real, flipped
 
   def _r1_penalty(self, real, real_labels):
     with tf.GradientTape() as tape:
@@ -371,9 +386,7 @@ class ElegantGAN(keras.Model):
           stopped = ops.stop_gradient(fake)
           mismatched = None
           if weights.matching_negatives:
-            edited = self.exchanged(batch)
-            mismatched = losses.flip_exchanged_labels(
-                real_labels, ops.concatenate([edited, edited], axis=0))
+            mismatched = self._mismatched_claims(batch, real, real_labels)
           d1 = self._discriminator_terms(self.discriminator_full, real, real_labels, stopped,
                                          fake_labels, mismatched)
           d2 = self._discriminator_terms(self.discriminator_half, real, real_labels, stopped,

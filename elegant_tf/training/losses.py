@@ -66,6 +66,12 @@ def discriminator_accuracy(kind: str, logits, real: bool):
   return ops.mean(above if real else 1.0 - above)
 
 
+# Which real faces matching-aware negatives use: A and B ("both"), A only
+# ("removal": A has the exchanged attribute, so its flipped label claims it
+# removed) or B only ("adding").
+MATCHING_CLAIMS = ("both", "removal", "adding")
+
+
 def flip_exchanged_labels(labels, exchanged):
   """Labels with the exchanged attribute negated: a real image's wrong claim.
 

@@ -120,6 +120,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       0.0, "Not in the paper (0 = off): D1 and D2 also learn that a real face paired with the "
       "exchanged attribute's label flipped is fake (matching-aware negatives), with this weight "
       "relative to the C, D fake term.", at_least=0, loss_weights_field="matching_negatives")
+  matching_negatives_claims: str = setting(
+      "both", "Which wrong claims --matching_negatives_weight shows the discriminators: "
+      "'both', 'removal' (only a face with the attribute claimed without it, the claim a "
+      "half-removed attribute makes) or 'adding' (only a face without it claimed with it).",
+      choices=losses.MATCHING_CLAIMS, loss_weights_field="matching_negatives_claims")
   latent_consistency_weight: float = setting(
       0.0, "Not in the paper (0 = off): weight of a latent consistency loss: C and D are "
       "encoded again and the exchanged slab must match the one they were decoded from (L1), "

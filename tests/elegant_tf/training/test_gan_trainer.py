@@ -249,6 +249,20 @@ def test_matching_negatives_are_off_by_default_and_added_to_the_discriminator_lo
       / 4 + 2.0 * (2 * logs["d1_mismatch"] + 0.5 * 2 * logs["d2_mismatch"]) / 4), rel=1e-5)
 
 
+@pytest.mark.parametrize("claims,half", [("removal", 0), ("adding", 1)])
+def test_matching_negatives_can_show_only_one_claim(tmp_path, claims, half):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, matching_negatives_weight=1.0,
+                                             matching_negatives_claims=claims))
+  batch = {k: tf.constant(v) for k, v in tiny.random_pair_batch().items()}
+  # Only A (removal: it has the attribute and claims it gone) or only B (adding).
+  image = batch["image_a" if half == 0 else "image_b"]
+  wrong = batch["labels_a" if half == 0 else "labels_b"].numpy().copy()
+  wrong[:, 1] = 1 - wrong[:, 1]
+  logits = gan.discriminator_full(image, wrong).numpy().astype(np.float64)
+  logs = gan.train_step(batch)
+  assert float(logs["d1_mismatch"]) == pytest.approx(np.mean(np.log1p(np.exp(logits))), rel=1e-4)
+
+
 def test_discriminator_accuracy_is_logged_overall_and_per_attribute(tmp_path):
   gan = train_lib.build_gan(tiny.tiny_config(tmp_path))
   batch = {k: tf.constant(v) for k, v in tiny.random_pair_batch(attribute=1).items()}

@@ -163,7 +163,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--slab_classification_weight=0.0",
                                              "--nomasked_output",
                                              "--latent_adversary_weight=0.0",
-                                             "--absent_slab_weight=0.0"}
+                                             "--absent_slab_weight=0.0",
+                                             "--matching_negatives_claims=both"}
 
 
 @pytest.mark.parametrize("line, message", [
