@@ -1,4 +1,6 @@
 import numpy as np
+import pytest
+import tensorflow as tf
 
 from elegant_tf.models import normalization
 from tests.elegant_tf import model_checks
@@ -38,3 +40,52 @@ def test_shared_layer_checks(tmp_path):
   x = np.random.default_rng(2).normal(size=(2, 3, 3, 4)).astype("float32")
   model_checks.run_layer_test(lambda: normalization.PixelL2Normalization(epsilon=1e-6), (x,),
                               tmp_path, expected_shapes=[(2, 3, 3, 4)])
+
+
+def _autodiff_scaled_unit_pixel_vectors(x, scale, epsilon):
+  """The plain formula, differentiated by TensorFlow: the reference for the hand-written one."""
+  squares = tf.reduce_sum(tf.square(tf.cast(x, tf.float32)), axis=-1, keepdims=True)
+  return tf.cast(scale, x.dtype) * (x / tf.cast(tf.sqrt(squares + epsilon), x.dtype))
+
+
+def _value_gradient_and_second_derivative(function, x, weights, scale=1.5):
+  """sum(f(x) * weights), its gradients (x, scale), and the gradients of |dx|^2 with
+  respect to x and the scale (what R1 takes, for D's input and D's weights)."""
+  scale = tf.constant(scale, tf.float32)
+  with tf.GradientTape(persistent=True) as outer:
+    outer.watch([x, scale])
+    with tf.GradientTape() as inner:
+      inner.watch([x, scale])
+      value = tf.reduce_sum(tf.cast(function(x, scale, 1e-8) * weights, tf.float32))
+    gradient, scale_gradient = inner.gradient(value, [x, scale])
+    penalty = tf.reduce_sum(tf.square(tf.cast(gradient, tf.float32)))
+  return (value, gradient, scale_gradient, *outer.gradient(penalty, [x, scale]))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_hand_written_gradient_matches_autodiff_to_second_order(compiled):
+  rng = np.random.default_rng(3)
+  x = tf.constant(rng.normal(size=(2, 3, 4, 16)).astype("float32") * 2)
+  x = tf.tensor_scatter_nd_update(x, [[0, 0, 0]], tf.zeros((1, 16)))  # an all-zero pixel
+  weights = tf.constant(rng.normal(size=(2, 3, 4, 16)).astype("float32"))
+  run = tf.function(_value_gradient_and_second_derivative) if compiled else (
+      _value_gradient_and_second_derivative)
+  fused = run(normalization.scaled_unit_pixel_vectors, x, weights)
+  reference = run(_autodiff_scaled_unit_pixel_vectors, x, weights)
+  for got, want in zip(fused, reference):
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5)
+
+
+def test_bfloat16_gradient_stays_near_float32():
+  rng = np.random.default_rng(4)
+  x = rng.normal(size=(2, 3, 3, 256)).astype("float32")
+  weights = rng.normal(size=(2, 3, 3, 256)).astype("float32")
+  _, want, *_ = _value_gradient_and_second_derivative(
+      normalization.scaled_unit_pixel_vectors, tf.constant(x), tf.constant(weights))
+  _, got, *_ = _value_gradient_and_second_derivative(
+      normalization.scaled_unit_pixel_vectors, tf.constant(x, tf.bfloat16),
+      tf.constant(weights, tf.bfloat16))
+  assert got.dtype == tf.bfloat16
+  # bfloat16 keeps 8 bits of mantissa: about 2-3 significant digits per element.
+  np.testing.assert_allclose(np.asarray(tf.cast(got, tf.float32)), np.asarray(want), atol=5e-3)
