@@ -45,6 +45,8 @@ class LossWeights:
   # for D1 and D2 (matching-aware negatives), with this weight relative to C, D.
   matching_negatives: float = 0.0
   matching_negatives_claims: str = "both"  # One of losses.MATCHING_CLAIMS.
+  # G's adversarial term on C (the removal) relative to D (the adding); 1 in the paper.
+  removal_adversarial: float = 1.0
   # Re-encode C and D: the exchanged slab must come back as the one they were
   # decoded from (encoder weights left out of this term's gradient).
   latent_consistency: float = 0.0
@@ -346,6 +348,18 @@ class ElegantGAN(keras.Model):
       return real[size:], flipped[size:]
     return real, flipped
 
+  def _generator_adversarial(self, discriminator, fake, fake_labels):
+    """G's adversarial loss on [C; D] from one discriminator: the paper's two BCE terms,
+    the mean over C plus the mean over D, with C's weighted by `removal_adversarial`."""
+    kind = self.loss_weights.gan_loss
+    logits = discriminator(fake, fake_labels)
+    if self.loss_weights.removal_adversarial == 1.0:
+      return 2 * losses.generator_adversarial_loss(kind, logits)  # Both halves alike.
+    size = ops.shape(logits)[0] // 2
+    return (self.loss_weights.removal_adversarial
+            * losses.generator_adversarial_loss(kind, logits[:size])
+            + losses.generator_adversarial_loss(kind, logits[size:]))
+
   def _r1_penalty(self, real, real_labels):
     with tf.GradientTape() as tape:
       tape.watch(real)
@@ -419,10 +433,9 @@ class ElegantGAN(keras.Model):
                     self.discriminator_variables, replicas)
 
       # Fresh outputs of the just-updated discriminators.
-      adversarial_g = 2 * (
-          losses.generator_adversarial_loss(kind, self.discriminator_full(fake, fake_labels))
-          + weights.d2 * losses.generator_adversarial_loss(
-              kind, self.discriminator_half(fake, fake_labels)))
+      adversarial_g = (
+          self._generator_adversarial(self.discriminator_full, fake, fake_labels)
+          + weights.d2 * self._generator_adversarial(self.discriminator_half, fake, fake_labels))
       reconstruction = (losses.reconstruction_loss(batch["image_a"], outputs["reconstruction_a"])
                         + losses.reconstruction_loss(batch["image_b"], outputs["reconstruction_b"]))
       loss_g = weights.reconstruction * reconstruction + adversarial_g

@@ -125,6 +125,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "'both', 'removal' (only a face with the attribute claimed without it, the claim a "
       "half-removed attribute makes) or 'adding' (only a face without it claimed with it).",
       choices=losses.MATCHING_CLAIMS, loss_weights_field="matching_negatives_claims")
+  removal_adversarial_weight: float = setting(
+      1.0, "Not in the paper (1 = the paper): weight of the generator's adversarial term on C, "
+      "the face that loses its attribute, against 1 on D, the face that gains it; above 1 the "
+      "generator is pushed harder to leave nothing of a removed attribute.", positive=True,
+      loss_weights_field="removal_adversarial")
   latent_consistency_weight: float = setting(
       0.0, "Not in the paper (0 = off): weight of a latent consistency loss: C and D are "
       "encoded again and the exchanged slab must match the one they were decoded from (L1), "
