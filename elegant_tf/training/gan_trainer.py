@@ -247,6 +247,11 @@ class ElegantGAN(keras.Model):
     """[b, n] one-hot of the attribute whose slab a pair batch exchanges."""
     return ops.one_hot(batch["attribute"], len(self.attribute_names))
 
+  def exchanged_for_both(self, batch):
+    """[2b, n]: `exchanged` for A and B stacked on the batch axis, as [real] and [fake] are."""
+    edited = self.exchanged(batch)
+    return ops.concatenate([edited, edited], axis=0)
+
   def call(self, batch):
     """A transfer on a pair batch (Keras needs `call` to trace the model)."""
     weights = self.exchanged(batch)
@@ -323,9 +328,7 @@ class ElegantGAN(keras.Model):
     weights as they read C and D; those could otherwise learn not to see what
     is left of a removed attribute, and the term would reward nothing.
     """
-    edited = self.exchanged(batch)
-    mask = latent_swap.channel_weights(ops.concatenate([edited, edited], axis=0),
-                                       latent_targets.shape[-1])
+    mask = latent_swap.channel_weights(self.exchanged_for_both(batch), latent_targets.shape[-1])
     images = ops.stop_gradient(fake)
     with tf.GradientTape() as tape:
       tape.watch(images)
@@ -338,8 +341,7 @@ class ElegantGAN(keras.Model):
   def _mismatched_claims(self, batch, real, real_labels):
     """(real images, their labels with the exchanged attribute flipped) for the
     matching-aware negatives, restricted to the claims the weights ask for."""
-    edited = self.exchanged(batch)
-    flipped = losses.flip_exchanged_labels(real_labels, ops.concatenate([edited, edited], axis=0))
+    flipped = losses.flip_exchanged_labels(real_labels, self.exchanged_for_both(batch))
     size = ops.shape(batch["image_a"])[0]
     claims = self.loss_weights.matching_negatives_claims
     if claims == "removal":  # A has the attribute: flipped, it claims it removed.
@@ -445,10 +447,9 @@ class ElegantGAN(keras.Model):
       if weights.classification:
         # Only the exchanged attribute: the all-label mean would dilute the edit
         # by 1/n and reward copying for the n - 1 attributes that stay.
-        edited = self.exchanged(batch)
         extra["classification_g"] = losses.edited_attribute_classification_loss(
             self.discriminator_full.classify(fake, len(self.attribute_names)), fake_labels,
-            ops.concatenate([edited, edited], axis=0))
+            self.exchanged_for_both(batch))
         loss_g = loss_g + weights.classification * extra["classification_g"]
       if weights.latent_consistency:
         with generator_tape.stop_recording():
