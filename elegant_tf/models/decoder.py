@@ -34,6 +34,15 @@ class Decoder(keras.Model):
   then reaches the residual only through the coarser skips and the latent. The
   unchanged pixels still come from the input image, which the residual is added to.
 
+  `image_head_width=k` (not in the paper; 0 = off) makes the last transposed
+  conv give k channels at full resolution (then PixelL2Normalization -> ReLU),
+  which a 3x3 conv reads together with the input image to give the output. The
+  encoder's first block already halves the resolution, so without it the
+  residual comes from one stride-2 transposed conv of 2x-coarser features: it
+  can place a thin glasses frame only to about a pixel, and a removal leaves
+  the frame's outline (and a checkerboard) behind. With the image at hand the
+  last conv sees exactly which pixels are frame.
+
   `masked_output=True` (not in the paper) gives 4 channels instead of a residual:
   tanh of a colour image and the sigmoid of a mask, which the generator blends
   into the input as input + mask * (colour - input) (GANimation's attention
@@ -44,13 +53,17 @@ class Decoder(keras.Model):
 
   def __init__(self, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
                skip_gating: bool = False, dropped_fine_skips: int = 0,
-               masked_output: bool = False, **kwargs):
+               masked_output: bool = False, image_head_width: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.encoder_widths = list(encoder_widths)
     self.skip_gating = bool(skip_gating)
     self.dropped_fine_skips = int(dropped_fine_skips)
     self.masked_output = bool(masked_output)
-    widths = self.encoder_widths[-2::-1] + [4 if self.masked_output else 3]
+    self.image_head_width = int(image_head_width)
+    if self.image_head_width < 0:
+      raise ValueError(f"image_head_width={self.image_head_width}: must be 0 (off) or more")
+    output_channels = 4 if self.masked_output else 3
+    widths = self.encoder_widths[-2::-1] + [self.image_head_width or output_channels]
     self.num_blocks = len(widths)
     if not 0 <= self.dropped_fine_skips <= self.num_blocks - 1:
       raise ValueError(f"dropped_fine_skips={self.dropped_fine_skips}: the decoder has "
@@ -67,6 +80,11 @@ class Decoder(keras.Model):
           setattr(self, f"skip_gate_{k}", keras.layers.Conv2D(
               width, 1, use_bias=False, kernel_initializer=initializers.kernel_initializer(),
               name=f"skip_gate_{k}"))
+    if self.image_head_width:
+      self.head_norm = normalization.PixelL2Normalization(name="head_norm")
+      self.head = keras.layers.Conv2D(
+          output_channels, 3, padding="same",
+          kernel_initializer=initializers.kernel_initializer(), name="head")
 
   @property
   def upsamples(self) -> list:
@@ -86,8 +104,9 @@ class Decoder(keras.Model):
     gate = ops.image.resize(gate, ops.shape(skip)[1:3], interpolation="bilinear")
     return 1.0 - ops.tanh(ops.abs(gate))
 
-  def call(self, edited_latent, unedited_latent, skips):
-    """skips: the encoder's skip list (finest first) for the image being edited."""
+  def call(self, edited_latent, unedited_latent, skips, images=None):
+    """skips: the encoder's skip list (finest first) for the image being edited;
+    images: that image (read only with `image_head_width`)."""
     features = ops.concatenate([edited_latent, unedited_latent], axis=-1)
     difference = edited_latent - unedited_latent
     for k, upsample in enumerate(self.upsamples[:-1]):
@@ -99,6 +118,11 @@ class Decoder(keras.Model):
         skip = skip * ops.cast(self.skip_keep(k, difference, skip), skip.dtype)
       features = features + skip
     output = self.upsamples[-1](features)
+    if self.image_head_width:
+      if images is None:
+        raise ValueError("a decoder with image_head_width needs the images being edited")
+      output = ops.relu(self.head_norm(output))
+      output = self.head(ops.concatenate([output, ops.cast(images, output.dtype)], axis=-1))
     if self.masked_output:
       return ops.concatenate([ops.tanh(output[..., :3]), ops.sigmoid(output[..., 3:])], axis=-1)
     return 2.0 * ops.tanh(output)
@@ -106,4 +130,4 @@ class Decoder(keras.Model):
   def get_config(self):
     return {**super().get_config(), "encoder_widths": self.encoder_widths,
             "skip_gating": self.skip_gating, "dropped_fine_skips": self.dropped_fine_skips,
-            "masked_output": self.masked_output}
+            "masked_output": self.masked_output, "image_head_width": self.image_head_width}

@@ -32,18 +32,20 @@ class ElegantGenerator(keras.Model):
 
   def __init__(self, num_attributes: int, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
                skip_gating: bool = False, dropped_fine_skips: int = 0,
-               masked_output: bool = False, **kwargs):
+               masked_output: bool = False, image_head_width: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.encoder_widths = list(encoder_widths)
     self.skip_gating = bool(skip_gating)
     self.dropped_fine_skips = int(dropped_fine_skips)
     self.masked_output = bool(masked_output)
+    self.image_head_width = int(image_head_width)
     latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
     self.encoder = encoder_lib.Encoder(self.encoder_widths, name="encoder")
     self.decoder = decoder_lib.Decoder(self.encoder_widths, skip_gating=self.skip_gating,
                                        dropped_fine_skips=self.dropped_fine_skips,
-                                       masked_output=self.masked_output, name="decoder")
+                                       masked_output=self.masked_output,
+                                       image_head_width=self.image_head_width, name="decoder")
 
   @property
   def depth(self) -> int:
@@ -71,7 +73,7 @@ class ElegantGenerator(keras.Model):
     clipped in float32, so a mixed-precision generator's outputs (loss targets,
     samples, exports) carry no 16-bit rounding of the unchanged pixels.
     """
-    output = ops.cast(self.decoder(edited_latent, latent, skips), "float32")
+    output = ops.cast(self.decoder(edited_latent, latent, skips, images), "float32")
     combine = apply_mask if self.masked_output else apply_residual
     return combine(ops.cast(images, "float32"), output)
 
@@ -93,4 +95,5 @@ class ElegantGenerator(keras.Model):
   def get_config(self):
     return {**super().get_config(), "num_attributes": self.num_attributes,
             "encoder_widths": self.encoder_widths, "skip_gating": self.skip_gating,
-            "dropped_fine_skips": self.dropped_fine_skips, "masked_output": self.masked_output}
+            "dropped_fine_skips": self.dropped_fine_skips, "masked_output": self.masked_output,
+            "image_head_width": self.image_head_width}

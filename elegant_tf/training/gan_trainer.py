@@ -45,6 +45,8 @@ class LossWeights:
   # for D1 and D2 (matching-aware negatives), with this weight relative to C, D.
   matching_negatives: float = 0.0
   matching_negatives_claims: str = "both"  # One of losses.MATCHING_CLAIMS.
+  # G's adversarial term on C (the removal) relative to D (the adding); 1 in the paper.
+  removal_adversarial: float = 1.0
   # Re-encode C and D: the exchanged slab must come back as the one they were
   # decoded from (encoder weights left out of this term's gradient).
   latent_consistency: float = 0.0
@@ -245,6 +247,11 @@ class ElegantGAN(keras.Model):
     """[b, n] one-hot of the attribute whose slab a pair batch exchanges."""
     return ops.one_hot(batch["attribute"], len(self.attribute_names))
 
+  def exchanged_for_both(self, batch):
+    """[2b, n]: `exchanged` for A and B stacked on the batch axis, as [real] and [fake] are."""
+    edited = self.exchanged(batch)
+    return ops.concatenate([edited, edited], axis=0)
+
   def call(self, batch):
     """A transfer on a pair batch (Keras needs `call` to trace the model)."""
     weights = self.exchanged(batch)
@@ -321,9 +328,7 @@ class ElegantGAN(keras.Model):
     weights as they read C and D; those could otherwise learn not to see what
     is left of a removed attribute, and the term would reward nothing.
     """
-    edited = self.exchanged(batch)
-    mask = latent_swap.channel_weights(ops.concatenate([edited, edited], axis=0),
-                                       latent_targets.shape[-1])
+    mask = latent_swap.channel_weights(self.exchanged_for_both(batch), latent_targets.shape[-1])
     images = ops.stop_gradient(fake)
     with tf.GradientTape() as tape:
       tape.watch(images)
@@ -336,8 +341,7 @@ class ElegantGAN(keras.Model):
   def _mismatched_claims(self, batch, real, real_labels):
     """(real images, their labels with the exchanged attribute flipped) for the
     matching-aware negatives, restricted to the claims the weights ask for."""
-    edited = self.exchanged(batch)
-    flipped = losses.flip_exchanged_labels(real_labels, ops.concatenate([edited, edited], axis=0))
+    flipped = losses.flip_exchanged_labels(real_labels, self.exchanged_for_both(batch))
     size = ops.shape(batch["image_a"])[0]
     claims = self.loss_weights.matching_negatives_claims
     if claims == "removal":  # A has the attribute: flipped, it claims it removed.
@@ -345,6 +349,18 @@ class ElegantGAN(keras.Model):
     if claims == "adding":  # B lacks it: flipped, it claims it added.
       return real[size:], flipped[size:]
     return real, flipped
+
+  def _generator_adversarial(self, discriminator, fake, fake_labels):
+    """G's adversarial loss on [C; D] from one discriminator: the paper's two BCE terms,
+    the mean over C plus the mean over D, with C's weighted by `removal_adversarial`."""
+    kind = self.loss_weights.gan_loss
+    logits = discriminator(fake, fake_labels)
+    if self.loss_weights.removal_adversarial == 1.0:
+      return 2 * losses.generator_adversarial_loss(kind, logits)  # Both halves alike.
+    size = ops.shape(logits)[0] // 2
+    return (self.loss_weights.removal_adversarial
+            * losses.generator_adversarial_loss(kind, logits[:size])
+            + losses.generator_adversarial_loss(kind, logits[size:]))
 
   def _r1_penalty(self, real, real_labels):
     with tf.GradientTape() as tape:
@@ -419,10 +435,9 @@ class ElegantGAN(keras.Model):
                     self.discriminator_variables, replicas)
 
       # Fresh outputs of the just-updated discriminators.
-      adversarial_g = 2 * (
-          losses.generator_adversarial_loss(kind, self.discriminator_full(fake, fake_labels))
-          + weights.d2 * losses.generator_adversarial_loss(
-              kind, self.discriminator_half(fake, fake_labels)))
+      adversarial_g = (
+          self._generator_adversarial(self.discriminator_full, fake, fake_labels)
+          + weights.d2 * self._generator_adversarial(self.discriminator_half, fake, fake_labels))
       reconstruction = (losses.reconstruction_loss(batch["image_a"], outputs["reconstruction_a"])
                         + losses.reconstruction_loss(batch["image_b"], outputs["reconstruction_b"]))
       loss_g = weights.reconstruction * reconstruction + adversarial_g
@@ -432,10 +447,9 @@ class ElegantGAN(keras.Model):
       if weights.classification:
         # Only the exchanged attribute: the all-label mean would dilute the edit
         # by 1/n and reward copying for the n - 1 attributes that stay.
-        edited = self.exchanged(batch)
         extra["classification_g"] = losses.edited_attribute_classification_loss(
             self.discriminator_full.classify(fake, len(self.attribute_names)), fake_labels,
-            ops.concatenate([edited, edited], axis=0))
+            self.exchanged_for_both(batch))
         loss_g = loss_g + weights.classification * extra["classification_g"]
       if weights.latent_consistency:
         with generator_tape.stop_recording():

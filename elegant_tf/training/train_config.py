@@ -125,6 +125,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "'both', 'removal' (only a face with the attribute claimed without it, the claim a "
       "half-removed attribute makes) or 'adding' (only a face without it claimed with it).",
       choices=losses.MATCHING_CLAIMS, loss_weights_field="matching_negatives_claims")
+  removal_adversarial_weight: float = setting(
+      1.0, "Not in the paper (1 = the paper): weight of the generator's adversarial term on C, "
+      "the face that loses its attribute, against 1 on D, the face that gains it; above 1 the "
+      "generator is pushed harder to leave nothing of a removed attribute.", positive=True,
+      loss_weights_field="removal_adversarial")
   latent_consistency_weight: float = setting(
       0.0, "Not in the paper (0 = off): weight of a latent consistency loss: C and D are "
       "encoded again and the exchanged slab must match the one they were decoded from (L1), "
@@ -168,6 +173,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       0, "Not in the paper: the decoder leaves out this many of its finest encoder skips (1 = "
       "none at half resolution), so the edited face's own fine detail (thin glasses frames) "
       "does not reach the residual past the exchanged slab. 0 keeps every skip.", at_least=0)
+  image_head_width: int = setting(
+      0, "Not in the paper (0 = off): the decoder's last transposed convolution gives this "
+      "many channels at full resolution, and a 3x3 convolution reads them together with the "
+      "input image to make the residual, so an edit can follow the image's exact pixels (a "
+      "removed glasses frame leaves no outline).", at_least=0)
   masked_output: bool = setting(
       False, "Not in the paper: the decoder gives a colour image and a mask instead of a "
       "residual, and the edit is input + mask * (colour - input) (GANimation's attention), so "

@@ -103,7 +103,8 @@ def build_generator(config: train_config.TrainConfig,
   return generator_lib.ElegantGenerator(len(config.attributes), config.encoder_widths,
                                         skip_gating=config.skip_gating,
                                         dropped_fine_skips=config.dropped_fine_skips,
-                                        masked_output=config.masked_output, name=name)
+                                        masked_output=config.masked_output,
+                                        image_head_width=config.image_head_width, name=name)
 
 
 def loss_weights(config: train_config.TrainConfig) -> gan_trainer.LossWeights:

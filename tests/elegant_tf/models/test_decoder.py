@@ -112,3 +112,33 @@ def test_masked_output_gives_a_colour_in_minus_one_one_and_a_mask_in_zero_one():
   assert output.min() >= -1 and output.max() <= 1 and output[..., 3].min() >= 0
   assert dec.upsamples[-1].filters == 4
   assert decoder.Decoder.from_config(dec.get_config()).masked_output
+
+
+def test_image_head_reads_the_image_at_full_resolution():
+  widths = [8, 16, 16]
+  images = np.random.default_rng(5).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  latent, skips = encoder.Encoder(widths)(images)
+  dec = decoder.Decoder(widths, image_head_width=6)
+  before = np.asarray(dec(latent, latent, skips, images))
+  assert before.shape == (2, 32, 32, 3) and before.min() >= -2 and before.max() <= 2
+  assert dec.upsamples[-1].filters == 6 and dec.head.filters == 3
+  # One changed pixel of the image changes the output within the head's 3x3 window only.
+  changed = images.copy()
+  changed[0, 10, 20] += 0.5
+  difference = np.abs(np.asarray(dec(latent, latent, skips, changed)) - before).max(-1)
+  assert difference[0, 9:12, 19:22].max() > 1e-4
+  outside = difference[0].copy()
+  outside[9:12, 19:22] = 0
+  assert outside.max() == 0 and difference[1].max() == 0
+  with pytest.raises(ValueError, match="needs the images being edited"):
+    dec(latent, latent, skips)
+  assert decoder.Decoder.from_config(dec.get_config()).image_head_width == 6
+
+
+def test_image_head_shared_layer_checks(tmp_path):
+  widths = [4, 8, 8]
+  images = np.random.default_rng(6).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  latent, skips = encoder.Encoder(widths)(images)
+  inputs = (np.asarray(latent), np.asarray(latent), [np.asarray(skip) for skip in skips], images)
+  model_checks.run_layer_test(lambda: decoder.Decoder(widths, image_head_width=4), inputs,
+                              tmp_path, expected_shapes=[(2, 32, 32, 3)])

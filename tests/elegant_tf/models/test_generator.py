@@ -55,3 +55,12 @@ def test_masked_output_shared_layer_checks(tmp_path):
   model_checks.run_layer_test(
       lambda: generator.ElegantGenerator(2, [4, 8, 8], masked_output=True),
       (_transfer_inputs(),), tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
+
+
+def test_image_head_shared_layer_checks(tmp_path):
+  model_checks.run_layer_test(
+      lambda: generator.ElegantGenerator(2, [4, 8, 8], image_head_width=4),
+      (_transfer_inputs(),), tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
+  twin = generator.ElegantGenerator.from_config(
+      generator.ElegantGenerator(2, [4, 8, 8], image_head_width=4).get_config())
+  assert twin.image_head_width == 4 and twin.decoder.image_head_width == 4

@@ -510,3 +510,18 @@ def test_absent_slab_term_is_logged_and_added_to_the_generator_loss(tmp_path):
   assert float(logs["absent_slab"]) == pytest.approx(expected, rel=1e-4)
   assert float(logs["loss_g"]) == pytest.approx(float(
       5 * logs["reconstruction"] + logs["adversarial_g"] + 4 * logs["absent_slab"]), rel=1e-5)
+
+
+@pytest.mark.parametrize("weight", [1.0, 3.0])
+def test_removal_adversarial_weight_scales_the_generators_term_on_c(tmp_path, weight):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, removal_adversarial_weight=weight))
+  batch = tiny.random_pair_batch()
+  outputs = gan.generate(batch)
+  fake = np.concatenate([outputs["swapped_c"], outputs["swapped_d"]])
+  labels = np.concatenate([outputs["labels_c"], outputs["labels_d"]])
+  logits = gan.discriminator_full(fake, labels).numpy().astype(np.float64)
+  size = len(batch["image_a"])
+  wish = np.log1p(np.exp(-logits))  # BCE against "real".
+  expected = weight * wish[:size].mean() + wish[size:].mean()
+  got = float(gan._generator_adversarial(gan.discriminator_full, fake, labels))
+  assert got == pytest.approx(expected, rel=1e-4)

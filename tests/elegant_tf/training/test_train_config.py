@@ -63,8 +63,9 @@ def test_shipped_training_configs_are_valid(name):
             config.patch_discriminator, config.discriminator_lr_ratio,
             config.matching_negatives_weight, config.discriminator_conditioning,
             config.skip_gating, config.dropped_fine_skips, config.masked_output,
-            config.latent_adversary_weight, config.absent_slab_weight) == (
-                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0)
+            config.latent_adversary_weight, config.absent_slab_weight,
+            config.removal_adversarial_weight, config.image_head_width) == (
+                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 1, 0)
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -164,7 +165,9 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--nomasked_output",
                                              "--latent_adversary_weight=0.0",
                                              "--absent_slab_weight=0.0",
-                                             "--matching_negatives_claims=both"}
+                                             "--matching_negatives_claims=both",
+                                             "--removal_adversarial_weight=1.0",
+                                             "--image_head_width=0"}
 
 
 @pytest.mark.parametrize("line, message", [
