@@ -55,19 +55,20 @@ class ModelFileError(usage.UsageError):
   and no flag; a command adds the flag (usage.for_flag)."""
 
 
-def checked_metadata(metadata, source: str) -> dict:
+def checked_metadata(metadata, origin: str) -> dict:
   """`metadata` when it has the fields every loader relies on; ModelFileError naming
-  `source` otherwise (a hand-edited or foreign file fails here, not as a TypeError later)."""
+  `origin` (the file's path or a description of it) otherwise: a hand-edited or
+  foreign file fails here, not as a TypeError later."""
   if not isinstance(metadata, dict):
-    raise ModelFileError(f"{source}: the metadata is not a JSON object")
+    raise ModelFileError(f"{origin}: the metadata is not a JSON object")
   names = metadata.get("attribute_names")
   if (not isinstance(names, list) or not names
       or not all(isinstance(name, str) and name for name in names)):
-    raise ModelFileError(f"{source}: attribute_names must be a non-empty list of names, not "
+    raise ModelFileError(f"{origin}: attribute_names must be a non-empty list of names, not "
                          f"{names!r}")
   size = metadata.get("image_size")
   if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-    raise ModelFileError(f"{source}: image_size must be a positive integer, not {size!r}")
+    raise ModelFileError(f"{origin}: image_size must be a positive integer, not {size!r}")
   return metadata
 
 
@@ -107,20 +108,21 @@ def embed_tflite_metadata(content: bytes, metadata: dict) -> bytes:
   return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def read_tflite_metadata(content: bytes, source: str = "the .tflite file") -> dict:
+def read_tflite_metadata(content: bytes, origin: str = "the .tflite file") -> dict:
   """The metadata JSON embedded by `embed_tflite_metadata`, checked; ModelFileError naming
-  `source` for a file that is not such a flatbuffer (truncated, random bytes)."""
+  `origin` (the file's path or a description of it) for a file that is not such a
+  flatbuffer (truncated, random bytes)."""
   try:
     model = tflite_schema.Model.GetRootAs(content, 0)
     for i in range(model.MetadataLength()):
       entry = model.Metadata(i)
       if entry.Name() == TFLITE_METADATA_NAME.encode():
         metadata = json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
-        return checked_metadata(metadata, source)
+        return checked_metadata(metadata, origin)
   except ModelFileError:
     raise
   # The flatbuffer reader follows offsets read from the file: garbage fails anywhere.
   except (struct.error, IndexError, ValueError, TypeError, AttributeError) as error:
-    raise ModelFileError(f"{source} is not a TFLite model (truncated or corrupt)") from error
-  raise ModelFileError(f"{source} has no {TFLITE_METADATA_NAME} entry: not written by "
+    raise ModelFileError(f"{origin} is not a TFLite model (truncated or corrupt)") from error
+  raise ModelFileError(f"{origin} has no {TFLITE_METADATA_NAME} entry: not written by "
                        "`python -m elegant_tf.tflite`")
