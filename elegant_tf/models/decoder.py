@@ -38,10 +38,11 @@ class Decoder(keras.Model):
   conv give k channels at full resolution (then PixelL2Normalization -> ReLU),
   which a 3x3 conv reads together with the input image to give the output. The
   encoder's first block already halves the resolution, so without it the
-  residual comes from one stride-2 transposed conv of 2x-coarser features: it
-  can place a thin glasses frame only to about a pixel, and a removal leaves
-  the frame's outline (and a checkerboard) behind. With the image at hand the
-  last conv sees exactly which pixels are frame.
+  residual comes from one stride-2 transposed conv of 2x-coarser features,
+  which might place a thin glasses frame only to about a pixel; with the image
+  at hand the last conv sees exactly which pixels are frame. Measured once
+  (k = 32, docs/experiments/removal-at-1200-steps.md): removed frames keep the
+  same outline, so that was not the limit.
 
   `masked_output=True` (not in the paper) gives 4 channels instead of a residual:
   tanh of a colour image and the sigmoid of a mask, which the generator blends

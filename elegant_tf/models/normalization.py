@@ -15,9 +15,9 @@ def scaled_unit_pixel_vectors(inputs, scale, epsilon: float):
 
   The layer sits after every convolution of every network, so its elementwise
   work is a large share of a train step on a CPU (multiplies and divides were
-  28% of a bfloat16 step on an Intel Xeon with AMX). Left to autodiff, x / norm gives a
-  divide, a square of the norm and several full-size products in the backward
-  pass; the gradient of a projection onto the unit sphere is one line,
+  28% of a bfloat16 step on an Intel Xeon with AMX). Left to autodiff, x / norm
+  gives a divide, a square of the norm and several full-size products in the
+  backward pass; the gradient of a projection onto the unit sphere is one line,
   dx = scale * (g - u <g, u>) / norm, u = x / norm, and the scale's gradient
   is the sum of the same <g, u>. The forward is one full-size multiply, by
   scale / norm.

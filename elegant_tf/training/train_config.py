@@ -176,8 +176,8 @@ class TrainConfig(dataclass_flags.FlagSettings):
   image_head_width: int = setting(
       0, "Not in the paper (0 = off): the decoder's last transposed convolution gives this "
       "many channels at full resolution, and a 3x3 convolution reads them together with the "
-      "input image to make the residual, so an edit can follow the image's exact pixels (a "
-      "removed glasses frame leaves no outline).", at_least=0)
+      "input image to make the residual, so an edit can follow the image's exact pixels.",
+      at_least=0)
   masked_output: bool = setting(
       False, "Not in the paper: the decoder gives a colour image and a mask instead of a "
       "residual, and the edit is input + mask * (colour - input) (GANimation's attention), so "
