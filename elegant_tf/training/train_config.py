@@ -165,6 +165,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "not as D1 does ('same'): one of --discriminator_conditioning's values, so that D2 can "
       "keep the paper's label channels while D1 uses the projection.",
       choices=("same",) + tuple(discriminator_lib.CONDITIONINGS))
+  discriminator_normalization: str = setting(
+      "pixel", "What follows each convolution of D1 and D2: 'pixel' (the paper: each pixel's "
+      "feature vector divided by its length) or 'none' (not in the paper: no normalization, so "
+      "the score can follow the amplitude of a faint structure such as a half-removed frame).",
+      choices=discriminator_lib.NORMALIZATIONS)
   skip_gating: bool = setting(
       False, "Not in the paper: the decoder scales each encoder skip by a gate computed from "
       "the latent difference (edited - unedited), so an exchanged slab can silence the edited "
