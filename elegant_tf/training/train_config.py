@@ -116,6 +116,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
   r1_weight: float = setting(
       0.0, "Not in the paper (0 = off): weight of an R1 gradient penalty on D1's score of real "
       "images (gamma/2 * E|grad|^2; this flag is gamma).", at_least=0, loss_weights_field="r1")
+  r1_every: int = setting(
+      1, "Not in the paper: compute --r1_weight's penalty only on every this-many-th "
+      "discriminator update, weighted this many times (StyleGAN2's lazy regularization): "
+      "about the same penalty on average at a fraction of its cost. 1 = every step.",
+      at_least=1, loss_weights_field="r1_every")
   matching_negatives_weight: float = setting(
       0.0, "Not in the paper (0 = off): D1 and D2 also learn that a real face paired with the "
       "exchanged attribute's label flipped is fake (matching-aware negatives), with this weight "

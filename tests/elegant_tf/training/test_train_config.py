@@ -169,7 +169,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--matching_negatives_claims=both",
                                              "--removal_adversarial_weight=1.0",
                                              "--image_head_width=0",
-                                             "--discriminator_normalization=pixel"}
+                                             "--discriminator_normalization=pixel",
+                                             "--r1_every=1"}
 
 
 @pytest.mark.parametrize("line, message", [
