@@ -14,7 +14,9 @@ trace of the attribute falls from t = 0 on; one whose curve is flat near t = 0
 gives the generator no push to take the last part away, and removals stop where
 the curve flattens (a faded glasses frame). The "model t" column places the
 model's own removal C on the path: its change C - A projected on the exact
-change C* - A inside the attribute's region, as 1 - amplitude.
+change C* - A inside the attribute's region, as 1 - amplitude. "model C" is the
+mean logit of that removal itself (which also differs from C* off the path),
+and "real A" that of the real faces with their own labels, for scale.
 """
 
 import os
@@ -77,10 +79,14 @@ def probe_rows(gan, source, num_pairs: int, steps=PATH_STEPS) -> list[dict]:
     model_t = position_on_path(image_a, truth_c, removed, pairs["region_c"])
     for label, discriminator in (("D1", gan.discriminator_full),
                                  ("D2", gan.discriminator_half)):
-      logits = [float(np.mean(discriminator(removal_path(image_a, truth_c, t), labels_c)))
-                for t in steps]
-      rows.append({"discriminator": label, "attribute": name, "logits": logits,
-                   "model_t": model_t})
+      def mean_logit(images, labels):
+        return float(np.mean(discriminator(images, labels)))
+
+      rows.append({"discriminator": label, "attribute": name,
+                   "logits": [mean_logit(removal_path(image_a, truth_c, t), labels_c)
+                              for t in steps],
+                   "model_t": model_t, "model_logit": mean_logit(removed, labels_c),
+                   "real_logit": mean_logit(image_a, labels_a)})
   return rows
 
 
@@ -114,9 +120,11 @@ def main(argv):
   print(f"{os.path.basename(latest)}; {FLAGS.eval_pairs} pairs per attribute; mean logit on "
         "C_t = C* + t (A - C*), claimed with C's labels")
   print(markdown.table(
-      ["discriminator", "attribute"] + [f"t={t:g}" for t in PATH_STEPS] + ["model t"],
+      ["discriminator", "attribute"] + [f"t={t:g}" for t in PATH_STEPS]
+      + ["model t", "model C", "real A"],
       ([row["discriminator"], row["attribute"]] + [f"{v:+.3f}" for v in row["logits"]]
-       + [f"{row['model_t']:.2f}"] for row in rows)))
+       + [f"{row['model_t']:.2f}", f"{row['model_logit']:+.3f}", f"{row['real_logit']:+.3f}"]
+       for row in rows)))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def test_probe_rows_restore_both_discriminators_and_score_the_path(tiny_run):
       (d, name) for name in config.attributes for d in ("D1", "D2")]
   for row in rows:
     assert len(row["logits"]) == 2 and np.all(np.isfinite(row["logits"]))
-    assert np.isfinite(row["model_t"])
+    assert all(np.isfinite(row[key]) for key in ("model_t", "model_logit", "real_logit"))
   # The two ends of the path are different images, and every D scores them apart.
   assert all(row["logits"][0] != row["logits"][1] for row in rows)
 
