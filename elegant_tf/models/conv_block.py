@@ -22,7 +22,8 @@ def leaky_relu_as_maximum(x):
 
 def downsampling_block(width: int, name: str, normalized: bool = True) -> keras.Sequential:
   """Conv 3x3 stride 2 'same' -> PixelL2Normalization -> LeakyReLU(0.2), as in the paper;
-  `normalized=False` leaves the normalization out."""
+  `normalized=False` leaves the normalization out (the LeakyReLU then follows the
+  convolution directly, computed by leaky_relu_as_maximum)."""
   layers = [keras.layers.Conv2D(width, 3, strides=2, padding="same",
                                 kernel_initializer=initializers.kernel_initializer())]
   if normalized:
