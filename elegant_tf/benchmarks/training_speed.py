@@ -1,6 +1,7 @@
 """Training throughput of one replica at 64, 128 and 256 px.
 
-Usage: python -m elegant_tf.benchmarks.training_speed [--preset=paper|demo] [--steps=10]
+Usage: python -m elegant_tf.benchmarks.training_speed [--preset=paper|demo|demo_recipe]
+       [--steps=10]
        [--sizes=64,128,256] [--batch_size=16] [--jit_compile]
        [--precision=float32,mixed_bfloat16] [--rounds=3] [--skip_renderer]
 
@@ -35,13 +36,34 @@ from elegant_tf.models import precision  # noqa: E402
 from elegant_tf.training import train_config  # noqa: E402
 from elegant_tf.training import train_lib  # noqa: E402
 
+# Settings of a config file that say what is trained on and for how long, not
+# what one step computes. (--ema_decay's update is a callback after the step.)
+_RUN_SETTINGS = frozenset({
+    "data", "attributes", "image_size", "batch_size", "train_steps", "checkpoint_every",
+    "sample_every", "log_every", "lr_decay_every", "eval_pairs", "run_dir", "export_dir",
+    "ema_decay"})
+
+
+def step_settings_of(config_name: str) -> dict:
+  """The settings of elegant_tf/configs/NAME.flags that change the train step (every one
+  that differs from the default, except _RUN_SETTINGS), read from the file itself."""
+  path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", f"{config_name}.flags")
+  config, default = train_config.TrainConfig.from_flagfile(path), train_config.TrainConfig()
+  return {field.name: getattr(config, field.name) for field in dataclasses.fields(config)
+          if field.name not in _RUN_SETTINGS
+          and getattr(config, field.name) != getattr(default, field.name)}
+
+
 PRESETS = {
     # The paper's networks (encoder 64..512, depth 5; discriminators 64..512).
     "paper": dict(encoder_depth=5, encoder_base_width=64, encoder_max_width=512,
                   discriminator_base_width=64, discriminator_max_width=512),
-    # elegant_tf/configs/demo.flags.
+    # elegant_tf/configs/demo.flags' widths, and nothing else of it.
     "demo": dict(encoder_depth=3, encoder_base_width=64, encoder_max_width=256,
                  discriminator_base_width=32, discriminator_max_width=256),
+    # The step README line 1 trains: demo.flags' widths and every option it sets
+    # that the step computes (the projection, R1, the dropped skip...).
+    "demo_recipe": step_settings_of("demo"),
 }
 
 

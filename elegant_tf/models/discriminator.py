@@ -11,6 +11,9 @@ from elegant_tf.models import initializers
 # How the labels reach the score: tiled as input channels (the paper) or as a
 # projection onto the final features.
 CONDITIONINGS = ("channels", "projection", "channels_projection")
+# What follows each convolution before the LeakyReLU: the paper's per-pixel L2
+# normalization, or nothing.
+NORMALIZATIONS = ("pixel", "none")
 
 
 @keras.saving.register_keras_serializable(package="elegant_tf")
@@ -34,11 +37,19 @@ class Discriminator(keras.Model):
   `conditioning="channels_projection"` does both: the label channels let the
   convolutions look for the attribute where the label says it should (or should
   not) be, the projection makes the label act on the final score from step 0.
+
+  `normalization="none"` (not in the paper) drops the per-pixel L2 normalization
+  after each convolution. That normalization divides every feature vector by
+  its length, so a faint structure and a strong one of the same shape give
+  nearly the same normalized features wherever the convolution responds mostly
+  to the structure: the score then barely changes with the amplitude of what a
+  removal left behind (a faded glasses frame scores like a full one), and the
+  generator gets little push to take the rest away.
   """
 
   def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), downsample: int = 1,
                num_classes: int = 0, patch: bool = False, conditioning: str = "channels",
-               num_labels: int = 0, **kwargs):
+               num_labels: int = 0, normalization: str = "pixel", **kwargs):
     super().__init__(**kwargs)
     if conditioning not in CONDITIONINGS:
       raise ValueError(f"unknown discriminator conditioning {conditioning!r}; valid: "
@@ -47,6 +58,9 @@ class Discriminator(keras.Model):
     if patch and projected:
       raise ValueError("the projection discriminator scores whole images; it does not "
                        "combine with patch=True")
+    if normalization not in NORMALIZATIONS:
+      raise ValueError(f"unknown discriminator normalization {normalization!r}; valid: "
+                       + ", ".join(NORMALIZATIONS))
     if projected and num_labels < 1:
       raise ValueError("the projection discriminator needs num_labels (one embedding each)")
     self.widths = list(widths)
@@ -55,11 +69,13 @@ class Discriminator(keras.Model):
     self.patch = bool(patch)
     self.conditioning = conditioning
     self.num_labels = int(num_labels)
+    self.normalization = normalization
     self.pool = (keras.layers.AveragePooling2D(self.downsample)
                  if self.downsample > 1 else None)
     # Blocks are attributes, not list items, so checkpoints name them (see encoder.py).
     for k, width in enumerate(self.widths):
-      setattr(self, f"block_{k}", conv_block.downsampling_block(width, f"block_{k}"))
+      setattr(self, f"block_{k}", conv_block.downsampling_block(
+          width, f"block_{k}", normalized=normalization == "pixel"))
     self.flatten = keras.layers.Flatten()
     self.score = (
         keras.layers.Conv2D(1, 1, kernel_initializer=initializers.kernel_initializer(),
@@ -115,4 +131,5 @@ class Discriminator(keras.Model):
   def get_config(self):
     return {**super().get_config(), "widths": self.widths, "downsample": self.downsample,
             "num_classes": self.num_classes, "patch": self.patch,
-            "conditioning": self.conditioning, "num_labels": self.num_labels}
+            "conditioning": self.conditioning, "num_labels": self.num_labels,
+            "normalization": self.normalization}

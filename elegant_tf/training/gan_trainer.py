@@ -41,6 +41,8 @@ class LossWeights:
   cycle: float = 0.0  # Re-encode C and D, swap the slab back, L1 to A and B.
   classification: float = 0.0  # D1 classifies attributes; G wants C, D's edit classified.
   r1: float = 0.0  # Gradient penalty on D1's score of real images.
+  # R1 on every k-th step only, weighted k times (StyleGAN2's lazy regularization).
+  r1_every: int = 1
   # Real A, B paired with the exchanged attribute's label flipped count as fake
   # for D1 and D2 (matching-aware negatives), with this weight relative to C, D.
   matching_negatives: float = 0.0
@@ -368,6 +370,18 @@ class ElegantGAN(keras.Model):
       scores = ops.sum(self.discriminator_full(real, real_labels))
     return losses.r1_penalty(tape.gradient(scores, real))
 
+  def _r1_term(self, real, real_labels):
+    """This step's R1 term: the penalty itself, or with `r1_every` = k > 1, k times
+    the penalty on every k-th discriminator update and 0 on the others. The
+    penalty changes slowly, so its average over k steps is about the same, at
+    1/k of its cost (a second backward pass through D1)."""
+    every = self.loss_weights.r1_every
+    if every == 1:
+      return self._r1_penalty(real, real_labels)
+    due = ops.equal(self.discriminator_optimizer.iterations % every, 0)
+    return tf.cond(due, lambda: every * self._r1_penalty(real, real_labels),
+                   lambda: tf.zeros((), "float32"))
+
   def _apply(self, optimizer, scaled_loss, tape, variables, replicas):
     scaler = self._loss_scalers.get(id(optimizer))
     if scaler is None:
@@ -423,7 +437,7 @@ class ElegantGAN(keras.Model):
                 self.discriminator_full.classify(real, len(self.attribute_names)), real_labels)
             loss_d = loss_d + weights.classification * extra["classification_d"]
           if weights.r1:
-            extra["r1"] = self._r1_penalty(real, real_labels)
+            extra["r1"] = self._r1_term(real, real_labels)
             loss_d = loss_d + weights.r1 * extra["r1"]
           if weights.latent_adversary:
             # The adversary learns at full strength; the weight is the encoder's side.

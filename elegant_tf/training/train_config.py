@@ -116,6 +116,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
   r1_weight: float = setting(
       0.0, "Not in the paper (0 = off): weight of an R1 gradient penalty on D1's score of real "
       "images (gamma/2 * E|grad|^2; this flag is gamma).", at_least=0, loss_weights_field="r1")
+  r1_every: int = setting(
+      1, "Not in the paper: compute --r1_weight's penalty only on every this-many-th "
+      "discriminator update, weighted this many times (StyleGAN2's lazy regularization): "
+      "about the same penalty on average at a fraction of its cost. 1 = every step.",
+      at_least=1, loss_weights_field="r1_every")
   matching_negatives_weight: float = setting(
       0.0, "Not in the paper (0 = off): D1 and D2 also learn that a real face paired with the "
       "exchanged attribute's label flipped is fake (matching-aware negatives), with this weight "
@@ -165,6 +170,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "not as D1 does ('same'): one of --discriminator_conditioning's values, so that D2 can "
       "keep the paper's label channels while D1 uses the projection.",
       choices=("same",) + tuple(discriminator_lib.CONDITIONINGS))
+  discriminator_normalization: str = setting(
+      "pixel", "What follows each convolution of D1 and D2: 'pixel' (the paper: each pixel's "
+      "feature vector divided by its length) or 'none' (not in the paper: no normalization, so "
+      "the score can follow the amplitude of a faint structure such as a half-removed frame).",
+      choices=discriminator_lib.NORMALIZATIONS)
   skip_gating: bool = setting(
       False, "Not in the paper: the decoder scales each encoder skip by a gate computed from "
       "the latent difference (edited - unedited), so an exchanged slab can silence the edited "

@@ -121,7 +121,8 @@ def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
   def discriminator(conditioning=config.discriminator_conditioning, **options):
     return discriminator_lib.Discriminator(
         config.discriminator_widths, patch=config.patch_discriminator,
-        conditioning=conditioning, num_labels=len(config.attributes), **options)
+        conditioning=conditioning, num_labels=len(config.attributes),
+        normalization=config.discriminator_normalization, **options)
 
   half_conditioning = (config.discriminator_conditioning
                        if config.half_discriminator_conditioning == "same"

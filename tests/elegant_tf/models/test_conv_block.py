@@ -21,3 +21,25 @@ def test_shared_layer_checks(tmp_path):
   x = np.random.default_rng(1).normal(size=(2, 8, 8, 3)).astype("float32")
   model_checks.run_layer_test(lambda: conv_block.downsampling_block(6, "b"), (x,), tmp_path,
                               expected_shapes=[(2, 4, 4, 6)])
+
+
+def test_unnormalized_block_leaks_by_a_maximum_with_leaky_relus_values_and_gradients():
+  import keras
+  import tensorflow as tf
+  block = conv_block.downsampling_block(6, "b", normalized=False)
+  assert [type(layer) for layer in block.layers] == [keras.layers.Conv2D,
+                                                     keras.layers.Activation]
+  assert block.layers[1].activation is conv_block.leaky_relu_as_maximum
+  x = tf.constant(np.random.default_rng(2).normal(size=(2, 5, 5, 4)).astype("float32"))
+  reference = keras.layers.LeakyReLU(negative_slope=0.2)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(x)
+    ours, theirs = conv_block.leaky_relu_as_maximum(x), reference(x)
+  np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+  np.testing.assert_allclose(tape.gradient(ours, x), tape.gradient(theirs, x), rtol=1e-6)
+
+
+def test_shared_layer_checks_of_the_unnormalized_block(tmp_path):
+  x = np.random.default_rng(3).normal(size=(2, 8, 8, 3)).astype("float32")
+  model_checks.run_layer_test(lambda: conv_block.downsampling_block(6, "b", normalized=False),
+                              (x,), tmp_path, expected_shapes=[(2, 4, 4, 6)])

@@ -33,6 +33,7 @@ def test_labels_change_the_score():
     ({"patch": True, "num_classes": 2}, (2, 2, 2)),
     ({"conditioning": "projection", "num_labels": 2}, (2,)),
     ({"conditioning": "channels_projection", "num_labels": 2}, (2,)),
+    ({"normalization": "none"}, (2,)),
 ])
 def test_shared_layer_checks(tmp_path, settings, shape):
   x = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
@@ -101,3 +102,21 @@ def test_channels_projection_reads_labels_as_channels_and_by_projection():
   expected = (flat @ d.score.kernel.numpy() + d.score.bias.numpy())[:, 0] + np.sum(
       (2 * y - 1) * (flat @ d.projection.kernel.numpy()), axis=1)
   np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_without_normalization_the_score_follows_the_amplitude():
+  # Zero biases at initialization and LeakyReLU's positive homogeneity: without
+  # the normalization, an image at twice the amplitude scores twice as high (no
+  # labels to tile); with it, the per-pixel division cancels the factor.
+  x = np.random.default_rng(7).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  y = np.zeros((2, 2), "float32")
+  plain = discriminator.Discriminator([4, 8, 8, 8], normalization="none")
+  np.testing.assert_allclose(np.asarray(plain(2 * x, y)), 2 * np.asarray(plain(x, y)),
+                             rtol=1e-4, atol=1e-6)
+  normalized = discriminator.Discriminator([4, 8, 8, 8])
+  np.testing.assert_allclose(np.asarray(normalized(2 * x, y)), np.asarray(normalized(x, y)),
+                             rtol=1e-3, atol=1e-6)
+  assert [type(layer).__name__ for layer in plain.block_0.layers] == ["Conv2D", "Activation"]
+  assert discriminator.Discriminator.from_config(plain.get_config()).normalization == "none"
+  with pytest.raises(ValueError, match="normalization 'batch'"):
+    discriminator.Discriminator([4, 8, 8, 8], normalization="batch")

@@ -25,10 +25,12 @@ def _trained_once(strategy, config, batch, optimizer_factory):
   return {k: v[-1] for k, v in logs.items()}, [a - b for a, b in zip(after, before)]
 
 
-def test_two_replicas_match_one_replica_on_the_same_global_batch(tmp_path):
+@pytest.mark.parametrize("options", [{}, dict(r1_weight=1.0, r1_every=2)])
+def test_two_replicas_match_one_replica_on_the_same_global_batch(tmp_path, options):
   # SGD: its update is proportional to the gradient, so a loss scaled by the
-  # wrong replica count shows (Adam would hide it: it is scale-invariant).
-  config = tiny.tiny_config(tmp_path, weight_decay=1e-3)
+  # wrong replica count shows (Adam would hide it: it is scale-invariant). Lazy
+  # R1 reads the update count inside the replicas' step (the first is due).
+  config = tiny.tiny_config(tmp_path, weight_decay=1e-3, **options)
   batch = tiny.random_pair_batch()
   sgd = lambda: keras.optimizers.SGD(learning_rate=1.0)
   logs_one, updates_one = _trained_once(tf.distribute.get_strategy(), config, batch, sgd)
@@ -122,6 +124,36 @@ def test_generator_classification_term_covers_the_exchanged_attribute_only(tmp_p
   logs = gan.train_step(batch)
   assert float(expected) != pytest.approx(float(everything), rel=1e-3)
   assert float(logs["classification_g"]) == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_lazy_r1_is_k_times_the_penalty_every_kth_update_and_zero_between(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, r1_weight=10.0, r1_every=4))
+  batch = {k: tf.constant(v) for k, v in tiny.random_pair_batch().items()}
+  real = tf.concat([batch["image_a"], batch["image_b"]], axis=0)
+  labels = tf.concat([batch["labels_a"], batch["labels_b"]], axis=0)
+  penalty = float(gan._r1_penalty(real, labels))
+  assert penalty > 0
+  term = tf.function(gan._r1_term)  # Compiled, as train_step runs it.
+  for update, expected in ((0, 4 * penalty), (1, 0.0), (3, 0.0), (4, 4 * penalty)):
+    gan.discriminator_optimizer.iterations.assign(update)
+    assert float(term(real, labels)) == pytest.approx(expected, rel=1e-5), update
+  # The discriminator's gradient goes through the condition: 4x the penalty's on a due update.
+  gan.discriminator_optimizer.iterations.assign(8)
+  variables = gan.discriminator_full.trainable_variables
+  with tf.GradientTape(persistent=True) as tape:
+    lazy, plain = gan._r1_term(real, labels), gan._r1_penalty(real, labels)
+  compared = 0
+  for got, want in zip(tape.gradient(lazy, variables), tape.gradient(plain, variables)):
+    if want is None:  # The score's own bias does not move its input gradient.
+      assert got is None or not np.any(got)
+      continue
+    np.testing.assert_allclose(got, 4 * np.asarray(want), rtol=1e-4, atol=1e-9)
+    compared += 1
+  assert compared > len(variables) // 2
+  # And the whole step compiles, and logs the term it added (update 8 is due).
+  before = float(gan._r1_penalty(real, labels))
+  logs = tf.function(gan.train_step)(batch)
+  assert float(logs["r1"]) == pytest.approx(4 * before, rel=1e-4)
 
 
 def test_r1_penalty_is_logged_and_added_to_the_discriminator_loss(tmp_path):

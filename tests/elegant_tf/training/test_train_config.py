@@ -64,8 +64,9 @@ def test_shipped_training_configs_are_valid(name):
             config.matching_negatives_weight, config.discriminator_conditioning,
             config.skip_gating, config.dropped_fine_skips, config.masked_output,
             config.latent_adversary_weight, config.absent_slab_weight,
-            config.removal_adversarial_weight, config.image_head_width) == (
-                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 1, 0)
+            config.removal_adversarial_weight, config.image_head_width,
+            config.discriminator_normalization) == (
+                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 1, 0, "pixel")
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -167,7 +168,9 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--absent_slab_weight=0.0",
                                              "--matching_negatives_claims=both",
                                              "--removal_adversarial_weight=1.0",
-                                             "--image_head_width=0"}
+                                             "--image_head_width=0",
+                                             "--discriminator_normalization=pixel",
+                                             "--r1_every=1"}
 
 
 @pytest.mark.parametrize("line, message", [

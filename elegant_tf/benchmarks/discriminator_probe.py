@@ -1,0 +1,132 @@
+"""Where do the discriminators stop objecting to a removal? Scores along the exact path.
+
+  python -m elegant_tf.benchmarks.discriminator_probe --model=RUN_DIR [--eval_pairs=128]
+
+The generator removes an attribute only as far as D1 and D2 object to what is
+left of it. The synthetic faces give the exact removal C* (A with B's version of
+the attribute), so the probe scores the straight path between C* and A:
+
+    C_t = C* + t (A - C*),   t = 0 (the exact removal) ... 1 (A left unchanged),
+
+each image claimed with C's labels (the attribute absent), and prints each
+discriminator's mean logit at every t. A discriminator that objects to every
+trace of the attribute falls from t = 0 on; one whose curve is flat near t = 0
+gives the generator no push to take the last part away, and removals stop where
+the curve flattens (a faded glasses frame). The "model t" column places the
+model's own removal C on the path: its change C - A projected on the exact
+change C* - A inside the attribute's region, as 1 - amplitude. "model C" is the
+mean logit of that removal itself (which also differs from C* off the path),
+and "real A" that of the real faces with their own labels, for scale.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+from absl import flags
+
+from elegant_tf.evaluation import ground_truth_eval
+from elegant_tf.training import checkpointing
+from elegant_tf.training import train_config
+from elegant_tf.training import train_lib
+from pipelines import markdown
+from pipelines import synthetic
+from pipelines import usage
+
+PATH_STEPS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+
+
+def define_flags():
+  flags.DEFINE_string("model", None, "Training run directory (the probe needs the "
+                      "discriminators, which only the run's checkpoints hold).")
+  flags.DEFINE_integer("eval_pairs", 128, "Held-out pairs per attribute.", lower_bound=1)
+  usage.require_flags("model")
+
+
+FLAGS = flags.FLAGS
+
+
+def removal_path(image_a, truth_c, t: float):
+  """C_t: the exact removal C* at t = 0, A unchanged at t = 1."""
+  return truth_c + t * (image_a - truth_c)
+
+
+def position_on_path(image_a, truth_c, removed, region) -> float:
+  """Where the model's removal sits on the path: 1 - (its change along the exact
+  change, as a fraction of that change) inside the region; 0 = exact, 1 = no change."""
+  mask = np.asarray(region, np.float32)[..., None]
+  change, exact = (removed - image_a) * mask, (truth_c - image_a) * mask
+  return 1.0 - float(np.sum(change * exact) / np.sum(exact * exact))
+
+
+def probe_rows(gan, source, num_pairs: int, steps=PATH_STEPS) -> list[dict]:
+  """One row per (discriminator, attribute): mean logits along the path and the model's t."""
+  attributes = list(gan.attribute_names)
+  columns = [source.attribute_names.index(name) for name in attributes]
+  rows = []
+  for index, name in enumerate(attributes):
+    pairs = ground_truth_eval.swap_ground_truth(source, name, num_pairs)
+    image_a = np.asarray(pairs["image_a"], np.float32)
+    truth_c = np.asarray(pairs["truth_c"], np.float32)
+    labels_a = pairs["labels_a"][:, columns]
+    labels_c = labels_a.copy()
+    labels_c[:, index] = pairs["labels_b"][:, columns[index]]
+    weights = np.zeros((len(image_a), len(attributes)), np.float32)
+    weights[:, index] = 1.0
+    # The live generator: it is the one the discriminators were trained against.
+    removed = np.asarray(gan.generator({"image": image_a, "exemplar": pairs["image_b"],
+                                        "attributes": weights})["edited"])
+    model_t = position_on_path(image_a, truth_c, removed, pairs["region_c"])
+    for label, discriminator in (("D1", gan.discriminator_full),
+                                 ("D2", gan.discriminator_half)):
+      def mean_logit(images, labels):
+        return float(np.mean(discriminator(images, labels)))
+
+      rows.append({"discriminator": label, "attribute": name,
+                   "logits": [mean_logit(removal_path(image_a, truth_c, t), labels_c)
+                              for t in steps],
+                   "model_t": model_t, "model_logit": mean_logit(removed, labels_c),
+                   "real_logit": mean_logit(image_a, labels_a)})
+  return rows
+
+
+def restored_gan(run_dir: str):
+  """The run's trainer (generator and both discriminators) at its newest readable checkpoint."""
+  config = train_config.TrainConfig.from_flagfile(
+      os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
+  gan = train_lib.build_gan(config)
+  checkpoint = checkpointing.training_checkpoint(gan)
+  directory = os.path.join(run_dir, "checkpoints")
+  state = tf.train.get_checkpoint_state(directory)
+  latest = checkpointing.restore_newest_readable(
+      directory,
+      lambda prefix: checkpoint.restore(prefix).expect_partial().assert_existing_objects_matched(),
+      list(state.all_model_checkpoint_paths) if state else ())
+  if latest is None:
+    raise usage.UsageError(f"--model={run_dir}: no checkpoint to restore the discriminators from")
+  return gan, config, latest
+
+
+def main(argv):
+  usage.check_no_arguments(argv)
+  if not os.path.isfile(os.path.join(FLAGS.model, train_config.RESOLVED_FLAGS_FILE)):
+    raise usage.UsageError(f"--model={FLAGS.model}: not a training run directory (no "
+                           f"{train_config.RESOLVED_FLAGS_FILE}); a SavedModel has no "
+                           "discriminators")
+  gan, config, latest = restored_gan(FLAGS.model)
+  # The run's own synthetic faces (the seed picks the population), as evaluate uses.
+  source = synthetic.open_source("", config.image_size, seed=config.seed)
+  rows = probe_rows(gan, source, FLAGS.eval_pairs)
+  print(f"{os.path.basename(latest)}; {FLAGS.eval_pairs} pairs per attribute; mean logit on "
+        "C_t = C* + t (A - C*), claimed with C's labels")
+  print(markdown.table(
+      ["discriminator", "attribute"] + [f"t={t:g}" for t in PATH_STEPS]
+      + ["model t", "model C", "real A"],
+      ([row["discriminator"], row["attribute"]] + [f"{v:+.3f}" for v in row["logits"]]
+       + [f"{row['model_t']:.2f}", f"{row['model_logit']:+.3f}", f"{row['real_logit']:+.3f}"]
+       for row in rows)))
+
+
+if __name__ == "__main__":
+  define_flags()
+  usage.run("discriminator_probe", main)
