@@ -1,4 +1,6 @@
+import keras
 import numpy as np
+import tensorflow as tf
 
 from elegant_tf.models import conv_block
 from elegant_tf.models import normalization
@@ -24,8 +26,6 @@ def test_shared_layer_checks(tmp_path):
 
 
 def test_unnormalized_block_leaks_by_a_maximum_with_leaky_relus_values_and_gradients():
-  import keras
-  import tensorflow as tf
   block = conv_block.downsampling_block(6, "b", normalized=False)
   assert [type(layer) for layer in block.layers] == [keras.layers.Conv2D,
                                                      keras.layers.Activation]
