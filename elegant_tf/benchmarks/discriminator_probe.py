@@ -22,7 +22,6 @@ and "real A" that of the real faces with their own labels, for scale.
 import os
 
 import numpy as np
-import tensorflow as tf
 from absl import flags
 
 from elegant_tf.evaluation import ground_truth_eval
@@ -91,20 +90,15 @@ def probe_rows(gan, source, num_pairs: int, steps=PATH_STEPS) -> list[dict]:
 
 
 def restored_gan(run_dir: str):
-  """The run's trainer (generator and both discriminators) at its newest readable checkpoint."""
+  """(trainer, settings, step): the run's generator and both discriminators at its newest
+  readable checkpoint, restored as a resume restores them."""
   config = train_config.TrainConfig.from_flagfile(
       os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
   gan = train_lib.build_gan(config)
-  checkpoint = checkpointing.training_checkpoint(gan)
-  directory = os.path.join(run_dir, "checkpoints")
-  state = tf.train.get_checkpoint_state(directory)
-  latest = checkpointing.restore_newest_readable(
-      directory,
-      lambda prefix: checkpoint.restore(prefix).expect_partial().assert_existing_objects_matched(),
-      list(state.all_model_checkpoint_paths) if state else ())
-  if latest is None:
+  step = checkpointing.restore_latest(checkpointing.checkpoint_manager(gan, run_dir))
+  if not step:
     raise usage.UsageError(f"--model={run_dir}: no checkpoint to restore the discriminators from")
-  return gan, config, latest
+  return gan, config, step
 
 
 def main(argv):
@@ -113,11 +107,11 @@ def main(argv):
     raise usage.UsageError(f"--model={FLAGS.model}: not a training run directory (no "
                            f"{train_config.RESOLVED_FLAGS_FILE}); a SavedModel has no "
                            "discriminators")
-  gan, config, latest = restored_gan(FLAGS.model)
+  gan, config, step = restored_gan(FLAGS.model)
   # The run's own synthetic faces (the seed picks the population), as evaluate uses.
   source = synthetic.open_source("", config.image_size, seed=config.seed)
   rows = probe_rows(gan, source, FLAGS.eval_pairs)
-  print(f"{os.path.basename(latest)}; {FLAGS.eval_pairs} pairs per attribute; mean logit on "
+  print(f"step {step}; {FLAGS.eval_pairs} pairs per attribute; mean logit on "
         "C_t = C* + t (A - C*), claimed with C's labels")
   print(markdown.table(
       ["discriminator", "attribute"] + [f"t={t:g}" for t in PATH_STEPS]
