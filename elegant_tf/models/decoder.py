@@ -47,9 +47,9 @@ class Decoder(keras.Model):
   `normalized=False` (not in the paper) leaves out the PixelL2Normalization
   after every transposed conv but the last (the image head's too). That
   normalization gives every pixel's feature vector one length, so the features
-  at a glasses frame can say "frame" or "no frame" by their direction only, and
-  "a little less frame" not at all; the residual that cancels A's frames in C
-  then comes out at a fixed fraction of their contrast.
+  at a glasses frame can say how much of it to cancel by their direction only
+  (the discriminators' own normalization hid how faint a leftover frame was
+  from them; this asks whether the decoder's limits how much it takes away).
 
   `masked_output=True` (not in the paper) gives 4 channels instead of a residual:
   tanh of a colour image and the sigmoid of a mask, which the generator blends
