@@ -121,7 +121,10 @@ def build_generator(config: train_config.TrainConfig,
                                         skip_gating=config.skip_gating,
                                         dropped_fine_skips=config.dropped_fine_skips,
                                         masked_output=config.masked_output,
-                                        image_head_width=config.image_head_width, name=name)
+                                        image_head_width=config.image_head_width,
+                                        encoder_normalized=config.encoder_normalization == "pixel",
+                                        decoder_normalized=config.decoder_normalization == "pixel",
+                                        name=name)
 
 
 def loss_weights(config: train_config.TrainConfig) -> gan_trainer.LossWeights:
