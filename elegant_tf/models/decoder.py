@@ -44,6 +44,13 @@ class Decoder(keras.Model):
   (k = 32, docs/experiments/removal-at-1200-steps.md): removed frames keep the
   same outline, so that was not the limit.
 
+  `normalized=False` (not in the paper) leaves out the PixelL2Normalization
+  after every transposed conv but the last (the image head's too). That
+  normalization gives every pixel's feature vector one length, so the features
+  at a glasses frame can say how much of it to cancel by their direction only
+  (the discriminators' own normalization hid how faint a leftover frame was
+  from them; this asks whether the decoder's limits how much it takes away).
+
   `masked_output=True` (not in the paper) gives 4 channels instead of a residual:
   tanh of a colour image and the sigmoid of a mask, which the generator blends
   into the input as input + mask * (colour - input) (GANimation's attention
@@ -54,9 +61,11 @@ class Decoder(keras.Model):
 
   def __init__(self, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
                skip_gating: bool = False, dropped_fine_skips: int = 0,
-               masked_output: bool = False, image_head_width: int = 0, **kwargs):
+               masked_output: bool = False, image_head_width: int = 0, normalized: bool = True,
+               **kwargs):
     super().__init__(**kwargs)
     self.encoder_widths = list(encoder_widths)
+    self.normalized = bool(normalized)
     self.skip_gating = bool(skip_gating)
     self.dropped_fine_skips = int(dropped_fine_skips)
     self.masked_output = bool(masked_output)
@@ -74,7 +83,7 @@ class Decoder(keras.Model):
       setattr(self, f"upsample_{k}", keras.layers.Conv2DTranspose(
           width, 3, strides=2, padding="same",
           kernel_initializer=initializers.kernel_initializer(), name=f"upsample_{k}"))
-      if k < len(widths) - 1:
+      if k < len(widths) - 1 and self.normalized:
         setattr(self, f"norm_{k}", normalization.PixelL2Normalization(name=f"norm_{k}"))
         if self.skip_gating and self.uses_skip(k):
           # Bias-free, so a zero latent difference gives keep = 1 exactly.
@@ -82,7 +91,8 @@ class Decoder(keras.Model):
               width, 1, use_bias=False, kernel_initializer=initializers.kernel_initializer(),
               name=f"skip_gate_{k}"))
     if self.image_head_width:
-      self.head_norm = normalization.PixelL2Normalization(name="head_norm")
+      if self.normalized:
+        self.head_norm = normalization.PixelL2Normalization(name="head_norm")
       self.head = keras.layers.Conv2D(
           output_channels, 3, padding="same",
           kernel_initializer=initializers.kernel_initializer(), name="head")
@@ -91,9 +101,11 @@ class Decoder(keras.Model):
   def upsamples(self) -> list:
     return [getattr(self, f"upsample_{k}") for k in range(self.num_blocks)]
 
-  @property
-  def norms(self) -> list:
-    return [getattr(self, f"norm_{k}") for k in range(self.num_blocks - 1)]
+  def normalize(self, k, features):
+    """Block k's normalization (k = "head" for the image head's); identity if unnormalized."""
+    if not self.normalized:
+      return features
+    return getattr(self, f"norm_{k}" if k != "head" else "head_norm")(features)
 
   def uses_skip(self, k: int) -> bool:
     """Whether block k (coarsest first) adds its encoder skip."""
@@ -111,7 +123,7 @@ class Decoder(keras.Model):
     features = ops.concatenate([edited_latent, unedited_latent], axis=-1)
     difference = edited_latent - unedited_latent
     for k, upsample in enumerate(self.upsamples[:-1]):
-      features = ops.relu(self.norms[k](upsample(features)))
+      features = ops.relu(self.normalize(k, upsample(features)))
       if not self.uses_skip(k):
         continue
       skip = skips[-1 - k]
@@ -122,7 +134,7 @@ class Decoder(keras.Model):
     if self.image_head_width:
       if images is None:
         raise ValueError("a decoder with image_head_width needs the images being edited")
-      output = ops.relu(self.head_norm(output))
+      output = ops.relu(self.normalize("head", output))
       output = self.head(ops.concatenate([output, ops.cast(images, output.dtype)], axis=-1))
     if self.masked_output:
       return ops.concatenate([ops.tanh(output[..., :3]), ops.sigmoid(output[..., 3:])], axis=-1)
@@ -131,4 +143,5 @@ class Decoder(keras.Model):
   def get_config(self):
     return {**super().get_config(), "encoder_widths": self.encoder_widths,
             "skip_gating": self.skip_gating, "dropped_fine_skips": self.dropped_fine_skips,
-            "masked_output": self.masked_output, "image_head_width": self.image_head_width}
+            "masked_output": self.masked_output, "image_head_width": self.image_head_width,
+            "normalized": self.normalized}

@@ -13,15 +13,23 @@ class Encoder(keras.Model):
 
   call(images) returns (latent, skips): the last block's output, and the outputs
   of all earlier blocks, finest first (the decoder adds them back).
+
+  `normalized=False` (not in the paper) leaves the normalization out of every
+  block. With it, each latent pixel's 256..512 channels have one length, so how
+  strongly slab i holds an attribute is only ever relative to the rest of the
+  vector (see the Decoder's `normalized`).
   """
 
-  def __init__(self, widths: Sequence[int] = (64, 128, 256, 512, 512), **kwargs):
+  def __init__(self, widths: Sequence[int] = (64, 128, 256, 512, 512), normalized: bool = True,
+               **kwargs):
     super().__init__(**kwargs)
     self.widths = list(widths)
+    self.normalized = bool(normalized)
     # One attribute per block: tf.train.Checkpoint only sees layers held as
     # attributes (Keras 3 does not expose Python lists as checkpoint children).
     for k, width in enumerate(self.widths):
-      setattr(self, f"block_{k}", conv_block.downsampling_block(width, f"block_{k}"))
+      setattr(self, f"block_{k}", conv_block.downsampling_block(
+          width, f"block_{k}", normalized=self.normalized))
 
   @property
   def blocks(self) -> list:
@@ -40,4 +48,4 @@ class Encoder(keras.Model):
     return features, skips[:-1]
 
   def get_config(self):
-    return {**super().get_config(), "widths": self.widths}
+    return {**super().get_config(), "widths": self.widths, "normalized": self.normalized}

@@ -32,7 +32,8 @@ class ElegantGenerator(keras.Model):
 
   def __init__(self, num_attributes: int, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
                skip_gating: bool = False, dropped_fine_skips: int = 0,
-               masked_output: bool = False, image_head_width: int = 0, **kwargs):
+               masked_output: bool = False, image_head_width: int = 0,
+               encoder_normalized: bool = True, decoder_normalized: bool = True, **kwargs):
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.encoder_widths = list(encoder_widths)
@@ -40,12 +41,16 @@ class ElegantGenerator(keras.Model):
     self.dropped_fine_skips = int(dropped_fine_skips)
     self.masked_output = bool(masked_output)
     self.image_head_width = int(image_head_width)
+    self.encoder_normalized = bool(encoder_normalized)
+    self.decoder_normalized = bool(decoder_normalized)
     latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
-    self.encoder = encoder_lib.Encoder(self.encoder_widths, name="encoder")
+    self.encoder = encoder_lib.Encoder(self.encoder_widths, normalized=self.encoder_normalized,
+                                       name="encoder")
     self.decoder = decoder_lib.Decoder(self.encoder_widths, skip_gating=self.skip_gating,
                                        dropped_fine_skips=self.dropped_fine_skips,
                                        masked_output=self.masked_output,
-                                       image_head_width=self.image_head_width, name="decoder")
+                                       image_head_width=self.image_head_width,
+                                       normalized=self.decoder_normalized, name="decoder")
 
   @property
   def depth(self) -> int:
@@ -96,4 +101,6 @@ class ElegantGenerator(keras.Model):
     return {**super().get_config(), "num_attributes": self.num_attributes,
             "encoder_widths": self.encoder_widths, "skip_gating": self.skip_gating,
             "dropped_fine_skips": self.dropped_fine_skips, "masked_output": self.masked_output,
-            "image_head_width": self.image_head_width}
+            "image_head_width": self.image_head_width,
+            "encoder_normalized": self.encoder_normalized,
+            "decoder_normalized": self.decoder_normalized}

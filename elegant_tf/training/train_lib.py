@@ -88,11 +88,28 @@ def open_data(config: train_config.TrainConfig):
   return source
 
 
+def turn_off_graph_remapping() -> None:
+  """Turn off Grappler's remapper for this process's graphs.
+
+  The remapper fuses Conv2D + BiasAdd + LeakyRelu (the unnormalized
+  discriminator blocks) into one op even where R1's second-order gradient still
+  reads the BiasAdd; the rewrite then fails and logs "remapper failed ...
+  LeakyReluGrad" as an error at the start of every run. Without the pass the
+  demo's real step measured 5% faster than with it and a LeakyReLU written as
+  max(x, 0.2x) (which it could not fuse), and no slower with the paper's
+  normalized blocks (docs/benchmarks.md). Grappler reads the option when a
+  function is first run, so this must precede the train step's first call.
+  """
+  tf.config.optimizer.set_experimental_options({"remapping": False})
+
+
 def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
   """Networks, optimizers and the trainer; call inside strategy.scope().
 
   The networks are built under --precision's Keras policy (variables float32).
+  Graph remapping is turned off for the process (turn_off_graph_remapping).
   """
+  turn_off_graph_remapping()
   with precision.policy_scope(precision.resolve(config.precision)[0]):
     return _build_gan(config)
 
@@ -104,7 +121,10 @@ def build_generator(config: train_config.TrainConfig,
                                         skip_gating=config.skip_gating,
                                         dropped_fine_skips=config.dropped_fine_skips,
                                         masked_output=config.masked_output,
-                                        image_head_width=config.image_head_width, name=name)
+                                        image_head_width=config.image_head_width,
+                                        encoder_normalized=config.encoder_normalization == "pixel",
+                                        decoder_normalized=config.decoder_normalization == "pixel",
+                                        name=name)
 
 
 def loss_weights(config: train_config.TrainConfig) -> gan_trainer.LossWeights:

@@ -142,3 +142,28 @@ def test_image_head_shared_layer_checks(tmp_path):
   inputs = (np.asarray(latent), np.asarray(latent), [np.asarray(skip) for skip in skips], images)
   model_checks.run_layer_test(lambda: decoder.Decoder(widths, image_head_width=4), inputs,
                               tmp_path, expected_shapes=[(2, 32, 32, 3)])
+
+
+def test_without_normalization_the_features_keep_their_amplitude():
+  # Zero biases: with the normalization, a latent at twice the amplitude (and no
+  # skips) gives the same residual; without it, a different one.
+  widths = [8, 16, 16]
+  latent, skips = _inputs(widths)
+  zero_skips = [np.zeros_like(s) for s in skips]
+  normed, plain = decoder.Decoder(widths), decoder.Decoder(widths, normalized=False)
+  np.testing.assert_allclose(np.asarray(normed(2 * latent, 2 * latent, zero_skips)),
+                             np.asarray(normed(latent, latent, zero_skips)), atol=1e-5)
+  assert np.abs(np.asarray(plain(2 * latent, 2 * latent, zero_skips))
+                - np.asarray(plain(latent, latent, zero_skips))).max() > 1e-6
+  assert not any("norm" in v.path for v in plain.weights)
+  assert not decoder.Decoder.from_config(plain.get_config()).normalized
+
+
+def test_unnormalized_shared_layer_checks(tmp_path):
+  widths = [4, 8, 8]
+  images = np.random.default_rng(7).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  latent, skips = encoder.Encoder(widths)(images)
+  inputs = (np.asarray(latent), np.asarray(latent), [np.asarray(skip) for skip in skips], images)
+  model_checks.run_layer_test(
+      lambda: decoder.Decoder(widths, image_head_width=4, normalized=False), inputs, tmp_path,
+      expected_shapes=[(2, 32, 32, 3)])

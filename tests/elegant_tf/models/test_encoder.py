@@ -30,3 +30,22 @@ def test_shared_layer_checks(tmp_path):
   x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
   model_checks.run_layer_test(lambda: encoder.Encoder([4, 8, 8]), (x,), tmp_path,
                               expected_shapes=[(2, 4, 4, 8), (2, 16, 16, 4), (2, 8, 8, 8)])
+
+
+def test_without_normalization_the_latent_follows_the_amplitude():
+  # Zero biases and LeakyReLU make every block positively homogeneous: with the
+  # per-pixel normalization the latent ignores the image's amplitude, without it
+  # the latent of an image at twice the amplitude is twice as large.
+  x = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  normed, plain = encoder.Encoder([4, 8, 8]), encoder.Encoder([4, 8, 8], normalized=False)
+  np.testing.assert_allclose(np.asarray(normed(2 * x)[0]), np.asarray(normed(x)[0]), atol=1e-5)
+  np.testing.assert_allclose(np.asarray(plain(2 * x)[0]), 2 * np.asarray(plain(x)[0]),
+                             rtol=1e-4, atol=1e-7)
+  assert not any("normalization" in v.path for v in plain.weights)
+  assert not encoder.Encoder.from_config(plain.get_config()).normalized
+
+
+def test_unnormalized_shared_layer_checks(tmp_path):
+  x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  model_checks.run_layer_test(lambda: encoder.Encoder([4, 8, 8], normalized=False), (x,),
+                              tmp_path, expected_shapes=[(2, 4, 4, 8), (2, 16, 16, 4), (2, 8, 8, 8)])

@@ -65,8 +65,10 @@ def test_shipped_training_configs_are_valid(name):
             config.skip_gating, config.dropped_fine_skips, config.masked_output,
             config.latent_adversary_weight, config.absent_slab_weight,
             config.removal_adversarial_weight, config.image_head_width,
-            config.discriminator_normalization) == (
-                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 1, 0, "pixel")
+            config.discriminator_normalization, config.encoder_normalization,
+            config.decoder_normalization) == (
+                0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 1, 0, "pixel", "pixel",
+                "pixel")
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -170,6 +172,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--removal_adversarial_weight=1.0",
                                              "--image_head_width=0",
                                              "--discriminator_normalization=pixel",
+                                             "--encoder_normalization=pixel",
+                                             "--decoder_normalization=pixel",
                                              "--r1_every=1"}
 
 

@@ -182,3 +182,37 @@ def test_loss_weights_come_from_the_settings_that_name_their_field():
   named = [field.metadata["loss_weights_field"] for field in dataclasses.fields(config)
            if "loss_weights_field" in field.metadata]
   assert sorted(named) == sorted(f.name for f in dataclasses.fields(gan_trainer.LossWeights))
+
+
+# The step of an unnormalized discriminator under R1, in a fresh process (Grappler's
+# options are per process); it prints the remapping option, then the loss.
+_R1_STEP = """
+import dataclasses
+import tensorflow as tf
+from elegant_tf.training import train_config, train_lib
+from pipelines import pairs
+config = dataclasses.replace(
+    train_config.TrainConfig(), image_size=32, batch_size=2, attributes=("Eyeglasses", "Bangs"),
+    encoder_depth=3, encoder_base_width=4, encoder_max_width=8, discriminator_base_width=4,
+    discriminator_max_width=8, r1_weight=1.0, discriminator_normalization="none",
+    discriminator_conditioning="projection")
+gan = train_lib.build_gan(config)
+if {remap_again}:
+  tf.config.optimizer.set_experimental_options({{"remapping": True}})
+step = tf.function(gan.train_step)
+for _ in range(2):
+  logs = step(pairs.fake_pair_batch(32, 2, 2))
+print(tf.config.optimizer.get_experimental_options()["remapping"], float(logs["loss_g"]))
+"""
+
+
+@pytest.mark.parametrize("remap_again", [False, True])
+def test_an_r1_step_of_unnormalized_discriminators_logs_no_remapper_error(remap_again):
+  # build_gan turns the remapper off; turned back on, it fails on the fused
+  # Conv2D + BiasAdd + LeakyRelu that R1's second-order gradient still reads.
+  result = subprocess.run([sys.executable, "-c", _R1_STEP.format(remap_again=remap_again)],
+                          env=helpers.subprocess_env(), capture_output=True, text=True,
+                          timeout=600, check=True)
+  remapping, loss = result.stdout.split()
+  assert remapping == str(remap_again) and float(loss) > 0
+  assert ("remapper failed" in result.stderr) == remap_again
