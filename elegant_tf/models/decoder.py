@@ -83,8 +83,9 @@ class Decoder(keras.Model):
       setattr(self, f"upsample_{k}", keras.layers.Conv2DTranspose(
           width, 3, strides=2, padding="same",
           kernel_initializer=initializers.kernel_initializer(), name=f"upsample_{k}"))
-      if k < len(widths) - 1 and self.normalized:
-        setattr(self, f"norm_{k}", normalization.PixelL2Normalization(name=f"norm_{k}"))
+      if k < len(widths) - 1:
+        if self.normalized:
+          setattr(self, f"norm_{k}", normalization.PixelL2Normalization(name=f"norm_{k}"))
         if self.skip_gating and self.uses_skip(k):
           # Bias-free, so a zero latent difference gives keep = 1 exactly.
           setattr(self, f"skip_gate_{k}", keras.layers.Conv2D(

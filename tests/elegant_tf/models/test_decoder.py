@@ -157,6 +157,10 @@ def test_without_normalization_the_features_keep_their_amplitude():
                 - np.asarray(plain(latent, latent, zero_skips))).max() > 1e-6
   assert not any("norm" in v.path for v in plain.weights)
   assert not decoder.Decoder.from_config(plain.get_config()).normalized
+  # The other options keep their layers.
+  gated = decoder.Decoder(widths, skip_gating=True, normalized=False)
+  gated(latent, latent, skips)
+  assert len({v.path for v in gated.weights if "skip_gate" in v.path}) == 2
 
 
 def test_unnormalized_shared_layer_checks(tmp_path):
