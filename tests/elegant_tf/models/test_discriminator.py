@@ -116,7 +116,7 @@ def test_without_normalization_the_score_follows_the_amplitude():
   normalized = discriminator.Discriminator([4, 8, 8, 8])
   np.testing.assert_allclose(np.asarray(normalized(2 * x, y)), np.asarray(normalized(x, y)),
                              rtol=1e-3, atol=1e-6)
-  assert [type(layer).__name__ for layer in plain.block_0.layers] == ["Conv2D", "Activation"]
+  assert [type(layer).__name__ for layer in plain.block_0.layers] == ["Conv2D", "LeakyReLU"]
   assert discriminator.Discriminator.from_config(plain.get_config()).normalization == "none"
   with pytest.raises(ValueError, match="normalization 'batch'"):
     discriminator.Discriminator([4, 8, 8, 8], normalization="batch")
