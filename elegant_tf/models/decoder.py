@@ -102,11 +102,10 @@ class Decoder(keras.Model):
   def upsamples(self) -> list:
     return [getattr(self, f"upsample_{k}") for k in range(self.num_blocks)]
 
-  def normalize(self, k, features):
-    """Block k's normalization (k = "head" for the image head's); identity if unnormalized."""
-    if not self.normalized:
-      return features
-    return getattr(self, f"norm_{k}" if k != "head" else "head_norm")(features)
+  def normalize(self, layer_name: str, features):
+    """`features` through the normalization layer `layer_name`, or unchanged when the
+    decoder is unnormalized (it then has no such layer)."""
+    return getattr(self, layer_name)(features) if self.normalized else features
 
   def uses_skip(self, k: int) -> bool:
     """Whether block k (coarsest first) adds its encoder skip."""
@@ -124,7 +123,7 @@ class Decoder(keras.Model):
     features = ops.concatenate([edited_latent, unedited_latent], axis=-1)
     difference = edited_latent - unedited_latent
     for k, upsample in enumerate(self.upsamples[:-1]):
-      features = ops.relu(self.normalize(k, upsample(features)))
+      features = ops.relu(self.normalize(f"norm_{k}", upsample(features)))
       if not self.uses_skip(k):
         continue
       skip = skips[-1 - k]
@@ -135,7 +134,7 @@ class Decoder(keras.Model):
     if self.image_head_width:
       if images is None:
         raise ValueError("a decoder with image_head_width needs the images being edited")
-      output = ops.relu(self.normalize("head", output))
+      output = ops.relu(self.normalize("head_norm", output))
       output = self.head(ops.concatenate([output, ops.cast(images, output.dtype)], axis=-1))
     if self.masked_output:
       return ops.concatenate([ops.tanh(output[..., :3]), ops.sigmoid(output[..., 3:])], axis=-1)

@@ -7,13 +7,11 @@ from keras import ops
 
 from elegant_tf.models import conv_block
 from elegant_tf.models import initializers
+from elegant_tf.models import normalization as normalization_lib
 
 # How the labels reach the score: tiled as input channels (the paper) or as a
 # projection onto the final features.
 CONDITIONINGS = ("channels", "projection", "channels_projection")
-# What follows each convolution before the LeakyReLU: the paper's per-pixel L2
-# normalization, or nothing.
-NORMALIZATIONS = ("pixel", "none")
 
 
 @keras.saving.register_keras_serializable(package="elegant_tf")
@@ -58,9 +56,9 @@ class Discriminator(keras.Model):
     if patch and projected:
       raise ValueError("the projection discriminator scores whole images; it does not "
                        "combine with patch=True")
-    if normalization not in NORMALIZATIONS:
+    if normalization not in normalization_lib.NORMALIZATIONS:
       raise ValueError(f"unknown discriminator normalization {normalization!r}; valid: "
-                       + ", ".join(NORMALIZATIONS))
+                       + ", ".join(normalization_lib.NORMALIZATIONS))
     if projected and num_labels < 1:
       raise ValueError("the projection discriminator needs num_labels (one embedding each)")
     self.widths = list(widths)

@@ -9,6 +9,10 @@ is split across replicas.
 import keras
 import tensorflow as tf
 
+# What a network may put after each convolution (--discriminator_normalization,
+# --encoder_normalization, --decoder_normalization): this layer, or nothing.
+NORMALIZATIONS = ("pixel", "none")
+
 
 def scaled_unit_pixel_vectors(inputs, scale, epsilon: float):
   """scale * x / sqrt(sum_c x^2 + epsilon) at every pixel, with a hand-written gradient.

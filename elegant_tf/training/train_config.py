@@ -7,6 +7,7 @@ from typing import Optional
 
 from elegant_tf import dataclass_flags
 from elegant_tf.models import discriminator as discriminator_lib
+from elegant_tf.models import normalization
 from elegant_tf.models import precision as precision_lib
 from elegant_tf.training import losses
 from pipelines import atomic_files
@@ -174,16 +175,16 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "pixel", "What follows each convolution of D1 and D2: 'pixel' (the paper: each pixel's "
       "feature vector divided by its length) or 'none' (not in the paper: no normalization, so "
       "the score can follow the amplitude of a faint structure such as a half-removed frame).",
-      choices=discriminator_lib.NORMALIZATIONS)
+      choices=normalization.NORMALIZATIONS)
   encoder_normalization: str = setting(
       "pixel", "What follows each convolution of the encoder: 'pixel' (the paper: each pixel's "
       "feature vector divided by its length, the latent's too) or 'none' (not in the paper).",
-      choices=discriminator_lib.NORMALIZATIONS)
+      choices=normalization.NORMALIZATIONS)
   decoder_normalization: str = setting(
       "pixel", "What follows each transposed convolution of the decoder but the last: 'pixel' "
       "(the paper) or 'none' (not in the paper: the features can say how much of an "
       "attribute to draw or cancel by their length, not only by their direction).",
-      choices=discriminator_lib.NORMALIZATIONS)
+      choices=normalization.NORMALIZATIONS)
   skip_gating: bool = setting(
       False, "Not in the paper: the decoder scales each encoder skip by a gate computed from "
       "the latent difference (edited - unedited), so an exchanged slab can silence the edited "
