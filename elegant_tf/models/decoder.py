@@ -51,6 +51,15 @@ class Decoder(keras.Model):
   (the discriminators' own normalization hid how faint a leftover frame was
   from them; this asks whether the decoder's limits how much it takes away).
 
+  `condition_channels=n` (not in the paper; 0 = off) gives every transposed
+  conv n more input channels: a per-image vector `conditions` [b, n] (the
+  generator passes how much each attribute changes, by its slab readout),
+  the same at every pixel. A removal then reaches the finer blocks, where A's
+  own attribute arrives through the skips, as a value of -1 rather than as the
+  small part of the slab difference that is attribute and not identity (an
+  exact removal moves A's slab only 7-26% of the way to B's). STGAN and AttGAN
+  condition their decoders on the attribute (difference) vector the same way.
+
   `masked_output=True` (not in the paper) gives 4 channels instead of a residual:
   tanh of a colour image and the sigmoid of a mask, which the generator blends
   into the input as input + mask * (colour - input) (GANimation's attention
@@ -62,7 +71,7 @@ class Decoder(keras.Model):
   def __init__(self, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
                skip_gating: bool = False, dropped_fine_skips: int = 0,
                masked_output: bool = False, image_head_width: int = 0, normalized: bool = True,
-               **kwargs):
+               condition_channels: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.encoder_widths = list(encoder_widths)
     self.normalized = bool(normalized)
@@ -70,6 +79,9 @@ class Decoder(keras.Model):
     self.dropped_fine_skips = int(dropped_fine_skips)
     self.masked_output = bool(masked_output)
     self.image_head_width = int(image_head_width)
+    self.condition_channels = int(condition_channels)
+    if self.condition_channels < 0:
+      raise ValueError(f"condition_channels={self.condition_channels}: must be 0 (off) or more")
     if self.image_head_width < 0:
       raise ValueError(f"image_head_width={self.image_head_width}: must be 0 (off) or more")
     output_channels = 4 if self.masked_output else 3
@@ -117,20 +129,32 @@ class Decoder(keras.Model):
     gate = ops.image.resize(gate, ops.shape(skip)[1:3], interpolation="bilinear")
     return 1.0 - ops.tanh(ops.abs(gate))
 
-  def call(self, edited_latent, unedited_latent, skips, images=None):
+  def conditioned(self, features, conditions):
+    """`features` with `conditions` [b, n] appended as n constant channels (unchanged
+    when the decoder is unconditioned)."""
+    if not self.condition_channels:
+      return features
+    if conditions is None:
+      raise ValueError(f"a decoder with condition_channels={self.condition_channels} needs "
+                       "conditions")
+    tiled = ops.ones_like(features[..., :1]) * ops.cast(conditions, features.dtype)[:, None, None, :]
+    return ops.concatenate([features, tiled], axis=-1)
+
+  def call(self, edited_latent, unedited_latent, skips, images=None, conditions=None):
     """skips: the encoder's skip list (finest first) for the image being edited;
-    images: that image (read only with `image_head_width`)."""
+    images: that image (read only with `image_head_width`); conditions: [b,
+    condition_channels] (read only with `condition_channels`)."""
     features = ops.concatenate([edited_latent, unedited_latent], axis=-1)
     difference = edited_latent - unedited_latent
     for k, upsample in enumerate(self.upsamples[:-1]):
-      features = ops.relu(self.normalize(f"norm_{k}", upsample(features)))
+      features = ops.relu(self.normalize(f"norm_{k}", upsample(self.conditioned(features, conditions))))
       if not self.uses_skip(k):
         continue
       skip = skips[-1 - k]
       if self.skip_gating:
         skip = skip * ops.cast(self.skip_keep(k, difference, skip), skip.dtype)
       features = features + skip
-    output = self.upsamples[-1](features)
+    output = self.upsamples[-1](self.conditioned(features, conditions))
     if self.image_head_width:
       if images is None:
         raise ValueError("a decoder with image_head_width needs the images being edited")
@@ -144,4 +168,4 @@ class Decoder(keras.Model):
     return {**super().get_config(), "encoder_widths": self.encoder_widths,
             "skip_gating": self.skip_gating, "dropped_fine_skips": self.dropped_fine_skips,
             "masked_output": self.masked_output, "image_head_width": self.image_head_width,
-            "normalized": self.normalized}
+            "normalized": self.normalized, "condition_channels": self.condition_channels}

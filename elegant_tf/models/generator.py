@@ -9,6 +9,7 @@ from typing import Sequence
 import keras
 from keras import ops
 
+from elegant_tf.models import attribute_readout
 from elegant_tf.models import decoder as decoder_lib
 from elegant_tf.models import encoder as encoder_lib
 from elegant_tf.models import latent_swap
@@ -28,12 +29,22 @@ def apply_mask(images, colour_and_mask):
 
 @keras.saving.register_keras_serializable(package="elegant_tf")
 class ElegantGenerator(keras.Model):
-  """Encoder and decoder of ELEGANT over `num_attributes` latent slabs."""
+  """Encoder and decoder of ELEGANT over `num_attributes` latent slabs.
+
+  `readout_conditioned=True` (not in the paper) adds `readout`, a linear reader of
+  each attribute from its own slab (the trainer teaches it the real faces'
+  labels), and conditions the decoder on `attribute_change`: how much the
+  readout's probability of each attribute moves from the unedited to the edited
+  latent. A reconstruction gets exactly 0; removing glasses about -1 for glasses.
+  Every path that edits (transfer, interpolation, label-only prototypes, exports)
+  goes through `edit` and so needs no labels at inference.
+  """
 
   def __init__(self, num_attributes: int, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
                skip_gating: bool = False, dropped_fine_skips: int = 0,
                masked_output: bool = False, image_head_width: int = 0,
-               encoder_normalized: bool = True, decoder_normalized: bool = True, **kwargs):
+               encoder_normalized: bool = True, decoder_normalized: bool = True,
+               readout_conditioned: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.encoder_widths = list(encoder_widths)
@@ -43,6 +54,7 @@ class ElegantGenerator(keras.Model):
     self.image_head_width = int(image_head_width)
     self.encoder_normalized = bool(encoder_normalized)
     self.decoder_normalized = bool(decoder_normalized)
+    self.readout_conditioned = bool(readout_conditioned)
     latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
     self.encoder = encoder_lib.Encoder(self.encoder_widths, normalized=self.encoder_normalized,
                                        name="encoder")
@@ -50,7 +62,12 @@ class ElegantGenerator(keras.Model):
                                        dropped_fine_skips=self.dropped_fine_skips,
                                        masked_output=self.masked_output,
                                        image_head_width=self.image_head_width,
-                                       normalized=self.decoder_normalized, name="decoder")
+                                       normalized=self.decoder_normalized,
+                                       condition_channels=(self.num_attributes
+                                                           if self.readout_conditioned else 0),
+                                       name="decoder")
+    if self.readout_conditioned:
+      self.readout = attribute_readout.SlabReadout(self.num_attributes, name="readout")
 
   @property
   def depth(self) -> int:
@@ -70,6 +87,16 @@ class ElegantGenerator(keras.Model):
                             latent_swap.swap_latent_slabs(latent_b, latent_a, attribute_weights)],
                            axis=0)
 
+  def attribute_change(self, edited_latent, latent):
+    """[b, n] float32: sigmoid(readout(edited)) - sigmoid(readout(unedited)), in [-1, 1].
+
+    Held constant for the decoder's losses (stop_gradient): only the readout's own
+    classification loss trains the readout, so the adversarial loss cannot move
+    what the condition means.
+    """
+    change = (ops.sigmoid(self.readout(edited_latent)) - ops.sigmoid(self.readout(latent)))
+    return ops.stop_gradient(change)
+
   def edit(self, images, edited_latent, latent, skips):
     """Decode an edited latent of `images` (with their own latent and skips) into images.
 
@@ -78,7 +105,10 @@ class ElegantGenerator(keras.Model):
     clipped in float32, so a mixed-precision generator's outputs (loss targets,
     samples, exports) carry no 16-bit rounding of the unchanged pixels.
     """
-    output = ops.cast(self.decoder(edited_latent, latent, skips, images), "float32")
+    conditions = (self.attribute_change(edited_latent, latent)
+                  if self.readout_conditioned else None)
+    output = ops.cast(self.decoder(edited_latent, latent, skips, images, conditions),
+                      "float32")
     combine = apply_mask if self.masked_output else apply_residual
     return combine(ops.cast(images, "float32"), output)
 
@@ -103,4 +133,5 @@ class ElegantGenerator(keras.Model):
             "dropped_fine_skips": self.dropped_fine_skips, "masked_output": self.masked_output,
             "image_head_width": self.image_head_width,
             "encoder_normalized": self.encoder_normalized,
-            "decoder_normalized": self.decoder_normalized}
+            "decoder_normalized": self.decoder_normalized,
+            "readout_conditioned": self.readout_conditioned}

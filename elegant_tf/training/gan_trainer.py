@@ -60,6 +60,9 @@ class LossWeights:
   latent_adversary: float = 0.0
   # The slab of every attribute a real face lacks is pulled toward zero (L1).
   absent_slab: float = 0.0
+  # The generator's slab readout (readout_conditioned) learns real faces' labels
+  # with this weight; the decoder is conditioned on its change.
+  readout_classification: float = 0.0
 
   @property
   def loss_names(self) -> tuple:
@@ -70,7 +73,8 @@ class LossWeights:
         ("latent_consistency",) if self.latent_consistency else ()) + (
         ("slab_classification",) if self.slab_classification else ()) + (
         ("latent_adversary_d", "latent_adversary_g") if self.latent_adversary else ()) + (
-        ("absent_slab",) if self.absent_slab else ())
+        ("absent_slab",) if self.absent_slab else ()) + (
+        ("readout_classification",) if self.readout_classification else ())
     return LOSS_NAMES + extra
 
 
@@ -479,6 +483,10 @@ class ElegantGAN(keras.Model):
         extra["slab_classification"] = losses.attribute_classification_loss(
             self.slab_logits(outputs["latents"]), real_labels)
         loss_g = loss_g + weights.slab_classification * extra["slab_classification"]
+      if weights.readout_classification:
+        extra["readout_classification"] = losses.attribute_classification_loss(
+            self.generator.readout(outputs["latents"]), real_labels)
+        loss_g = loss_g + weights.readout_classification * extra["readout_classification"]
       if weights.latent_adversary:
         extra["latent_adversary_g"] = losses.confusion_loss(
             self.latent_adversary(outputs["latents"]))

@@ -158,6 +158,13 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "every attribute a real A or B lacks (DNA-GAN's annihilated codes, soft), so removing an "
       "attribute exchanges in a near-zero slab rather than the negative face's own.",
       at_least=0, loss_weights_field="absent_slab")
+  readout_conditioning_weight: float = setting(
+      0.0, "Not in the paper (0 = off): the generator gets a linear readout of each attribute "
+      "from its own latent slab (averaged over space, standardized), trained on real A and B "
+      "with this weight, and the decoder reads at every block how much the readout's "
+      "probability of each attribute moves between the unedited and the edited latent (0 for "
+      "a reconstruction, about -1 for a removal); exports need no labels.", at_least=0,
+      loss_weights_field="readout_classification")
   patch_discriminator: bool = setting(
       False, "Not in the paper: D1 and D2 score every cell of their last feature map (a patch of "
       "about 31 input pixels for D1) instead of one global score.")

@@ -125,6 +125,7 @@ def build_generator(config: train_config.TrainConfig,
                                         image_head_width=config.image_head_width,
                                         encoder_normalized=config.encoder_normalization == "pixel",
                                         decoder_normalized=config.decoder_normalization == "pixel",
+                                        readout_conditioned=config.readout_conditioning_weight > 0,
                                         name=name)
 
 

@@ -171,3 +171,34 @@ def test_unnormalized_shared_layer_checks(tmp_path):
   model_checks.run_layer_test(
       lambda: decoder.Decoder(widths, image_head_width=4, normalized=False), inputs, tmp_path,
       expected_shapes=[(2, 32, 32, 3)])
+
+
+def test_conditions_reach_every_block_and_are_required():
+  widths = [8, 16, 16]
+  latent, skips = _inputs(widths)
+  dec = decoder.Decoder(widths, condition_channels=2)
+  zero = np.zeros((2, 2), "float32")
+  removal = np.array([[-1, 0], [-1, 0]], "float32")
+  base = np.asarray(dec(latent, latent, skips, conditions=zero))
+  assert np.abs(np.asarray(dec(latent, latent, skips, conditions=removal)) - base).max() > 1e-4
+  # Every transposed conv reads the n extra channels (its kernel's input axis).
+  plain = decoder.Decoder(widths)
+  plain(latent, latent, skips)
+  for conditioned, unconditioned in zip(dec.upsamples, plain.upsamples):
+    assert conditioned.kernel.shape[-1] == unconditioned.kernel.shape[-1] + 2
+  with pytest.raises(ValueError, match="needs conditions"):
+    dec(latent, latent, skips)
+  with pytest.raises(ValueError, match="condition_channels=-1"):
+    decoder.Decoder(widths, condition_channels=-1)
+  assert decoder.Decoder.from_config(dec.get_config()).condition_channels == 2
+
+
+def test_conditioned_shared_layer_checks(tmp_path):
+  widths = [4, 8, 8]
+  images = np.random.default_rng(8).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  latent, skips = encoder.Encoder(widths)(images)
+  conditions = np.array([[-1, 0.5], [0, 1]], "float32")
+  inputs = (np.asarray(latent), np.asarray(latent), [np.asarray(skip) for skip in skips], None,
+            conditions)
+  model_checks.run_layer_test(lambda: decoder.Decoder(widths, condition_channels=2), inputs,
+                              tmp_path, expected_shapes=[(2, 32, 32, 3)])

@@ -1,6 +1,7 @@
 """The generator (encoder + slab exchange + decoder) through the shared checks."""
 
 import numpy as np
+import tensorflow as tf
 
 from elegant_tf.models import generator
 from elegant_tf.models import latent_swap
@@ -64,3 +65,55 @@ def test_image_head_shared_layer_checks(tmp_path):
   twin = generator.ElegantGenerator.from_config(
       generator.ElegantGenerator(2, [4, 8, 8], image_head_width=4).get_config())
   assert twin.image_head_width == 4 and twin.decoder.image_head_width == 4
+
+
+def _readout_conditioned_generator():
+  model = generator.ElegantGenerator(2, [4, 8, 8], readout_conditioned=True)
+  model(_transfer_inputs())
+  rng = np.random.default_rng(4)
+  model.readout.kernel.assign(rng.normal(size=(8,)).astype("float32"))
+  return model
+
+
+def test_readout_conditioned_generator_decodes_with_the_readouts_change():
+  model = _readout_conditioned_generator()
+  inputs = _transfer_inputs()
+  images = inputs["image"]
+  latents, skips = model.encode(np.concatenate([images, inputs["exemplar"]]))
+  latent_a, skips_a = latents[:2], [s[:2] for s in skips]
+  # No exchange: the change is exactly zero.
+  np.testing.assert_array_equal(np.asarray(model.attribute_change(latent_a, latent_a)), 0)
+  swapped = latent_swap.swap_latent_slabs(latent_a, latents[2:], inputs["attributes"])
+  change = np.asarray(model.attribute_change(swapped, latent_a))
+  probability = lambda z: 1 / (1 + np.exp(-np.asarray(model.readout(z))))
+  np.testing.assert_allclose(change, probability(swapped) - probability(latent_a), atol=1e-6)
+  assert np.abs(change).max() > 1e-3
+  # The transfer is the decoder given that change; another change gives another edit.
+  edited = np.asarray(model(inputs)["edited"])
+  by_hand = np.clip(images + np.asarray(model.decoder(swapped, latent_a, skips_a, images,
+                                                      change)), -1, 1)
+  np.testing.assert_allclose(edited, by_hand, atol=1e-5)
+  other = np.clip(images + np.asarray(model.decoder(swapped, latent_a, skips_a, images,
+                                                    np.zeros_like(change))), -1, 1)
+  assert np.abs(edited - other).max() > 1e-4
+  twin = generator.ElegantGenerator.from_config(model.get_config())
+  assert twin.readout_conditioned and twin.decoder.condition_channels == 2
+  assert not hasattr(generator.ElegantGenerator(2, [4, 8, 8]), "readout")
+
+
+def test_only_the_readouts_own_loss_trains_it():
+  # The change is held constant for the decoder's losses: an edit's gradient
+  # reaches the decoder and not the readout.
+  model = _readout_conditioned_generator()
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(model(_transfer_inputs())["edited"])
+  kernel_gradient, decoder_gradient = tape.gradient(
+      loss, [model.readout.kernel, model.decoder.upsamples[0].kernel])
+  assert kernel_gradient is None or np.abs(np.asarray(kernel_gradient)).max() == 0
+  assert np.abs(np.asarray(decoder_gradient)).max() > 0
+
+
+def test_readout_conditioned_shared_layer_checks(tmp_path):
+  model_checks.run_layer_test(
+      lambda: generator.ElegantGenerator(2, [4, 8, 8], readout_conditioned=True),
+      (_transfer_inputs(),), tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])

@@ -557,3 +557,22 @@ def test_removal_adversarial_weight_scales_the_generators_term_on_c(tmp_path, we
   expected = weight * wish[:size].mean() + wish[size:].mean()
   got = float(gan._generator_adversarial(gan.discriminator_full, fake, labels))
   assert got == pytest.approx(expected, rel=1e-4)
+
+
+def test_readout_learns_real_labels_with_the_generator(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, readout_conditioning_weight=3.0))
+  assert not hasattr(train_lib.build_gan(tiny.tiny_config(tmp_path)).generator, "readout")
+  kernel = gan.generator.readout.kernel
+  assert any(v is kernel for v in gan.generator_variables)
+  assert gan.averaged_generator is None or gan.averaged_generator.readout_conditioned
+  batch = tiny.random_pair_batch()
+  latents = gan.generator.encode(np.concatenate([batch["image_a"], batch["image_b"]]))[0]
+  labels = np.concatenate([batch["labels_a"], batch["labels_b"]])
+  expected = float(losses.attribute_classification_loss(gan.generator.readout(latents), labels))
+  before = kernel.numpy().copy()
+  logs = gan.train_step({k: tf.constant(v) for k, v in batch.items()})
+  assert float(logs["readout_classification"]) == pytest.approx(expected, rel=1e-4)
+  assert float(logs["loss_g"]) == pytest.approx(float(
+      5 * logs["reconstruction"] + logs["adversarial_g"] + 3 * logs["readout_classification"]),
+      rel=1e-5)
+  assert np.abs(kernel.numpy() - before).max() > 0
