@@ -137,7 +137,8 @@ class Decoder(keras.Model):
     if conditions is None:
       raise ValueError(f"a decoder with condition_channels={self.condition_channels} needs "
                        "conditions")
-    tiled = ops.ones_like(features[..., :1]) * ops.cast(conditions, features.dtype)[:, None, None, :]
+    per_image = ops.cast(conditions, features.dtype)[:, None, None, :]
+    tiled = ops.ones_like(features[..., :1]) * per_image
     return ops.concatenate([features, tiled], axis=-1)
 
   def call(self, edited_latent, unedited_latent, skips, images=None, conditions=None):
@@ -147,7 +148,8 @@ class Decoder(keras.Model):
     features = ops.concatenate([edited_latent, unedited_latent], axis=-1)
     difference = edited_latent - unedited_latent
     for k, upsample in enumerate(self.upsamples[:-1]):
-      features = ops.relu(self.normalize(f"norm_{k}", upsample(self.conditioned(features, conditions))))
+      features = self.conditioned(features, conditions)
+      features = ops.relu(self.normalize(f"norm_{k}", upsample(features)))
       if not self.uses_skip(k):
         continue
       skip = skips[-1 - k]
