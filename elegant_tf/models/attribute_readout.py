@@ -22,6 +22,10 @@ class SlabReadout(keras.Model):
   """
 
   def __init__(self, num_attributes: int, epsilon: float = 1e-10, **kwargs):
+    # float32 under every policy (as a mixed-precision output head): a standardized
+    # 64-channel mean in bfloat16 would round the slab differences it reads, and
+    # its kernel would otherwise be autocast against float32 features.
+    kwargs.setdefault("dtype", "float32")
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.epsilon = float(epsilon)

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from elegant_tf.models import generator
+from elegant_tf.models import precision
 from elegant_tf.models import latent_swap
 from tests.elegant_tf import model_checks
 
@@ -117,3 +118,14 @@ def test_readout_conditioned_shared_layer_checks(tmp_path):
   model_checks.run_layer_test(
       lambda: generator.ElegantGenerator(2, [4, 8, 8], readout_conditioned=True),
       (_transfer_inputs(),), tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
+
+
+def test_readout_conditioned_generator_runs_under_mixed_precision():
+  with precision.policy_scope("mixed_bfloat16"):
+    model = generator.ElegantGenerator(2, [4, 8, 8], readout_conditioned=True)
+  inputs = _transfer_inputs()
+  edited = model(inputs)["edited"]
+  assert edited.dtype == "float32" and edited.shape == (2, 32, 32, 3)
+  latents = model.encode(inputs["image"])[0]
+  assert latents.dtype == "bfloat16"
+  assert model.readout(latents).dtype == "float32"
