@@ -37,21 +37,15 @@ class SlabReadout(keras.Model):
     self.bias = self.add_weight(shape=(self.num_attributes,), initializer="zeros", name="bias")
 
   def call(self, latents):
-    channels = latents.shape[-1]
-    # [C, n]: column i selects slab i's channels; sizes [n] for the slab means.
-    membership = ops.convert_to_tensor(
-        latent_swap.slab_membership(channels, self.num_attributes).T)
-    sizes = ops.sum(membership, axis=0)
+    membership = latent_swap.slab_membership(latents.shape[-1], self.num_attributes)  # [n, C]
+    # x [b, C] @ slab_means: each slab's mean; s [b, n] @ to_channels: spread over its channels.
+    slab_means = ops.convert_to_tensor(membership.T / membership.sum(axis=1))
+    to_channels = ops.convert_to_tensor(membership)
     pooled = ops.cast(ops.mean(latents, axis=(1, 2)), "float32")  # [b, C]
-
-    def per_channel(per_slab):  # [b, n] -> [b, C]: each channel gets its slab's value.
-      return ops.matmul(per_slab, ops.transpose(membership))
-
-    mean = per_channel(ops.matmul(pooled, membership) / sizes)
-    centred = pooled - mean
-    variance = per_channel(ops.matmul(ops.square(centred), membership) / sizes)
+    centred = pooled - ops.matmul(ops.matmul(pooled, slab_means), to_channels)
+    variance = ops.matmul(ops.matmul(ops.square(centred), slab_means), to_channels)
     standardized = centred / ops.sqrt(variance + self.epsilon)
-    return ops.matmul(standardized * self.kernel, membership) + self.bias
+    return ops.matmul(standardized * self.kernel, ops.transpose(to_channels)) + self.bias
 
   def get_config(self):
     return {**super().get_config(), "num_attributes": self.num_attributes,

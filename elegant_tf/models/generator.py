@@ -94,7 +94,7 @@ class ElegantGenerator(keras.Model):
     classification loss trains the readout, so the adversarial loss cannot move
     what the condition means.
     """
-    change = (ops.sigmoid(self.readout(edited_latent)) - ops.sigmoid(self.readout(latent)))
+    change = ops.sigmoid(self.readout(edited_latent)) - ops.sigmoid(self.readout(latent))
     return ops.stop_gradient(change)
 
   def edit(self, images, edited_latent, latent, skips):
