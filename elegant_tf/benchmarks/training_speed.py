@@ -58,7 +58,8 @@ PRESETS = {
     # The paper's networks (encoder 64..512, depth 5; discriminators 64..512).
     "paper": dict(encoder_depth=5, encoder_base_width=64, encoder_max_width=512,
                   discriminator_base_width=64, discriminator_max_width=512),
-    # elegant_tf/configs/demo.flags' widths, and nothing else of it.
+    # paper64.flags' widths (the demo's generator, discriminators 32..256; demo.flags
+    # had them too until 2026-12-04, when its discriminators got the paper's widths).
     "demo": dict(encoder_depth=3, encoder_base_width=64, encoder_max_width=256,
                  discriminator_base_width=32, discriminator_max_width=256),
     # The step README line 1 trains: demo.flags' widths and every option it sets
