@@ -11,6 +11,7 @@ of replicas before differentiation, so summed gradients equal the global mean.
 import dataclasses
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -63,6 +64,9 @@ class LossWeights:
   # The generator's slab readout (readout_conditioned) learns real faces' labels
   # with this weight; the decoder is conditioned on its change.
   readout_classification: float = 0.0
+  # A third discriminator that sees only the exchanged attribute's window of the
+  # face (attribute_windows.py), with this weight in both the D and the G loss.
+  local_discriminator: float = 0.0
 
   @property
   def loss_names(self) -> tuple:
@@ -74,7 +78,8 @@ class LossWeights:
         ("slab_classification",) if self.slab_classification else ()) + (
         ("latent_adversary_d", "latent_adversary_g") if self.latent_adversary else ()) + (
         ("absent_slab",) if self.absent_slab else ()) + (
-        ("readout_classification",) if self.readout_classification else ())
+        ("readout_classification",) if self.readout_classification else ()) + (
+        ("d3_real", "d3_fake") if self.local_discriminator else ())
     return LOSS_NAMES + extra
 
 
@@ -107,13 +112,25 @@ class ElegantGAN(keras.Model):
 
   def __init__(self, generator, discriminator_full, discriminator_half,
                attribute_names, loss_weights: LossWeights = LossWeights(),
-               averaged_generator=None, average_decay: float = 0.0, **kwargs):
+               averaged_generator=None, average_decay: float = 0.0,
+               discriminator_local=None, attribute_windows=None, **kwargs):
     """averaged_generator: a twin of `generator` (same architecture) that holds an
     exponential moving average of its weights with `average_decay` (see
-    update_average); None = no average."""
+    update_average); None = no average.
+
+    discriminator_local: D3, which scores only the exchanged attribute's window of
+    each face; attribute_windows: int [n, 3], each attribute's (top, left, size).
+    Both are given exactly when loss_weights.local_discriminator is positive."""
     super().__init__(**kwargs)
     if (averaged_generator is None) != (not average_decay):
       raise ValueError("averaged_generator and a positive average_decay go together")
+    if not ((discriminator_local is None) == (attribute_windows is None)
+            == (not loss_weights.local_discriminator)):
+      raise ValueError("discriminator_local, attribute_windows and a positive "
+                       "local_discriminator weight go together")
+    self.discriminator_local = discriminator_local
+    self.attribute_windows = (None if attribute_windows is None
+                              else np.asarray(attribute_windows, np.int32))
     self.generator = generator
     self.averaged_generator = averaged_generator
     self.average_decay = float(average_decay)
@@ -160,6 +177,8 @@ class ElegantGAN(keras.Model):
       self.averaged_generator.set_weights(self.generator.get_weights())
     self.discriminator_full(images, labels)
     self.discriminator_half(images, labels)
+    if self.discriminator_local is not None:
+      self.discriminator_local(self.local_windows(images, ops.zeros((1,), "int32")), labels)
     if self.loss_weights.classification:
       self.discriminator_full.classify(images, n)
     if self.auxiliary_networks:
@@ -223,7 +242,8 @@ class ElegantGAN(keras.Model):
     """name -> network, for the networks a quality option adds (the slab readout, the
     latent adversary) and this run has; checkpoints hold them under these names."""
     networks = {"slab_classifier": self.slab_classifier,
-                "latent_adversary": self.latent_adversary}
+                "latent_adversary": self.latent_adversary,
+                "discriminator_local": self.discriminator_local}
     return {name: network for name, network in networks.items() if network is not None}
 
   @property
@@ -243,11 +263,19 @@ class ElegantGAN(keras.Model):
 
   @property
   def discriminator_variables(self):
-    """What the discriminator optimizer updates: D1, D2 and the latent adversary if any."""
-    extra = (self.latent_adversary.trainable_variables
-             if self.latent_adversary is not None else [])
+    """What the discriminator optimizer updates: D1, D2, and D3 and the latent adversary
+    if any."""
+    extra = [variable for network in (self.latent_adversary, self.discriminator_local)
+             if network is not None for variable in network.trainable_variables]
     return (self.discriminator_full.trainable_variables
             + self.discriminator_half.trainable_variables + extra)
+
+  def local_windows(self, images, attribute):
+    """The window of `images` ([b, S, S, 3]) where attribute position `attribute` (an
+    int vector whose entries are all equal, as the pair batch's) lives: [b, k, k, 3]."""
+    top, left, size = ops.unstack(ops.take(ops.convert_to_tensor(self.attribute_windows),
+                                           attribute[0], axis=0))
+    return tf.slice(images, ops.stack([0, top, left, 0]), ops.stack([-1, size, size, -1]))
 
   def exchanged(self, batch):
     """[b, n] one-hot of the attribute whose slab a pair batch exchanges."""
@@ -432,6 +460,13 @@ class ElegantGAN(keras.Model):
               "d1_accuracy_real": losses.discriminator_accuracy(kind, d1["real_logits"], True),
               "d1_accuracy_fake": losses.discriminator_accuracy(kind, d1["fake_logits"], False),
           }
+          if weights.local_discriminator:
+            attribute = batch["attribute"]
+            d3 = self._discriminator_terms(
+                self.discriminator_local, self.local_windows(real, attribute), real_labels,
+                self.local_windows(stopped, attribute), fake_labels)
+            extra["d3_real"], extra["d3_fake"] = d3["real"], d3["fake"]
+            loss_d = loss_d + weights.local_discriminator * 2 * (d3["real"] + d3["fake"]) / 4
           if weights.matching_negatives:
             extra["d1_mismatch"], extra["d2_mismatch"] = d1["mismatch"], d2["mismatch"]
             loss_d = loss_d + weights.matching_negatives * (
@@ -456,6 +491,9 @@ class ElegantGAN(keras.Model):
       adversarial_g = (
           self._generator_adversarial(self.discriminator_full, fake, fake_labels)
           + weights.d2 * self._generator_adversarial(self.discriminator_half, fake, fake_labels))
+      if weights.local_discriminator:
+        adversarial_g = adversarial_g + weights.local_discriminator * self._generator_adversarial(
+            self.discriminator_local, self.local_windows(fake, batch["attribute"]), fake_labels)
       reconstruction = (losses.reconstruction_loss(batch["image_a"], outputs["reconstruction_a"])
                         + losses.reconstruction_loss(batch["image_b"], outputs["reconstruction_b"]))
       loss_g = weights.reconstruction * reconstruction + adversarial_g

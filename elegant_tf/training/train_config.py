@@ -165,6 +165,12 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "probability of each attribute moves between the unedited and the edited latent (0 for "
       "a reconstruction, about -1 for a removal); exports need no labels.", at_least=0,
       loss_weights_field="readout_classification")
+  local_discriminator_weight: float = setting(
+      0.0, "Not in the paper (0 = off): weight of a third discriminator, D3, that sees only "
+      "the exchanged attribute's window of each face (half the image's side, placed where the "
+      "mean difference between the training pairs' A and B is largest, estimated at the start "
+      "of the run), in the discriminator and the generator loss alike; it reads the labels as "
+      "D1 does.", at_least=0, loss_weights_field="local_discriminator")
   patch_discriminator: bool = setting(
       False, "Not in the paper: D1 and D2 score every cell of their last feature map (a patch of "
       "about 31 input pixels for D1) instead of one global score.")

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from elegant_tf.training import attribute_windows
 from elegant_tf.training import checkpointing
 from elegant_tf.training import cluster
 from elegant_tf.models import discriminator as discriminator_lib
@@ -104,15 +105,29 @@ def turn_off_graph_remapping() -> None:
   tf.config.optimizer.set_experimental_options({"remapping": False})
 
 
-def build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
+def build_gan(config: train_config.TrainConfig,
+              attribute_windows: Optional[np.ndarray] = None) -> gan_trainer.ElegantGAN:
   """Networks, optimizers and the trainer; call inside strategy.scope().
 
+  attribute_windows: each attribute's window for the local discriminator (see
+  local_windows), needed exactly when --local_discriminator_weight is positive.
   The networks are built under --precision's Keras policy (variables float32).
   Graph remapping is turned off for the process (turn_off_graph_remapping).
   """
   turn_off_graph_remapping()
   with precision.policy_scope(precision.resolve(config.precision)[0]):
-    return _build_gan(config)
+    return _build_gan(config, attribute_windows)
+
+
+def local_windows(source, config: train_config.TrainConfig) -> Optional[np.ndarray]:
+  """Each attribute's window for --local_discriminator_weight (None when it is off),
+  estimated from the first pair batches of the training split with the run's seed,
+  so a resumed run finds the same windows."""
+  if not config.local_discriminator_weight:
+    return None
+  stream = pairs.attribute_pairs(source, config.attributes, config.batch_size,
+                                 split=config.split, seed=config.seed)
+  return attribute_windows.estimate_windows(stream, config.attributes, config.image_size)
 
 
 def build_generator(config: train_config.TrainConfig,
@@ -137,7 +152,8 @@ def loss_weights(config: train_config.TrainConfig) -> gan_trainer.LossWeights:
       for field in dataclasses.fields(config) if "loss_weights_field" in field.metadata})
 
 
-def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
+def _build_gan(config: train_config.TrainConfig,
+               attribute_windows: Optional[np.ndarray]) -> gan_trainer.ElegantGAN:
   # D2 sees the half-size image and reads the labels as D1 does unless told otherwise;
   # D1 alone may classify.
   def discriminator(conditioning=config.discriminator_conditioning, **options):
@@ -159,7 +175,10 @@ def _build_gan(config: train_config.TrainConfig) -> gan_trainer.ElegantGAN:
                     num_classes=len(config.attributes) if config.classification_weight else 0),
       discriminator(half_conditioning, downsample=2, name="discriminator_half"),
       config.attributes, loss_weights(config),
-      averaged_generator=averaged_generator, average_decay=config.ema_decay)
+      averaged_generator=averaged_generator, average_decay=config.ema_decay,
+      discriminator_local=(discriminator(name="discriminator_local")
+                           if config.local_discriminator_weight else None),
+      attribute_windows=attribute_windows)
 
   def optimizer(learning_rate):
     return gan_trainer.paper_adam(gan_trainer.step_decay_schedule(
@@ -365,9 +384,10 @@ def _train(config: train_config.TrainConfig, problems: list,
     report_data(source, config)
   write_dir = (config.run_dir if is_chief
                else tempfile.mkdtemp(prefix=f"elegant-{worker.task_type}{worker.task_index}-"))
+  windows = local_windows(source, config)
   keras.utils.set_random_seed(config.seed)
   with strategy.scope():
-    gan = build_gan(config)
+    gan = build_gan(config, windows)
     manager = checkpointing.checkpoint_manager(gan, config.run_dir)
     try:
       start_step = checkpointing.restore_latest(manager)

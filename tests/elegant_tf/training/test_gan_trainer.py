@@ -576,3 +576,54 @@ def test_readout_learns_real_labels_with_the_generator(tmp_path):
       5 * logs["reconstruction"] + logs["adversarial_g"] + 3 * logs["readout_classification"]),
       rel=1e-5)
   assert np.abs(kernel.numpy() - before).max() > 0
+
+
+def _local_config(tmp_path, weight=2.0):
+  return tiny.tiny_config(tmp_path, local_discriminator_weight=weight)
+
+
+_WINDOWS = np.array([[0, 16, 16], [8, 4, 16]], np.int32)  # Attribute 1: rows 8-23, cols 4-19.
+
+
+def test_local_discriminator_needs_its_windows(tmp_path):
+  with pytest.raises(ValueError, match="go together"):
+    train_lib.build_gan(_local_config(tmp_path))
+  with pytest.raises(ValueError, match="go together"):
+    train_lib.build_gan(tiny.tiny_config(tmp_path), _WINDOWS)
+
+
+def test_local_windows_crop_the_exchanged_attributes_square(tmp_path):
+  gan = train_lib.build_gan(_local_config(tmp_path), _WINDOWS)
+  images = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 3)).astype("float32")
+  np.testing.assert_array_equal(np.asarray(gan.local_windows(images, np.full((3,), 1))),
+                                images[:, 8:24, 4:20])
+  np.testing.assert_array_equal(np.asarray(gan.local_windows(images, np.zeros((3,), int))),
+                                images[:, 0:16, 16:32])
+
+
+def test_local_discriminator_learns_with_the_others_and_weighs_in_both_losses(tmp_path):
+  gan = train_lib.build_gan(_local_config(tmp_path), _WINDOWS)
+  assert train_lib.build_gan(tiny.tiny_config(tmp_path)).discriminator_local is None
+  kernel = gan.discriminator_local.score.kernel
+  assert any(v is kernel for v in gan.discriminator_variables)
+  assert not any(v is kernel for v in gan.generator_variables)
+  assert checkpointing.training_checkpoint(gan).discriminator_local is gan.discriminator_local
+  batch = tiny.random_pair_batch()
+  # The step's fakes: the generator only changes at the step's very end.
+  outputs = gan.generate(batch)
+  fake = np.concatenate([outputs["swapped_c"], outputs["swapped_d"]])
+  labels = np.concatenate([outputs["labels_c"], outputs["labels_d"]])
+  before = kernel.numpy().copy()
+  logs = gan.train_step({k: tf.constant(v) for k, v in batch.items()})
+  assert np.abs(kernel.numpy() - before).max() > 0
+  expected_d = (2 * (logs["d1_real"] + logs["d1_fake"])
+                + 0.5 * 2 * (logs["d2_real"] + logs["d2_fake"])
+                + 2.0 * 2 * (logs["d3_real"] + logs["d3_fake"])) / 4
+  assert float(logs["loss_d"]) == pytest.approx(float(expected_d), rel=1e-5)
+  # G's term reads the freshly updated D1, D2 and D3, which the step left as they are now;
+  # D3 sees attribute 1's window only.
+  expected_g = (gan._generator_adversarial(gan.discriminator_full, fake, labels)
+                + 0.5 * gan._generator_adversarial(gan.discriminator_half, fake, labels)
+                + 2.0 * gan._generator_adversarial(gan.discriminator_local,
+                                                   fake[:, 8:24, 4:20], labels))
+  assert float(logs["adversarial_g"]) == pytest.approx(float(expected_g), rel=1e-4)

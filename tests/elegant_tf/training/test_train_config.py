@@ -66,9 +66,10 @@ def test_shipped_training_configs_are_valid(name):
             config.latent_adversary_weight, config.absent_slab_weight,
             config.removal_adversarial_weight, config.image_head_width,
             config.discriminator_normalization, config.encoder_normalization,
-            config.decoder_normalization, config.readout_conditioning_weight) == (
+            config.decoder_normalization, config.readout_conditioning_weight,
+            config.local_discriminator_weight) == (
                 0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 1, 0, "pixel", "pixel",
-                "pixel", 0)
+                "pixel", 0, 0)
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -175,6 +176,7 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--encoder_normalization=pixel",
                                              "--decoder_normalization=pixel",
                                              "--readout_conditioning_weight=0.0",
+                                             "--local_discriminator_weight=0.0",
                                              "--r1_every=1"}
 
 

@@ -170,6 +170,23 @@ def test_a_run_with_an_average_checkpoints_resumes_and_serves_it(tmp_path):
     train_lib.train(dataclasses.replace(config, train_steps=4, ema_decay=0.0))
 
 
+def test_a_run_with_a_local_discriminator_places_its_windows_and_resumes(tmp_path, monkeypatch):
+  from elegant_tf.training import attribute_windows
+  monkeypatch.setattr(attribute_windows, "ESTIMATION_BATCHES", 4)  # A tiny run's share.
+  config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0,
+                            local_discriminator_weight=1.0)
+  windows = train_lib.local_windows(train_lib.open_data(config), config)
+  assert windows.shape == (2, 3) and (windows[:, 2] == 16).all()
+  assert ((windows[:, :2] >= 0) & (windows[:, :2] <= 16)).all()
+  assert train_lib.local_windows(train_lib.open_data(config), config).tolist() == windows.tolist()
+  assert train_lib.local_windows(train_lib.open_data(config), tiny.tiny_config(tmp_path)) is None
+  assert train_lib.train(config)["step"] == 2
+  # D3 is checkpointed: a resume restores it strictly, and a run without it is refused.
+  assert train_lib.train(dataclasses.replace(config, train_steps=3))["step"] == 3
+  with pytest.raises(train_config.ConfigError, match="local_discriminator_weight 1.0 -> 0.0"):
+    train_lib.train(dataclasses.replace(config, train_steps=4, local_discriminator_weight=0.0))
+
+
 def test_loss_weights_come_from_the_settings_that_name_their_field():
   config = train_config.TrainConfig(gan_loss="hinge", reconstruction_weight=2.0, d2_weight=0.25,
                                     weight_decay=0.0, cycle_weight=1.0,
