@@ -240,7 +240,8 @@ class ElegantGAN(keras.Model):
   @property
   def auxiliary_networks(self) -> dict:
     """name -> network, for the networks a quality option adds (the slab readout, the
-    latent adversary) and this run has; checkpoints hold them under these names."""
+    latent adversary, the local discriminator) and this run has; checkpoints hold
+    them under these names."""
     networks = {"slab_classifier": self.slab_classifier,
                 "latent_adversary": self.latent_adversary,
                 "discriminator_local": self.discriminator_local}

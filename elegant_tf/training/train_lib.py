@@ -106,20 +106,22 @@ def turn_off_graph_remapping() -> None:
 
 
 def build_gan(config: train_config.TrainConfig,
-              attribute_windows: Optional[np.ndarray] = None) -> gan_trainer.ElegantGAN:
+              windows: Optional[np.ndarray] = None) -> gan_trainer.ElegantGAN:
   """Networks, optimizers and the trainer; call inside strategy.scope().
 
-  attribute_windows: each attribute's window for the local discriminator (see
-  local_windows), needed exactly when --local_discriminator_weight is positive.
+  windows: each attribute's window for the local discriminator (see
+  local_discriminator_windows), needed exactly when --local_discriminator_weight is
+  positive.
   The networks are built under --precision's Keras policy (variables float32).
   Graph remapping is turned off for the process (turn_off_graph_remapping).
   """
   turn_off_graph_remapping()
   with precision.policy_scope(precision.resolve(config.precision)[0]):
-    return _build_gan(config, attribute_windows)
+    return _build_gan(config, windows)
 
 
-def local_windows(source, config: train_config.TrainConfig) -> Optional[np.ndarray]:
+def local_discriminator_windows(source,
+                                config: train_config.TrainConfig) -> Optional[np.ndarray]:
   """Each attribute's window for --local_discriminator_weight (None when it is off),
   estimated from the first pair batches of the training split with the run's seed,
   so a resumed run finds the same windows."""
@@ -153,7 +155,7 @@ def loss_weights(config: train_config.TrainConfig) -> gan_trainer.LossWeights:
 
 
 def _build_gan(config: train_config.TrainConfig,
-               attribute_windows: Optional[np.ndarray]) -> gan_trainer.ElegantGAN:
+               windows: Optional[np.ndarray]) -> gan_trainer.ElegantGAN:
   # D2 sees the half-size image and reads the labels as D1 does unless told otherwise;
   # D1 alone may classify.
   def discriminator(conditioning=config.discriminator_conditioning, **options):
@@ -178,7 +180,7 @@ def _build_gan(config: train_config.TrainConfig,
       averaged_generator=averaged_generator, average_decay=config.ema_decay,
       discriminator_local=(discriminator(name="discriminator_local")
                            if config.local_discriminator_weight else None),
-      attribute_windows=attribute_windows)
+      attribute_windows=windows)
 
   def optimizer(learning_rate):
     return gan_trainer.paper_adam(gan_trainer.step_decay_schedule(
@@ -384,7 +386,7 @@ def _train(config: train_config.TrainConfig, problems: list,
     report_data(source, config)
   write_dir = (config.run_dir if is_chief
                else tempfile.mkdtemp(prefix=f"elegant-{worker.task_type}{worker.task_index}-"))
-  windows = local_windows(source, config)
+  windows = local_discriminator_windows(source, config)
   keras.utils.set_random_seed(config.seed)
   with strategy.scope():
     gan = build_gan(config, windows)

@@ -175,11 +175,13 @@ def test_a_run_with_a_local_discriminator_places_its_windows_and_resumes(tmp_pat
   monkeypatch.setattr(attribute_windows, "ESTIMATION_BATCHES", 4)  # A tiny run's share.
   config = tiny.tiny_config(tmp_path, train_steps=2, eval_pairs=0,
                             local_discriminator_weight=1.0)
-  windows = train_lib.local_windows(train_lib.open_data(config), config)
+  source = train_lib.open_data(config)
+  windows = train_lib.local_discriminator_windows(source, config)
   assert windows.shape == (2, 3) and (windows[:, 2] == 16).all()
   assert ((windows[:, :2] >= 0) & (windows[:, :2] <= 16)).all()
-  assert train_lib.local_windows(train_lib.open_data(config), config).tolist() == windows.tolist()
-  assert train_lib.local_windows(train_lib.open_data(config), tiny.tiny_config(tmp_path)) is None
+  again = train_lib.local_discriminator_windows(train_lib.open_data(config), config)
+  assert again.tolist() == windows.tolist()  # What a resume finds.
+  assert train_lib.local_discriminator_windows(source, tiny.tiny_config(tmp_path)) is None
   assert train_lib.train(config)["step"] == 2
   # D3 is checkpointed: a resume restores it strictly, and a run without it is refused.
   assert train_lib.train(dataclasses.replace(config, train_steps=3))["step"] == 3
