@@ -14,6 +14,9 @@ from pipelines import atomic_files
 from pipelines import data_spec
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+# float16 needs loss scaling, which follows --precision; the discriminators alone get
+# bfloat16 or float32.
+DISCRIMINATOR_PRECISIONS = ("same", "float32", "mixed_bfloat16", "auto")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
 
 setting = dataclass_flags.setting
@@ -222,6 +225,14 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "and losses; float16 adds dynamic loss scaling), or 'auto' (mixed_bfloat16 if the CPU has "
       "amx_bf16/avx512_bf16 or a GPU has bfloat16, else float32). Exports are float32 whatever "
       "the training precision.", choices=precision_lib.PRECISIONS, resumable=True)
+  discriminator_precision: str = setting(
+      "same", "Not in the paper: compute precision of the discriminators alone. 'same' (the "
+      "default) follows --precision; 'mixed_bfloat16' runs D1 and D2 in bfloat16 while the "
+      "generator keeps --precision, so its outputs stay float32-exact; 'auto' is "
+      "mixed_bfloat16 where --precision=auto would pick it and float32 elsewhere. The "
+      "discriminators are most of the step at the paper's widths and only send a gradient to "
+      "the generator, which bfloat16 rounds far less than it rounds an image.",
+      choices=DISCRIMINATOR_PRECISIONS, resumable=True)
   eval_pairs: int = setting(
       64, "Held-out synthetic pairs per attribute in the end-of-run ground-truth evaluation "
       "(0: skip).", at_least=0, resumable=True)
@@ -268,6 +279,10 @@ class TrainConfig(dataclass_flags.FlagSettings):
         & (set(discriminator_lib.CONDITIONINGS) - {"channels"})):
       problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} scores "
                       "whole images; it does not combine with --patch_discriminator")
+    if self.discriminator_precision != "same" and self.precision == "mixed_float16":
+      problems.append(f"--discriminator_precision={self.discriminator_precision} does not "
+                      "combine with --precision=mixed_float16 (float16's loss scaling covers "
+                      "every network); leave it at 'same'")
     if len(set(self.attributes)) != len(self.attributes):
       problems.append(f"--attributes lists a name twice: {','.join(self.attributes)}")
     if problems:

@@ -65,16 +65,20 @@ def make_strategy(config: train_config.TrainConfig) -> tf.distribute.Strategy:
 
 
 def run_line(strategy, config: train_config.TrainConfig) -> str:
-  """One line naming the strategy, its replicas and devices, and the precision."""
+  """One line naming the strategy, its replicas and devices, and the precisions."""
   policy, why = precision.resolve(config.precision)
   try:
     devices = ",".join(strategy.extended.worker_devices)
   except RuntimeError:  # The default strategy: ops go to the first GPU, else the CPU.
     first = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     devices = first[0].name
-  return (f"strategy={config.strategy} ({type(strategy).__name__}) "
+  line = (f"strategy={config.strategy} ({type(strategy).__name__}) "
           f"replicas={strategy.num_replicas_in_sync} devices={devices} "
           f"precision={policy} ({why})")
+  if config.discriminator_precision != "same":
+    line += (f" discriminator_precision={discriminator_policy(config)} "
+             f"(--discriminator_precision={config.discriminator_precision})")
+  return line
 
 
 def open_data(config: train_config.TrainConfig):
@@ -120,6 +124,14 @@ def build_gan(config: train_config.TrainConfig,
     return _build_gan(config, windows)
 
 
+def discriminator_policy(config: train_config.TrainConfig) -> str:
+  """The Keras policy the discriminators are built under: --discriminator_precision's,
+  or --precision's for 'same'."""
+  if config.discriminator_precision == "same":
+    return precision.resolve(config.precision)[0]
+  return precision.resolve(config.discriminator_precision)[0]
+
+
 def local_discriminator_windows(source,
                                 config: train_config.TrainConfig) -> Optional[np.ndarray]:
   """Each attribute's window for --local_discriminator_weight (None when it is off),
@@ -159,10 +171,11 @@ def _build_gan(config: train_config.TrainConfig,
   # D2 sees the half-size image and reads the labels as D1 does unless told otherwise;
   # D1 alone may classify.
   def discriminator(conditioning=config.discriminator_conditioning, **options):
-    return discriminator_lib.Discriminator(
-        config.discriminator_widths, patch=config.patch_discriminator,
-        conditioning=conditioning, num_labels=len(config.attributes),
-        normalization=config.discriminator_normalization, **options)
+    with precision.policy_scope(discriminator_policy(config)):
+      return discriminator_lib.Discriminator(
+          config.discriminator_widths, patch=config.patch_discriminator,
+          conditioning=conditioning, num_labels=len(config.attributes),
+          normalization=config.discriminator_normalization, **options)
 
   half_conditioning = (config.discriminator_conditioning
                        if config.half_discriminator_conditioning == "same"

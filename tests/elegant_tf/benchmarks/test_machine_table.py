@@ -39,3 +39,24 @@ def test_each_preset_is_compared_with_its_own_float32_row():
   lines = machine_table.format_table(rows, {"float32": 200.0, "bfloat16": 750.0}).splitlines()
   ratios = [[cell.strip() for cell in line.split("|")[1:-1]][4] for line in lines[2:]]
   assert ratios == ["1.00x", "1.50x", "1.00x", "1.10x"]
+
+
+def test_preset_names_are_the_training_speed_presets():
+  # Spelled out in machine_table so that its top imports no TensorFlow; a preset added
+  # to training_speed must be measurable here too.
+  from elegant_tf.benchmarks import training_speed
+  assert set(machine_table.PRESET_NAMES) == set(training_speed.PRESETS)
+
+
+def test_step_flops_counts_only_what_runs():
+  import tensorflow as tf
+  weights = tf.ones((64, 32))
+
+  @tf.function
+  def step(x):
+    unused = tf.matmul(x, tf.ones((64, 128)))  # Traced, pruned before running.
+    del unused
+    return tf.matmul(x, weights)
+
+  flops = machine_table.step_flops(step, tf.ones((16, 64)))
+  assert flops == 2 * 16 * 64 * 32

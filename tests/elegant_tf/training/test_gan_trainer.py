@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from elegant_tf.models import latent_swap
+from elegant_tf.models import precision
 from elegant_tf.training import checkpointing
 from elegant_tf.training import gan_trainer
 from elegant_tf.training import losses
@@ -328,11 +329,12 @@ def test_half_discriminator_can_keep_the_papers_label_channels(tmp_path):
   assert np.isfinite(float(logs["loss_d"])) and np.isfinite(float(logs["loss_g"]))
 
 
-def _sgd_step(tmp_path, precision, batch):
+def _sgd_step(tmp_path, precision, batch, **options):
   """One train_step with SGD(lr=1) from the same seed: the weight change is minus the
   gradient (plus weight decay), so it shows gradient errors that Adam would hide."""
   keras.utils.set_random_seed(7)
-  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, precision=precision, weight_decay=1e-3))
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, precision=precision, weight_decay=1e-3,
+                                             **options))
   sgd = lambda: keras.optimizers.SGD(learning_rate=1.0)
   gan.compile(sgd(), sgd())
   gan.build_for(32)
@@ -385,6 +387,48 @@ def test_one_mixed_precision_step_matches_the_float32_step(
     # And it did compute in 16 bits: a float32 step in disguise would be exact.
     assert relative_error > 1e-4, (k, relative_error)
   assert gan.trained_steps == 1
+
+
+def test_bfloat16_discriminators_beside_a_float32_generator(tmp_path):
+  # --discriminator_precision=mixed_bfloat16: D1 and D2 (R1 included) compute in
+  # bfloat16, the generator and its average in float32, and one step stays within
+  # bfloat16's rounding of the float32 step (the bounds of the test above).
+  batch = tiny.random_pair_batch()
+  options = dict(r1_weight=1.0, discriminator_conditioning="projection", ema_decay=0.9)
+  _, logs32, updates32, _ = _sgd_step(tmp_path / "float32", "float32", batch, **options)
+  gan, logs, updates, _ = _sgd_step(tmp_path / "d_bf16", "float32", batch,
+                                    discriminator_precision="mixed_bfloat16", **options)
+  for discriminator in (gan.discriminator_full, gan.discriminator_half):
+    assert precision.compute_dtype(discriminator) == "bfloat16"
+  for generator in (gan.generator, gan.averaged_generator):
+    assert precision.compute_dtype(generator) == "float32"
+  assert all(v.dtype == "float32" for v in gan.discriminator_variables)
+  assert all(np.isfinite(v) for v in logs.values()) and "r1" in logs
+  for name in ("loss_d", "loss_g", "reconstruction"):
+    assert logs[name] == pytest.approx(logs32[name], rel=1e-2), name
+  for k in ("g", "d"):
+    update, reference = updates[k], updates32[k]
+    relative_error = np.linalg.norm(update - reference) / np.linalg.norm(reference)
+    assert 1e-4 < relative_error < 0.4, (k, relative_error)
+
+
+@pytest.mark.parametrize("hardware, policy", [
+    (dict(cpu_flags=["avx512_bf16"]), "mixed_bfloat16"),
+    (dict(cpu_flags=[]), "float32"),
+])
+def test_auto_discriminator_precision_follows_the_hardware(tmp_path, monkeypatch, hardware,
+                                                           policy):
+  monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: hardware["cpu_flags"])
+  monkeypatch.setattr(precision, "gpu_bf16_names", lambda: [])
+  auto = tiny.tiny_config(tmp_path, discriminator_precision="auto")
+  assert train_lib.discriminator_policy(auto) == policy
+  # The run's first line says what the discriminators compute in.
+  line = train_lib.run_line(tf.distribute.get_strategy(), auto)
+  assert line.endswith(f"discriminator_precision={policy} (--discriminator_precision=auto)")
+  # 'same' follows --precision, whatever the hardware.
+  same = tiny.tiny_config(tmp_path, precision="mixed_bfloat16")
+  assert train_lib.discriminator_policy(same) == "mixed_bfloat16"
+  assert train_lib.discriminator_policy(tiny.tiny_config(tmp_path)) == "float32"
 
 
 def test_float16_overflow_skips_the_update_and_halves_the_loss_scale(tmp_path):

@@ -86,6 +86,20 @@ def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
     assert train_config.TrainConfig.from_flagfile(str(path)).precision == name
 
 
+def test_discriminator_precision_is_validated_against_the_precision():
+  config = train_config.TrainConfig(image_size=64, encoder_depth=3)
+  assert config.discriminator_precision == "same"
+  dataclasses.replace(config, discriminator_precision="mixed_bfloat16").validate()
+  dataclasses.replace(config, precision="mixed_float16").validate()  # 'same' is fine.
+  with pytest.raises(train_config.ConfigError,
+                     match="--discriminator_precision=mixed_bfloat16 does not combine with "
+                           "--precision=mixed_float16"):
+    dataclasses.replace(config, precision="mixed_float16",
+                        discriminator_precision="mixed_bfloat16").validate()
+  with pytest.raises(train_config.ConfigError, match="--discriminator_precision='mixed_float16'"):
+    dataclasses.replace(config, discriminator_precision="mixed_float16").validate()
+
+
 def _fresh_flags():
   flag_values = flags.FlagValues()
   train_config.TrainConfig.define_flags(flag_values)
@@ -118,13 +132,13 @@ def test_the_choice_flags_take_their_choices_from_the_code_that_uses_them():
 
 def test_the_resume_allow_list_comes_from_the_declaration():
   # The rule (BUILD_NOTES, "Resume rules"): how long and how to run, where outputs go,
-  # the learning-rate schedule, the precision. A field marked resumable by mistake
+  # the learning-rate schedule, the precisions. A field marked resumable by mistake
   # would let a resume continue weights under another meaning.
   assert train_config.RESUMABLE_CHANGES == {
       "train_steps", "run_dir", "export_dir", "strategy", "cpu_replicas",
       "checkpoint_every", "sample_every", "log_every", "eval_pairs", "jit_compile",
       "deterministic", "tfds_data_dir", "learning_rate", "discriminator_lr_ratio",
-      "lr_decay_rate", "lr_decay_every", "precision"}
+      "lr_decay_rate", "lr_decay_every", "precision", "discriminator_precision"}
   assert "ema_decay" not in train_config.RESUMABLE_CHANGES
 
 
@@ -177,7 +191,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--decoder_normalization=pixel",
                                              "--readout_conditioning_weight=0.0",
                                              "--local_discriminator_weight=0.0",
-                                             "--r1_every=1"}
+                                             "--r1_every=1",
+                                             "--discriminator_precision=same"}
 
 
 @pytest.mark.parametrize("line, message", [
