@@ -1,6 +1,6 @@
 """One table for this machine: training speed next to what the hardware can do.
 
-  python -m elegant_tf.benchmarks.machine_table [--preset=paper,demo] \
+  python -m elegant_tf.benchmarks.machine_table [--preset=paper,demo_recipe] \
       [--sizes=64,128,256] [--steps=3] [--jit=off,on] [--data_sizes=128] \
       [--precision=float32,mixed_bfloat16] \
       [--latency_sizes=64,128,256]
@@ -230,7 +230,7 @@ PRESET_NAMES = ("paper", "demo", "demo_recipe")
 
 
 def define_flags():
-  flags.DEFINE_list("preset", ["paper", "demo"],
+  flags.DEFINE_list("preset", ["paper", "demo_recipe"],
                     "Network widths of the train rows, one or more of "
                     f"{', '.join(PRESET_NAMES)} (elegant_tf.benchmarks.training_speed.PRESETS; "
                     "demo_recipe is the step demo.flags trains); each gets its rows.")

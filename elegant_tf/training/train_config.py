@@ -230,8 +230,8 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "default) follows --precision; 'mixed_bfloat16' runs D1 and D2 in bfloat16 while the "
       "generator keeps --precision, so its outputs stay float32-exact; 'auto' is "
       "mixed_bfloat16 where --precision=auto would pick it and float32 elsewhere. The "
-      "discriminators are most of the step at the paper's widths and only send a gradient to "
-      "the generator, which bfloat16 rounds far less than it rounds an image.",
+      "discriminators are most of the step at the paper's widths, and what they give the "
+      "generator is a gradient: the images it makes keep --precision's rounding.",
       choices=DISCRIMINATOR_PRECISIONS, resumable=True)
   eval_pairs: int = setting(
       64, "Held-out synthetic pairs per attribute in the end-of-run ground-truth evaluation "

@@ -116,7 +116,8 @@ def build_gan(config: train_config.TrainConfig,
   windows: each attribute's window for the local discriminator (see
   local_discriminator_windows), needed exactly when --local_discriminator_weight is
   positive.
-  The networks are built under --precision's Keras policy (variables float32).
+  The networks are built under --precision's Keras policy, the discriminators under
+  --discriminator_precision's (discriminator_policy); variables are float32 either way.
   Graph remapping is turned off for the process (turn_off_graph_remapping).
   """
   turn_off_graph_remapping()
