@@ -68,8 +68,8 @@ def matmul_gflops(size: int = 2048, seconds: float = 2.0, dtype: str = "float32"
 
 
 def step_flops(function, *args) -> float:
-  """FLOPs of one call of a tf.function, counted by the TF profiler on the part of its
-  graph that runs.
+  """FLOPs of one call of a tf.function, counted with the TF profiler's per-op rules on
+  the part of its graph that runs.
 
   The traced graph also holds ops whose results nothing uses (a convolution's
   gradient builds both the input and the filter gradient, and the generator's
@@ -82,15 +82,15 @@ def step_flops(function, *args) -> float:
   """
   # Deferred: each measurement runs in a fresh spawned process and reports its peak
   # memory, so it imports only what it measures (see run_isolated).
+  import tensorflow as tf
   from tensorflow.python.framework import ops as tf_ops  # The profiler's own FLOP registry.
   graph = function.get_concrete_function(*args).graph
-  kept, frontier = set(), [tensor.op for tensor in graph.outputs]
-  frontier += [op for op in graph.get_operations() if op.op_def.is_stateful or not op.outputs]
-  while frontier:
-    op = frontier.pop()
-    if op.name not in kept:
-      kept.add(op.name)
-      frontier += [tensor.op for tensor in op.inputs] + list(op.control_inputs)
+  roots = {tensor.op.name for tensor in graph.outputs}
+  roots.update(op.name for op in graph.get_operations() if op.op_def.is_stateful or not op.outputs)
+  # TensorFlow's own pruning walk (data and control inputs); the FLOPs are then read on
+  # the traced graph, which keeps the static shapes the rules need.
+  kept = {node.name for node in tf.compat.v1.graph_util.extract_sub_graph(
+      graph.as_graph_def(), sorted(roots)).node}
   total = 0
   for op in graph.get_operations():
     if op.name in kept:

@@ -16,7 +16,8 @@ from pipelines import data_spec
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # float16 needs loss scaling, which follows --precision; the discriminators alone get
 # bfloat16 or float32.
-DISCRIMINATOR_PRECISIONS = ("same", "float32", "mixed_bfloat16", "auto")
+DISCRIMINATOR_PRECISIONS = ("same",) + tuple(
+    name for name in precision_lib.PRECISIONS if name != "mixed_float16")
 RESOLVED_FLAGS_FILE = "flags.txt"  # In the run directory.
 
 setting = dataclass_flags.setting

@@ -128,9 +128,8 @@ def build_gan(config: train_config.TrainConfig,
 def discriminator_policy(config: train_config.TrainConfig) -> str:
   """The Keras policy the discriminators are built under: --discriminator_precision's,
   or --precision's for 'same'."""
-  if config.discriminator_precision == "same":
-    return precision.resolve(config.precision)[0]
-  return precision.resolve(config.discriminator_precision)[0]
+  chosen = config.discriminator_precision
+  return precision.resolve(config.precision if chosen == "same" else chosen)[0]
 
 
 def local_discriminator_windows(source,
@@ -171,8 +170,10 @@ def _build_gan(config: train_config.TrainConfig,
                windows: Optional[np.ndarray]) -> gan_trainer.ElegantGAN:
   # D2 sees the half-size image and reads the labels as D1 does unless told otherwise;
   # D1 alone may classify.
+  policy = discriminator_policy(config)  # Resolved once: 'auto' reads /proc/cpuinfo.
+
   def discriminator(conditioning=config.discriminator_conditioning, **options):
-    with precision.policy_scope(discriminator_policy(config)):
+    with precision.policy_scope(policy):
       return discriminator_lib.Discriminator(
           config.discriminator_widths, patch=config.patch_discriminator,
           conditioning=conditioning, num_labels=len(config.attributes),
