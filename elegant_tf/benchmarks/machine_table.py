@@ -2,7 +2,7 @@
 
   python -m elegant_tf.benchmarks.machine_table [--preset=paper,demo_recipe] \
       [--sizes=64,128,256] [--steps=3] [--jit=off,on] [--data_sizes=128] \
-      [--precision=float32,mixed_bfloat16] \
+      [--precision=float32,float32:mixed_bfloat16,mixed_bfloat16] \
       [--latency_sizes=64,128,256]
 
 Rows, each measured in its own fresh process (so "peak RSS" is that
@@ -16,8 +16,10 @@ measurement's own peak resident memory, TensorFlow runtime included):
   the traced step (convolutions, their gradients, matmuls; multiply-add = 2
   FLOPs), hence achieved GFLOP/s and its share of the ceiling of the precision
   it computes in (float32 rows: the float32 matmul; bfloat16 rows: the bfloat16
-  matmul), and the speed-up over the float32 row of the same size; XLA
-  (jit_compile) off and on;
+  matmul; a row with the discriminators in another precision than the
+  generator, "G:D" as in training_speed, has no single ceiling and shows "-"),
+  and the speed-up over the float32 row of the same size; XLA (jit_compile)
+  off and on;
 * tf.data: pairs/s of `pairs.attribute_pairs` per source (synthetic renders;
   celeba/folder decode and align generated JPEGs; tfrecord reads prepared
   records), from elegant_tf.benchmarks.data_speed;
@@ -113,9 +115,12 @@ def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: boo
   from elegant_tf.training import train_lib
   from elegant_tf.benchmarks import training_speed as presets
   from pipelines import pairs
+  generator_precision, discriminator_precision = presets.precision_pair(precision_name)
   config = dataclasses.replace(train_config.TrainConfig(), image_size=size,
                                batch_size=batch_size, attributes=ATTRIBUTES,
-                               precision=precision_name, **presets.PRESETS[preset])
+                               precision=generator_precision,
+                               discriminator_precision=discriminator_precision,
+                               **presets.PRESETS[preset])
   config.validate()
   gan = train_lib.build_gan(config)
   batch = pairs.fake_pair_batch(size, len(ATTRIBUTES), batch_size)
@@ -131,11 +136,14 @@ def training_speed(size: int, preset: str, batch_size: int, steps: int, jit: boo
   seconds = (time.perf_counter() - start) / steps
   # One step reads A and B: 2 x batch real images.
   images = 2 * batch_size
+  compute_dtype = precision.compute_dtype(gan.generator)
+  if precision.compute_dtype(gan.discriminator_full) != compute_dtype:
+    compute_dtype = "mixed"  # No one matmul ceiling applies.
   return {"measure": "train step", "setting": f"{size} px, {preset} widths, batch "
           f"{batch_size}, XLA {'on' if jit else 'off'}, {precision_name}",
           "value": images / seconds, "unit": "images/s", "gflop_per_item": flops / images / 1e9,
           "achieved_gflops": flops / seconds / 1e9,
-          "compute_dtype": precision.compute_dtype(gan.generator),
+          "compute_dtype": compute_dtype,
           "group": (preset, size, jit), "precision": precision_name}
 
 
@@ -238,7 +246,9 @@ def define_flags():
   flags.DEFINE_list("jit", ["off", "on"], "XLA settings to measure for the train step.")
   flags.DEFINE_list("precision", ["float32", "mixed_bfloat16"],
                     "--precision values of the train rows (float32, mixed_bfloat16, "
-                    "mixed_float16, auto); speed-ups are against the float32 row.")
+                    "mixed_float16, auto), each optionally with ':' and a "
+                    "--discriminator_precision for D1 and D2 (float32:mixed_bfloat16); "
+                    "speed-ups are against the float32 row.")
   flags.DEFINE_integer("batch_size", 16, "Pairs per train step (paper: 16).")
   flags.DEFINE_integer("steps", 3, "Timed train steps per row (after 2 warm-up steps).")
   flags.DEFINE_list("data_sizes", ["128"], "Sizes for the tf.data rows (empty: skip).")
@@ -255,14 +265,17 @@ def main(argv):
   sizes = [int(s) for s in values.sizes]
   # Deferred: the measurement processes import this module, and each reports its own
   # peak memory, so the top of the file imports no TensorFlow or Keras.
-  from elegant_tf.models import precision
-  known = set(precision.PRECISIONS)
+  from elegant_tf.benchmarks import training_speed as presets
   if (len(argv) > 1 or any(s % 32 for s in sizes) or not set(values.jit) <= {"off", "on"}
-      or not set(values.precision) <= known or not values.preset
-      or not set(values.preset) <= set(PRESET_NAMES)):
-    raise usage.UsageError("--sizes must be multiples of 32, --jit a list of off/on, "
-                           f"--precision a list of {', '.join(sorted(known))} and --preset a "
-                           f"list of {'/'.join(PRESET_NAMES)} (no positional arguments)")
+      or not values.preset or not set(values.preset) <= set(PRESET_NAMES)):
+    raise usage.UsageError("--sizes must be multiples of 32, --jit a list of off/on and "
+                           f"--preset a list of {'/'.join(PRESET_NAMES)} (no positional "
+                           "arguments)")
+  try:
+    for precision_name in values.precision:
+      presets.precision_pair(precision_name)
+  except ValueError as error:
+    raise usage.UsageError(f"--precision: {error}")
   load_before = os.getloadavg()[0]
   rows = []
   for dtype in ("float32", "bfloat16"):

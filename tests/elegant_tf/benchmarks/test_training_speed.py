@@ -19,3 +19,31 @@ def test_demo_recipe_preset_is_the_step_demo_flags_trains():
   # ... and what only says how long and on what to train is left to the benchmark.
   assert not set(recipe) & {"train_steps", "run_dir", "export_dir", "data", "image_size",
                             "batch_size", "eval_pairs", "ema_decay"}
+
+
+def test_step_settings_leave_the_precisions_to_the_benchmark(tmp_path):
+  # A config that sets the precisions (as demo.flags may) must not decide a row's
+  # precision behind its label.
+  path = tmp_path / "custom.flags"
+  path.write_text("--discriminator_precision=auto\n--precision=mixed_bfloat16\n"
+                  "--r1_weight=2\n--train_steps=7\n")
+  assert training_speed.step_settings(str(path)) == {"r1_weight": 2.0}
+
+
+def test_precision_pair_reads_the_generator_and_the_discriminators():
+  assert training_speed.precision_pair("float32") == ("float32", "same")
+  assert training_speed.precision_pair("float32:mixed_bfloat16") == ("float32", "mixed_bfloat16")
+  assert training_speed.precision_pair("auto:float32") == ("auto", "float32")
+  for bad in ("float64", "float32:mixed_float16", "float32:", ":float32"):
+    try:
+      training_speed.precision_pair(bad)
+    except ValueError as error:
+      assert repr(bad) in str(error)
+    else:
+      raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_resolved_policies_name_the_discriminators_only_when_they_differ():
+  assert training_speed.resolved_policies("float32", "same") == "float32"
+  assert (training_speed.resolved_policies("float32", "mixed_bfloat16")
+          == "float32:mixed_bfloat16")
