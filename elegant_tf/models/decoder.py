@@ -8,6 +8,10 @@ from keras import ops
 from elegant_tf.models import initializers
 from elegant_tf.models import normalization
 
+# The gain's range with --output_gain: exp(+-log 4), 1/4 to 4 (undoes a tint of up
+# to 3/4 of a pixel; the synthetic sunglasses go up to 0.85 and are mostly hidden).
+GAIN_LOG_RANGE = 1.3862943611198906
+
 
 @keras.saving.register_keras_serializable(package="elegant_tf")
 class Decoder(keras.Model):
@@ -71,7 +75,7 @@ class Decoder(keras.Model):
   def __init__(self, encoder_widths: Sequence[int] = (64, 128, 256, 512, 512),
                skip_gating: bool = False, dropped_fine_skips: int = 0,
                masked_output: bool = False, image_head_width: int = 0, normalized: bool = True,
-               condition_channels: int = 0, **kwargs):
+               condition_channels: int = 0, output_gain: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.encoder_widths = list(encoder_widths)
     self.normalized = bool(normalized)
@@ -80,6 +84,10 @@ class Decoder(keras.Model):
     self.masked_output = bool(masked_output)
     self.image_head_width = int(image_head_width)
     self.condition_channels = int(condition_channels)
+    self.output_gain = bool(output_gain)
+    if self.output_gain and self.masked_output:
+      raise ValueError("output_gain and masked_output are two ways to combine the output with "
+                       "the input; choose one")
     if self.condition_channels < 0:
       raise ValueError(f"condition_channels={self.condition_channels}: must be 0 (off) or more")
     if self.image_head_width < 0:
@@ -109,6 +117,15 @@ class Decoder(keras.Model):
       self.head = keras.layers.Conv2D(
           output_channels, 3, padding="same",
           kernel_initializer=initializers.kernel_initializer(), name="head")
+    if self.output_gain:
+      # Zero kernel and bias: gain exactly 1 at the start. It reads what the last
+      # residual layer reads (the image head's input when there is one).
+      if self.image_head_width:
+        self.gain = keras.layers.Conv2D(3, 3, padding="same", kernel_initializer="zeros",
+                                        name="gain")
+      else:
+        self.gain = keras.layers.Conv2DTranspose(3, 3, strides=2, padding="same",
+                                                 kernel_initializer="zeros", name="gain")
 
   @property
   def upsamples(self) -> list:
@@ -156,18 +173,24 @@ class Decoder(keras.Model):
       if self.skip_gating:
         skip = skip * ops.cast(self.skip_keep(k, difference, skip), skip.dtype)
       features = features + skip
-    output = self.upsamples[-1](self.conditioned(features, conditions))
+    last_features = self.conditioned(features, conditions)
+    output = self.upsamples[-1](last_features)
     if self.image_head_width:
       if images is None:
         raise ValueError("a decoder with image_head_width needs the images being edited")
       output = ops.relu(self.normalize("head_norm", output))
-      output = self.head(ops.concatenate([output, ops.cast(images, output.dtype)], axis=-1))
+      last_features = ops.concatenate([output, ops.cast(images, output.dtype)], axis=-1)
+      output = self.head(last_features)
     if self.masked_output:
       return ops.concatenate([ops.tanh(output[..., :3]), ops.sigmoid(output[..., 3:])], axis=-1)
+    if self.output_gain:
+      gain = ops.exp(GAIN_LOG_RANGE * ops.tanh(self.gain(last_features)))
+      return ops.concatenate([2.0 * ops.tanh(output), gain], axis=-1)
     return 2.0 * ops.tanh(output)
 
   def get_config(self):
     return {**super().get_config(), "encoder_widths": self.encoder_widths,
             "skip_gating": self.skip_gating, "dropped_fine_skips": self.dropped_fine_skips,
             "masked_output": self.masked_output, "image_head_width": self.image_head_width,
-            "normalized": self.normalized, "condition_channels": self.condition_channels}
+            "normalized": self.normalized, "condition_channels": self.condition_channels,
+            "output_gain": self.output_gain}

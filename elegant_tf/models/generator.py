@@ -27,6 +27,13 @@ def apply_mask(images, colour_and_mask):
   return ops.clip(images + mask * (colour - images), -1.0, 1.0)
 
 
+def apply_gain_and_residual(images, residual_and_gain):
+  """Images scaled per pixel by the decoder's gain, plus its residual:
+  images * gain + residual; gain 1 and residual 0 keep the input exactly."""
+  residual, gain = residual_and_gain[..., :3], residual_and_gain[..., 3:]
+  return ops.clip(images * gain + residual, -1.0, 1.0)
+
+
 @keras.saving.register_keras_serializable(package="elegant_tf")
 class ElegantGenerator(keras.Model):
   """Encoder and decoder of ELEGANT over `num_attributes` latent slabs.
@@ -44,7 +51,7 @@ class ElegantGenerator(keras.Model):
                skip_gating: bool = False, dropped_fine_skips: int = 0,
                masked_output: bool = False, image_head_width: int = 0,
                encoder_normalized: bool = True, decoder_normalized: bool = True,
-               readout_conditioned: bool = False, **kwargs):
+               readout_conditioned: bool = False, output_gain: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.num_attributes = int(num_attributes)
     self.encoder_widths = list(encoder_widths)
@@ -55,6 +62,7 @@ class ElegantGenerator(keras.Model):
     self.encoder_normalized = bool(encoder_normalized)
     self.decoder_normalized = bool(decoder_normalized)
     self.readout_conditioned = bool(readout_conditioned)
+    self.output_gain = bool(output_gain)
     latent_swap.slab_boundaries(self.encoder_widths[-1], self.num_attributes)  # Validates.
     self.encoder = encoder_lib.Encoder(self.encoder_widths, normalized=self.encoder_normalized,
                                        name="encoder")
@@ -65,7 +73,7 @@ class ElegantGenerator(keras.Model):
                                        normalized=self.decoder_normalized,
                                        condition_channels=(self.num_attributes
                                                            if self.readout_conditioned else 0),
-                                       name="decoder")
+                                       output_gain=self.output_gain, name="decoder")
     if self.readout_conditioned:
       self.readout = attribute_readout.SlabReadout(self.num_attributes, name="readout")
 
@@ -109,7 +117,8 @@ class ElegantGenerator(keras.Model):
                   if self.readout_conditioned else None)
     output = ops.cast(self.decoder(edited_latent, latent, skips, images, conditions),
                       "float32")
-    combine = apply_mask if self.masked_output else apply_residual
+    combine = (apply_mask if self.masked_output
+               else apply_gain_and_residual if self.output_gain else apply_residual)
     return combine(ops.cast(images, "float32"), output)
 
   def call(self, inputs):
@@ -134,4 +143,4 @@ class ElegantGenerator(keras.Model):
             "image_head_width": self.image_head_width,
             "encoder_normalized": self.encoder_normalized,
             "decoder_normalized": self.decoder_normalized,
-            "readout_conditioned": self.readout_conditioned}
+            "readout_conditioned": self.readout_conditioned, "output_gain": self.output_gain}

@@ -219,6 +219,10 @@ class TrainConfig(dataclass_flags.FlagSettings):
       False, "Not in the paper: the decoder gives a colour image and a mask instead of a "
       "residual, and the edit is input + mask * (colour - input) (GANimation's attention), so "
       "removing an attribute means painting over it rather than subtracting its exact colours.")
+  output_gain: bool = setting(
+      False, "Not in the paper: the decoder also gives a per-pixel gain in [1/4, 4] and the "
+      "edit is input * gain + residual, so undoing a tint (sunglasses' lenses) scales the "
+      "face's own pixels instead of guessing them; the gain starts at exactly 1.")
   jit_compile: bool = setting(False, "Compile the train step with XLA.", resumable=True)
   precision: str = setting(
       "float32", "Compute precision of training (Keras mixed-precision policy): 'float32', "
@@ -280,6 +284,9 @@ class TrainConfig(dataclass_flags.FlagSettings):
         & (set(discriminator_lib.CONDITIONINGS) - {"channels"})):
       problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} scores "
                       "whole images; it does not combine with --patch_discriminator")
+    if self.output_gain and self.masked_output:
+      problems.append("--output_gain and --masked_output are two ways to combine the "
+                      "decoder's output with the input; set one")
     if self.discriminator_precision != "same" and self.precision == "mixed_float16":
       problems.append(f"--discriminator_precision={self.discriminator_precision} does not "
                       "combine with --precision=mixed_float16 (float16's loss scaling covers "

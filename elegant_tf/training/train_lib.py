@@ -155,6 +155,7 @@ def build_generator(config: train_config.TrainConfig,
                                         encoder_normalized=config.encoder_normalization == "pixel",
                                         decoder_normalized=config.decoder_normalization == "pixel",
                                         readout_conditioned=config.readout_conditioning_weight > 0,
+                                        output_gain=config.output_gain,
                                         name=name)
 
 

@@ -114,6 +114,28 @@ def test_masked_output_gives_a_colour_in_minus_one_one_and_a_mask_in_zero_one():
   assert decoder.Decoder.from_config(dec.get_config()).masked_output
 
 
+def test_output_gain_starts_at_one_and_stays_in_its_range():
+  widths = [8, 16, 16]
+  latent, skips = _inputs(widths)
+  dec = decoder.Decoder(widths, output_gain=True)
+  plain = decoder.Decoder(widths)
+  output = np.asarray(dec(latent * 50, latent, skips))
+  assert output.shape == (2, 32, 32, 6)
+  np.testing.assert_array_equal(output[..., 3:], 1.0)  # Zero-initialised: gain exactly 1.
+  plain(latent * 50, latent, skips)
+  # The residual is the plain decoder's, given the same weights.
+  plain.set_weights([w for layer in dec.layers if layer.name != "gain" for w in layer.get_weights()])
+  np.testing.assert_allclose(output[..., :3], np.asarray(plain(latent * 50, latent, skips)),
+                             atol=1e-6)
+  # Trained weights may move the gain, but only within [1/4, 4].
+  dec.gain.set_weights([np.full_like(w, 10.0) for w in dec.gain.get_weights()])
+  gain = np.asarray(dec(latent * 50, latent, skips))[..., 3:]
+  assert gain.max() <= 4.0 + 1e-5 and gain.min() >= 0.25 - 1e-6 and gain.max() > 1.5
+  assert decoder.Decoder.from_config(dec.get_config()).output_gain
+  with pytest.raises(ValueError, match="output_gain and masked_output"):
+    decoder.Decoder(widths, output_gain=True, masked_output=True)
+
+
 def test_image_head_reads_the_image_at_full_resolution():
   widths = [8, 16, 16]
   images = np.random.default_rng(5).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")

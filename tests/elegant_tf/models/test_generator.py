@@ -53,6 +53,32 @@ def test_a_masked_output_generator_blends_instead_of_adding():
   assert twin.masked_output and twin.decoder.masked_output
 
 
+def test_an_output_gain_generator_scales_then_adds():
+  inputs = _transfer_inputs()
+  images = inputs["image"]
+  gained = generator.ElegantGenerator(2, [4, 8, 8], output_gain=True)
+  gained(inputs)
+  rng = np.random.default_rng(3)
+  gained.decoder.gain.set_weights([rng.normal(0, 0.5, w.shape).astype("float32")
+                                   for w in gained.decoder.gain.get_weights()])
+  edited = np.asarray(gained(inputs)["edited"])
+  # What the decoder said, combined by hand: input * gain + residual.
+  latents, skips = gained.encode(np.concatenate([images, inputs["exemplar"]]))
+  swapped = latent_swap.swap_latent_slabs(latents[:2], latents[2:], inputs["attributes"])
+  output = np.asarray(gained.decoder(swapped, latents[:2], [s[:2] for s in skips]))
+  assert output.shape == (2, 32, 32, 6) and np.ptp(output[..., 3:]) > 0.1
+  expected = np.clip(images * output[..., 3:] + output[..., :3], -1, 1)
+  np.testing.assert_allclose(edited, expected, atol=1e-5)
+  twin = generator.ElegantGenerator.from_config(gained.get_config())
+  assert twin.output_gain and twin.decoder.output_gain
+
+
+def test_output_gain_shared_layer_checks(tmp_path):
+  model_checks.run_layer_test(
+      lambda: generator.ElegantGenerator(2, [4, 8, 8], output_gain=True),
+      (_transfer_inputs(),), tmp_path, expected_shapes=[(2, 32, 32, 3), (2, 32, 32, 3)])
+
+
 def test_masked_output_shared_layer_checks(tmp_path):
   model_checks.run_layer_test(
       lambda: generator.ElegantGenerator(2, [4, 8, 8], masked_output=True),

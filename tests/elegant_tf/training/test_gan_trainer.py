@@ -671,3 +671,12 @@ def test_local_discriminator_learns_with_the_others_and_weighs_in_both_losses(tm
                 + 2.0 * gan._generator_adversarial(gan.discriminator_local,
                                                    fake[:, 8:24, 4:20], labels))
   assert float(logs["adversarial_g"]) == pytest.approx(float(expected_g), rel=1e-4)
+
+
+def test_output_gain_is_built_from_the_config_and_trained_off_one(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, output_gain=True))
+  gain = gan.generator.decoder.gain
+  assert all(not np.any(w) for w in gain.get_weights())  # Starts at gain 1 exactly.
+  gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
+  # The adversarial and reconstruction losses reach the gain: it leaves 1 after one step.
+  assert any(np.any(w) for w in gain.get_weights())

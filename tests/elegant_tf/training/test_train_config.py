@@ -67,9 +67,9 @@ def test_shipped_training_configs_are_valid(name):
             config.removal_adversarial_weight, config.image_head_width,
             config.discriminator_normalization, config.encoder_normalization,
             config.decoder_normalization, config.readout_conditioning_weight,
-            config.local_discriminator_weight) == (
+            config.local_discriminator_weight, config.output_gain) == (
                 0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 1, 0, "pixel", "pixel",
-                "pixel", 0, 0)
+                "pixel", 0, 0, False)
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -84,6 +84,13 @@ def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
     path.write_text(chosen.to_flagfile())
     assert f"--precision={name}\n" in path.read_text()
     assert train_config.TrainConfig.from_flagfile(str(path)).precision == name
+
+
+def test_output_gain_and_masked_output_are_refused_together():
+  config = train_config.TrainConfig()
+  dataclasses.replace(config, output_gain=True).validate()
+  with pytest.raises(train_config.ConfigError, match="--output_gain and --masked_output"):
+    dataclasses.replace(config, output_gain=True, masked_output=True).validate()
 
 
 def test_discriminator_precision_is_validated_against_the_precision():
@@ -192,7 +199,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--readout_conditioning_weight=0.0",
                                              "--local_discriminator_weight=0.0",
                                              "--r1_every=1",
-                                             "--discriminator_precision=same"}
+                                             "--discriminator_precision=same",
+                                             "--nooutput_gain"}
 
 
 @pytest.mark.parametrize("line, message", [
