@@ -8,10 +8,6 @@ from keras import ops
 from elegant_tf.models import initializers
 from elegant_tf.models import normalization
 
-# The gain's range with --output_gain: exp(+-log 4), 1/4 to 4 (undoes a tint of up
-# to 3/4 of a pixel; the synthetic sunglasses go up to 0.85 and are mostly hidden).
-GAIN_LOG_RANGE = 1.3862943611198906
-
 
 @keras.saving.register_keras_serializable(package="elegant_tf")
 class Decoder(keras.Model):
@@ -184,7 +180,7 @@ class Decoder(keras.Model):
     if self.masked_output:
       return ops.concatenate([ops.tanh(output[..., :3]), ops.sigmoid(output[..., 3:])], axis=-1)
     if self.output_gain:
-      gain = ops.exp(GAIN_LOG_RANGE * ops.tanh(self.gain(last_features)))
+      gain = 1.0 + ops.tanh(self.gain(last_features))
       return ops.concatenate([2.0 * ops.tanh(output), gain], axis=-1)
     return 2.0 * ops.tanh(output)
 

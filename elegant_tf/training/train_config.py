@@ -220,9 +220,10 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "residual, and the edit is input + mask * (colour - input) (GANimation's attention), so "
       "removing an attribute means painting over it rather than subtracting its exact colours.")
   output_gain: bool = setting(
-      False, "Not in the paper: the decoder also gives a per-pixel gain in [1/4, 4] and the "
-      "edit is input * gain + residual, so undoing a tint (sunglasses' lenses) scales the "
-      "face's own pixels instead of guessing them; the gain starts at exactly 1.")
+      False, "Not in the paper: the decoder also gives a per-pixel gain in (0, 2) and the "
+      "edit is input * gain + residual, so a glasses frame can be painted over (gain near 0, "
+      "the skin as residual) without following its edges to the pixel, and a tinted lens "
+      "undone by scaling the face's own pixels; the gain starts at exactly 1.")
   jit_compile: bool = setting(False, "Compile the train step with XLA.", resumable=True)
   precision: str = setting(
       "float32", "Compute precision of training (Keras mixed-precision policy): 'float32', "
