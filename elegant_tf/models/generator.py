@@ -109,8 +109,8 @@ class ElegantGenerator(keras.Model):
     """Decode an edited latent of `images` (with their own latent and skips) into images.
 
     The result is float32 under every policy: the residual is added to the
-    image (or, with `masked_output`, the colour blended in by the mask) and
-    clipped in float32, so a mixed-precision generator's outputs (loss targets,
+    image (with `masked_output`, the colour blended in by the mask; with
+    `output_gain`, the image scaled by the gain first) and clipped in float32, so a mixed-precision generator's outputs (loss targets,
     samples, exports) carry no 16-bit rounding of the unchanged pixels.
     """
     conditions = (self.attribute_change(edited_latent, latent)
