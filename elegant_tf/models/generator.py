@@ -110,8 +110,9 @@ class ElegantGenerator(keras.Model):
 
     The result is float32 under every policy: the residual is added to the
     image (with `masked_output`, the colour blended in by the mask; with
-    `output_gain`, the image scaled by the gain first) and clipped in float32, so a mixed-precision generator's outputs (loss targets,
-    samples, exports) carry no 16-bit rounding of the unchanged pixels.
+    `output_gain`, the image scaled by the gain first) and clipped in float32,
+    so a mixed-precision generator's outputs (loss targets, samples, exports)
+    carry no 16-bit rounding of the unchanged pixels.
     """
     conditions = (self.attribute_change(edited_latent, latent)
                   if self.readout_conditioned else None)
