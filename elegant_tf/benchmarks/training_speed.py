@@ -10,8 +10,9 @@ A --precision value is the generator's --precision, optionally followed by
 ":" and the discriminators' --discriminator_precision (float32:mixed_bfloat16
 times the generator in float32 and D1 and D2 in bfloat16). With several
 values, each size builds one model per value and times them in alternating
-rounds of --steps steps (A B A B ...), all in this process: on a shared machine, load that comes and goes then hits every
-precision alike, and the ratio stays fair. The table gives the median round.
+rounds of --steps steps (A B A B ...), all in this process: on a shared
+machine, load that comes and goes then hits every precision alike, and the
+ratio stays fair. The table gives the median round.
 
 Times ElegantGAN.train_step (D step then G step) on a fixed in-memory pair
 batch, so the input pipeline is not measured here (see pipelines/benchmarks).
