@@ -19,17 +19,14 @@ mean logit of that removal itself (which also differs from C* off the path),
 and "real A" that of the real faces with their own labels, for scale.
 """
 
-import os
-
 import numpy as np
 from absl import flags
 
 from elegant_tf.evaluation import ground_truth_eval
+from elegant_tf.evaluation import run_probes
 from elegant_tf.training import checkpointing
-from elegant_tf.training import train_config
 from elegant_tf.training import train_lib
 from pipelines import markdown
-from pipelines import synthetic
 from pipelines import usage
 
 PATH_STEPS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
@@ -92,8 +89,7 @@ def probe_rows(gan, source, num_pairs: int, steps=PATH_STEPS) -> list[dict]:
 def restored_gan(run_dir: str):
   """(trainer, settings, step): the run's generator and both discriminators at its newest
   readable checkpoint, restored as a resume restores them."""
-  config = train_config.TrainConfig.from_flagfile(
-      os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE))
+  config = run_probes.run_config(run_dir, "a SavedModel has no discriminators")
   gan = train_lib.build_gan(config)
   step = checkpointing.restore_latest(checkpointing.checkpoint_manager(gan, run_dir))
   if not step:
@@ -103,13 +99,8 @@ def restored_gan(run_dir: str):
 
 def main(argv):
   usage.check_no_arguments(argv)
-  if not os.path.isfile(os.path.join(FLAGS.model, train_config.RESOLVED_FLAGS_FILE)):
-    raise usage.UsageError(f"--model={FLAGS.model}: not a training run directory (no "
-                           f"{train_config.RESOLVED_FLAGS_FILE}); a SavedModel has no "
-                           "discriminators")
   gan, config, step = restored_gan(FLAGS.model)
-  # The run's own synthetic faces (the seed picks the population), as evaluate uses.
-  source = synthetic.open_source("", config.image_size, seed=config.seed)
+  source = run_probes.run_faces(config)
   rows = probe_rows(gan, source, FLAGS.eval_pairs)
   print(f"step {step}; {FLAGS.eval_pairs} pairs per attribute; mean logit on "
         "C_t = C* + t (A - C*), claimed with C's labels")

@@ -22,17 +22,13 @@ attribute, leaves the rest of the attribute to the decoder and the adversarial
 loss (BUILD_NOTES.md, "Removal: eight more options, and what the slab holds").
 """
 
-import os
-
 import numpy as np
 from absl import flags
 
 from elegant_tf.evaluation import ground_truth_eval
-from elegant_tf.inference import model_loading
+from elegant_tf.evaluation import run_probes
 from elegant_tf.models import latent_swap
-from elegant_tf.training import train_config
 from pipelines import markdown
-from pipelines import synthetic
 from pipelines import usage
 
 COLUMNS = ("A-B", "C*-A", "C*-B", "C-A", "C-B", "purity")
@@ -84,14 +80,8 @@ def probe_rows(generator, source, attributes, num_pairs: int) -> list[dict]:
 
 def main(argv):
   usage.check_no_arguments(argv)
-  model = model_loading.load(FLAGS.model)
-  if model.generator is None:
-    raise usage.UsageError(f"--model={FLAGS.model}: a SavedModel has no encoder to probe; "
-                           "give the training run directory")
-  config = train_config.TrainConfig.from_flagfile(
-      os.path.join(FLAGS.model, train_config.RESOLVED_FLAGS_FILE))
-  # The run's own synthetic faces (the seed picks the population), as evaluate uses.
-  source = synthetic.open_source("", model.image_size, seed=config.seed)
+  model, source = run_probes.run_generator_and_faces(
+      FLAGS.model, "a SavedModel has no encoder to probe")
   rows = probe_rows(model.generator, source, list(model.attribute_names), FLAGS.eval_pairs)
   print(f"{FLAGS.eval_pairs} pairs per attribute; mean |slab difference| of the encodings")
   print(markdown.table(["attribute", *COLUMNS],

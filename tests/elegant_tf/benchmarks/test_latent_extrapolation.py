@@ -2,22 +2,32 @@ import numpy as np
 import pytest
 
 from elegant_tf.benchmarks import latent_extrapolation
+from elegant_tf.evaluation import ground_truth_eval
 from pipelines import synthetic
 from tests.elegant_tf import tiny
 
 
-def test_scaled_exchange_multiplies_the_weights_it_passes_on():
-  seen = []
+def test_pairs_are_rendered_once_per_attribute_and_each_scale_multiplies_the_weight(
+    monkeypatch):
+  seen, rendered = [], []
 
   class Recorder:
     def transfer(self, image, exemplar, attributes):
-      seen.append(np.asarray(attributes))
+      seen.append(np.asarray(attributes)[0].tolist())
       return {"edited": image, "exemplar_edited": exemplar}
 
-  scaled = latent_extrapolation.ScaledExchange(Recorder(), 1.5)
-  images = np.zeros((2, 8, 8, 3), np.float32)
-  scaled.transfer(images, images, np.array([[1, 0], [0, 0]], np.float32))
-  np.testing.assert_allclose(seen[0], [[1.5, 0], [0, 0]])
+  render = ground_truth_eval.swap_ground_truth
+  monkeypatch.setattr(ground_truth_eval, "swap_ground_truth",
+                      lambda source, names, *args: rendered.append(names) or render(
+                          source, names, *args))
+  source = synthetic.open_source("", 32, seed=0)
+  rows = latent_extrapolation.extrapolation_rows(Recorder(), source, ["Eyeglasses", "Bangs"],
+                                                 [1.0, 1.5], 3)
+  assert rendered == [("Eyeglasses",), ("Bangs",)]
+  # Per attribute: the reconstruction (weight 0) once, then one edit per scale.
+  assert seen == [[0, 0], [1, 0], [1.5, 0], [0, 0], [0, 1], [0, 1.5]]
+  assert [(row["scale"], row["attribute"]) for row in rows] == [
+      (1.0, "Eyeglasses"), (1.0, "Bangs"), (1.5, "Eyeglasses"), (1.5, "Bangs")]
 
 
 def test_rows_cover_every_scale_and_attribute_and_scale_changes_the_edit():
