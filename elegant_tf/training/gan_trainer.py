@@ -67,6 +67,8 @@ class LossWeights:
   # A third discriminator that sees only the exchanged attribute's window of the
   # face (attribute_windows.py), with this weight in both the D and the G loss.
   local_discriminator: float = 0.0
+  # With the decoder's gain: its layer's gradient is zeroed before this step.
+  gain_start_step: int = 0
 
   @property
   def loss_names(self) -> tuple:
@@ -415,6 +417,18 @@ class ElegantGAN(keras.Model):
     return tf.cond(due, lambda: every * self._r1_penalty(real, real_labels),
                    lambda: tf.zeros((), "float32"))
 
+  def _gain_gate(self, gradients, variables):
+    """The gradients with the decoder gain layer's zeroed before `gain_start_step`
+    (generator updates so far): the gain stays exactly 1 until then."""
+    start = self.loss_weights.gain_start_step
+    gain_layer = getattr(self.generator.decoder, "gain", None)
+    if not start or gain_layer is None:
+      return gradients
+    gated = {id(variable) for variable in gain_layer.trainable_variables}
+    gate = ops.cast(self.generator_optimizer.iterations >= start, "float32")
+    return [g * ops.cast(gate, g.dtype) if id(v) in gated else g
+            for g, v in zip(gradients, variables)]
+
   def _apply(self, optimizer, scaled_loss, tape, variables, replicas):
     scaler = self._loss_scalers.get(id(optimizer))
     if scaler is None:
@@ -426,6 +440,8 @@ class ElegantGAN(keras.Model):
       # the update (halving the scale) if any gradient overflowed.
       loss_scale = ops.convert_to_tensor(scaler.dynamic_scale)
       gradients = tape.gradient(scaled_loss, variables, output_gradients=loss_scale)
+    if optimizer is self.generator_optimizer:
+      gradients = self._gain_gate(gradients, variables)
     decay = self.loss_weights.weight_decay
     if decay:
       # Gradients are summed over replicas, so each adds its share of the L2 term

@@ -224,6 +224,10 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "edit is input * gain + residual, so a glasses frame can be painted over (gain near 0, "
       "the skin as residual) without following its edges to the pixel, and a tinted lens "
       "undone by scaling the face's own pixels; the gain starts at exactly 1.")
+  output_gain_start_step: int = setting(
+      0, "With --output_gain: the gain's layer learns only from this step on; before it its "
+      "gradient is zero, so the gain stays exactly 1 and the decoder trains as without the "
+      "gain. 0 = from the start.", at_least=0, loss_weights_field="gain_start_step")
   jit_compile: bool = setting(False, "Compile the train step with XLA.", resumable=True)
   precision: str = setting(
       "float32", "Compute precision of training (Keras mixed-precision policy): 'float32', "
@@ -285,6 +289,8 @@ class TrainConfig(dataclass_flags.FlagSettings):
         & (set(discriminator_lib.CONDITIONINGS) - {"channels"})):
       problems.append(f"--discriminator_conditioning={self.discriminator_conditioning} scores "
                       "whole images; it does not combine with --patch_discriminator")
+    if self.output_gain_start_step and not self.output_gain:
+      problems.append("--output_gain_start_step needs --output_gain")
     if self.output_gain and self.masked_output:
       problems.append("--output_gain and --masked_output are two ways to combine the "
                       "decoder's output with the input; set one")

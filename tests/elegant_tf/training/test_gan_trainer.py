@@ -680,3 +680,18 @@ def test_output_gain_is_built_from_the_config_and_trained_off_one(tmp_path):
   gan.train_step({k: tf.constant(v) for k, v in tiny.random_pair_batch().items()})
   # The adversarial and reconstruction losses reach the gain: it leaves 1 after one step.
   assert any(np.any(w) for w in gain.get_weights())
+
+
+def test_the_gain_stays_one_until_its_start_step_and_learns_from_then(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, output_gain=True,
+                                             output_gain_start_step=2))
+  gain = gan.generator.decoder.gain
+  encoder_before = [w.copy() for w in gan.generator.encoder.get_weights()]
+  batch = {k: tf.constant(v) for k, v in tiny.random_pair_batch().items()}
+  for _ in range(2):  # Updates 0 and 1: gated.
+    gan.train_step(batch)
+  assert all(not np.any(w) for w in gain.get_weights())
+  # The rest of the generator trains meanwhile.
+  assert any(np.any(a != b) for a, b in zip(encoder_before, gan.generator.encoder.get_weights()))
+  gan.train_step(batch)  # Update 2: the gain's first.
+  assert any(np.any(w) for w in gain.get_weights())

@@ -67,9 +67,10 @@ def test_shipped_training_configs_are_valid(name):
             config.removal_adversarial_weight, config.image_head_width,
             config.discriminator_normalization, config.encoder_normalization,
             config.decoder_normalization, config.readout_conditioning_weight,
-            config.local_discriminator_weight, config.output_gain) == (
+            config.local_discriminator_weight, config.output_gain,
+            config.output_gain_start_step) == (
                 0, 0, 0, False, 1, 0, "channels", False, 0, False, 0, 0, 1, 0, "pixel", "pixel",
-                "pixel", 0, 0, False)
+                "pixel", 0, 0, False, 0)
 
 
 def test_precision_is_validated_and_written_to_the_flagfile(tmp_path):
@@ -91,6 +92,13 @@ def test_output_gain_and_masked_output_are_refused_together():
   dataclasses.replace(config, output_gain=True).validate()
   with pytest.raises(train_config.ConfigError, match="--output_gain and --masked_output"):
     dataclasses.replace(config, output_gain=True, masked_output=True).validate()
+
+
+def test_a_gain_start_step_needs_the_gain():
+  config = train_config.TrainConfig()
+  dataclasses.replace(config, output_gain=True, output_gain_start_step=100).validate()
+  with pytest.raises(train_config.ConfigError, match="--output_gain_start_step needs --output_gain"):
+    dataclasses.replace(config, output_gain_start_step=100).validate()
 
 
 def test_discriminator_precision_is_validated_against_the_precision():
@@ -200,7 +208,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--local_discriminator_weight=0.0",
                                              "--r1_every=1",
                                              "--discriminator_precision=same",
-                                             "--nooutput_gain"}
+                                             "--nooutput_gain",
+                                             "--output_gain_start_step=0"}
 
 
 @pytest.mark.parametrize("line, message", [
