@@ -19,7 +19,7 @@ def run_config(run_dir: str, why_not_saved_model: str = "") -> train_config.Trai
   path = os.path.join(run_dir, train_config.RESOLVED_FLAGS_FILE)
   if not os.path.isfile(path):
     why = f"; {why_not_saved_model}" if why_not_saved_model else ""
-    raise usage.UsageError(f"--model={run_dir}: not a training run directory (no "
+    raise usage.UsageError(f"{run_dir}: not a training run directory (no "
                            f"{train_config.RESOLVED_FLAGS_FILE}){why}")
   return train_config.TrainConfig.from_flagfile(path)
 
@@ -37,6 +37,6 @@ def run_generator_and_faces(run_dir: str, why_not_saved_model: str) -> tuple:
   """
   model = model_loading.load(run_dir)
   if model.generator is None:
-    raise usage.UsageError(f"--model={run_dir}: {why_not_saved_model}; give the training run "
+    raise usage.UsageError(f"{run_dir}: {why_not_saved_model}; give the training run "
                            "directory")
   return model, run_faces(run_config(run_dir))
