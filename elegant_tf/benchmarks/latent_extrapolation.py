@@ -39,25 +39,15 @@ def extrapolation_rows(generator, source, attributes, scales, num_pairs: int,
                        batch_size: int = 32) -> list[dict]:
   """One row per (scale, attribute), scale by scale: the evaluation's gains over
   copying, in dB, and D_gain, with the exchange weight multiplied by the scale."""
-  transfer = ground_truth_eval.as_transfer(generator)
-  attributes = list(attributes)
-  rows_by_scale = [[] for _ in scales]
-  for index, name in enumerate(attributes):
-    # Rendered once per attribute; the reconstructions (weight 0) do not depend on the scale.
-    pairs = ground_truth_eval.swap_ground_truth(source, (name,), num_pairs, "test")
-    weights = np.zeros(len(attributes), np.float32)
-    weights[index] = 1.0
-    rec_a, rec_b = ground_truth_eval.edit_pairs_in_batches(
-        transfer, pairs["image_a"], pairs["image_b"], np.zeros_like(weights), batch_size)
-    for scale, rows in zip(scales, rows_by_scale):
-      c, d = ground_truth_eval.edit_pairs_in_batches(
-          transfer, pairs["image_a"], pairs["image_b"], weights * np.float32(scale), batch_size)
-      row = ground_truth_eval.score_swap(name, pairs, c, d, rec_a, rec_b, with_ssim=False)
-      rows.append({"scale": float(scale), "attribute": name,
-                   "C-copy in": row["C_in"] - row["copy_C_in"],
-                   "D-copy in": row["D_in"] - row["copy_D_in"],
-                   "D_gain %": row["D_gain"], "C out": row["C_out"], "D out": row["D_out"]})
-  return [row for rows in rows_by_scale for row in rows]
+  rows = ground_truth_eval.evaluate_swaps(generator, source, attributes, num_pairs,
+                                          batch_size=batch_size, with_ssim=False,
+                                          scales=scales)
+  relabelled = [{"scale": row["scale"], "attribute": row["attribute"],
+                 "C-copy in": row["C_in"] - row["copy_C_in"],
+                 "D-copy in": row["D_in"] - row["copy_D_in"],
+                 "D_gain %": row["D_gain"], "C out": row["C_out"], "D out": row["D_out"]}
+                for row in rows]
+  return sorted(relabelled, key=lambda row: list(scales).index(row["scale"]))
 
 
 def main(argv):

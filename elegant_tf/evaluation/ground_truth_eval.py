@@ -186,16 +186,21 @@ def score_swap(name: str, pairs: dict, c, d, rec_a, rec_b, with_ssim: bool = Tru
 def evaluate_swaps(generator, source, attributes, num_pairs: int, split: str = "test",
                    batch_size: int = 32, swaps: Optional[Sequence] = None,
                    with_ssim: bool = True, keep_outputs: Optional[dict] = None,
-                   progress=None) -> list[dict]:
+                   progress=None, scales: Optional[Sequence[float]] = None) -> list[dict]:
   """One row per swap (default: each attribute alone) with the keys of full_columns().
 
   generator: the Keras generator or a TransferModel; `attributes` are its
   attribute names, in slab order. keep_outputs: if a dict, receives, per swap
   name, the pairs and the model's C, D (for classifier, realism and figures).
   progress: optional callable(count) told how many pairs were processed.
+  scales: if given, the exchange weight is multiplied by each in turn (latent
+  extrapolation), and each row gets its "scale"; rows go swap by swap, scales in
+  the given order. The pairs are rendered and reconstructed once per swap.
   """
   transfer = as_transfer(generator)
   attributes = list(attributes)
+  if keep_outputs is not None and scales is not None and len(scales) > 1:
+    raise ValueError("keep_outputs keeps one C, D per swap; it takes at most one scale")
   rows = []
   for swap in (swaps if swaps is not None else [(name,) for name in attributes]):
     names = parse_swap(swap)
@@ -203,13 +208,17 @@ def evaluate_swaps(generator, source, attributes, num_pairs: int, split: str = "
     weights = np.zeros(len(attributes), np.float32)
     for name in names:
       weights[attributes.index(name)] = 1.0
-    c, d = edit_pairs_in_batches(transfer, pairs["image_a"], pairs["image_b"], weights, batch_size,
-                        progress)
     rec_a, rec_b = edit_pairs_in_batches(transfer, pairs["image_a"], pairs["image_b"],
                                 np.zeros_like(weights), batch_size)
-    rows.append(score_swap(swap_name(names), pairs, c, d, rec_a, rec_b, with_ssim))
-    if keep_outputs is not None:
-      keep_outputs[swap_name(names)] = dict(pairs, edited_c=c, edited_d=d)
+    for scale in (scales if scales is not None else (1.0,)):
+      c, d = edit_pairs_in_batches(transfer, pairs["image_a"], pairs["image_b"],
+                                   weights * np.float32(scale), batch_size, progress)
+      row = score_swap(swap_name(names), pairs, c, d, rec_a, rec_b, with_ssim)
+      if scales is not None:
+        row["scale"] = float(scale)
+      rows.append(row)
+      if keep_outputs is not None:
+        keep_outputs[swap_name(names)] = dict(pairs, edited_c=c, edited_d=d)
   return rows
 
 

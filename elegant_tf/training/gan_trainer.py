@@ -425,8 +425,8 @@ class ElegantGAN(keras.Model):
     if not start or gain_layer is None:
       return gradients
     gated = {id(variable) for variable in gain_layer.trainable_variables}
-    gate = ops.cast(self.generator_optimizer.iterations >= start, "float32")
-    return [g * ops.cast(gate, g.dtype) if id(v) in gated else g
+    opened = self.generator_optimizer.iterations >= start
+    return [g * ops.cast(opened, g.dtype) if id(v) in gated else g
             for g, v in zip(gradients, variables)]
 
   def _apply(self, optimizer, scaled_loss, tape, variables, replicas):

@@ -130,3 +130,16 @@ def test_d_gain_is_the_share_of_the_generic_oracles_gain(source):
   assert oracle_row["D_gain"] == pytest.approx(100.0)
   assert ground_truth_eval.gain_percent(31.0, 30.0, 34.0) == pytest.approx(25.0)
   assert np.isnan(ground_truth_eval.gain_percent(31.0, 30.0, 29.0))
+
+
+def test_scales_give_one_row_per_swap_and_scale_and_refuse_keeping_outputs(source):
+  plain = ground_truth_eval.evaluate_swaps(CopyModel(), source, ATTRIBUTES, 4, with_ssim=False)
+  assert all("scale" not in row for row in plain)
+  scaled = ground_truth_eval.evaluate_swaps(CopyModel(), source, ATTRIBUTES, 4,
+                                            with_ssim=False, scales=(1.0, 0.5))
+  assert [(row["attribute"], row["scale"]) for row in scaled] == [
+      ("Eyeglasses", 1.0), ("Eyeglasses", 0.5), ("Bangs", 1.0), ("Bangs", 0.5)]
+  assert scaled[0]["C_in"] == plain[0]["C_in"]
+  with pytest.raises(ValueError, match="at most one scale"):
+    ground_truth_eval.evaluate_swaps(CopyModel(), source, ATTRIBUTES, 4, keep_outputs={},
+                                     scales=(1.0, 0.5))
