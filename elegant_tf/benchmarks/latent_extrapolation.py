@@ -12,7 +12,6 @@ scale. The SavedModel's signatures keep strength in [0, 1], so the probe needs
 the training run directory and its generator.
 """
 
-import numpy as np
 from absl import flags
 
 from elegant_tf.evaluation import ground_truth_eval
