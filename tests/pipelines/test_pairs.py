@@ -115,6 +115,14 @@ def test_one_usable_positive_is_enough(tmp_path, monkeypatch):
   assert (batch["labels_a"].numpy()[:, 0] == 1).all()
 
 
+def test_training_pairs_run_without_the_autotuning_thread():
+  # The iterator lives the whole run; with autotuning, deleting it at the end of fit
+  # waited up to a minute on the tuning thread (see attribute_pairs).
+  dataset = pairs.attribute_pairs(CountingSource(_labels()), ["Glasses", "Smile"], batch_size=2)
+  assert dataset.options().autotune.enabled is False
+  assert len(_take(dataset, 3)) == 3
+
+
 def test_pair_batch_spec_is_what_attribute_pairs_yields():
   source = CountingSource([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]] * 2)
   stream = pairs.attribute_pairs(source, ["Glasses", "Hat"], 2)
