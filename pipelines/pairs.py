@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import face_source
+from pipelines import long_lived
 
 
 def attribute_columns(source: face_source.FaceSource, attributes: Sequence[str]) -> list[int]:
@@ -202,10 +203,5 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
   options.deterministic = deterministic
   # Index streams are not files: each worker must see different data, so shard by data.
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-  # No autotuning thread: this iterator lives the whole run, and deleting it when fit
-  # returns waited on that thread for 0 to 59 s before the export could start (a stack
-  # dump shows the wait in the root iterator's destructor). AUTOTUNE then means TF's
-  # starting values (a map: one call per core, at most 16); on 2 cores the pair
-  # batches came as fast either way (1,000 in 17 s, against one train step's 0.4 s).
-  options.autotune.enabled = False
-  return pairs.with_options(options).prefetch(tf.data.AUTOTUNE)
+  pairs = long_lived.without_autotuning(pairs.with_options(options))
+  return pairs.prefetch(tf.data.AUTOTUNE)

@@ -20,6 +20,7 @@ from elegant_tf import dataclass_flags
 from elegant_tf.evaluation import attribute_classifier
 from pipelines import atomic_files
 from pipelines import data_spec
+from pipelines import long_lived
 from pipelines import usage
 
 MODEL_FILE = "classifier.keras"
@@ -128,8 +129,9 @@ def train_classifier(source, config: ClassifierConfig, verbose: int = 1) -> dict
   model.compile(optimizer=keras.optimizers.Adam(schedule),
                 loss=keras.losses.BinaryCrossentropy(from_logits=True),
                 metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
-  model.fit(_labelled_batches(source, config.split, columns, config.batch_size, config.seed),
-            steps_per_epoch=config.train_steps, epochs=1, verbose=verbose)
+  batches = _labelled_batches(source, config.split, columns, config.batch_size, config.seed)
+  model.fit(long_lived.without_autotuning(batches), steps_per_epoch=config.train_steps,
+            epochs=1, verbose=verbose)
   accuracy, seen = test_accuracy(model, source, columns, config.test_split,
                                  config.test_images)
   metadata = {

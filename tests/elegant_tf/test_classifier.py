@@ -8,6 +8,7 @@ import pytest
 
 from elegant_tf import classifier as classifier_command
 from elegant_tf.evaluation import classifier_lib as classifier
+from pipelines import long_lived
 from pipelines import synthetic
 from pipelines import usage
 from tests import helpers
@@ -22,6 +23,22 @@ def trained(tmp_path_factory):
                                        test_images=40)
   metadata = classifier.train_classifier(source, config, verbose=0)
   return out, source, metadata
+
+
+def test_training_reads_its_batches_without_the_autotuning_thread(tmp_path, monkeypatch):
+  # fit's iterator lives the whole run; deleting it waited on that thread (long_lived).
+  seen, original = [], long_lived.without_autotuning
+
+  def recording(dataset):
+    seen.append(dataset)
+    return original(dataset)
+
+  monkeypatch.setattr(classifier.long_lived, "without_autotuning", recording)
+  source = synthetic.SyntheticFaces(32, split_sizes={"train": 40, "test": 8})
+  config = classifier.ClassifierConfig(attributes=("Bangs",), out=str(tmp_path), train_steps=1,
+                                       batch_size=4, base_width=4, max_width=4, test_images=8)
+  classifier.train_classifier(source, config, verbose=0)
+  assert len(seen) == 1 and seen[0].element_spec[0].shape[1:] == (32, 32, 3)
 
 
 @pytest.mark.slow

@@ -117,7 +117,7 @@ def test_one_usable_positive_is_enough(tmp_path, monkeypatch):
 
 def test_training_pairs_run_without_the_autotuning_thread():
   # The iterator lives the whole run; with autotuning, deleting it at the end of fit
-  # waited up to a minute on the tuning thread (see attribute_pairs).
+  # waited up to a minute on the tuning thread (pipelines/long_lived.py).
   dataset = pairs.attribute_pairs(CountingSource(_labels()), ["Glasses", "Smile"], batch_size=2)
   assert dataset.options().autotune.enabled is False
   assert len(_take(dataset, 3)) == 3
