@@ -36,6 +36,9 @@ BROW_FIELDS = ("brow_dy", "brow_thickness", "brow_arch", "brow_tilt", "brow_r", 
 STRAND_FREQUENCIES = (14.0, 28.0)
 # A pixel counts as brow when removing the brows changes it by more than this (of 2).
 BROW_CHANGE = 0.02
+# Where a face's strand frequency sits in FaceParams.appearance.
+_BANGS = face_params.ATTRIBUTES.index("Bangs")
+_STRANDS = face_params.APPEARANCE_FIELDS["Bangs"].index("strand_frequency")
 
 
 def define_flags():
@@ -51,17 +54,17 @@ def define_flags():
 FLAGS = flags.FLAGS
 
 
-def _with_brows(params, values) -> face_params.FaceParams:
+def _with_identity(params, names, values) -> face_params.FaceParams:
+  """`params` with the identity fields `names` set to `values`."""
   identity = params.identity.copy()
-  identity[:, [face_params.ID_COLUMN[name] for name in BROW_FIELDS]] = values
+  identity[:, [face_params.ID_COLUMN[name] for name in names]] = values
   return face_params.FaceParams(identity=identity, appearance=params.appearance.copy(),
                                 states=params.states.copy())
 
 
 def _with_strands(params, frequency) -> face_params.FaceParams:
   appearance = params.appearance.copy()
-  column = face_params.APPEARANCE_FIELDS["Bangs"].index("strand_frequency")
-  appearance[:, face_params.ATTRIBUTES.index("Bangs"), column] = frequency
+  appearance[:, _BANGS, _STRANDS] = frequency
   return face_params.FaceParams(identity=params.identity.copy(), appearance=appearance,
                                 states=params.states.copy())
 
@@ -90,8 +93,7 @@ def bound_rows(source, num_pairs: int, samples: int = 8) -> list[dict]:
   exact_d = face_params.exchange_attributes(params_b, params_a, ["Bangs"])
   style = synthetic.mean_style(source.seed)
   generic = face_params.with_generic_attributes(params_b, ["Bangs"], style)
-  mean_frequency = style[face_params.ATTRIBUTES.index("Bangs"),
-                         face_params.APPEARANCE_FIELDS["Bangs"].index("strand_frequency")]
+  mean_frequency = style[_BANGS, _STRANDS]
   frequencies = np.linspace(*STRAND_FREQUENCIES, samples)
   random_brows = [brows[rng.integers(0, len(brows), count)] for _ in range(samples)]
 
@@ -101,29 +103,25 @@ def bound_rows(source, num_pairs: int, samples: int = 8) -> list[dict]:
   # The brows' pixels in C* (where brows of no thickness change it), and how many of
   # them A's bangs cover (the fringe follows the brows, so A's bangs sit where C*'s
   # brows are).
-  no_brows = exact_c.identity.copy()
-  no_brows[:, face_params.ID_COLUMN["brow_thickness"]] = 0.0
-  no_brows = face_params.FaceParams(identity=no_brows, appearance=exact_c.appearance,
-                                    states=exact_c.states)
+  no_brows = _with_identity(exact_c, ["brow_thickness"], 0.0)
   brow_pixels = np.abs(render(no_brows) - pairs["truth_c"]).max(-1) > BROW_CHANGE
-  bangs_a = synthetic.render_faces(params_a, size)[1][..., face_params.ATTRIBUTES.index("Bangs")]
+  bangs_a = synthetic.render_faces(params_a, size)[1][..., _BANGS]
   hidden = (float((brow_pixels & (bangs_a > 0.5)).sum() / brow_pixels.sum())
             if brow_pixels.any() else float("nan"))
   rows = [
       ("C", "copy (A unchanged)", inside(pairs["image_a"], "C")),
       ("C", "exact but for the brows: the mean face's", inside(
-          render(_with_brows(exact_c, brows.mean(axis=0))), "C")),
+          render(_with_identity(exact_c, BROW_FIELDS, brows.mean(axis=0))), "C")),
       ("C", f"exact but for the brows: pixel mean over {samples} random ones", inside(
-          np.mean([render(_with_brows(exact_c, b)) for b in random_brows], axis=0), "C")),
+          np.mean([render(_with_identity(exact_c, BROW_FIELDS, b)) for b in random_brows],
+                  axis=0), "C")),
       ("hidden", "share of the brows' pixels under A's bangs", hidden),
       ("D", "copy (B unchanged)", inside(pairs["image_b"], "D")),
       ("D", "generic: mean shape, mean strand frequency", inside(pairs["generic_d"], "D")),
       ("D", f"mean shape, strands averaged over {samples} frequencies", inside(
           strands_averaged(generic), "D")),
-      ("D", "mean shape, A's strand frequency", inside(render(_with_strands(
-          generic, params_a.appearance[:, face_params.ATTRIBUTES.index("Bangs"),
-                                       face_params.APPEARANCE_FIELDS["Bangs"].index(
-                                           "strand_frequency")])), "D")),
+      ("D", "mean shape, A's strand frequency", inside(
+          render(_with_strands(generic, params_a.appearance[:, _BANGS, _STRANDS])), "D")),
       ("D", "A's shape, mean strand frequency", inside(
           render(_with_strands(exact_d, mean_frequency)), "D")),
       ("D", f"A's shape, strands averaged over {samples} frequencies", inside(

@@ -1,6 +1,8 @@
 import numpy as np
 
 from elegant_tf.benchmarks import bangs_bounds
+from elegant_tf.evaluation import ground_truth_eval
+from elegant_tf.evaluation import psnr
 from pipelines import synthetic
 
 
@@ -27,8 +29,6 @@ def test_oracles_that_know_more_come_closer_and_copy_is_the_floor():
 def test_the_generic_row_is_the_evaluations_oracle():
   source = synthetic.open_source("", 32, seed=0)
   rows = _values(bangs_bounds.bound_rows(source, 8, samples=2))
-  from elegant_tf.evaluation import ground_truth_eval
-  from elegant_tf.evaluation import psnr
   pairs = ground_truth_eval.swap_ground_truth(source, "Bangs", 8)
   assert rows["generic: mean shape, mean strand frequency"] == psnr.psnr(
       pairs["generic_d"], pairs["truth_d"], pairs["region_d"])
