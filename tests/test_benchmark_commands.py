@@ -123,6 +123,9 @@ def test_the_check_can_fail():
     ("pipelines.benchmarks.synthetic_contact_sheet", ["--layout=tilted"], "--layout"),
     ("elegant_tf.benchmarks.training_speed", ["--preset=huge"], "--preset"),
     ("elegant_tf.benchmarks.training_speed", ["--no_such_flag"], "no_such_flag"),
+    ("elegant_tf.benchmarks.edit_scale", [], "--model"),
+    ("elegant_tf.benchmarks.edit_scale", ["--model=nowhere", "--split_by=Freckles"],
+     "--split_by"),
 ])
 def test_bad_use_of_a_benchmark_is_one_line_and_exit_2(module, args, named, capsys):
   # What `python -m module args` runs, in this process; flags are checked before any
