@@ -124,6 +124,8 @@ def test_the_check_can_fail():
     ("elegant_tf.benchmarks.training_speed", ["--preset=huge"], "--preset"),
     ("elegant_tf.benchmarks.training_speed", ["--no_such_flag"], "no_such_flag"),
     ("elegant_tf.benchmarks.edit_scale", [], "--model"),
+    ("elegant_tf.benchmarks.discriminator_probe", ["--model=nowhere", "--split_by=Freckles"],
+     "--split_by"),
     ("elegant_tf.benchmarks.edit_scale", ["--model=nowhere", "--split_by=Freckles"],
      "--split_by"),
 ])

@@ -17,6 +17,11 @@ model's own removal C on the path: its change C - A projected on the exact
 change C* - A inside the attribute's region, as 1 - amplitude. "model C" is the
 mean logit of that removal itself (which also differs from C* off the path),
 and "real A" that of the real faces with their own labels, for scale.
+
+--split_by=NAME (a face attribute of the synthetic faces, e.g. Blond_Hair)
+repeats each row for the pairs whose A lacks and has NAME: a discriminator that
+objects less to a faint blond fringe than to a faint dark one shows there
+(BUILD_NOTES.md, "Bangs: half way on blond hair").
 """
 
 import numpy as np
@@ -28,6 +33,7 @@ from elegant_tf.training import checkpointing
 from elegant_tf.training import train_lib
 from pipelines import markdown
 from pipelines import usage
+from pipelines.synthetic import params as face_params
 
 PATH_STEPS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 
@@ -36,6 +42,8 @@ def define_flags():
   flags.DEFINE_string("model", None, "Training run directory (the probe needs the "
                       "discriminators, which only the run's checkpoints hold).")
   flags.DEFINE_integer("eval_pairs", 128, "Held-out pairs per attribute.", lower_bound=1)
+  flags.DEFINE_string("split_by", None, "A face attribute to split each row by, on A's "
+                      f"state: one of {', '.join(face_params.ATTRIBUTES)}.")
   usage.require_flags("model")
 
 
@@ -55,8 +63,13 @@ def position_on_path(image_a, truth_c, removed, region) -> float:
   return 1.0 - float(np.sum(change * exact) / np.sum(exact * exact))
 
 
-def probe_rows(gan, source, num_pairs: int, steps=PATH_STEPS) -> list[dict]:
-  """One row per (discriminator, attribute): mean logits along the path and the model's t."""
+def probe_rows(gan, source, num_pairs: int, steps=PATH_STEPS,
+               split_by: str | None = None) -> list[dict]:
+  """One row per (discriminator, attribute): mean logits along the path and the model's t.
+
+  split_by: a face attribute; then one row per (discriminator, attribute, its state in
+  A) instead, over those pairs only ("group" says which; "all" without a split).
+  """
   attributes = list(gan.attribute_names)
   columns = [source.attribute_names.index(name) for name in attributes]
   rows = []
@@ -72,17 +85,28 @@ def probe_rows(gan, source, num_pairs: int, steps=PATH_STEPS) -> list[dict]:
     # The live generator: it is the one the discriminators were trained against.
     removed = np.asarray(gan.generator({"image": image_a, "exemplar": pairs["image_b"],
                                         "attributes": weights})["edited"])
-    model_t = position_on_path(image_a, truth_c, removed, pairs["region_c"])
+    groups = {"all": np.ones(len(image_a), bool)}
+    if split_by is not None:
+      states = source.params("test", pairs["index_a"]).states[
+          :, face_params.ATTRIBUTES.index(split_by)]
+      groups = {f"{split_by}={state}": states == state for state in (0, 1)
+                if np.any(states == state)}
     for label, discriminator in (("D1", gan.discriminator_full),
                                  ("D2", gan.discriminator_half)):
-      def mean_logit(images, labels):
-        return float(np.mean(discriminator(images, labels)))
+      def logits(images, labels):
+        """Each image's logit (a patch discriminator's averaged over its patches)."""
+        scores = np.asarray(discriminator(images, labels), np.float64)
+        return scores.reshape(len(images), -1).mean(axis=1)
 
-      rows.append({"discriminator": label, "attribute": name,
-                   "logits": [mean_logit(removal_path(image_a, truth_c, t), labels_c)
-                              for t in steps],
-                   "model_t": model_t, "model_logit": mean_logit(removed, labels_c),
-                   "real_logit": mean_logit(image_a, labels_a)})
+      path = [logits(removal_path(image_a, truth_c, t), labels_c) for t in steps]
+      model, real = logits(removed, labels_c), logits(image_a, labels_a)
+      for group, chosen in groups.items():
+        rows.append({"discriminator": label, "attribute": name, "group": group,
+                     "logits": [float(values[chosen].mean()) for values in path],
+                     "model_t": position_on_path(image_a[chosen], truth_c[chosen],
+                                                 removed[chosen], pairs["region_c"][chosen]),
+                     "model_logit": float(model[chosen].mean()),
+                     "real_logit": float(real[chosen].mean())})
   return rows
 
 
@@ -99,15 +123,19 @@ def restored_gan(run_dir: str):
 
 def main(argv):
   usage.check_no_arguments(argv)
+  if FLAGS.split_by is not None and FLAGS.split_by not in face_params.ATTRIBUTES:
+    raise usage.UsageError(f"--split_by={FLAGS.split_by!r} is not an attribute of the "
+                           f"synthetic faces ({', '.join(face_params.ATTRIBUTES)})")
   gan, config, step = restored_gan(FLAGS.model)
   source = run_probes.run_faces(config)
-  rows = probe_rows(gan, source, FLAGS.eval_pairs)
+  rows = probe_rows(gan, source, FLAGS.eval_pairs, split_by=FLAGS.split_by)
   print(f"step {step}; {FLAGS.eval_pairs} pairs per attribute; mean logit on "
         "C_t = C* + t (A - C*), claimed with C's labels")
   print(markdown.table(
-      ["discriminator", "attribute"] + [f"t={t:g}" for t in PATH_STEPS]
+      ["discriminator", "attribute", "A's group"] + [f"t={t:g}" for t in PATH_STEPS]
       + ["model t", "model C", "real A"],
-      ([row["discriminator"], row["attribute"]] + [f"{v:+.3f}" for v in row["logits"]]
+      ([row["discriminator"], row["attribute"], row["group"]]
+       + [f"{v:+.3f}" for v in row["logits"]]
        + [f"{row['model_t']:.2f}", f"{row['model_logit']:+.3f}", f"{row['real_logit']:+.3f}"]
        for row in rows)))
 

@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 
 from elegant_tf.benchmarks import discriminator_probe
+from elegant_tf.evaluation import ground_truth_eval
 from pipelines import synthetic
 from pipelines import usage
+from pipelines.synthetic import params as face_params
 from tests.elegant_tf import tiny
 
 
@@ -41,6 +43,29 @@ def test_probe_rows_restore_both_discriminators_and_score_the_path(tiny_run):
     assert all(np.isfinite(row[key]) for key in ("model_t", "model_logit", "real_logit"))
   # The two ends of the path are different images, and every D scores them apart.
   assert all(row["logits"][0] != row["logits"][1] for row in rows)
+
+
+def test_split_rows_cover_the_pairs_of_each_group_and_average_back(tiny_run):
+  gan, config, _ = discriminator_probe.restored_gan(tiny_run["config"].run_dir)
+  source = synthetic.open_source("", config.image_size, seed=config.seed)
+  whole = discriminator_probe.probe_rows(gan, source, 8, steps=(0.0, 1.0))
+  split = discriminator_probe.probe_rows(gan, source, 8, steps=(0.0, 1.0),
+                                         split_by="Blond_Hair")
+  assert {row["group"] for row in whole} == {"all"}
+  for row in whole:
+    mine = [r for r in split if (r["discriminator"], r["attribute"])
+            == (row["discriminator"], row["attribute"])]
+    assert {r["group"] for r in mine} <= {"Blond_Hair=0", "Blond_Hair=1"}
+    pairs = ground_truth_eval.swap_ground_truth(source, row["attribute"], 8)
+    blond = source.params("test", pairs["index_a"]).states[
+        :, face_params.ATTRIBUTES.index("Blond_Hair")]
+    counts = {f"Blond_Hair={state}": int(np.sum(blond == state)) for state in (0, 1)}
+    # Each group's mean, weighted by its pairs, gives back the mean over all pairs.
+    for key in ("real_logit", "model_logit"):
+      assert sum(r[key] * counts[r["group"]] for r in mine) / len(blond) == pytest.approx(
+          row[key], abs=1e-5)
+    assert sum(r["logits"][1] * counts[r["group"]] for r in mine) / len(blond) == (
+        pytest.approx(row["logits"][1], abs=1e-5))
 
 
 def test_a_directory_without_checkpoints_is_refused_by_name(tiny_run, tmp_path):
