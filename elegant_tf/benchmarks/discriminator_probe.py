@@ -21,7 +21,7 @@ and "real A" that of the real faces with their own labels, for scale.
 --split_by=NAME (a face attribute of the synthetic faces, e.g. Blond_Hair)
 repeats each row for the pairs whose A lacks and has NAME: a discriminator that
 objects less to a faint blond fringe than to a faint dark one shows there
-(BUILD_NOTES.md, "Bangs: half way on blond hair").
+(BUILD_NOTES.md, "Bangs: half way on blond hair; a swap-back cycle measured").
 """
 
 import numpy as np

@@ -18,7 +18,7 @@ The second table splits the pairs by the state of each --split_by attribute of
 the edited face (A for C, B for D), with each group's PSNR inside the region
 for the model, copy and (for D) the generic oracle, and its median per-pair
 scale. A model that edits one kind of face half as far as another shows there
-(BUILD_NOTES.md, "Bangs: what the faces allow, measured with oracles").
+(BUILD_NOTES.md, "Bangs: half way on blond hair; a swap-back cycle measured").
 """
 
 import numpy as np
