@@ -9,6 +9,7 @@ of replicas before differentiation, so summed gradients equal the global mean.
 """
 
 import dataclasses
+import math
 
 import keras
 import numpy as np
@@ -40,6 +41,7 @@ class LossWeights:
   weight_decay: float = 1e-5  # Coupled L2 (added to gradients), as PyTorch's Adam does.
   # Not in the paper (0 = off), see BUILD_NOTES.md "Quality options":
   cycle: float = 0.0  # Re-encode C and D, swap the slab back, L1 to A and B.
+  cycle_fraction: float = 1.0  # The cycle on this fraction of the pairs (the first ones).
   classification: float = 0.0  # D1 classifies attributes; G wants C, D's edit classified.
   r1: float = 0.0  # Gradient penalty on D1's score of real images.
   # R1 on every k-th step only, weighted k times (StyleGAN2's lazy regularization).
@@ -326,15 +328,29 @@ class ElegantGAN(keras.Model):
         "labels_d": labels_b + weights * (labels_a - labels_b),
     }
 
-  def swap_back(self, fake, batch):
-    """Re-encode [C; D], exchange the slab back, decode: should give [A; B] again."""
-    weights = self.exchanged(batch)
+  def swap_back(self, fake, batch, count=None):
+    """Re-encode [C; D], exchange the slab back, decode: should give [A; B] again.
+
+    count: only the first `count` pairs (default all); the result is then
+    [A'[:count]; B'[:count]], against [A[:count]; B[:count]].
+    """
     size = ops.shape(batch["image_a"])[0]
+    count = size if count is None else count
+    weights = self.exchanged(batch)[:count]
+    fake = ops.concatenate([fake[:count], fake[size:size + count]], axis=0)
     latents, skips = self.generator.encode(fake)
-    latent_c, latent_d = latents[:size], latents[size:]
+    latent_c, latent_d = latents[:count], latents[count:]
     back = ops.concatenate([latent_swap.swap_latent_slabs(latent_c, latent_d, weights),
                             latent_swap.swap_latent_slabs(latent_d, latent_c, weights)], axis=0)
     return self.generator.edit(fake, back, latents, skips)
+
+  def cycle_pairs(self, size):
+    """How many of a replica's `size` pairs the cycle covers: `cycle_fraction` of
+    them rounded up, at least one."""
+    fraction = self.loss_weights.cycle_fraction
+    if isinstance(size, int):
+      return max(1, math.ceil(fraction * size))
+    return ops.maximum(1, ops.cast(ops.ceil(fraction * ops.cast(size, "float32")), "int32"))
 
   def _discriminator_terms(self, discriminator, real, real_labels, fake, fake_labels,
                            mismatched=None):
@@ -515,7 +531,10 @@ class ElegantGAN(keras.Model):
                         + losses.reconstruction_loss(batch["image_b"], outputs["reconstruction_b"]))
       loss_g = weights.reconstruction * reconstruction + adversarial_g
       if weights.cycle:
-        extra["cycle"] = 2 * losses.swap_back_loss(real, self.swap_back(fake, batch))
+        size = batch["image_a"].shape[0] or ops.shape(batch["image_a"])[0]
+        count = self.cycle_pairs(size)
+        originals = ops.concatenate([batch["image_a"][:count], batch["image_b"][:count]], axis=0)
+        extra["cycle"] = 2 * losses.swap_back_loss(originals, self.swap_back(fake, batch, count))
         loss_g = loss_g + weights.cycle * extra["cycle"]
       if weights.classification:
         # Only the exchanged attribute: the all-label mean would dilute the edit

@@ -107,6 +107,29 @@ def test_quality_options_add_their_terms_and_train_the_classifier(tmp_path):
       + logs["classification_g"]), rel=1e-5)
 
 
+def test_cycle_fraction_swaps_back_the_first_pairs_only(tmp_path):
+  # A learning rate of 1e-12 keeps the networks as they are during train_step.
+  config = tiny.tiny_config(tmp_path, cycle_weight=1.0, cycle_fraction=0.25,
+                            learning_rate=1e-12)
+  gan = train_lib.build_gan(config)
+  batch = {k: tf.constant(v) for k, v in tiny.random_pair_batch(batch_size=8).items()}
+  assert gan.cycle_pairs(8) == 2 and gan.cycle_pairs(3) == 1
+  assert int(gan.cycle_pairs(tf.constant(8))) == 2
+  outputs = gan.generate(batch)
+  fake = tf.concat([outputs["swapped_c"], outputs["swapped_d"]], axis=0)
+  everything = gan.swap_back(fake, batch).numpy()
+  first = gan.swap_back(fake, batch, 2).numpy()
+  # The first two rows of A' and of B', computed from those pairs alone.
+  np.testing.assert_allclose(first, np.concatenate([everything[:2], everything[8:10]]),
+                             atol=1e-5)
+  expected = 2 * np.abs(np.concatenate([batch["image_a"][:2], batch["image_b"][:2]]) - first).mean()
+  logs = gan.train_step(batch)
+  assert float(logs["cycle"]) == pytest.approx(float(expected), rel=1e-3)
+  assert float(logs["cycle"]) != pytest.approx(
+      float(2 * np.abs(tf.concat([batch["image_a"], batch["image_b"]], 0) - everything).mean()),
+      rel=1e-3)
+
+
 def test_generator_classification_term_covers_the_exchanged_attribute_only(tmp_path):
   # A learning rate of 1e-12 keeps the networks as they are during train_step.
   config = tiny.tiny_config(tmp_path, classification_weight=1.0, learning_rate=1e-12)

@@ -28,6 +28,8 @@ def test_defaults_are_valid_and_paper_widths():
     ({"encoder_max_width": 2, "attributes": ("a", "b", "c")}, "fewer than the 3 attributes"),
     ({"train_steps": 0}, "--train_steps=0"),
     ({"discriminator_lr_ratio": 0.0}, "--discriminator_lr_ratio=0.0 must be positive"),
+    ({"cycle_fraction": 0.0}, "--cycle_fraction=0.0 must be positive"),
+    ({"cycle_fraction": 1.5}, "--cycle_fraction=1.5 must be at most 1"),
 ])
 def test_each_bad_setting_is_named(changes, message):
   config = dataclasses.replace(train_config.TrainConfig(image_size=64, encoder_depth=3), **changes)
@@ -209,7 +211,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--r1_every=1",
                                              "--discriminator_precision=same",
                                              "--nooutput_gain",
-                                             "--output_gain_start_step=0"}
+                                             "--output_gain_start_step=0",
+                                             "--cycle_fraction=1.0"}
 
 
 @pytest.mark.parametrize("line, message", [
