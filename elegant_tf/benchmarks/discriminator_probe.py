@@ -27,6 +27,7 @@ objects less to a faint blond fringe than to a faint dark one shows there
 import numpy as np
 from absl import flags
 
+from elegant_tf.benchmarks import edit_scale
 from elegant_tf.evaluation import ground_truth_eval
 from elegant_tf.evaluation import run_probes
 from elegant_tf.training import checkpointing
@@ -58,9 +59,7 @@ def removal_path(image_a, truth_c, t: float):
 def position_on_path(image_a, truth_c, removed, region) -> float:
   """Where the model's removal sits on the path: 1 - (its change along the exact
   change, as a fraction of that change) inside the region; 0 = exact, 1 = no change."""
-  mask = np.asarray(region, np.float32)[..., None]
-  change, exact = (removed - image_a) * mask, (truth_c - image_a) * mask
-  return 1.0 - float(np.sum(change * exact) / np.sum(exact * exact))
+  return 1.0 - edit_scale.along_exact(removed - image_a, truth_c - image_a, region)["scale"]
 
 
 def probe_rows(gan, source, num_pairs: int, steps=PATH_STEPS,

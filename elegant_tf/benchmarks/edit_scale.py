@@ -52,7 +52,7 @@ def along_exact(change: np.ndarray, exact: np.ndarray, mask: np.ndarray) -> dict
   over the pixels `mask` selects ([N, H, W] or broadcastable to the images without
   their channel axis). `error` is the mean squared difference, `left` what the best
   scale leaves of it. NaN when the exact change is zero there."""
-  selected = np.broadcast_to(mask[..., None], change.shape)
+  selected = np.broadcast_to(np.asarray(mask, bool)[..., None], change.shape)
   model, truth = change[selected].astype(np.float64), exact[selected].astype(np.float64)
   power = float((truth * truth).sum())
   if not model.size or power == 0:
