@@ -111,27 +111,35 @@ def _example_stream(indices: np.ndarray, seed: int, shuffle_buffer: int,
 
 
 def pair_batch_spec(image_size: int, num_attributes: int,
-                    batch_size: Optional[int] = None) -> dict:
+                    batch_size: Optional[int] = None, num_kept: int = 0) -> dict:
   """{key: tf.TensorSpec} of one element of attribute_pairs (see there for the meaning),
-  the one declaration of the pair batch the train step eats; batch_size None: any."""
+  the one declaration of the pair batch the train step eats; batch_size None: any.
+  num_kept: how many kept attributes (kept_a, kept_b are there only if positive)."""
   images = tf.TensorSpec([batch_size, image_size, image_size, 3], tf.float32)
   labels = tf.TensorSpec([batch_size, num_attributes], tf.float32)
-  return {"image_a": images, "image_b": images, "labels_a": labels, "labels_b": labels,
+  spec = {"image_a": images, "image_b": images, "labels_a": labels, "labels_b": labels,
           "attribute": tf.TensorSpec([batch_size], tf.int32)}
+  if num_kept:
+    kept = tf.TensorSpec([batch_size, num_kept], tf.float32)
+    spec.update(kept_a=kept, kept_b=kept)
+  return spec
 
 
 def fake_pair_batch(image_size: int, num_attributes: int, batch_size: int, seed: int = 0,
-                    attribute: int = 0) -> dict:
+                    attribute: int = 0, num_kept: int = 0) -> dict:
   """A pair batch of pair_batch_spec's keys, dtypes and shapes, without any data set: for
   timing or tracing a train step. Images uniform in [-1, 1] (A's then B's, from `seed`);
-  A has every attribute and B none, so A has `attribute` and B lacks it, as in real pairs."""
+  A has every attribute and B none, so A has `attribute` and B lacks it, as in real pairs
+  (the kept ones too)."""
   rng = np.random.default_rng(seed)
-  spec = pair_batch_spec(image_size, num_attributes, batch_size)
+  spec = pair_batch_spec(image_size, num_attributes, batch_size, num_kept)
   values = {"image_a": rng.uniform(-1, 1, spec["image_a"].shape),
             "image_b": rng.uniform(-1, 1, spec["image_b"].shape),
             "labels_a": np.ones(spec["labels_a"].shape),
             "labels_b": np.zeros(spec["labels_b"].shape),
             "attribute": np.full(spec["attribute"].shape, attribute)}
+  if num_kept:
+    values.update(kept_a=np.ones(spec["kept_a"].shape), kept_b=np.zeros(spec["kept_b"].shape))
   return {key: tf.constant(values[key], spec[key].dtype) for key in spec}
 
 
@@ -144,7 +152,8 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
                     split: str = "train", seed: int = 0, deterministic: bool = True,
                     shuffle_buffer: int = 100_000, start_step: int = 0,
                     shard_index: int = 0, num_shards: int = 1,
-                    problems: Optional[list] = None) -> tf.data.Dataset:
+                    problems: Optional[list] = None,
+                    kept_attributes: Sequence[str] = ()) -> tf.data.Dataset:
   """Endless dataset of pair batches, round-robin over `attributes`.
 
   Each element is a dict (pair_batch_spec):
@@ -152,6 +161,9 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
     labels_a, labels_b: float32 [batch_size, len(attributes)], the chosen attributes only.
     attribute: int32 [batch_size], all equal to i, the position in `attributes` being
       exchanged (a vector, not a scalar, so a strategy can split it with the batch).
+    kept_a, kept_b: float32 [batch_size, len(kept_attributes)], only if kept_attributes
+      is not empty: the labels of attributes that are never exchanged (what the
+      discriminators are told an edit keeps).
   `batch_size` is the global batch (a distribution strategy splits it across replicas).
   `start_step` > 0 resumes the stream exactly where a run stopped after that many steps.
   `shard_index`/`num_shards`: this worker's disjoint share of the examples (multi-worker
@@ -168,6 +180,8 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
   check_enough_examples(source, attributes, split, batch_size, shard_index, num_shards)
   labels = source.labels(split)
   chosen = tf.constant(columns, tf.int32)
+  kept = tf.constant(attribute_columns(source, kept_attributes) if kept_attributes else [],
+                     tf.int32)
 
   def pair_stream(position: int, column: int) -> tf.data.Dataset:
     positives, negatives = positives_and_negatives(labels, column, shard_index, num_shards)
@@ -186,13 +200,17 @@ def attribute_pairs(source: face_source.FaceSource, attributes: Sequence[str], b
 
     def to_pair(a, b):
       (image_a, labels_a), (image_b, labels_b) = a, b
-      return {
+      pair = {
           "image_a": image_a,
           "image_b": image_b,
           "labels_a": tf.gather(labels_a, chosen, axis=1),
           "labels_b": tf.gather(labels_b, chosen, axis=1),
           "attribute": tf.fill([tf.shape(image_a)[0]], tf.constant(position, tf.int32)),
       }
+      if kept_attributes:
+        pair.update(kept_a=tf.gather(labels_a, kept, axis=1),
+                    kept_b=tf.gather(labels_b, kept, axis=1))
+      return pair
 
     return tf.data.Dataset.zip(with_attribute, without_attribute).map(to_pair)
 

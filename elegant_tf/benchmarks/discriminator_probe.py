@@ -70,7 +70,9 @@ def probe_rows(gan, source, num_pairs: int, steps=PATH_STEPS,
   A) instead, over those pairs only ("group" says which; "all" without a split).
   """
   attributes = list(gan.attribute_names)
-  columns = [source.attribute_names.index(name) for name in attributes]
+  # The discriminators read the exchanged attributes' labels, then the kept ones'.
+  columns = [source.attribute_names.index(name)
+             for name in attributes + list(gan.kept_attribute_names)]
   rows = []
   for index, name in enumerate(attributes):
     pairs = ground_truth_eval.swap_ground_truth(source, name, num_pairs)

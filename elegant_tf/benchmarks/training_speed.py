@@ -124,7 +124,8 @@ FLAGS = flags.FLAGS
 def compiled_step(config: train_config.TrainConfig):
   """A traced, warmed-up train step of a fresh model on a fixed batch: run() -> logs."""
   gan = train_lib.build_gan(config)
-  pair = pairs.fake_pair_batch(config.image_size, len(config.attributes), config.batch_size)
+  pair = pairs.fake_pair_batch(config.image_size, len(config.attributes), config.batch_size,
+                              num_kept=len(config.kept_attributes))
   step = tf.function(gan.train_step, jit_compile=config.jit_compile)
   for _ in range(2):  # Trace and warm up.
     step(pair)

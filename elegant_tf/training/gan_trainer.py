@@ -117,14 +117,19 @@ class ElegantGAN(keras.Model):
   def __init__(self, generator, discriminator_full, discriminator_half,
                attribute_names, loss_weights: LossWeights = LossWeights(),
                averaged_generator=None, average_decay: float = 0.0,
-               discriminator_local=None, attribute_windows=None, **kwargs):
+               discriminator_local=None, attribute_windows=None, kept_attribute_names=(),
+               **kwargs):
     """averaged_generator: a twin of `generator` (same architecture) that holds an
     exponential moving average of its weights with `average_decay` (see
     update_average); None = no average.
 
     discriminator_local: D3, which scores only the exchanged attribute's window of
     each face; attribute_windows: int [n, 3], each attribute's (top, left, size).
-    Both are given exactly when loss_weights.local_discriminator is positive."""
+    Both are given exactly when loss_weights.local_discriminator is positive.
+
+    kept_attribute_names: attributes the discriminators are told after the exchanged
+    ones (their labels come as the batch's kept_a, kept_b) and that no edit changes:
+    C claims A's, D claims B's."""
     super().__init__(**kwargs)
     if (averaged_generator is None) != (not average_decay):
       raise ValueError("averaged_generator and a positive average_decay go together")
@@ -141,6 +146,7 @@ class ElegantGAN(keras.Model):
     self.discriminator_full = discriminator_full
     self.discriminator_half = discriminator_half
     self.attribute_names = tuple(attribute_names)
+    self.kept_attribute_names = tuple(kept_attribute_names)
     self.loss_weights = loss_weights
     self._loss_scalers = {}  # id(optimizer) -> its LossScaleOptimizer; see build_for.
     # Logits [b, n, n] of every slab for every attribute; slab_logits keeps the
@@ -174,17 +180,18 @@ class ElegantGAN(keras.Model):
     n = len(self.attribute_names)
     images = ops.zeros((1, image_size, image_size, 3))
     labels = ops.zeros((1, n))
+    claims = ops.zeros((1, self.num_claims))
     self.generator({"image": images, "exemplar": images, "attributes": labels})
     if self.averaged_generator is not None:
       self.averaged_generator({"image": images, "exemplar": images, "attributes": labels})
       # The average starts from the initial weights (a resume overwrites both).
       self.averaged_generator.set_weights(self.generator.get_weights())
-    self.discriminator_full(images, labels)
-    self.discriminator_half(images, labels)
+    self.discriminator_full(images, claims)
+    self.discriminator_half(images, claims)
     if self.discriminator_local is not None:
-      self.discriminator_local(self.local_windows(images, ops.zeros((1,), "int32")), labels)
+      self.discriminator_local(self.local_windows(images, ops.zeros((1,), "int32")), claims)
     if self.loss_weights.classification:
-      self.discriminator_full.classify(images, n)
+      self.discriminator_full.classify(images, self.num_claims)
     if self.auxiliary_networks:
       latents = self.generator.encode(images)[0]
       if self.slab_classifier is not None:
@@ -352,6 +359,18 @@ class ElegantGAN(keras.Model):
       return max(1, math.ceil(fraction * size))
     return ops.maximum(1, ops.cast(ops.ceil(fraction * ops.cast(size, "float32")), "int32"))
 
+  @property
+  def num_claims(self) -> int:
+    """How many labels the discriminators read: the exchanged attributes and the kept."""
+    return len(self.attribute_names) + len(self.kept_attribute_names)
+
+  def claims(self, labels, kept):
+    """What the discriminators read: `labels` ([b, n], the exchanged attributes) followed
+    by `kept` ([b, k], the kept attributes' labels; None when there are none)."""
+    if not self.kept_attribute_names:
+      return labels
+    return ops.concatenate([labels, ops.cast(kept, labels.dtype)], axis=-1)
+
   def _discriminator_terms(self, discriminator, real, real_labels, fake, fake_labels,
                            mismatched=None):
     """Mean losses of one discriminator: "real" over A,B, "fake" over C,D and, with
@@ -391,10 +410,11 @@ class ElegantGAN(keras.Model):
       scaled = value * _PIXEL_GRADIENT_SCALE
     return value, tape.gradient(scaled, images) / _PIXEL_GRADIENT_SCALE
 
-  def _mismatched_claims(self, batch, real, real_labels):
-    """(real images, their labels with the exchanged attribute flipped) for the
-    matching-aware negatives, restricted to the claims the weights ask for."""
-    flipped = losses.flip_exchanged_labels(real_labels, self.exchanged_for_both(batch))
+  def _mismatched_claims(self, batch, real, real_labels, kept=None):
+    """(real images, their labels with the exchanged attribute flipped, then `kept`) for
+    the matching-aware negatives, restricted to the claims the weights ask for."""
+    flipped = self.claims(
+        losses.flip_exchanged_labels(real_labels, self.exchanged_for_both(batch)), kept)
     size = ops.shape(batch["image_a"])[0]
     claims = self.loss_weights.matching_negatives_claims
     if claims == "removal":  # A has the attribute: flipped, it claims it removed.
@@ -471,21 +491,26 @@ class ElegantGAN(keras.Model):
     kind = weights.gan_loss
     real = ops.concatenate([batch["image_a"], batch["image_b"]], axis=0)
     real_labels = ops.concatenate([batch["labels_a"], batch["labels_b"]], axis=0)
+    # The discriminators also read the kept attributes: A's for A and C, B's for B and D.
+    kept = (ops.concatenate([batch["kept_a"], batch["kept_b"]], axis=0)
+            if self.kept_attribute_names else None)
+    real_claims = self.claims(real_labels, kept)
     with tf.GradientTape() as generator_tape:
       outputs = self.generate(batch)
       fake = ops.concatenate([outputs["swapped_c"], outputs["swapped_d"]], axis=0)
       fake_labels = ops.concatenate([outputs["labels_c"], outputs["labels_d"]], axis=0)
+      fake_claims = self.claims(fake_labels, kept)
 
       with generator_tape.stop_recording():
         with tf.GradientTape() as discriminator_tape:
           stopped = ops.stop_gradient(fake)
           mismatched = None
           if weights.matching_negatives:
-            mismatched = self._mismatched_claims(batch, real, real_labels)
-          d1 = self._discriminator_terms(self.discriminator_full, real, real_labels, stopped,
-                                         fake_labels, mismatched)
-          d2 = self._discriminator_terms(self.discriminator_half, real, real_labels, stopped,
-                                         fake_labels, mismatched)
+            mismatched = self._mismatched_claims(batch, real, real_labels, kept)
+          d1 = self._discriminator_terms(self.discriminator_full, real, real_claims, stopped,
+                                         fake_claims, mismatched)
+          d2 = self._discriminator_terms(self.discriminator_half, real, real_claims, stopped,
+                                         fake_claims, mismatched)
           d1_real, d1_fake, d2_real, d2_fake = d1["real"], d1["fake"], d2["real"], d2["fake"]
           # Each mean covers two of the paper's four BCE terms, hence the 2s.
           loss_d = (2 * (d1_real + d1_fake) + weights.d2 * 2 * (d2_real + d2_fake)) / 4
@@ -496,8 +521,8 @@ class ElegantGAN(keras.Model):
           if weights.local_discriminator:
             attribute = batch["attribute"]
             d3 = self._discriminator_terms(
-                self.discriminator_local, self.local_windows(real, attribute), real_labels,
-                self.local_windows(stopped, attribute), fake_labels)
+                self.discriminator_local, self.local_windows(real, attribute), real_claims,
+                self.local_windows(stopped, attribute), fake_claims)
             extra["d3_real"], extra["d3_fake"] = d3["real"], d3["fake"]
             loss_d = loss_d + weights.local_discriminator * 2 * (d3["real"] + d3["fake"]) / 4
           if weights.matching_negatives:
@@ -506,10 +531,10 @@ class ElegantGAN(keras.Model):
                 2 * d1["mismatch"] + weights.d2 * 2 * d2["mismatch"]) / 4
           if weights.classification:
             extra["classification_d"] = losses.attribute_classification_loss(
-                self.discriminator_full.classify(real, len(self.attribute_names)), real_labels)
+                self.discriminator_full.classify(real, self.num_claims), real_labels)
             loss_d = loss_d + weights.classification * extra["classification_d"]
           if weights.r1:
-            extra["r1"] = self._r1_term(real, real_labels)
+            extra["r1"] = self._r1_term(real, real_claims)
             loss_d = loss_d + weights.r1 * extra["r1"]
           if weights.latent_adversary:
             # The adversary learns at full strength; the weight is the encoder's side.
@@ -522,11 +547,11 @@ class ElegantGAN(keras.Model):
 
       # Fresh outputs of the just-updated discriminators.
       adversarial_g = (
-          self._generator_adversarial(self.discriminator_full, fake, fake_labels)
-          + weights.d2 * self._generator_adversarial(self.discriminator_half, fake, fake_labels))
+          self._generator_adversarial(self.discriminator_full, fake, fake_claims)
+          + weights.d2 * self._generator_adversarial(self.discriminator_half, fake, fake_claims))
       if weights.local_discriminator:
         adversarial_g = adversarial_g + weights.local_discriminator * self._generator_adversarial(
-            self.discriminator_local, self.local_windows(fake, batch["attribute"]), fake_labels)
+            self.discriminator_local, self.local_windows(fake, batch["attribute"]), fake_claims)
       reconstruction = (losses.reconstruction_loss(batch["image_a"], outputs["reconstruction_a"])
                         + losses.reconstruction_loss(batch["image_b"], outputs["reconstruction_b"]))
       loss_g = weights.reconstruction * reconstruction + adversarial_g
@@ -540,7 +565,7 @@ class ElegantGAN(keras.Model):
         # Only the exchanged attribute: the all-label mean would dilute the edit
         # by 1/n and reward copying for the n - 1 attributes that stay.
         extra["classification_g"] = losses.edited_attribute_classification_loss(
-            self.discriminator_full.classify(fake, len(self.attribute_names)), fake_labels,
+            self.discriminator_full.classify(fake, self.num_claims), fake_labels,
             self.exchanged_for_both(batch))
         loss_g = loss_g + weights.classification * extra["classification_g"]
       if weights.latent_consistency:

@@ -41,6 +41,11 @@ class TrainConfig(dataclass_flags.FlagSettings):
       "Attributes to disentangle, comma separated, as the data names them (synthetic: "
       "Eyeglasses, Bangs, Smiling, Mustache, Blond_Hair, Wearing_Hat). Each gets one slab of "
       "the latent channels, in this order.")
+  kept_attributes: tuple[str, ...] = setting(
+      (), "Not in the paper (empty = off): attributes, as the data names them, that D1 and D2 "
+      "are told as more labels but that no slab holds and no edit exchanges, so an edit must "
+      "keep them: e.g. Blond_Hair, so that exchanging Bangs cannot recolour the hair (a "
+      "failure that stronger discriminators set off).")
   split: str = setting("train", "Split to train on: train, val or test.")
   tfds_data_dir: Optional[str] = setting(None, "data_dir for --data=tfds:celeb_a.",
                                          resumable=True)
@@ -308,6 +313,12 @@ class TrainConfig(dataclass_flags.FlagSettings):
                       "every network); leave it at 'same'")
     if len(set(self.attributes)) != len(self.attributes):
       problems.append(f"--attributes lists a name twice: {','.join(self.attributes)}")
+    if len(set(self.kept_attributes)) != len(self.kept_attributes):
+      problems.append(f"--kept_attributes lists a name twice: {','.join(self.kept_attributes)}")
+    both = [name for name in self.kept_attributes if name in self.attributes]
+    if both:
+      problems.append(f"--kept_attributes and --attributes both name {','.join(both)}: an "
+                      "attribute is either exchanged or kept")
     if problems:
       raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
 

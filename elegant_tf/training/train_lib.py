@@ -87,6 +87,7 @@ def open_data(config: train_config.TrainConfig):
     source = data_spec.open_source(config.data, config.image_size, seed=config.seed,
                                    tfds_data_dir=config.tfds_data_dir)
     pairs.attribute_columns(source, config.attributes)
+    pairs.attribute_columns(source, config.kept_attributes)
     pairs.check_enough_examples(source, config.attributes, config.split, config.batch_size)
   except (ValueError, FileNotFoundError) as error:
     raise train_config.SettingError("data", str(error), config.data) from error
@@ -177,7 +178,8 @@ def _build_gan(config: train_config.TrainConfig,
     with precision.policy_scope(policy):
       return discriminator_lib.Discriminator(
           config.discriminator_widths, patch=config.patch_discriminator,
-          conditioning=conditioning, num_labels=len(config.attributes),
+          conditioning=conditioning,
+          num_labels=len(config.attributes) + len(config.kept_attributes),
           normalization=config.discriminator_normalization, **options)
 
   half_conditioning = (config.discriminator_conditioning
@@ -196,7 +198,7 @@ def _build_gan(config: train_config.TrainConfig,
       averaged_generator=averaged_generator, average_decay=config.ema_decay,
       discriminator_local=(discriminator(name="discriminator_local")
                            if config.local_discriminator_weight else None),
-      attribute_windows=windows)
+      attribute_windows=windows, kept_attribute_names=config.kept_attributes)
 
   def optimizer(learning_rate):
     return gan_trainer.paper_adam(gan_trainer.step_decay_schedule(
@@ -311,7 +313,7 @@ def training_pairs(strategy, source, config: train_config.TrainConfig, start_ste
     return pairs.attribute_pairs(source, config.attributes, config.batch_size,
                                  split=config.split, seed=config.seed,
                                  deterministic=config.deterministic, start_step=start_step,
-                                 problems=problems)
+                                 problems=problems, kept_attributes=config.kept_attributes)
 
   def dataset_fn(context: tf.distribute.InputContext):
     # Each worker reads its own examples (sharded by example index) and builds
@@ -322,7 +324,7 @@ def training_pairs(strategy, source, config: train_config.TrainConfig, start_ste
         source, config.attributes, per_worker, split=config.split, seed=config.seed,
         deterministic=config.deterministic, start_step=start_step,
         shard_index=context.input_pipeline_id, num_shards=context.num_input_pipelines,
-        problems=problems)
+        problems=problems, kept_attributes=config.kept_attributes)
     if per_replica != per_worker:
       # Consecutive elements go to a worker's replicas: split each batch in order.
       dataset = dataset.unbatch().batch(per_replica, drop_remainder=True)

@@ -138,3 +138,26 @@ def test_fake_pair_batch_fits_the_spec_and_a_has_what_b_lacks():
   assert (batch["labels_a"].numpy()[:, 2] == 1).all() and (batch["labels_b"].numpy()[:, 2] == 0).all()
   assert -1 <= float(tf.reduce_min(batch["image_a"])) and float(tf.reduce_max(batch["image_b"])) <= 1
   np.testing.assert_array_equal(batch["image_a"], pairs.fake_pair_batch(8, 3, 2, seed=1)["image_a"])
+
+
+def test_kept_attributes_come_as_their_own_labels_and_fit_the_spec():
+  labels = _labels()
+  source = CountingSource(labels)
+  stream = pairs.attribute_pairs(source, ["Glasses"], 2, kept_attributes=["Smile", "Hat"])
+  assert stream.element_spec == pairs.pair_batch_spec(4, 1, batch_size=2, num_kept=2)
+  for batch in _take(stream, 3):
+    # Each image encodes its index (pixel = index / 1000): its kept labels are that row's.
+    for side in ("a", "b"):
+      index = np.rint(batch["image_" + side][:, 0, 0, 0] * 1000).astype(int)
+      np.testing.assert_array_equal(batch["kept_" + side], labels[index][:, [2, 1]])
+      np.testing.assert_array_equal(batch["labels_" + side], labels[index][:, [0]])
+  assert "kept_a" not in pairs.attribute_pairs(source, ["Glasses"], 2).element_spec
+  with pytest.raises(ValueError, match="unknown attribute 'Smiles'"):
+    pairs.attribute_pairs(source, ["Glasses"], 2, kept_attributes=["Smiles"])
+
+
+def test_fake_pair_batch_has_kept_labels_when_asked():
+  batch = pairs.fake_pair_batch(8, 2, batch_size=2, num_kept=1)
+  spec = pairs.pair_batch_spec(8, 2, batch_size=2, num_kept=1)
+  assert batch.keys() == spec.keys() and {"kept_a", "kept_b"} <= batch.keys()
+  assert all(spec[key].is_compatible_with(batch[key]) for key in spec)

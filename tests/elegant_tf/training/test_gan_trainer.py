@@ -718,3 +718,37 @@ def test_the_gain_stays_one_until_its_start_step_and_learns_from_then(tmp_path):
   assert any(np.any(a != b) for a, b in zip(encoder_before, gan.generator.encoder.get_weights()))
   gan.train_step(batch)  # Update 2: the gain's first.
   assert any(np.any(w) for w in gain.get_weights())
+
+
+def test_kept_attributes_are_read_by_the_discriminators_and_claimed_unchanged(
+    tmp_path, monkeypatch):
+  gan = train_lib.build_gan(tiny.tiny_config(
+      tmp_path, kept_attributes=("Smiling",), discriminator_conditioning="projection"))
+  assert gan.discriminator_full.projection.kernel.shape[-1] == 3  # 2 exchanged + 1 kept.
+  batch = tiny.random_pair_batch()
+  batch["kept_a"] = np.ones((4, 1), np.float32)  # A smiles, B does not.
+  batch["kept_b"] = np.zeros((4, 1), np.float32)
+  seen = []
+  scoring = gan.discriminator_half.call
+
+  def recording(images, labels):
+    seen.append(np.asarray(labels))
+    return scoring(images, labels)
+
+  monkeypatch.setattr(gan.discriminator_half, "call", recording)
+  logs = gan.train_step({k: tf.constant(v) for k, v in batch.items()})
+  assert np.isfinite(float(logs["loss_d"]))
+  # D's update scores [A; B; C; D] at once, then G's term scores [C; D]: C claims A's
+  # kept label and D claims B's, whatever was exchanged.
+  expected = np.array([1] * 4 + [0] * 4, np.float32)
+  np.testing.assert_array_equal(seen[0][:, 2], np.concatenate([expected, expected]))
+  np.testing.assert_array_equal(seen[-1][:, 2], expected)
+  # The exchanged attribute (1) is claimed swapped; the kept one is not.
+  np.testing.assert_array_equal(seen[-1][:4, 1], batch["labels_b"][:, 1])
+
+
+def test_without_kept_attributes_the_discriminators_read_the_exchanged_labels_only(tmp_path):
+  gan = train_lib.build_gan(tiny.tiny_config(tmp_path, discriminator_conditioning="projection"))
+  assert gan.discriminator_full.projection.kernel.shape[-1] == 2
+  labels = tf.constant(tiny.random_pair_batch()["labels_a"])
+  assert gan.claims(labels, None) is labels

@@ -30,6 +30,9 @@ def test_defaults_are_valid_and_paper_widths():
     ({"discriminator_lr_ratio": 0.0}, "--discriminator_lr_ratio=0.0 must be positive"),
     ({"cycle_fraction": 0.0}, "--cycle_fraction=0.0 must be positive"),
     ({"cycle_fraction": 1.5}, "--cycle_fraction=1.5 must be at most 1"),
+    ({"kept_attributes": ("Blond_Hair", "Blond_Hair")}, "--kept_attributes lists a name twice"),
+    ({"attributes": ("Bangs", "Blond_Hair"), "kept_attributes": ("Blond_Hair",)},
+     "--kept_attributes and --attributes both name Blond_Hair"),
 ])
 def test_each_bad_setting_is_named(changes, message):
   config = dataclasses.replace(train_config.TrainConfig(image_size=64, encoder_depth=3), **changes)
