@@ -215,7 +215,8 @@ def test_a_flags_txt_written_by_the_old_hand_writer_still_loads():
                                              "--discriminator_precision=same",
                                              "--nooutput_gain",
                                              "--output_gain_start_step=0",
-                                             "--cycle_fraction=1.0"}
+                                             "--cycle_fraction=1.0",
+                                             "--kept_attributes="}
 
 
 @pytest.mark.parametrize("line, message", [
